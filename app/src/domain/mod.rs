@@ -1,0 +1,4 @@
+//! The domain: calendar and ledger arithmetic, pure Rust with no I/O.
+
+pub mod calendar;
+pub mod ledger;

@@ -1,0 +1,93 @@
+//! Formatting of figures for display.
+
+use chrono::NaiveDate;
+
+/// `12345` → `12,345`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+/// `2026-12-01` → `1 Dec 2026`.
+pub fn long_date(d: NaiveDate) -> String {
+    d.format("%-d %b %Y").to_string()
+}
+
+/// A date range `[from, to)` as "16 – 22 Nov 2026".
+pub fn date_range(from: NaiveDate, to_exclusive: NaiveDate) -> String {
+    let last = to_exclusive.pred_opt().unwrap_or(to_exclusive);
+    if from == last {
+        return long_date(from);
+    }
+    if from.format("%Y-%m").to_string() == last.format("%Y-%m").to_string() {
+        format!("{} – {}", from.format("%-d"), long_date(last))
+    } else if from.format("%Y").to_string() == last.format("%Y").to_string() {
+        format!("{} – {}", from.format("%-d %b"), long_date(last))
+    } else {
+        format!("{} – {}", long_date(from), long_date(last))
+    }
+}
+
+/// A price in minor units: `29900 EUR` → `€299.00`.
+pub fn money(amount_cents: i64, currency: &str) -> String {
+    let symbol = match currency {
+        "EUR" => "€",
+        "USD" => "$",
+        "GBP" => "£",
+        _ => "",
+    };
+    let units = thousands(amount_cents / 100);
+    let cents = (amount_cents % 100).abs();
+    if symbol.is_empty() {
+        format!("{units}.{cents:02} {currency}")
+    } else {
+        format!("{symbol}{units}.{cents:02}")
+    }
+}
+
+/// "1 day" / "7 days".
+pub fn days(n: i64) -> String {
+    if n == 1 {
+        "1 day".to_string()
+    } else {
+        format!("{n} days")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    #[test]
+    fn figures() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(10_000), "10,000");
+        assert_eq!(thousands(-1_234_567), "-1,234,567");
+        assert_eq!(money(29_900, "EUR"), "€299.00");
+        assert_eq!(money(5, "CHF"), "0.05 CHF");
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(date_range(d("2026-11-16"), d("2026-11-23")), "16 – 22 Nov 2026");
+        assert_eq!(date_range(d("2026-10-28"), d("2026-11-25")), "28 Oct – 24 Nov 2026");
+        assert_eq!(date_range(d("2026-11-24"), d("2026-11-25")), "24 Nov 2026");
+        assert_eq!(date_range(d("2025-12-30"), d("2026-01-02")), "30 Dec 2025 – 1 Jan 2026");
+    }
+}

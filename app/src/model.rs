@@ -1,0 +1,241 @@
+//! The figures the API and the dashboard share, as they travel in JSON.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::calendar::{DateRange, Period};
+use crate::domain::ledger::CycleCredits;
+
+/// A price in minor units of an ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Price {
+    pub amount_cents: i64,
+    pub currency: String,
+}
+
+/// A workspace's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub name: String,
+    pub monthly_credits: i64,
+    pub identities_included: i64,
+    pub price: Price,
+}
+
+/// The person who handles plan changes and top-ups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountManager {
+    pub name: String,
+    pub email: String,
+}
+
+/// The current billing cycle as the summary shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleInfo {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub renews_on: NaiveDate,
+    pub days_until_renewal: i64,
+}
+
+/// Credits of the current cycle, as in API.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreditsInfo {
+    pub plan: i64,
+    pub add_on: i64,
+    pub rollover: i64,
+    pub granted: i64,
+    pub used: i64,
+    pub left: i64,
+    pub overage: i64,
+}
+
+impl From<CycleCredits> for CreditsInfo {
+    fn from(c: CycleCredits) -> Self {
+        Self {
+            plan: c.plan,
+            add_on: c.add_on,
+            rollover: c.rollover,
+            granted: c.granted(),
+            used: c.used,
+            left: c.left(),
+            overage: c.overage(),
+        }
+    }
+}
+
+/// `GET /summary`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub workspace_id: String,
+    pub timezone: String,
+    pub today: NaiveDate,
+    pub cycle: CycleInfo,
+    pub plan: Plan,
+    pub credits: CreditsInfo,
+}
+
+/// What the dashboard's header and Plan tab show: the summary and the rest
+/// of the workspace's profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    pub summary: Summary,
+    pub workspace_name: String,
+    pub week_start: String,
+    pub account_manager: Option<AccountManager>,
+    pub identities_registered: i64,
+    /// RFC 3339 instant the figures were read at.
+    pub as_of: String,
+}
+
+/// A grouping dimension of the usage reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    Day,
+    Action,
+    Category,
+    User,
+    Campaign,
+    Identity,
+}
+
+impl Dimension {
+    /// The `group_by` spelling.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Action => "action",
+            Self::Category => "category",
+            Self::User => "user",
+            Self::Campaign => "campaign",
+            Self::Identity => "identity",
+        }
+    }
+
+    /// The field name a row carries for this dimension.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Day => "day",
+            Self::Action => "action",
+            Self::Category => "category",
+            Self::User => "user_id",
+            Self::Campaign => "campaign_id",
+            Self::Identity => "identity_id",
+        }
+    }
+
+    /// Parses a `group_by` key.
+    pub fn parse(key: &str) -> Option<Self> {
+        [Self::Day, Self::Action, Self::Category, Self::User, Self::Campaign, Self::Identity]
+            .into_iter()
+            .find(|d| d.key() == key)
+    }
+}
+
+/// Which events a report counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Credits,
+    Conversations,
+}
+
+impl Metric {
+    /// The field name of the value in rows.
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Credits => "credits",
+            Self::Conversations => "conversations",
+        }
+    }
+
+    /// The dimensions a report of this metric may group by.
+    pub fn allows(self, d: Dimension) -> bool {
+        match self {
+            Self::Credits => true,
+            Self::Conversations => matches!(d, Dimension::Day | Dimension::Campaign | Dimension::Identity | Dimension::User),
+        }
+    }
+}
+
+/// Filters of a usage report; each narrows to one id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filters {
+    pub user_id: Option<String>,
+    pub action: Option<String>,
+    pub campaign_id: Option<String>,
+    pub identity_id: Option<String>,
+}
+
+/// A validated usage query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageQuery {
+    pub period: Period,
+    pub group_by: Vec<Dimension>,
+    pub filters: Filters,
+}
+
+/// The period a report covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodInfo {
+    pub name: String,
+    pub from: NaiveDate,
+    /// Exclusive.
+    pub to: NaiveDate,
+    pub timezone: String,
+}
+
+impl PeriodInfo {
+    /// The local date range.
+    pub fn range(&self) -> DateRange {
+        DateRange { from: self.from, to: self.to }
+    }
+}
+
+/// One group of a report: a key per grouped dimension (`None` for events
+/// that name no campaign or identity), a label for a single non-day
+/// dimension, and the value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRow {
+    pub keys: Vec<Option<String>>,
+    pub label: Option<String>,
+    pub value: i64,
+}
+
+/// A usage report: credits or conversations over a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub metric: Metric,
+    pub period: PeriodInfo,
+    pub group_by: Vec<Dimension>,
+    pub total: i64,
+    pub rows: Vec<GroupRow>,
+}
+
+impl Report {
+    /// The report as API.md's JSON: one field per grouped dimension, a
+    /// label for a single non-day dimension, and the metric's value.
+    pub fn to_api_json(&self) -> serde_json::Value {
+        let rows: Vec<serde_json::Value> = self
+            .rows
+            .iter()
+            .map(|row| {
+                let mut m = serde_json::Map::new();
+                for (dim, key) in self.group_by.iter().zip(&row.keys) {
+                    m.insert(dim.field().to_string(), key.clone().map_or(serde_json::Value::Null, serde_json::Value::String));
+                }
+                if let Some(label) = &row.label {
+                    m.insert("label".into(), serde_json::Value::String(label.clone()));
+                }
+                m.insert(self.metric.field().into(), serde_json::Value::from(row.value));
+                serde_json::Value::Object(m)
+            })
+            .collect();
+        serde_json::json!({
+            "period": self.period,
+            "total": self.total,
+            "rows": rows,
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! The API's one error type, rendered in the contract's shape.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// One invalid field, by JSON path (`events[3].credits`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { path: path.into(), message: message.into() }
+    }
+}
+
+/// Everything an API call can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("the request body is larger than 2 MiB")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not enough credits left")]
+    InsufficientCredits { credits_left: i64 },
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A validation failure of one field.
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(path, message)])
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::InsufficientCredits { .. } => (StatusCode::PAYMENT_REQUIRED, "insufficient_credits"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Conflict(m) => Self::Conflict(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The error body of API.md.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+    /// Only on `402 insufficient_credits`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credits_left: Option<i64>,
+}
+
+/// `error` of the error body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// `unauthorized`, `not_found`, `validation_failed`, `payload_too_large`,
+    /// `conflict`, `insufficient_credits` or `internal`.
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<FieldError>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(cause) = &self {
+            // The cause goes to the log, never to the caller.
+            tracing::error!(%cause, "internal error");
+        }
+        let message = match &self {
+            Self::Validation(d) if d.len() == 1 => format!("{}: {}", d[0].path, d[0].message),
+            Self::Validation(d) => format!("{} fields are invalid", d.len()),
+            other => other.to_string(),
+        };
+        let (details, credits_left) = match self {
+            Self::Validation(d) => (d, None),
+            Self::InsufficientCredits { credits_left } => (Vec::new(), Some(credits_left)),
+            _ => (Vec::new(), None),
+        };
+        let body = ErrorBody { error: ErrorDetail { code: code.to_string(), message, details }, credits_left };
+        let mut res = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+/// The result type of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

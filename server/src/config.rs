@@ -1,0 +1,54 @@
+//! Command line and environment.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Credits — View Usage: the usage and subscription dashboard.
+#[derive(Debug, Parser)]
+#[command(name = "credits", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard and the platform API.
+    Serve(ServeArgs),
+    /// Run the database migrations and exit.
+    Migrate(DbArgs),
+    /// Write the demo workspace (when the database holds none) and exit.
+    SeedDemo(DbArgs),
+}
+
+/// The database.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// `sqlite://path?mode=rwc` (file and folder created) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/credits.db?mode=rwc")]
+    pub database_url: String,
+}
+
+/// `credits serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Address to listen on.
+    #[arg(long, env = "CREDITS_BIND", default_value = "127.0.0.1:3000")]
+    pub bind: SocketAddr,
+    /// Bearer token the platform sends to /api/v1.
+    #[arg(long, env = "CREDITS_API_TOKEN", hide_env_values = true)]
+    pub api_token: String,
+    /// Seed the demo workspace when the database is empty.
+    #[arg(long, env = "CREDITS_DEMO")]
+    pub demo: bool,
+    /// The workspace the dashboard shows (default: the demo's, else the first).
+    #[arg(long, env = "CREDITS_DASHBOARD_WORKSPACE")]
+    pub dashboard_workspace: Option<String>,
+    /// Where the built site (pkg/credits.js, .wasm) lives.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+}

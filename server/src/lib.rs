@@ -1,0 +1,79 @@
+//! The `credits` server: configuration, the axum app (pages, server
+//! functions, the platform API), the store and the demo data.
+
+pub mod api;
+pub mod config;
+pub mod demo;
+pub mod pages;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use leptos::config::LeptosOptions;
+
+use store::Store;
+
+/// "Now": the real clock, or a pinned instant (`CREDITS_NOW`, tests only).
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    System,
+    Fixed(DateTime<Utc>),
+}
+
+impl Clock {
+    /// The current instant.
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Fixed(t) => *t,
+        }
+    }
+}
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub clock: Clock,
+    pub api_token: Arc<str>,
+    pub leptos: LeptosOptions,
+    /// Whether the WASM bundle was built (else pages render server-side only).
+    pub hydrate: bool,
+    /// The workspace the dashboard shows until sign-in exists.
+    pub dashboard_workspace: Option<String>,
+}
+
+impl AppState {
+    /// The current instant.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> Self {
+        s.leptos.clone()
+    }
+}
+
+/// The whole HTTP app.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", api::router(state.clone()))
+        .merge(pages::router(state.clone()))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(
+                    |res: &axum::http::Response<_>, latency: std::time::Duration, _span: &tracing::Span| {
+                        tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "response");
+                    },
+                ),
+        )
+        .with_state(state)
+}

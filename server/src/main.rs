@@ -1,0 +1,109 @@
+//! `credits`: serve, migrate, seed-demo.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use credits_server::config::{Cli, Command, DbArgs, ServeArgs};
+use credits_server::store::Store;
+use credits_server::{app, demo, AppState, Clock};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .init();
+    if let Err(e) = run(Cli::parse()).await {
+        tracing::error!("{e}");
+        eprintln!("credits: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn clock() -> Result<Clock, String> {
+    match std::env::var("CREDITS_NOW") {
+        Ok(v) if !v.is_empty() => chrono::DateTime::parse_from_rfc3339(&v)
+            .map(|t| Clock::Fixed(t.with_timezone(&chrono::Utc)))
+            .map_err(|e| format!("CREDITS_NOW must be RFC 3339: {e}")),
+        _ => Ok(Clock::System),
+    }
+}
+
+async fn open(db: &DbArgs) -> Result<Store, String> {
+    let store = Store::connect(&db.database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;
+    store.migrate().await.map_err(|e| format!("migrations failed: {e}"))?;
+    Ok(store)
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let clock = clock()?;
+    match cli.command {
+        Command::Migrate(db) => {
+            open(&db).await?;
+            println!("migrations applied");
+        }
+        Command::SeedDemo(db) => {
+            let store = open(&db).await?;
+            let wrote = demo::seed(&store, demo::DEMO_SEED, clock.now()).await.map_err(|e| e.to_string())?;
+            println!("{}", if wrote { "demo workspace written" } else { "demo workspace already present" });
+        }
+        Command::Serve(args) => serve(args, clock).await?,
+    }
+    Ok(())
+}
+
+async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
+    if args.api_token.trim().is_empty() {
+        return Err("--api-token (CREDITS_API_TOKEN) must not be empty".into());
+    }
+    let store = open(&args.db).await?;
+    if args.demo && store.is_empty().await.map_err(|e| e.to_string())? {
+        tracing::info!("seeding the demo workspace");
+        demo::seed(&store, demo::DEMO_SEED, clock.now()).await.map_err(|e| e.to_string())?;
+    }
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("credits")
+        .site_root(args.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(args.bind)
+        .build();
+    let wasm = std::path::Path::new(&args.site_root).join("pkg").join("credits_bg.wasm");
+    let hydrate = wasm.exists();
+    if !hydrate {
+        tracing::warn!(path = %wasm.display(), "no WASM bundle: pages render server-side only");
+    }
+    let state = AppState {
+        store: store.clone(),
+        clock,
+        api_token: Arc::from(args.api_token.as_str()),
+        leptos,
+        hydrate,
+        dashboard_workspace: args.dashboard_workspace.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(args.bind).await.map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
+    tracing::info!("listening on http://{}", args.bind);
+    println!("Credits — View Usage: http://{}/usage/plan", args.bind);
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
