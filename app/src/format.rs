@@ -85,9 +85,18 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert_eq!(date_range(d("2026-11-16"), d("2026-11-23")), "16 – 22 Nov 2026");
-        assert_eq!(date_range(d("2026-10-28"), d("2026-11-25")), "28 Oct – 24 Nov 2026");
+        assert_eq!(
+            date_range(d("2026-11-16"), d("2026-11-23")),
+            "16 – 22 Nov 2026"
+        );
+        assert_eq!(
+            date_range(d("2026-10-28"), d("2026-11-25")),
+            "28 Oct – 24 Nov 2026"
+        );
         assert_eq!(date_range(d("2026-11-24"), d("2026-11-25")), "24 Nov 2026");
-        assert_eq!(date_range(d("2025-12-30"), d("2026-01-02")), "30 Dec 2025 – 1 Jan 2026");
+        assert_eq!(
+            date_range(d("2025-12-30"), d("2026-01-02")),
+            "30 Dec 2025 – 1 Jan 2026"
+        );
     }
 }

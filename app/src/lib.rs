@@ -11,10 +11,3 @@ pub mod rpc;
 pub mod ui;
 
 pub use ui::shell::{shell, App, ShellOptions};
-
-#[cfg(feature = "hydrate")]
-#[wasm_bindgen::prelude::wasm_bindgen]
-/// The browser entry point: hydrates the server-rendered page.
-pub fn hydrate() {
-    leptos::mount::hydrate_body(App);
-}

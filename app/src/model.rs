@@ -127,9 +127,16 @@ impl Dimension {
 
     /// Parses a `group_by` key.
     pub fn parse(key: &str) -> Option<Self> {
-        [Self::Day, Self::Action, Self::Category, Self::User, Self::Campaign, Self::Identity]
-            .into_iter()
-            .find(|d| d.key() == key)
+        [
+            Self::Day,
+            Self::Action,
+            Self::Category,
+            Self::User,
+            Self::Campaign,
+            Self::Identity,
+        ]
+        .into_iter()
+        .find(|d| d.key() == key)
     }
 }
 
@@ -154,7 +161,10 @@ impl Metric {
     pub fn allows(self, d: Dimension) -> bool {
         match self {
             Self::Credits => true,
-            Self::Conversations => matches!(d, Dimension::Day | Dimension::Campaign | Dimension::Identity | Dimension::User),
+            Self::Conversations => matches!(
+                d,
+                Dimension::Day | Dimension::Campaign | Dimension::Identity | Dimension::User
+            ),
         }
     }
 }
@@ -189,7 +199,10 @@ pub struct PeriodInfo {
 impl PeriodInfo {
     /// The local date range.
     pub fn range(&self) -> DateRange {
-        DateRange { from: self.from, to: self.to }
+        DateRange {
+            from: self.from,
+            to: self.to,
+        }
     }
 }
 
@@ -223,12 +236,19 @@ impl Report {
             .map(|row| {
                 let mut m = serde_json::Map::new();
                 for (dim, key) in self.group_by.iter().zip(&row.keys) {
-                    m.insert(dim.field().to_string(), key.clone().map_or(serde_json::Value::Null, serde_json::Value::String));
+                    m.insert(
+                        dim.field().to_string(),
+                        key.clone()
+                            .map_or(serde_json::Value::Null, serde_json::Value::String),
+                    );
                 }
                 if let Some(label) = &row.label {
                     m.insert("label".into(), serde_json::Value::String(label.clone()));
                 }
-                m.insert(self.metric.field().into(), serde_json::Value::from(row.value));
+                m.insert(
+                    self.metric.field().into(),
+                    serde_json::Value::from(row.value),
+                );
                 serde_json::Value::Object(m)
             })
             .collect();

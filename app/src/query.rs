@@ -13,7 +13,10 @@ pub struct ParamError {
 
 impl ParamError {
     fn new(param: &str, message: impl Into<String>) -> Self {
-        Self { param: param.to_string(), message: message.into() }
+        Self {
+            param: param.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -28,19 +31,33 @@ pub struct FilterNames {
 }
 
 /// The API's filter parameter names.
-pub const API_FILTERS: FilterNames =
-    FilterNames { user: "user_id", action: "action", campaign: "campaign_id", identity: "identity_id" };
+pub const API_FILTERS: FilterNames = FilterNames {
+    user: "user_id",
+    action: "action",
+    campaign: "campaign_id",
+    identity: "identity_id",
+};
 
 /// The dashboard's filter parameter names.
-pub const PAGE_FILTERS: FilterNames = FilterNames { user: "user", action: "action", campaign: "campaign", identity: "identity" };
+pub const PAGE_FILTERS: FilterNames = FilterNames {
+    user: "user",
+    action: "action",
+    campaign: "campaign",
+    identity: "identity",
+};
 
 /// Whether `s` is a valid platform id: 1–64 of `[A-Za-z0-9_.:-]`.
 pub fn is_valid_id(s: &str) -> bool {
-    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
 fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Reads the period, `group_by` and filters; every bad parameter is listed.
@@ -51,31 +68,47 @@ pub fn parse_usage_query(
 ) -> Result<UsageQuery, Vec<ParamError>> {
     let mut errors = Vec::new();
     for (k, _) in params {
-        if params.iter().filter(|(k2, _)| k2 == k).count() > 1 && !errors.iter().any(|e: &ParamError| &e.param == k) {
+        if params.iter().filter(|(k2, _)| k2 == k).count() > 1
+            && !errors.iter().any(|e: &ParamError| &e.param == k)
+        {
             errors.push(ParamError::new(k, "is given more than once"));
         }
     }
-    let period = Period::parse(get(params, "period"), get(params, "date"), get(params, "from"), get(params, "to"))
-        .map_err(|e| errors.push(ParamError::new(e.param(), e.to_string())))
-        .ok();
+    let period = Period::parse(
+        get(params, "period"),
+        get(params, "date"),
+        get(params, "from"),
+        get(params, "to"),
+    )
+    .map_err(|e| errors.push(ParamError::new(e.param(), e.to_string())))
+    .ok();
     let mut group_by = Vec::new();
     if let Some(g) = get(params, "group_by") {
         let parts: Vec<&str> = g.split(',').collect();
         if parts.is_empty() || parts.len() > 2 {
-            errors.push(ParamError::new("group_by", "takes one or two dimensions joined by a comma"));
+            errors.push(ParamError::new(
+                "group_by",
+                "takes one or two dimensions joined by a comma",
+            ));
         }
         for p in parts.iter().take(2) {
             match Dimension::parse(p.trim()) {
                 Some(d) if metric.allows(d) && !group_by.contains(&d) => group_by.push(d),
                 Some(d) if group_by.contains(&d) => {
-                    errors.push(ParamError::new("group_by", format!("names {} twice", d.key())));
+                    errors.push(ParamError::new(
+                        "group_by",
+                        format!("names {} twice", d.key()),
+                    ));
                 }
                 _ => {
                     let valid = match metric {
                         Metric::Credits => "day, action, category, user, campaign, identity",
                         Metric::Conversations => "day, campaign, identity, user",
                     };
-                    errors.push(ParamError::new("group_by", format!("unknown dimension {p:?}; expected {valid}")));
+                    errors.push(ParamError::new(
+                        "group_by",
+                        format!("unknown dimension {p:?}; expected {valid}"),
+                    ));
                 }
             }
         }
@@ -85,7 +118,10 @@ pub fn parse_usage_query(
         if is_valid_id(v) {
             Some(v.to_string())
         } else {
-            errors.push(ParamError::new(name, "must be 1-64 characters of A-Z a-z 0-9 _ . : -"));
+            errors.push(ParamError::new(
+                name,
+                "must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+            ));
             None
         }
     };
@@ -95,21 +131,34 @@ pub fn parse_usage_query(
     let action = match (metric, get(params, names.action)) {
         (_, None) => None,
         (Metric::Conversations, Some(_)) => {
-            errors.push(ParamError::new(names.action, "conversations have no action"));
+            errors.push(ParamError::new(
+                names.action,
+                "conversations have no action",
+            ));
             None
         }
         (Metric::Credits, Some(a)) => match Action::parse(a) {
             Some(a) => Some(a.key().to_string()),
             None => {
-                errors.push(ParamError::new(names.action, format!("unknown action; expected one of {}", Action::valid_keys())));
+                errors.push(ParamError::new(
+                    names.action,
+                    format!("unknown action; expected one of {}", Action::valid_keys()),
+                ));
                 None
             }
         },
     };
     match period {
-        Some(period) if errors.is_empty() => {
-            Ok(UsageQuery { period, group_by, filters: Filters { user_id, action, campaign_id, identity_id } })
-        }
+        Some(period) if errors.is_empty() => Ok(UsageQuery {
+            period,
+            group_by,
+            filters: Filters {
+                user_id,
+                action,
+                campaign_id,
+                identity_id,
+            },
+        }),
         _ => Err(errors),
     }
 }
@@ -119,14 +168,21 @@ mod tests {
     use super::*;
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn reads_a_full_query() {
         let q = parse_usage_query(
             Metric::Credits,
-            &p(&[("period", "last_week"), ("group_by", "day,action"), ("user_id", "u_mikaela")]),
+            &p(&[
+                ("period", "last_week"),
+                ("group_by", "day,action"),
+                ("user_id", "u_mikaela"),
+            ]),
             API_FILTERS,
         );
         let q = q.unwrap_or_else(|e| panic!("{e:?}"));
@@ -139,7 +195,11 @@ mod tests {
     fn lists_every_bad_parameter() {
         let e = parse_usage_query(
             Metric::Conversations,
-            &p(&[("period", "fortnight"), ("group_by", "action"), ("action", "x")]),
+            &p(&[
+                ("period", "fortnight"),
+                ("group_by", "action"),
+                ("action", "x"),
+            ]),
             API_FILTERS,
         )
         .err()

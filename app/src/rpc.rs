@@ -19,7 +19,12 @@ pub mod ssr {
         /// Header and Plan tab figures of a workspace.
         async fn overview(&self, workspace_id: &str) -> Result<Overview, String>;
         /// A usage report of a workspace.
-        async fn report(&self, workspace_id: &str, metric: Metric, query: &UsageQuery) -> Result<Report, String>;
+        async fn report(
+            &self,
+            workspace_id: &str,
+            metric: Metric,
+            query: &UsageQuery,
+        ) -> Result<Report, String>;
     }
 
     /// The store, as the server functions see it.
@@ -50,17 +55,28 @@ pub async fn get_overview() -> Result<Overview, ServerFnError> {
 /// A usage report for the page's query string. Bad parameters fall back to
 /// the default view; the notes say which were ignored.
 #[server(prefix = "/rpc", endpoint = "report")]
-pub async fn get_report(metric: Metric, params: Vec<(String, String)>) -> Result<(Report, Vec<String>), ServerFnError> {
+pub async fn get_report(
+    metric: Metric,
+    params: Vec<(String, String)>,
+) -> Result<(Report, Vec<String>), ServerFnError> {
     use crate::query::{parse_usage_query, PAGE_FILTERS};
     let (source, ws) = ssr::context()?;
     let (query, notes) = match parse_usage_query(metric, &params, PAGE_FILTERS) {
         Ok(q) => (q, Vec::new()),
         Err(errors) => {
-            let notes = errors.iter().map(|e| format!("Ignored {}: {}", e.param, e.message)).collect();
-            let fallback = parse_usage_query(metric, &[], PAGE_FILTERS).map_err(|_| ServerFnError::new("default query"))?;
+            let notes = errors
+                .iter()
+                .map(|e| format!("Ignored {}: {}", e.param, e.message))
+                .collect();
+            let fallback = parse_usage_query(metric, &[], PAGE_FILTERS)
+                .map_err(|_| ServerFnError::new("default query"))?;
             (fallback, notes)
         }
     };
-    let report = source.0.report(&ws, metric, &query).await.map_err(ServerFnError::new)?;
+    let report = source
+        .0
+        .report(&ws, metric, &query)
+        .await
+        .map_err(ServerFnError::new)?;
     Ok((report, notes))
 }

@@ -27,7 +27,11 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// `sqlite://path?mode=rwc` (file and folder created) or `postgres://…`.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/credits.db?mode=rwc")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/credits.db?mode=rwc"
+    )]
     pub database_url: String,
 }
 

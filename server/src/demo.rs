@@ -29,7 +29,12 @@ const USERS: [(&str, &str, &str); 6] = [
 ];
 
 const IDENTITIES: [(&str, &str, &str, &str); 8] = [
-    ("i_mikaela_li", "Mikaela (LinkedIn)", "linkedin", "u_mikaela"),
+    (
+        "i_mikaela_li",
+        "Mikaela (LinkedIn)",
+        "linkedin",
+        "u_mikaela",
+    ),
     ("i_mikaela_mail", "Mikaela (email)", "email", "u_mikaela"),
     ("i_samara_li", "Samara (LinkedIn)", "linkedin", "u_samara"),
     ("i_samara_mail", "Samara (email)", "email", "u_samara"),
@@ -61,7 +66,10 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
     let cal = Calendar::new(tz, WeekStart::Monday);
     let today = cal.today(now);
     let this_cycle = BillingCycle::containing(today);
-    let first_day = this_cycle.start.checked_sub_months(Months::new(3)).unwrap_or(this_cycle.start);
+    let first_day = this_cycle
+        .start
+        .checked_sub_months(Months::new(3))
+        .unwrap_or(this_cycle.start);
     let workspace = WorkspaceInput {
         name: "Acme Outbound".into(),
         tz,
@@ -70,22 +78,53 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
             name: "Growth".into(),
             monthly_credits: 10_000,
             identities_included: 5,
-            price: Price { amount_cents: 29_900, currency: "EUR".into() },
+            price: Price {
+                amount_cents: 29_900,
+                currency: "EUR".into(),
+            },
         },
-        account_manager: Some(AccountManager { name: "Laura Vidal".into(), email: "laura.vidal@example.com".into() }),
+        account_manager: Some(AccountManager {
+            name: "Laura Vidal".into(),
+            email: "laura.vidal@example.com".into(),
+        }),
     };
     // The workspace exists from the start of the history.
-    store.put_workspace(DEMO_WORKSPACE, &workspace, cal.day_start(first_day)).await?;
+    store
+        .put_workspace(DEMO_WORKSPACE, &workspace, cal.day_start(first_day))
+        .await?;
     for (id, name, role) in USERS {
         let email = format!("{}@acme.test", id.trim_start_matches("u_"));
-        store.put_member(DEMO_WORKSPACE, id, &Member::User { name: name.into(), email, role: role.into() }).await?;
+        store
+            .put_member(
+                DEMO_WORKSPACE,
+                id,
+                &Member::User {
+                    name: name.into(),
+                    email,
+                    role: role.into(),
+                },
+            )
+            .await?;
     }
     for (id, name, channel, user) in IDENTITIES {
-        let member = Member::Identity { name: name.into(), channel: channel.into(), user_id: user.into() };
+        let member = Member::Identity {
+            name: name.into(),
+            channel: channel.into(),
+            user_id: user.into(),
+        };
         store.put_member(DEMO_WORKSPACE, id, &member).await?;
     }
     for (id, name, status) in CAMPAIGNS {
-        store.put_member(DEMO_WORKSPACE, id, &Member::Campaign { name: name.into(), status: status.into() }).await?;
+        store
+            .put_member(
+                DEMO_WORKSPACE,
+                id,
+                &Member::Campaign {
+                    name: name.into(),
+                    status: status.into(),
+                },
+            )
+            .await?;
     }
 
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -95,9 +134,17 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
     while day <= today {
         let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
         let spike = !weekend && rng.gen_bool(0.06);
-        let base: u32 = if weekend { rng.gen_range(0..25) } else { rng.gen_range(120..200) };
+        let base: u32 = if weekend {
+            rng.gen_range(0..25)
+        } else {
+            rng.gen_range(120..200)
+        };
         let credit_events = if spike { base * 3 } else { base };
-        let conversations: u32 = if weekend { rng.gen_range(0..6) } else { rng.gen_range(18..55) };
+        let conversations: u32 = if weekend {
+            rng.gen_range(0..6)
+        } else {
+            rng.gen_range(18..55)
+        };
         for _ in 0..credit_events {
             let at = instant_on(&cal, day, &mut rng);
             if at > now {
@@ -128,11 +175,36 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
     }
 
     // A rollover grant in a past cycle and an add-on in this one.
-    let past = this_cycle.start.checked_sub_months(Months::new(2)).unwrap_or(this_cycle.start);
-    grant(store, "g-demo-rollover", "rollover", 750, "Carried over after the migration", None, cal.day_start(past) + Duration::hours(10)).await?;
-    let addon_at = (cal.day_start(this_cycle.start) + Duration::days(9) + Duration::hours(11)).min(now);
-    let price = Some(Price { amount_cents: 4_900, currency: "EUR".into() });
-    grant(store, &format!("g-demo-addon-{}", this_cycle.start.format("%Y%m")), "add_on", 500, "Bought via chat", price, addon_at).await?;
+    let past = this_cycle
+        .start
+        .checked_sub_months(Months::new(2))
+        .unwrap_or(this_cycle.start);
+    grant(
+        store,
+        "g-demo-rollover",
+        "rollover",
+        750,
+        "Carried over after the migration",
+        None,
+        cal.day_start(past) + Duration::hours(10),
+    )
+    .await?;
+    let addon_at =
+        (cal.day_start(this_cycle.start) + Duration::days(9) + Duration::hours(11)).min(now);
+    let price = Some(Price {
+        amount_cents: 4_900,
+        currency: "EUR".into(),
+    });
+    grant(
+        store,
+        &format!("g-demo-addon-{}", this_cycle.start.format("%Y%m")),
+        "add_on",
+        500,
+        "Bought via chat",
+        price,
+        addon_at,
+    )
+    .await?;
     Ok(true)
 }
 
@@ -145,8 +217,17 @@ async fn grant(
     price: Option<Price>,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let request = canonical(&json!({"id": id, "kind": kind, "credits": credits, "note": note, "price": price}));
-    let input = GrantInput { id: id.into(), kind: kind.into(), credits, note: Some(note.into()), price, request };
+    let request = canonical(
+        &json!({"id": id, "kind": kind, "credits": credits, "note": note, "price": price}),
+    );
+    let input = GrantInput {
+        id: id.into(),
+        kind: kind.into(),
+        credits,
+        note: Some(note.into()),
+        price,
+        request,
+    };
     store.create_grant(DEMO_WORKSPACE, &input, at).await?;
     Ok(())
 }
@@ -175,9 +256,21 @@ fn credit_event(n: u64, at: DateTime<Utc>, rng: &mut ChaCha8Rng) -> NewEvent {
         _ => (Action::AiCompletion, rng.gen_range(1..=2)),
     };
     let user_id = USERS[user].0;
-    let identities: Vec<&str> = IDENTITIES.iter().filter(|i| i.3 == user_id).map(|i| i.0).collect();
-    let identity = if rng.gen_bool(0.8) && !identities.is_empty() { Some(identities[rng.gen_range(0..identities.len())]) } else { None };
-    let campaign = if rng.gen_bool(0.85) { Some(CAMPAIGNS[weighted_campaign(rng)].0) } else { None };
+    let identities: Vec<&str> = IDENTITIES
+        .iter()
+        .filter(|i| i.3 == user_id)
+        .map(|i| i.0)
+        .collect();
+    let identity = if rng.gen_bool(0.8) && !identities.is_empty() {
+        Some(identities[rng.gen_range(0..identities.len())])
+    } else {
+        None
+    };
+    let campaign = if rng.gen_bool(0.85) {
+        Some(CAMPAIGNS[weighted_campaign(rng)].0)
+    } else {
+        None
+    };
     let id = format!("demo-e{n:07}");
     let occurred_at = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let request = canonical(&json!({

@@ -11,7 +11,9 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
         .init();
     if let Err(e) = run(Cli::parse()).await {
         tracing::error!("{e}");
@@ -30,8 +32,13 @@ fn clock() -> Result<Clock, String> {
 }
 
 async fn open(db: &DbArgs) -> Result<Store, String> {
-    let store = Store::connect(&db.database_url).await.map_err(|e| format!("cannot open the database: {e}"))?;
-    store.migrate().await.map_err(|e| format!("migrations failed: {e}"))?;
+    let store = Store::connect(&db.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migrations failed: {e}"))?;
     Ok(store)
 }
 
@@ -44,8 +51,17 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::SeedDemo(db) => {
             let store = open(&db).await?;
-            let wrote = demo::seed(&store, demo::DEMO_SEED, clock.now()).await.map_err(|e| e.to_string())?;
-            println!("{}", if wrote { "demo workspace written" } else { "demo workspace already present" });
+            let wrote = demo::seed(&store, demo::DEMO_SEED, clock.now())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                if wrote {
+                    "demo workspace written"
+                } else {
+                    "demo workspace already present"
+                }
+            );
         }
         Command::Serve(args) => serve(args, clock).await?,
     }
@@ -59,7 +75,9 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
     let store = open(&args.db).await?;
     if args.demo && store.is_empty().await.map_err(|e| e.to_string())? {
         tracing::info!("seeding the demo workspace");
-        demo::seed(&store, demo::DEMO_SEED, clock.now()).await.map_err(|e| e.to_string())?;
+        demo::seed(&store, demo::DEMO_SEED, clock.now())
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("credits")
@@ -67,7 +85,9 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         .site_pkg_dir("pkg")
         .site_addr(args.bind)
         .build();
-    let wasm = std::path::Path::new(&args.site_root).join("pkg").join("credits_bg.wasm");
+    let wasm = std::path::Path::new(&args.site_root)
+        .join("pkg")
+        .join("credits_bg.wasm");
     let hydrate = wasm.exists();
     if !hydrate {
         tracing::warn!(path = %wasm.display(), "no WASM bundle: pages render server-side only");
@@ -80,10 +100,15 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         hydrate,
         dashboard_workspace: args.dashboard_workspace.clone(),
     };
-    let listener = tokio::net::TcpListener::bind(args.bind).await.map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
     tracing::info!("listening on http://{}", args.bind);
     println!("Credits — View Usage: http://{}/usage/plan", args.bind);
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown()).await.map_err(|e| e.to_string())?;
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(|e| e.to_string())?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

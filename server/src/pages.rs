@@ -36,7 +36,9 @@ impl StoreSource {
         }
         match self.store.first_workspace_id().await {
             Ok(Some(ws)) => Ok(ws),
-            Ok(None) => Err("no workspace yet: start with --demo or register one through the API".into()),
+            Ok(None) => {
+                Err("no workspace yet: start with --demo or register one through the API".into())
+            }
             Err(e) => {
                 tracing::error!(cause = %e, "workspace lookup failed");
                 Err("the database is unavailable".into())
@@ -59,18 +61,40 @@ fn public(e: crate::store::StoreError) -> String {
 impl UsageSource for StoreSource {
     async fn overview(&self, workspace_id: &str) -> Result<Overview, String> {
         let ws = self.resolve(workspace_id).await?;
-        self.store.overview(&ws, self.clock.now()).await.map_err(public)
+        self.store
+            .overview(&ws, self.clock.now())
+            .await
+            .map_err(public)
     }
 
-    async fn report(&self, workspace_id: &str, metric: Metric, query: &UsageQuery) -> Result<Report, String> {
+    async fn report(
+        &self,
+        workspace_id: &str,
+        metric: Metric,
+        query: &UsageQuery,
+    ) -> Result<Report, String> {
         let ws_id = self.resolve(workspace_id).await?;
-        let ws = self.store.workspace(&ws_id).await.map_err(public)?.ok_or("workspace not found")?;
-        self.store.report(&ws, metric, query, self.clock.now()).await.map_err(public)
+        let ws = self
+            .store
+            .workspace(&ws_id)
+            .await
+            .map_err(public)?
+            .ok_or("workspace not found")?;
+        self.store
+            .report(&ws, metric, query, self.clock.now())
+            .await
+            .map_err(public)
     }
 }
 
 async fn stylesheet() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")], STYLESHEET)
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        STYLESHEET,
+    )
 }
 
 /// Pages, server functions (`/rpc/…`), assets and the site's static files.
@@ -84,7 +108,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         provide_context(source.clone());
         provide_context(CurrentWorkspace(String::new()));
     };
-    let options = ShellOptions { leptos: state.leptos.clone(), hydrate: state.hydrate };
+    let options = ShellOptions {
+        leptos: state.leptos.clone(),
+        hydrate: state.hydrate,
+    };
     let hydrate = state.hydrate;
     // `/` and `/usage` are plain redirects, answered before Leptos.
     let routes = generate_route_list_with_exclusions(App, Some(vec!["/".into(), "/usage".into()]));
@@ -92,8 +119,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/usage/plan") }))
         .route("/usage", get(|| async { Redirect::to("/usage/plan") }))
         .route("/assets/credits.css", get(stylesheet))
-        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, move |leptos| {
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, move |leptos| {
             shell(ShellOptions { leptos, hydrate })
         }))
 }

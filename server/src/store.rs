@@ -14,8 +14,8 @@ use std::time::Duration;
 use app::domain::calendar::{BillingCycle, Calendar, DateRange, WeekStart};
 use app::domain::ledger::{plan_change_grant, Action, CycleCredits};
 use app::model::{
-    AccountManager, CreditsInfo, CycleInfo, Dimension, GroupRow, Metric, Overview, PeriodInfo, Plan, Price, Report,
-    Summary, UsageQuery,
+    AccountManager, CreditsInfo, CycleInfo, Dimension, GroupRow, Metric, Overview, PeriodInfo,
+    Plan, Price, Report, Summary, UsageQuery,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -112,9 +112,20 @@ pub struct WorkspaceInput {
 /// A user, identity or campaign, as the platform sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Member {
-    User { name: String, email: String, role: String },
-    Identity { name: String, channel: String, user_id: String },
-    Campaign { name: String, status: String },
+    User {
+        name: String,
+        email: String,
+        role: String,
+    },
+    Identity {
+        name: String,
+        channel: String,
+        user_id: String,
+    },
+    Campaign {
+        name: String,
+        status: String,
+    },
 }
 
 /// Ids known in a workspace, to check references before writing.
@@ -202,7 +213,8 @@ fn day_str(d: NaiveDate) -> String {
 }
 
 fn from_ms(ms: i64) -> StoreResult<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("bad instant {ms}")))
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("bad instant {ms}")))
 }
 
 /// `''` stands for "none" in aggregate keys.
@@ -275,7 +287,10 @@ fn workspace_from_row(row: &AnyRow) -> StoreResult<Workspace> {
             name: row.try_get("plan_name")?,
             monthly_credits: row.try_get("monthly_credits")?,
             identities_included: row.try_get("identities_included")?,
-            price: Price { amount_cents: row.try_get("price_cents")?, currency: row.try_get("currency")? },
+            price: Price {
+                amount_cents: row.try_get("price_cents")?,
+                currency: row.try_get("currency")?,
+            },
         },
         account_manager: match (am_name, am_email) {
             (Some(name), Some(email)) => Some(AccountManager { name, email }),
@@ -335,9 +350,15 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
-                        sqlx::query("PRAGMA busy_timeout = 60000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 60000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -345,7 +366,9 @@ impl Store {
             .connect_with(options)
             .await?;
         if engine == Engine::Sqlite {
-            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
         }
         Ok(Store { pool, engine })
     }
@@ -358,8 +381,16 @@ impl Store {
     /// Runs the migrations of the engine.
     pub async fn migrate(&self) -> StoreResult<()> {
         match self.engine {
-            Engine::Sqlite => sqlx::migrate!("../migrations/sqlite").run(&self.pool).await?,
-            Engine::Postgres => sqlx::migrate!("../migrations/postgres").run(&self.pool).await?,
+            Engine::Sqlite => {
+                sqlx::migrate!("../migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Engine::Postgres => {
+                sqlx::migrate!("../migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -386,7 +417,11 @@ impl Store {
 
     /// The first workspace by id (the dashboard's fallback before sign-in).
     pub async fn first_workspace_id(&self) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT id FROM workspaces ORDER BY id LIMIT 1").fetch_optional(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM workspaces ORDER BY id LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Whether the database holds no workspace yet.
@@ -416,7 +451,11 @@ impl Store {
     pub async fn known_ids(&self, ws: &str) -> StoreResult<KnownIds> {
         let mut conn = self.pool.acquire().await?;
         let mut known = KnownIds::default();
-        for row in sqlx::query("SELECT id FROM users WHERE workspace_id = $1").bind(ws).fetch_all(&mut *conn).await? {
+        for row in sqlx::query("SELECT id FROM users WHERE workspace_id = $1")
+            .bind(ws)
+            .fetch_all(&mut *conn)
+            .await?
+        {
             known.users.insert(row.try_get("id")?);
         }
         for row in sqlx::query("SELECT id, user_id FROM identities WHERE workspace_id = $1")
@@ -424,9 +463,15 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?
         {
-            known.identities.insert(row.try_get("id")?, row.try_get("user_id")?);
+            known
+                .identities
+                .insert(row.try_get("id")?, row.try_get("user_id")?);
         }
-        for row in sqlx::query("SELECT id FROM campaigns WHERE workspace_id = $1").bind(ws).fetch_all(&mut *conn).await? {
+        for row in sqlx::query("SELECT id FROM campaigns WHERE workspace_id = $1")
+            .bind(ws)
+            .fetch_all(&mut *conn)
+            .await?
+        {
             known.campaigns.insert(row.try_get("id")?);
         }
         Ok(known)
@@ -462,14 +507,23 @@ impl Store {
     }
 
     /// Atomic check-and-spend at `now`.
-    pub async fn charge(&self, ws: &str, event: &NewEvent, now: DateTime<Utc>) -> StoreResult<ChargeOutcome> {
+    pub async fn charge(
+        &self,
+        ws: &str,
+        event: &NewEvent,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ChargeOutcome> {
         in_write_tx!(self, |tx| charge_tx(&mut tx, ws, event, now).await)
     }
 
     // ---- reads ----------------------------------------------------------
 
     /// The credits of the cycle holding `date`.
-    pub async fn cycle_credits(&self, ws: &Workspace, cycle: BillingCycle) -> StoreResult<CycleCredits> {
+    pub async fn cycle_credits(
+        &self,
+        ws: &Workspace,
+        cycle: BillingCycle,
+    ) -> StoreResult<CycleCredits> {
         let mut conn = self.pool.acquire().await?;
         cycle_credits(&mut conn, ws, cycle.start).await
     }
@@ -503,10 +557,11 @@ impl Store {
     pub async fn overview(&self, ws_id: &str, now: DateTime<Utc>) -> StoreResult<Overview> {
         let ws = self.workspace(ws_id).await?.ok_or(StoreError::NotFound)?;
         let summary = self.summary_of(&ws, now).await?;
-        let identities: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE workspace_id = $1")
-            .bind(ws_id)
-            .fetch_one(&self.pool)
-            .await?;
+        let identities: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE workspace_id = $1")
+                .bind(ws_id)
+                .fetch_one(&self.pool)
+                .await?;
         Ok(Overview {
             summary,
             workspace_name: ws.name.clone(),
@@ -518,7 +573,13 @@ impl Store {
     }
 
     /// A usage report over the per-day aggregates.
-    pub async fn report(&self, ws: &Workspace, metric: Metric, query: &UsageQuery, now: DateTime<Utc>) -> StoreResult<Report> {
+    pub async fn report(
+        &self,
+        ws: &Workspace,
+        metric: Metric,
+        query: &UsageQuery,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Report> {
         let cal = ws.calendar();
         let range = query.period.range(cal.today(now), cal.week_start);
         let mut conn = self.pool.acquire().await?;
@@ -582,7 +643,9 @@ impl Store {
             for (i, d) in query.group_by.iter().enumerate() {
                 let raw: String = row.try_get(format!("k{i}").as_str())?;
                 keys.push(match d {
-                    Dimension::Category => Action::parse(&raw).map(|a| a.category().key().to_string()),
+                    Dimension::Category => {
+                        Action::parse(&raw).map(|a| a.category().key().to_string())
+                    }
                     _ => none_if_empty(raw),
                 });
             }
@@ -626,11 +689,18 @@ impl Store {
             n += 1;
             let ms_pos = n;
             n += 1;
-            sql.push_str(&format!(" AND (occurred_at > ${ms_pos} OR (occurred_at = ${ms_pos} AND id > ${n}))"));
+            sql.push_str(&format!(
+                " AND (occurred_at > ${ms_pos} OR (occurred_at = ${ms_pos} AND id > ${n}))"
+            ));
         }
         let f = &query.filters;
         let mut filters: Vec<(&str, String)> = Vec::new();
-        for (col, v) in [("user_id", &f.user_id), ("action", &f.action), ("campaign_id", &f.campaign_id), ("identity_id", &f.identity_id)] {
+        for (col, v) in [
+            ("user_id", &f.user_id),
+            ("action", &f.action),
+            ("campaign_id", &f.campaign_id),
+            ("identity_id", &f.identity_id),
+        ] {
             if let Some(v) = v {
                 filters.push((col, v.clone()));
             }
@@ -639,7 +709,10 @@ impl Store {
         for (i, (col, _)) in filters.iter().enumerate() {
             sql.push_str(&format!(" AND {col} = ${}", first_filter + i));
         }
-        sql.push_str(&format!(" ORDER BY occurred_at, id LIMIT {}", limit.clamp(1, 10_000)));
+        sql.push_str(&format!(
+            " ORDER BY occurred_at, id LIMIT {}",
+            limit.clamp(1, 10_000)
+        ));
         let mut q = sqlx::query(&sql).bind(ws.id.clone());
         for i in ints {
             q = q.bind(i);
@@ -659,7 +732,9 @@ impl Store {
                 Ok(EventRow {
                     id: r.try_get("id")?,
                     occurred_at: from_ms(r.try_get("occurred_at")?)?,
-                    action: r.try_get::<Option<String>, _>("action")?.unwrap_or_default(),
+                    action: r
+                        .try_get::<Option<String>, _>("action")?
+                        .unwrap_or_default(),
                     credits: r.try_get::<Option<i64>, _>("credits")?.unwrap_or_default(),
                     user_id: r.try_get("user_id")?,
                     campaign_id: r.try_get("campaign_id")?,
@@ -671,15 +746,19 @@ impl Store {
 
     /// Every credit event of a workspace (for checks and rebuilds).
     pub async fn count_events(&self, ws: &str) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM usage_events WHERE workspace_id = $1")
-            .bind(ws)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM usage_events WHERE workspace_id = $1")
+                .bind(ws)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }
 
 fn prepare_sqlite_url(url: &str) -> StoreResult<String> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or_default();
     if !path.is_empty() && path != ":memory:" {
         if let Some(parent) = std::path::Path::new(path).parent() {
@@ -715,7 +794,11 @@ fn arrange_rows(
             .map(|d| {
                 let key = Some(day_str(d));
                 let value = groups.get(&vec![key.clone()]).copied().unwrap_or(0);
-                GroupRow { keys: vec![key], label: None, value }
+                GroupRow {
+                    keys: vec![key],
+                    label: None,
+                    value,
+                }
             })
             .collect();
     }
@@ -729,7 +812,12 @@ fn arrange_rows(
         .collect();
     rows.sort_by(|a, b| {
         b.value.cmp(&a.value).then_with(|| {
-            let key = |r: &GroupRow| r.keys.iter().map(|k| (k.is_none(), k.clone())).collect::<Vec<_>>();
+            let key = |r: &GroupRow| {
+                r.keys
+                    .iter()
+                    .map(|k| (k.is_none(), k.clone()))
+                    .collect::<Vec<_>>()
+            };
             key(a).cmp(&key(b))
         })
     });
@@ -738,11 +826,15 @@ fn arrange_rows(
 
 /// The current label of a key; "None" for events that name none.
 pub fn label_of(dim: Dimension, key: Option<&str>, names: &Names) -> String {
-    let Some(key) = key else { return "None".to_string() };
+    let Some(key) = key else {
+        return "None".to_string();
+    };
     let found = match dim {
         Dimension::Day => None,
         Dimension::Action => Action::parse(key).map(|a| a.label().to_string()),
-        Dimension::Category => app::domain::ledger::Category::parse(key).map(|c| c.label().to_string()),
+        Dimension::Category => {
+            app::domain::ledger::Category::parse(key).map(|c| c.label().to_string())
+        }
         Dimension::User => names.users.get(key).cloned(),
         Dimension::Campaign => names.campaigns.get(key).map(|(n, _)| n.clone()),
         Dimension::Identity => names.identities.get(key).cloned(),
@@ -751,31 +843,51 @@ pub fn label_of(dim: Dimension, key: Option<&str>, names: &Names) -> String {
 }
 
 async fn load_workspace(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Workspace>> {
-    let row = sqlx::query("SELECT * FROM workspaces WHERE id = $1").bind(id).fetch_optional(&mut *conn).await?;
+    let row = sqlx::query("SELECT * FROM workspaces WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.as_ref().map(workspace_from_row).transpose()
 }
 
 async fn load_names(conn: &mut AnyConnection, ws: &str) -> StoreResult<Names> {
     let mut names = Names::default();
-    for row in sqlx::query("SELECT id, name FROM users WHERE workspace_id = $1").bind(ws).fetch_all(&mut *conn).await? {
+    for row in sqlx::query("SELECT id, name FROM users WHERE workspace_id = $1")
+        .bind(ws)
+        .fetch_all(&mut *conn)
+        .await?
+    {
         names.users.insert(row.try_get("id")?, row.try_get("name")?);
     }
-    for row in sqlx::query("SELECT id, name FROM identities WHERE workspace_id = $1").bind(ws).fetch_all(&mut *conn).await? {
-        names.identities.insert(row.try_get("id")?, row.try_get("name")?);
+    for row in sqlx::query("SELECT id, name FROM identities WHERE workspace_id = $1")
+        .bind(ws)
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        names
+            .identities
+            .insert(row.try_get("id")?, row.try_get("name")?);
     }
     for row in sqlx::query("SELECT id, name, status FROM campaigns WHERE workspace_id = $1")
         .bind(ws)
         .fetch_all(&mut *conn)
         .await?
     {
-        names.campaigns.insert(row.try_get("id")?, (row.try_get("name")?, row.try_get("status")?));
+        names.campaigns.insert(
+            row.try_get("id")?,
+            (row.try_get("name")?, row.try_get("status")?),
+        );
     }
     Ok(names)
 }
 
 /// Makes sure the cycle starting on `start` has its row, granting the
 /// plan's monthly credits when the cycle is first used.
-async fn ensure_cycle(conn: &mut AnyConnection, ws: &Workspace, start: NaiveDate) -> StoreResult<()> {
+async fn ensure_cycle(
+    conn: &mut AnyConnection,
+    ws: &Workspace,
+    start: NaiveDate,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO cycles (workspace_id, start_day, plan_credits) VALUES ($1, $2, $3) \
          ON CONFLICT (workspace_id, start_day) DO NOTHING",
@@ -789,7 +901,11 @@ async fn ensure_cycle(conn: &mut AnyConnection, ws: &Workspace, start: NaiveDate
 }
 
 /// A cycle's credits; a cycle never used yet holds the plan's credits.
-async fn cycle_credits(conn: &mut AnyConnection, ws: &Workspace, start: NaiveDate) -> StoreResult<CycleCredits> {
+async fn cycle_credits(
+    conn: &mut AnyConnection,
+    ws: &Workspace,
+    start: NaiveDate,
+) -> StoreResult<CycleCredits> {
     let row = sqlx::query(
         "SELECT plan_credits, add_on, rollover, used FROM cycles WHERE workspace_id = $1 AND start_day = $2",
     )
@@ -804,7 +920,10 @@ async fn cycle_credits(conn: &mut AnyConnection, ws: &Workspace, start: NaiveDat
             rollover: r.try_get("rollover")?,
             used: r.try_get("used")?,
         },
-        None => CycleCredits { plan: ws.plan.monthly_credits, ..CycleCredits::default() },
+        None => CycleCredits {
+            plan: ws.plan.monthly_credits,
+            ..CycleCredits::default()
+        },
     })
 }
 
@@ -897,15 +1016,24 @@ async fn rebuild_days(conn: &mut AnyConnection, ws: &Workspace) -> StoreResult<(
     .fetch_all(&mut *conn)
     .await?;
     for table in ["credit_daily", "conversation_daily"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1")).bind(ws.id.clone()).execute(&mut *conn).await?;
+        sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1"))
+            .bind(ws.id.clone())
+            .execute(&mut *conn)
+            .await?;
     }
-    sqlx::query("UPDATE cycles SET used = 0 WHERE workspace_id = $1").bind(ws.id.clone()).execute(&mut *conn).await?;
+    sqlx::query("UPDATE cycles SET used = 0 WHERE workspace_id = $1")
+        .bind(ws.id.clone())
+        .execute(&mut *conn)
+        .await?;
     let mut deltas = Deltas::default();
     let mut new_days: Vec<(String, String)> = Vec::new();
     for r in &rows {
         let at = from_ms(r.try_get("occurred_at")?)?;
         let action: Option<String> = r.try_get("action")?;
-        let credits = match (action.as_deref().and_then(Action::parse), r.try_get::<Option<i64>, _>("credits")?) {
+        let credits = match (
+            action.as_deref().and_then(Action::parse),
+            r.try_get::<Option<i64>, _>("credits")?,
+        ) {
             (Some(a), Some(c)) => Some((a, c)),
             _ => None,
         };
@@ -933,26 +1061,57 @@ async fn rebuild_days(conn: &mut AnyConnection, ws: &Workspace) -> StoreResult<(
     deltas.apply(conn, ws).await
 }
 
-async fn put_member_tx(conn: &mut AnyConnection, ws: &str, id: &str, member: &Member) -> StoreResult<bool> {
+async fn put_member_tx(
+    conn: &mut AnyConnection,
+    ws: &str,
+    id: &str,
+    member: &Member,
+) -> StoreResult<bool> {
     let (table, cols, vals): (&str, [&str; 3], [String; 3]) = match member {
-        Member::User { name, email, role } => ("users", ["name", "email", "role"], [name.clone(), email.clone(), role.clone()]),
-        Member::Identity { name, channel, user_id } => {
-            ("identities", ["name", "channel", "user_id"], [name.clone(), channel.clone(), user_id.clone()])
-        }
-        Member::Campaign { name, status } => ("campaigns", ["name", "status", "status"], [name.clone(), status.clone(), status.clone()]),
+        Member::User { name, email, role } => (
+            "users",
+            ["name", "email", "role"],
+            [name.clone(), email.clone(), role.clone()],
+        ),
+        Member::Identity {
+            name,
+            channel,
+            user_id,
+        } => (
+            "identities",
+            ["name", "channel", "user_id"],
+            [name.clone(), channel.clone(), user_id.clone()],
+        ),
+        Member::Campaign { name, status } => (
+            "campaigns",
+            ["name", "status", "status"],
+            [name.clone(), status.clone(), status.clone()],
+        ),
     };
     if load_workspace(conn, ws).await?.is_none() {
         return Err(StoreError::NotFound);
     }
-    let exists: Option<String> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE workspace_id = $1 AND id = $2"))
-        .bind(ws.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let distinct: Vec<usize> = if matches!(member, Member::Campaign { .. }) { vec![0, 1] } else { vec![0, 1, 2] };
+    let exists: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM {table} WHERE workspace_id = $1 AND id = $2"
+    ))
+    .bind(ws.to_string())
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let distinct: Vec<usize> = if matches!(member, Member::Campaign { .. }) {
+        vec![0, 1]
+    } else {
+        vec![0, 1, 2]
+    };
     if exists.is_some() {
-        let sets: Vec<String> = distinct.iter().map(|&i| format!("{} = ${}", cols[i], i + 3)).collect();
-        let sql = format!("UPDATE {table} SET {} WHERE workspace_id = $1 AND id = $2", sets.join(", "));
+        let sets: Vec<String> = distinct
+            .iter()
+            .map(|&i| format!("{} = ${}", cols[i], i + 3))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} SET {} WHERE workspace_id = $1 AND id = $2",
+            sets.join(", ")
+        );
         let mut q = sqlx::query(&sql).bind(ws.to_string()).bind(id.to_string());
         for &i in &distinct {
             q = q.bind(vals[i].clone());
@@ -982,30 +1141,44 @@ async fn create_grant_tx(
     grant: &GrantInput,
     now: DateTime<Utc>,
 ) -> StoreResult<(bool, serde_json::Value)> {
-    let ws = load_workspace(conn, ws_id).await?.ok_or(StoreError::NotFound)?;
-    let existing = sqlx::query("SELECT request, response FROM credit_grants WHERE workspace_id = $1 AND id = $2")
-        .bind(ws_id.to_string())
-        .bind(grant.id.clone())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let ws = load_workspace(conn, ws_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let existing = sqlx::query(
+        "SELECT request, response FROM credit_grants WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws_id.to_string())
+    .bind(grant.id.clone())
+    .fetch_optional(&mut *conn)
+    .await?;
     if let Some(row) = existing {
         let request: String = row.try_get("request")?;
         if request != grant.request {
-            return Err(StoreError::Conflict(format!("grant {} exists with another body", grant.id)));
+            return Err(StoreError::Conflict(format!(
+                "grant {} exists with another body",
+                grant.id
+            )));
         }
         let response: String = row.try_get("response")?;
-        let body = serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body =
+            serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         return Ok((false, body));
     }
     let cycle = ws.calendar().cycle_at(now);
     ensure_cycle(conn, &ws, cycle.start).await?;
-    let column = if grant.kind == "rollover" { "rollover" } else { "add_on" };
-    sqlx::query(&format!("UPDATE cycles SET {column} = {column} + $3 WHERE workspace_id = $1 AND start_day = $2"))
-        .bind(ws_id.to_string())
-        .bind(day_str(cycle.start))
-        .bind(grant.credits)
-        .execute(&mut *conn)
-        .await?;
+    let column = if grant.kind == "rollover" {
+        "rollover"
+    } else {
+        "add_on"
+    };
+    sqlx::query(&format!(
+        "UPDATE cycles SET {column} = {column} + $3 WHERE workspace_id = $1 AND start_day = $2"
+    ))
+    .bind(ws_id.to_string())
+    .bind(day_str(cycle.start))
+    .bind(grant.credits)
+    .execute(&mut *conn)
+    .await?;
     let body = serde_json::json!({
         "id": grant.id,
         "kind": grant.kind,
@@ -1048,12 +1221,26 @@ impl Deltas {
         let d = day_str(day);
         match e.credits {
             Some((action, credits)) => {
-                let key = (d, action.key().to_string(), e.user_id.clone(), key_of(&e.campaign_id), key_of(&e.identity_id));
+                let key = (
+                    d,
+                    action.key().to_string(),
+                    e.user_id.clone(),
+                    key_of(&e.campaign_id),
+                    key_of(&e.identity_id),
+                );
                 *self.credit_daily.entry(key).or_default() += credits;
-                *self.cycle_used.entry(BillingCycle::containing(day).start).or_default() += credits;
+                *self
+                    .cycle_used
+                    .entry(BillingCycle::containing(day).start)
+                    .or_default() += credits;
             }
             None => {
-                let key = (d, key_of(&e.campaign_id), key_of(&e.identity_id), e.user_id.clone());
+                let key = (
+                    d,
+                    key_of(&e.campaign_id),
+                    key_of(&e.identity_id),
+                    e.user_id.clone(),
+                );
                 *self.conversation_daily.entry(key).or_default() += 1;
             }
         }
@@ -1105,18 +1292,24 @@ impl Deltas {
         }
         for (start, used) in self.cycle_used {
             ensure_cycle(conn, ws, start).await?;
-            sqlx::query("UPDATE cycles SET used = used + $3 WHERE workspace_id = $1 AND start_day = $2")
-                .bind(ws.id.clone())
-                .bind(day_str(start))
-                .bind(used)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE cycles SET used = used + $3 WHERE workspace_id = $1 AND start_day = $2",
+            )
+            .bind(ws.id.clone())
+            .bind(day_str(start))
+            .bind(used)
+            .execute(&mut *conn)
+            .await?;
         }
         Ok(())
     }
 }
 
-async fn insert_events(conn: &mut AnyConnection, ws: &Workspace, events: &[&NewEvent]) -> StoreResult<Deltas> {
+async fn insert_events(
+    conn: &mut AnyConnection,
+    ws: &Workspace,
+    events: &[&NewEvent],
+) -> StoreResult<Deltas> {
     let cal = ws.calendar();
     let mut deltas = Deltas::default();
     for chunk in events.chunks(CHUNK) {
@@ -1157,11 +1350,18 @@ async fn insert_events(conn: &mut AnyConnection, ws: &Workspace, events: &[&NewE
     Ok(deltas)
 }
 
-async fn stored_requests(conn: &mut AnyConnection, ws: &str, ids: &[&str]) -> StoreResult<HashMap<String, String>> {
+async fn stored_requests(
+    conn: &mut AnyConnection,
+    ws: &str,
+    ids: &[&str],
+) -> StoreResult<HashMap<String, String>> {
     let mut found = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
         let places: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-        let sql = format!("SELECT id, request FROM usage_events WHERE workspace_id = $1 AND id IN ({})", places.join(", "));
+        let sql = format!(
+            "SELECT id, request FROM usage_events WHERE workspace_id = $1 AND id IN ({})",
+            places.join(", ")
+        );
         let mut q = sqlx::query(&sql).bind(ws.to_string());
         for id in chunk {
             q = q.bind(id.to_string());
@@ -1173,8 +1373,14 @@ async fn stored_requests(conn: &mut AnyConnection, ws: &str, ids: &[&str]) -> St
     Ok(found)
 }
 
-async fn record_events_tx(conn: &mut AnyConnection, ws_id: &str, events: &[NewEvent]) -> StoreResult<BatchOutcome> {
-    let ws = load_workspace(conn, ws_id).await?.ok_or(StoreError::NotFound)?;
+async fn record_events_tx(
+    conn: &mut AnyConnection,
+    ws_id: &str,
+    events: &[NewEvent],
+) -> StoreResult<BatchOutcome> {
+    let ws = load_workspace(conn, ws_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let stored = stored_requests(conn, ws_id, &ids).await?;
     let mut fresh: Vec<&NewEvent> = Vec::with_capacity(events.len());
@@ -1182,7 +1388,12 @@ async fn record_events_tx(conn: &mut AnyConnection, ws_id: &str, events: &[NewEv
     for e in events {
         match stored.get(&e.id) {
             Some(request) if *request == e.request => duplicates += 1,
-            Some(_) => return Err(StoreError::Conflict(format!("event {} exists with other content", e.id))),
+            Some(_) => {
+                return Err(StoreError::Conflict(format!(
+                    "event {} exists with other content",
+                    e.id
+                )))
+            }
             None => fresh.push(e),
         }
     }
@@ -1190,27 +1401,48 @@ async fn record_events_tx(conn: &mut AnyConnection, ws_id: &str, events: &[NewEv
     fresh.sort_by(|a, b| a.id.cmp(&b.id));
     let deltas = insert_events(conn, &ws, &fresh).await?;
     deltas.apply(conn, &ws).await?;
-    Ok(BatchOutcome { inserted: fresh.len(), duplicates })
+    Ok(BatchOutcome {
+        inserted: fresh.len(),
+        duplicates,
+    })
 }
 
-async fn charge_tx(conn: &mut AnyConnection, ws_id: &str, event: &NewEvent, now: DateTime<Utc>) -> StoreResult<ChargeOutcome> {
-    let ws = load_workspace(conn, ws_id).await?.ok_or(StoreError::NotFound)?;
-    let existing = sqlx::query("SELECT request, response FROM charges WHERE workspace_id = $1 AND id = $2")
-        .bind(ws_id.to_string())
-        .bind(event.id.clone())
-        .fetch_optional(&mut *conn)
-        .await?;
+async fn charge_tx(
+    conn: &mut AnyConnection,
+    ws_id: &str,
+    event: &NewEvent,
+    now: DateTime<Utc>,
+) -> StoreResult<ChargeOutcome> {
+    let ws = load_workspace(conn, ws_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let existing =
+        sqlx::query("SELECT request, response FROM charges WHERE workspace_id = $1 AND id = $2")
+            .bind(ws_id.to_string())
+            .bind(event.id.clone())
+            .fetch_optional(&mut *conn)
+            .await?;
     if let Some(row) = existing {
         let request: String = row.try_get("request")?;
         if request != event.request {
-            return Err(StoreError::Conflict(format!("charge {} exists with another body", event.id)));
+            return Err(StoreError::Conflict(format!(
+                "charge {} exists with another body",
+                event.id
+            )));
         }
         let response: String = row.try_get("response")?;
-        let body = serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body =
+            serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         return Ok(ChargeOutcome::Replayed(body));
     }
-    if !stored_requests(conn, ws_id, &[event.id.as_str()]).await?.is_empty() {
-        return Err(StoreError::Conflict(format!("an event {} exists already", event.id)));
+    if !stored_requests(conn, ws_id, &[event.id.as_str()])
+        .await?
+        .is_empty()
+    {
+        return Err(StoreError::Conflict(format!(
+            "an event {} exists already",
+            event.id
+        )));
     }
     let Some((action, credits)) = event.credits else {
         return Err(StoreError::Corrupt("a charge without credits".into()));
@@ -1233,9 +1465,14 @@ async fn charge_tx(conn: &mut AnyConnection, ws_id: &str, event: &NewEvent, now:
     .await?;
     let Some(left) = left else {
         let c = cycle_credits(conn, &ws, cycle.start).await?;
-        return Ok(ChargeOutcome::Insufficient { credits_left: c.left() });
+        return Ok(ChargeOutcome::Insufficient {
+            credits_left: c.left(),
+        });
     };
-    let at = NewEvent { occurred_at: now, ..event.clone() };
+    let at = NewEvent {
+        occurred_at: now,
+        ..event.clone()
+    };
     let mut deltas = insert_events(conn, &ws, &[&at]).await?;
     // The spend is already on the cycle row.
     deltas.cycle_used.clear();
@@ -1276,6 +1513,9 @@ mod tests {
     fn sqlite_urls_create_the_file() {
         let url = prepare_sqlite_url("sqlite://target/test-url/x.db").unwrap_or_default();
         assert_eq!(url, "sqlite://target/test-url/x.db?mode=rwc");
-        assert_eq!(prepare_sqlite_url("sqlite::memory:").unwrap_or_default(), "sqlite::memory:?mode=rwc");
+        assert_eq!(
+            prepare_sqlite_url("sqlite::memory:").unwrap_or_default(),
+            "sqlite::memory:?mode=rwc"
+        );
     }
 }

@@ -14,7 +14,9 @@ pub struct CycleCredits {
 impl CycleCredits {
     /// Plan + add-on + rollover.
     pub fn granted(&self) -> i64 {
-        self.plan.saturating_add(self.add_on).saturating_add(self.rollover)
+        self.plan
+            .saturating_add(self.add_on)
+            .saturating_add(self.rollover)
     }
 
     /// `max(0, granted - used)`.
@@ -61,7 +63,11 @@ pub enum Category {
 
 impl Category {
     /// All categories in display order.
-    pub const ALL: [Category; 3] = [Category::Scraping, Category::Enrichment, Category::AiVariable];
+    pub const ALL: [Category; 3] = [
+        Category::Scraping,
+        Category::Enrichment,
+        Category::AiVariable,
+    ];
 
     /// The API key.
     pub fn key(self) -> &'static str {
@@ -100,8 +106,13 @@ pub enum Action {
 
 impl Action {
     /// All actions in display order.
-    pub const ALL: [Action; 5] =
-        [Action::ScrapeCompany, Action::ScrapeContact, Action::EnrichEmail, Action::EnrichPhone, Action::AiCompletion];
+    pub const ALL: [Action; 5] = [
+        Action::ScrapeCompany,
+        Action::ScrapeContact,
+        Action::EnrichEmail,
+        Action::EnrichPhone,
+        Action::AiCompletion,
+    ];
 
     /// The API key.
     pub fn key(self) -> &'static str {
@@ -152,7 +163,12 @@ mod tests {
 
     #[test]
     fn balance_of_the_api_example() {
-        let c = CycleCredits { plan: 10_000, add_on: 500, rollover: 0, used: 2_345 };
+        let c = CycleCredits {
+            plan: 10_000,
+            add_on: 500,
+            rollover: 0,
+            used: 2_345,
+        };
         assert_eq!((c.granted(), c.left(), c.overage()), (10_500, 8_155, 0));
         let over = CycleCredits { used: 11_000, ..c };
         assert_eq!((over.left(), over.overage()), (0, 500));

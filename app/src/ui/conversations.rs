@@ -13,7 +13,10 @@ use crate::rpc::get_report;
 #[component]
 pub fn ConversationsTab() -> impl IntoView {
     let params = query_pairs(&[("group_by", "day")]);
-    let report = Resource::new(move || params.get(), |p| get_report(Metric::Conversations, p));
+    let report = Resource::new(
+        move || params.get(),
+        |p| get_report(Metric::Conversations, p),
+    );
     view! {
         <Title text="Conversations — Credits"/>
         <section class="tab conversations" aria-labelledby="conversations-title">
@@ -32,7 +35,12 @@ pub fn ConversationsTab() -> impl IntoView {
 
 #[component]
 fn ConversationsHeadline(r: Report, notes: Vec<String>) -> impl IntoView {
-    let busiest = r.rows.iter().max_by_key(|row| row.value).filter(|row| row.value > 0).cloned();
+    let busiest = r
+        .rows
+        .iter()
+        .max_by_key(|row| row.value)
+        .filter(|row| row.value > 0)
+        .cloned();
     view! {
         {(!notes.is_empty()).then(|| view! { <p class="note" role="status">{notes.join(" · ")}</p> })}
         <div class="card headline">

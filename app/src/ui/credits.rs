@@ -13,10 +13,16 @@ use crate::rpc::get_report;
 /// The page's query string as pairs, plus what the view adds.
 pub fn query_pairs(extra: &[(&str, &str)]) -> Memo<Vec<(String, String)>> {
     let query = use_query_map();
-    let extra: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Memo::new(move |_| {
         let mut pairs: Vec<(String, String)> = query.with(|q| {
-            q.into_iter().filter(|(k, _)| !extra.iter().any(|(e, _)| e.as_str() == k.as_ref())).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            q.into_iter()
+                .filter(|(k, _)| !extra.iter().any(|(e, _)| e.as_str() == k.as_ref()))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
         });
         pairs.extend(extra.iter().cloned());
         pairs
@@ -46,7 +52,12 @@ pub fn CreditsTab() -> impl IntoView {
 
 #[component]
 fn CreditsHeadline(r: Report, notes: Vec<String>) -> impl IntoView {
-    let by = |c: Category| r.rows.iter().find(|row| row.keys.first().cloned().flatten().as_deref() == Some(c.key())).map_or(0, |row| row.value);
+    let by = |c: Category| {
+        r.rows
+            .iter()
+            .find(|row| row.keys.first().cloned().flatten().as_deref() == Some(c.key()))
+            .map_or(0, |row| row.value)
+    };
     let cats: Vec<(Category, i64)> = Category::ALL.into_iter().map(|c| (c, by(c))).collect();
     view! {
         {(!notes.is_empty()).then(|| view! { <p class="note" role="status">{notes.join(" · ")}</p> })}

@@ -39,7 +39,11 @@ fn HeaderSkeleton() -> impl IntoView {
 #[component]
 fn HeaderFigures(o: Overview) -> impl IntoView {
     let c = o.summary.credits;
-    let pct = if c.granted > 0 { (c.left as f64 / c.granted as f64 * 100.0).clamp(0.0, 100.0) } else { 0.0 };
+    let pct = if c.granted > 0 {
+        (c.left as f64 / c.granted as f64 * 100.0).clamp(0.0, 100.0)
+    } else {
+        0.0
+    };
     let low = c.granted > 0 && pct < 10.0;
     let cycle = o.summary.cycle.clone();
     view! {

@@ -21,7 +21,9 @@ pub struct ShellOptions {
 
 /// The whole document.
 pub fn shell(options: ShellOptions) -> impl IntoView {
-    let hydration = options.hydrate.then(|| view! { <HydrationScripts options=options.leptos.clone()/> });
+    let hydration = options
+        .hydrate
+        .then(|| view! { <HydrationScripts options=options.leptos.clone()/> });
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -26,7 +26,11 @@ pub fn field(s: &str) -> String {
 
 /// One CSV record, CRLF-terminated.
 pub fn record<S: AsRef<str>>(fields: &[S]) -> String {
-    let mut line = fields.iter().map(|f| field(f.as_ref())).collect::<Vec<_>>().join(",");
+    let mut line = fields
+        .iter()
+        .map(|f| field(f.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",");
     line.push_str("\r\n");
     line
 }
@@ -41,19 +45,33 @@ const PAGE: i64 = 2_000;
               (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
               (status = 422, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get_credit_usage_csv(State(state): State<AppState>, Path(ws): Path<String>, q: Params) -> ApiResult<Response> {
+pub async fn get_credit_usage_csv(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    q: Params,
+) -> ApiResult<Response> {
     let ws = workspace_or_404(&state, &ws).await?;
     let params = params_of(q)?;
     let query = read_query(&state, &ws, Metric::Credits, &params).await?;
     let now = state.now();
     let headers = [
         (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-        (header::CONTENT_DISPOSITION, "attachment; filename=\"credit-usage.csv\""),
+        (
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"credit-usage.csv\"",
+        ),
     ];
     if !query.group_by.is_empty() {
-        let report = state.store.report(&ws, Metric::Credits, &query, now).await?;
+        let report = state
+            .store
+            .report(&ws, Metric::Credits, &query, now)
+            .await?;
         let mut out = String::new();
-        let mut head: Vec<String> = query.group_by.iter().map(|d| d.field().to_string()).collect();
+        let mut head: Vec<String> = query
+            .group_by
+            .iter()
+            .map(|d| d.field().to_string())
+            .collect();
         let labelled = query.group_by.len() == 1 && query.group_by[0] != Dimension::Day;
         if labelled {
             head.push("label".into());
@@ -61,7 +79,11 @@ pub async fn get_credit_usage_csv(State(state): State<AppState>, Path(ws): Path<
         head.push("credits".into());
         out.push_str(&record(&head));
         for row in &report.rows {
-            let mut f: Vec<String> = row.keys.iter().map(|k| k.clone().unwrap_or_default()).collect();
+            let mut f: Vec<String> = row
+                .keys
+                .iter()
+                .map(|k| k.clone().unwrap_or_default())
+                .collect();
             if labelled {
                 f.push(row.label.clone().unwrap_or_default());
             }
@@ -76,8 +98,19 @@ pub async fn get_credit_usage_csv(State(state): State<AppState>, Path(ws): Path<
     let store = state.store.clone();
     tokio::spawn(async move {
         let head = record(&[
-            "occurred_at", "date", "event_id", "action", "action_label", "category", "credits", "user_id", "user",
-            "campaign_id", "campaign", "identity_id", "identity",
+            "occurred_at",
+            "date",
+            "event_id",
+            "action",
+            "action_label",
+            "category",
+            "credits",
+            "user_id",
+            "user",
+            "campaign_id",
+            "campaign",
+            "identity_id",
+            "identity",
         ]);
         if tx.send(Ok(Bytes::from(head))).await.is_err() {
             return;
@@ -85,7 +118,10 @@ pub async fn get_credit_usage_csv(State(state): State<AppState>, Path(ws): Path<
         let cal = ws.calendar();
         let mut after: Option<(i64, String)> = None;
         loop {
-            let page = match store.credit_events_page(&ws, range, &query, after.clone(), PAGE).await {
+            let page = match store
+                .credit_events_page(&ws, range, &query, after.clone(), PAGE)
+                .await
+            {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(cause = %e, "csv export failed");
@@ -103,21 +139,31 @@ pub async fn get_credit_usage_csv(State(state): State<AppState>, Path(ws): Path<
                     e.id.clone(),
                     e.action.clone(),
                     action.map(|a| a.label().to_string()).unwrap_or_default(),
-                    action.map(|a| a.category().key().to_string()).unwrap_or_default(),
+                    action
+                        .map(|a| a.category().key().to_string())
+                        .unwrap_or_default(),
                     e.credits.to_string(),
                     e.user_id.clone(),
                     label_of(Dimension::User, Some(&e.user_id), &names),
                     e.campaign_id.clone().unwrap_or_default(),
-                    e.campaign_id.as_deref().map(|c| label_of(Dimension::Campaign, Some(c), &names)).unwrap_or_default(),
+                    e.campaign_id
+                        .as_deref()
+                        .map(|c| label_of(Dimension::Campaign, Some(c), &names))
+                        .unwrap_or_default(),
                     e.identity_id.clone().unwrap_or_default(),
-                    e.identity_id.as_deref().map(|i| label_of(Dimension::Identity, Some(i), &names)).unwrap_or_default(),
+                    e.identity_id
+                        .as_deref()
+                        .map(|i| label_of(Dimension::Identity, Some(i), &names))
+                        .unwrap_or_default(),
                 ]));
             }
             if !chunk.is_empty() && tx.send(Ok(Bytes::from(chunk))).await.is_err() {
                 return;
             }
             match page.last() {
-                Some(last) if page.len() as i64 == PAGE => after = Some((last.occurred_at.timestamp_millis(), last.id.clone())),
+                Some(last) if page.len() as i64 == PAGE => {
+                    after = Some((last.occurred_at.timestamp_millis(), last.id.clone()))
+                }
                 _ => return,
             }
         }

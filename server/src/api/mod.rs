@@ -21,7 +21,9 @@ use app::domain::ledger::Action;
 use app::model::{AccountManager, Metric, Plan, UsageQuery};
 use app::query::{is_valid_id, parse_usage_query, API_FILTERS};
 
-use crate::store::{ChargeOutcome, GrantInput, KnownIds, Member, NewEvent, Workspace, WorkspaceInput};
+use crate::store::{
+    ChargeOutcome, GrantInput, KnownIds, Member, NewEvent, Workspace, WorkspaceInput,
+};
 use crate::AppState;
 use error::{ApiError, ApiResult, FieldError};
 use validate::{canonical, Checker};
@@ -38,19 +40,36 @@ pub fn router(state: AppState) -> Router<AppState> {
     let protected = Router::new()
         .route("/workspaces/{workspace_id}", put(put_workspace))
         .route("/workspaces/{workspace_id}/users/{user_id}", put(put_user))
-        .route("/workspaces/{workspace_id}/identities/{identity_id}", put(put_identity))
-        .route("/workspaces/{workspace_id}/campaigns/{campaign_id}", put(put_campaign))
+        .route(
+            "/workspaces/{workspace_id}/identities/{identity_id}",
+            put(put_identity),
+        )
+        .route(
+            "/workspaces/{workspace_id}/campaigns/{campaign_id}",
+            put(put_campaign),
+        )
         .route("/workspaces/{workspace_id}/credit-grants", post(post_grant))
         .route("/workspaces/{workspace_id}/usage-events", post(post_events))
         .route("/workspaces/{workspace_id}/charges", post(post_charge))
         .route("/workspaces/{workspace_id}/summary", get(get_summary))
-        .route("/workspaces/{workspace_id}/credit-usage", get(get_credit_usage))
-        .route("/workspaces/{workspace_id}/credit-usage.csv", get(csv::get_credit_usage_csv))
-        .route("/workspaces/{workspace_id}/conversations", get(get_conversations))
+        .route(
+            "/workspaces/{workspace_id}/credit-usage",
+            get(get_credit_usage),
+        )
+        .route(
+            "/workspaces/{workspace_id}/credit-usage.csv",
+            get(csv::get_credit_usage_csv),
+        )
+        .route(
+            "/workspaces/{workspace_id}/conversations",
+            get(get_conversations),
+        )
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state, require_token));
-    Router::new().route("/openapi.json", get(schema::openapi_json)).merge(protected)
+    Router::new()
+        .route("/openapi.json", get(schema::openapi_json))
+        .merge(protected)
 }
 
 /// `401` unless the bearer token matches, compared in constant time.
@@ -88,7 +107,8 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 
 impl RawBody {
     fn json(&self) -> ApiResult<Value> {
-        serde_json::from_slice(&self.0).map_err(|e| ApiError::invalid("$", format!("malformed JSON: {e}")))
+        serde_json::from_slice(&self.0)
+            .map_err(|e| ApiError::invalid("$", format!("malformed JSON: {e}")))
     }
 }
 
@@ -114,36 +134,57 @@ fn status_of(created: bool) -> StatusCode {
 
 fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
     let mut c = Checker::default();
-    let Some(m) = c.object(body, "") else { return checked(c, None) };
+    let Some(m) = c.object(body, "") else {
+        return checked(c, None);
+    };
     let name = c.text(m, "", "name", true, 200);
     let tz = c.text(m, "", "timezone", true, 64).and_then(|t| {
         let tz = parse_timezone(&t);
         if tz.is_none() {
-            c.fail("timezone", "must be an IANA time zone, such as Europe/Madrid");
+            c.fail(
+                "timezone",
+                "must be an IANA time zone, such as Europe/Madrid",
+            );
         }
         tz
     });
     let week_start = match m.get("week_start") {
         None | Some(Value::Null) => Some(WeekStart::Monday),
-        Some(_) => c.choice(m, "", "week_start", false, &["monday", "sunday"]).and_then(|w| WeekStart::parse(&w)),
+        Some(_) => c
+            .choice(m, "", "week_start", false, &["monday", "sunday"])
+            .and_then(|w| WeekStart::parse(&w)),
     };
     let plan = c.nested(m, "", "plan", true).and_then(|p| {
         let name = c.text(p, "plan", "name", true, 200);
         let monthly = c.integer(p, "plan", "monthly_credits", true, 0);
         let identities = c.integer(p, "plan", "identities_included", true, 0);
         let price = c.price(p, "plan", "price", true);
-        Some(Plan { name: name?, monthly_credits: monthly?, identities_included: identities?, price: price? })
+        Some(Plan {
+            name: name?,
+            monthly_credits: monthly?,
+            identities_included: identities?,
+            price: price?,
+        })
     });
     let account_manager = match m.get("account_manager") {
         None | Some(Value::Null) => Some(None),
         Some(_) => c.nested(m, "", "account_manager", false).and_then(|am| {
             let name = c.text(am, "account_manager", "name", true, 200);
             let email = c.email(am, "account_manager", "email", true);
-            Some(Some(AccountManager { name: name?, email: email? }))
+            Some(Some(AccountManager {
+                name: name?,
+                email: email?,
+            }))
         }),
     };
     let input = (|| {
-        Some(WorkspaceInput { name: name?, tz: tz?, week_start: week_start?, plan: plan?, account_manager: account_manager? })
+        Some(WorkspaceInput {
+            name: name?,
+            tz: tz?,
+            week_start: week_start?,
+            plan: plan?,
+            account_manager: account_manager?,
+        })
     })();
     checked(c, input)
 }
@@ -157,9 +198,16 @@ fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
               (status = 401, body = error::ErrorBody), (status = 413, body = error::ErrorBody),
               (status = 422, body = error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn put_workspace(State(state): State<AppState>, Path(ws): Path<String>, body: RawBody) -> ApiResult<Response> {
+pub async fn put_workspace(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    body: RawBody,
+) -> ApiResult<Response> {
     if !is_valid_id(&ws) {
-        return Err(ApiError::invalid("workspace_id", "must be 1-64 characters of A-Z a-z 0-9 _ . : -"));
+        return Err(ApiError::invalid(
+            "workspace_id",
+            "must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+        ));
     }
     let input = read_workspace(&body.json()?)?;
     let (created, stored) = state.store.put_workspace(&ws, &input, state.now()).await?;
@@ -168,8 +216,14 @@ pub async fn put_workspace(State(state): State<AppState>, Path(ws): Path<String>
 
 fn member_json(id: &str, member: &Member) -> Value {
     match member {
-        Member::User { name, email, role } => json!({"id": id, "name": name, "email": email, "role": role}),
-        Member::Identity { name, channel, user_id } => json!({"id": id, "name": name, "channel": channel, "user_id": user_id}),
+        Member::User { name, email, role } => {
+            json!({"id": id, "name": name, "email": email, "role": role})
+        }
+        Member::Identity {
+            name,
+            channel,
+            user_id,
+        } => json!({"id": id, "name": name, "channel": channel, "user_id": user_id}),
         Member::Campaign { name, status } => json!({"id": id, "name": name, "status": status}),
     }
 }
@@ -184,7 +238,10 @@ async fn put_member(
 ) -> ApiResult<Response> {
     workspace_or_404(state, ws).await?;
     if !is_valid_id(id) {
-        return Err(ApiError::invalid(id_field, "must be 1-64 characters of A-Z a-z 0-9 _ . : -"));
+        return Err(ApiError::invalid(
+            id_field,
+            "must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+        ));
     }
     let value = body.json()?;
     let mut c = Checker::default();
@@ -208,12 +265,20 @@ async fn put_member(
               (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
               (status = 422, body = error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn put_user(State(state): State<AppState>, Path((ws, id)): Path<(String, String)>, body: RawBody) -> ApiResult<Response> {
+pub async fn put_user(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    body: RawBody,
+) -> ApiResult<Response> {
     put_member(&state, &ws, &id, "user_id", &body, |c, m, _| {
         let name = c.text(m, "", "name", true, 200);
         let email = c.email(m, "", "email", true);
         let role = c.choice(m, "", "role", true, &["admin", "member"]);
-        Some(Member::User { name: name?, email: email?, role: role? })
+        Some(Member::User {
+            name: name?,
+            email: email?,
+            role: role?,
+        })
     })
     .await
 }
@@ -226,7 +291,11 @@ pub async fn put_user(State(state): State<AppState>, Path((ws, id)): Path<(Strin
               (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
               (status = 422, body = error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn put_identity(State(state): State<AppState>, Path((ws, id)): Path<(String, String)>, body: RawBody) -> ApiResult<Response> {
+pub async fn put_identity(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    body: RawBody,
+) -> ApiResult<Response> {
     put_member(&state, &ws, &id, "identity_id", &body, |c, m, known| {
         let name = c.text(m, "", "name", true, 200);
         let channel = c.choice(m, "", "channel", true, &["linkedin", "email"]);
@@ -238,7 +307,11 @@ pub async fn put_identity(State(state): State<AppState>, Path((ws, id)): Path<(S
                 None
             }
         });
-        Some(Member::Identity { name: name?, channel: channel?, user_id: user_id? })
+        Some(Member::Identity {
+            name: name?,
+            channel: channel?,
+            user_id: user_id?,
+        })
     })
     .await
 }
@@ -251,11 +324,18 @@ pub async fn put_identity(State(state): State<AppState>, Path((ws, id)): Path<(S
               (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
               (status = 422, body = error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn put_campaign(State(state): State<AppState>, Path((ws, id)): Path<(String, String)>, body: RawBody) -> ApiResult<Response> {
+pub async fn put_campaign(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    body: RawBody,
+) -> ApiResult<Response> {
     put_member(&state, &ws, &id, "campaign_id", &body, |c, m, _| {
         let name = c.text(m, "", "name", true, 200);
         let status = c.choice(m, "", "status", true, &["active", "paused", "archived"]);
-        Some(Member::Campaign { name: name?, status: status? })
+        Some(Member::Campaign {
+            name: name?,
+            status: status?,
+        })
     })
     .await
 }
@@ -270,7 +350,11 @@ pub async fn put_campaign(State(state): State<AppState>, Path((ws, id)): Path<(S
               (status = 409, description = "Same id, other body", body = error::ErrorBody),
               (status = 422, body = error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn post_grant(State(state): State<AppState>, Path(ws): Path<String>, body: RawBody) -> ApiResult<Response> {
+pub async fn post_grant(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    body: RawBody,
+) -> ApiResult<Response> {
     workspace_or_404(&state, &ws).await?;
     let value = body.json()?;
     let mut c = Checker::default();
@@ -279,8 +363,19 @@ pub async fn post_grant(State(state): State<AppState>, Path(ws): Path<String>, b
         let kind = c.choice(m, "", "kind", true, &["add_on", "rollover"]);
         let credits = c.integer(m, "", "credits", true, 1);
         let note = c.text(m, "", "note", false, 1000);
-        let price = if m.get("price").is_some_and(|p| !p.is_null()) { c.price(m, "", "price", false) } else { None };
-        Some(GrantInput { id: id?, kind: kind?, credits: credits?, note, price, request: canonical(&value) })
+        let price = if m.get("price").is_some_and(|p| !p.is_null()) {
+            c.price(m, "", "price", false)
+        } else {
+            None
+        };
+        Some(GrantInput {
+            id: id?,
+            kind: kind?,
+            credits: credits?,
+            note,
+            price,
+            request: canonical(&value),
+        })
     });
     let grant = checked(c, grant)?;
     let (created, body) = state.store.create_grant(&ws, &grant, state.now()).await?;
@@ -289,8 +384,19 @@ pub async fn post_grant(State(state): State<AppState>, Path(ws): Path<String>, b
 
 /// Reads one credits event or charge: action, credits, user and optional
 /// campaign and identity, all known in the workspace.
-fn read_spend(c: &mut Checker, m: &Map<String, Value>, prefix: &str, known: &KnownIds) -> Option<(Action, i64, String)> {
-    let path = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+fn read_spend(
+    c: &mut Checker,
+    m: &Map<String, Value>,
+    prefix: &str,
+    known: &KnownIds,
+) -> Option<(Action, i64, String)> {
+    let path = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
     let action = match m.get("action") {
         None | Some(Value::Null) => {
             c.fail(path("action"), "is required");
@@ -299,7 +405,10 @@ fn read_spend(c: &mut Checker, m: &Map<String, Value>, prefix: &str, known: &Kno
         Some(v) => match v.as_str().and_then(Action::parse) {
             Some(a) => Some(a),
             None => {
-                c.fail(path("action"), format!("must be one of: {}", Action::valid_keys()));
+                c.fail(
+                    path("action"),
+                    format!("must be one of: {}", Action::valid_keys()),
+                );
                 None
             }
         },
@@ -316,7 +425,13 @@ fn read_spend(c: &mut Checker, m: &Map<String, Value>, prefix: &str, known: &Kno
     Some((action?, credits?, user?))
 }
 
-fn known_campaign(c: &mut Checker, m: &Map<String, Value>, prefix: &str, required: bool, known: &KnownIds) -> Option<Option<String>> {
+fn known_campaign(
+    c: &mut Checker,
+    m: &Map<String, Value>,
+    prefix: &str,
+    required: bool,
+    known: &KnownIds,
+) -> Option<Option<String>> {
     let present = m.get("campaign_id").is_some_and(|v| !v.is_null());
     if !present && !required {
         return Some(None);
@@ -325,12 +440,24 @@ fn known_campaign(c: &mut Checker, m: &Map<String, Value>, prefix: &str, require
     if known.campaigns.contains(&id) {
         Some(Some(id))
     } else {
-        c.fail(format!("{prefix}{}campaign_id", if prefix.is_empty() { "" } else { "." }), "no such campaign in this workspace");
+        c.fail(
+            format!(
+                "{prefix}{}campaign_id",
+                if prefix.is_empty() { "" } else { "." }
+            ),
+            "no such campaign in this workspace",
+        );
         None
     }
 }
 
-fn known_identity(c: &mut Checker, m: &Map<String, Value>, prefix: &str, required: bool, known: &KnownIds) -> Option<Option<String>> {
+fn known_identity(
+    c: &mut Checker,
+    m: &Map<String, Value>,
+    prefix: &str,
+    required: bool,
+    known: &KnownIds,
+) -> Option<Option<String>> {
     let present = m.get("identity_id").is_some_and(|v| !v.is_null());
     if !present && !required {
         return Some(None);
@@ -339,26 +466,50 @@ fn known_identity(c: &mut Checker, m: &Map<String, Value>, prefix: &str, require
     if known.identities.contains_key(&id) {
         Some(Some(id))
     } else {
-        c.fail(format!("{prefix}{}identity_id", if prefix.is_empty() { "" } else { "." }), "no such identity in this workspace");
+        c.fail(
+            format!(
+                "{prefix}{}identity_id",
+                if prefix.is_empty() { "" } else { "." }
+            ),
+            "no such identity in this workspace",
+        );
         None
     }
 }
 
-fn read_event(c: &mut Checker, v: &Value, prefix: &str, known: &KnownIds, now: DateTime<Utc>) -> Option<NewEvent> {
+fn read_event(
+    c: &mut Checker,
+    v: &Value,
+    prefix: &str,
+    known: &KnownIds,
+    now: DateTime<Utc>,
+) -> Option<NewEvent> {
     let m = c.object(v, prefix)?;
     let id = c.id(m, prefix, "id", true);
     let kind = c.choice(m, prefix, "type", true, &["credits", "conversation"]);
-    let occurred_at = c.text(m, prefix, "occurred_at", true, 64).and_then(|s| match DateTime::parse_from_rfc3339(&s) {
-        Ok(t) if t.with_timezone(&Utc) > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) => {
-            c.fail(format!("{prefix}.occurred_at"), "must not be more than 5 minutes in the future");
-            None
-        }
-        Ok(t) => Some(t.with_timezone(&Utc)),
-        Err(_) => {
-            c.fail(format!("{prefix}.occurred_at"), "must be an RFC 3339 timestamp with an offset");
-            None
-        }
-    });
+    let occurred_at =
+        c.text(m, prefix, "occurred_at", true, 64).and_then(
+            |s| match DateTime::parse_from_rfc3339(&s) {
+                Ok(t)
+                    if t.with_timezone(&Utc)
+                        > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) =>
+                {
+                    c.fail(
+                        format!("{prefix}.occurred_at"),
+                        "must not be more than 5 minutes in the future",
+                    );
+                    None
+                }
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(_) => {
+                    c.fail(
+                        format!("{prefix}.occurred_at"),
+                        "must be an RFC 3339 timestamp with an offset",
+                    );
+                    None
+                }
+            },
+        );
     let event = match kind.as_deref() {
         Some("credits") => {
             let spend = read_spend(c, m, prefix, known);
@@ -378,10 +529,16 @@ fn read_event(c: &mut Checker, v: &Value, prefix: &str, known: &KnownIds, now: D
         Some(_) => {
             let campaign = known_campaign(c, m, prefix, true, known);
             let identity = known_identity(c, m, prefix, true, known)?;
-            let user = identity.as_ref().and_then(|i| known.identities.get(i)).cloned();
+            let user = identity
+                .as_ref()
+                .and_then(|i| known.identities.get(i))
+                .cloned();
             if let (Some(given), Some(user)) = (m.get("user_id").and_then(Value::as_str), &user) {
                 if given != user {
-                    c.fail(format!("{prefix}.user_id"), "must be the identity's user (or be left out)");
+                    c.fail(
+                        format!("{prefix}.user_id"),
+                        "must be the identity's user (or be left out)",
+                    );
                     return None;
                 }
             }
@@ -410,7 +567,11 @@ fn read_event(c: &mut Checker, v: &Value, prefix: &str, known: &KnownIds, now: D
               (status = 413, body = error::ErrorBody),
               (status = 422, description = "Every bad event listed by path; nothing written", body = error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn post_events(State(state): State<AppState>, Path(ws): Path<String>, body: RawBody) -> ApiResult<Json<Value>> {
+pub async fn post_events(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    body: RawBody,
+) -> ApiResult<Json<Value>> {
     workspace_or_404(&state, &ws).await?;
     let value = body.json()?;
     let mut c = Checker::default();
@@ -429,7 +590,9 @@ pub async fn post_events(State(state): State<AppState>, Path(ws): Path<String>, 
             None
         }
     });
-    let Some(list) = list else { return Err(ApiError::Validation(c.errors)) };
+    let Some(list) = list else {
+        return Err(ApiError::Validation(c.errors));
+    };
     let known = state.store.known_ids(&ws).await?;
     let now = state.now();
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -438,7 +601,10 @@ pub async fn post_events(State(state): State<AppState>, Path(ws): Path<String>, 
         let prefix = format!("events[{i}]");
         if let Some(id) = v.get("id").and_then(Value::as_str) {
             if let Some(first) = seen.insert(id.to_string(), i) {
-                c.fail(format!("{prefix}.id"), format!("repeats events[{first}].id"));
+                c.fail(
+                    format!("{prefix}.id"),
+                    format!("repeats events[{first}].id"),
+                );
             }
         }
         if let Some(e) = read_event(&mut c, v, &prefix, &known, now) {
@@ -447,7 +613,9 @@ pub async fn post_events(State(state): State<AppState>, Path(ws): Path<String>, 
     }
     c.finish().map_err(ApiError::Validation)?;
     let outcome = state.store.record_events(&ws, &events).await?;
-    Ok(Json(json!({"inserted": outcome.inserted, "duplicates": outcome.duplicates})))
+    Ok(Json(
+        json!({"inserted": outcome.inserted, "duplicates": outcome.duplicates}),
+    ))
 }
 
 /// `POST /workspaces/{ws}/charges`: atomic check-and-spend.
@@ -460,7 +628,11 @@ pub async fn post_events(State(state): State<AppState>, Path(ws): Path<String>, 
               (status = 404, body = error::ErrorBody), (status = 409, body = error::ErrorBody),
               (status = 422, body = error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn post_charge(State(state): State<AppState>, Path(ws): Path<String>, body: RawBody) -> ApiResult<Response> {
+pub async fn post_charge(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    body: RawBody,
+) -> ApiResult<Response> {
     workspace_or_404(&state, &ws).await?;
     let value = body.json()?;
     let known = state.store.known_ids(&ws).await?;
@@ -486,7 +658,9 @@ pub async fn post_charge(State(state): State<AppState>, Path(ws): Path<String>, 
     match state.store.charge(&ws, &event, now).await? {
         ChargeOutcome::Created(body) => Ok((StatusCode::CREATED, Json(body)).into_response()),
         ChargeOutcome::Replayed(body) => Ok((StatusCode::OK, Json(body)).into_response()),
-        ChargeOutcome::Insufficient { credits_left } => Err(ApiError::InsufficientCredits { credits_left }),
+        ChargeOutcome::Insufficient { credits_left } => {
+            Err(ApiError::InsufficientCredits { credits_left })
+        }
     }
 }
 
@@ -496,17 +670,32 @@ pub async fn post_charge(State(state): State<AppState>, Path(ws): Path<String>, 
     responses((status = 200, body = schema::SummaryOut), (status = 401, body = error::ErrorBody),
               (status = 404, body = error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get_summary(State(state): State<AppState>, Path(ws): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_summary(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+) -> ApiResult<Json<Value>> {
     let ws = workspace_or_404(&state, &ws).await?;
     let summary = state.store.summary(&ws.id, state.now()).await?;
-    serde_json::to_value(summary).map(Json).map_err(|e| ApiError::Internal(e.to_string()))
+    serde_json::to_value(summary)
+        .map(Json)
+        .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// Reads and checks a report query: parameters, then that filters name
 /// objects of the workspace.
-pub async fn read_query(state: &AppState, ws: &Workspace, metric: Metric, params: &[(String, String)]) -> ApiResult<UsageQuery> {
+pub async fn read_query(
+    state: &AppState,
+    ws: &Workspace,
+    metric: Metric,
+    params: &[(String, String)],
+) -> ApiResult<UsageQuery> {
     let query = parse_usage_query(metric, params, API_FILTERS).map_err(|errors| {
-        ApiError::Validation(errors.into_iter().map(|e| FieldError::new(e.param, e.message)).collect())
+        ApiError::Validation(
+            errors
+                .into_iter()
+                .map(|e| FieldError::new(e.param, e.message))
+                .collect(),
+        )
     })?;
     let known = state.store.known_ids(&ws.id).await?;
     let f = &query.filters;
@@ -514,11 +703,23 @@ pub async fn read_query(state: &AppState, ws: &Workspace, metric: Metric, params
     if f.user_id.as_ref().is_some_and(|u| !known.users.contains(u)) {
         errors.push(FieldError::new("user_id", "no such user in this workspace"));
     }
-    if f.campaign_id.as_ref().is_some_and(|u| !known.campaigns.contains(u)) {
-        errors.push(FieldError::new("campaign_id", "no such campaign in this workspace"));
+    if f.campaign_id
+        .as_ref()
+        .is_some_and(|u| !known.campaigns.contains(u))
+    {
+        errors.push(FieldError::new(
+            "campaign_id",
+            "no such campaign in this workspace",
+        ));
     }
-    if f.identity_id.as_ref().is_some_and(|u| !known.identities.contains_key(u)) {
-        errors.push(FieldError::new("identity_id", "no such identity in this workspace"));
+    if f.identity_id
+        .as_ref()
+        .is_some_and(|u| !known.identities.contains_key(u))
+    {
+        errors.push(FieldError::new(
+            "identity_id",
+            "no such identity in this workspace",
+        ));
     }
     if errors.is_empty() {
         Ok(query)
@@ -532,7 +733,8 @@ pub type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection:
 
 /// The pairs of a query string, or a `422`.
 pub fn params_of(q: Params) -> ApiResult<Vec<(String, String)>> {
-    q.map(|Query(p)| p).map_err(|e| ApiError::invalid("$query", e.body_text()))
+    q.map(|Query(p)| p)
+        .map_err(|e| ApiError::invalid("$query", e.body_text()))
 }
 
 async fn report(state: AppState, ws: String, metric: Metric, q: Params) -> ApiResult<Json<Value>> {
@@ -549,7 +751,11 @@ async fn report(state: AppState, ws: String, metric: Metric, q: Params) -> ApiRe
     responses((status = 200, body = schema::CreditUsageOut), (status = 401, body = error::ErrorBody),
               (status = 404, body = error::ErrorBody), (status = 422, body = error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get_credit_usage(State(state): State<AppState>, Path(ws): Path<String>, q: Params) -> ApiResult<Json<Value>> {
+pub async fn get_credit_usage(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    q: Params,
+) -> ApiResult<Json<Value>> {
     report(state, ws, Metric::Credits, q).await
 }
 
@@ -559,6 +765,10 @@ pub async fn get_credit_usage(State(state): State<AppState>, Path(ws): Path<Stri
     responses((status = 200, body = schema::ConversationsOut), (status = 401, body = error::ErrorBody),
               (status = 404, body = error::ErrorBody), (status = 422, body = error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn get_conversations(State(state): State<AppState>, Path(ws): Path<String>, q: Params) -> ApiResult<Json<Value>> {
+pub async fn get_conversations(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    q: Params,
+) -> ApiResult<Json<Value>> {
     report(state, ws, Metric::Conversations, q).await
 }

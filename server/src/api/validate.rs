@@ -30,13 +30,22 @@ impl Checker {
         match v.as_object() {
             Some(m) => Some(m),
             None => {
-                self.fail(if path.is_empty() { "$" } else { path }, "must be an object");
+                self.fail(
+                    if path.is_empty() { "$" } else { path },
+                    "must be an object",
+                );
                 None
             }
         }
     }
 
-    fn present<'a>(&mut self, m: &'a Map<String, Value>, prefix: &str, key: &str, required: bool) -> Option<&'a Value> {
+    fn present<'a>(
+        &mut self,
+        m: &'a Map<String, Value>,
+        prefix: &str,
+        key: &str,
+        required: bool,
+    ) -> Option<&'a Value> {
         match m.get(key) {
             None | Some(Value::Null) => {
                 if required {
@@ -49,7 +58,14 @@ impl Checker {
     }
 
     /// A string of 1..=max characters (trimmed of nothing).
-    pub fn text(&mut self, m: &Map<String, Value>, prefix: &str, key: &str, required: bool, max: usize) -> Option<String> {
+    pub fn text(
+        &mut self,
+        m: &Map<String, Value>,
+        prefix: &str,
+        key: &str,
+        required: bool,
+        max: usize,
+    ) -> Option<String> {
         let v = self.present(m, prefix, key, required)?;
         match v.as_str() {
             Some(s) if s.trim().is_empty() => {
@@ -57,7 +73,10 @@ impl Checker {
                 None
             }
             Some(s) if s.chars().count() > max => {
-                self.fail(join(prefix, key), format!("must be at most {max} characters"));
+                self.fail(
+                    join(prefix, key),
+                    format!("must be at most {max} characters"),
+                );
                 None
             }
             Some(s) => Some(s.to_string()),
@@ -69,33 +88,63 @@ impl Checker {
     }
 
     /// A platform id.
-    pub fn id(&mut self, m: &Map<String, Value>, prefix: &str, key: &str, required: bool) -> Option<String> {
+    pub fn id(
+        &mut self,
+        m: &Map<String, Value>,
+        prefix: &str,
+        key: &str,
+        required: bool,
+    ) -> Option<String> {
         let v = self.present(m, prefix, key, required)?;
         match v.as_str() {
             Some(s) if is_valid_id(s) => Some(s.to_string()),
             _ => {
-                self.fail(join(prefix, key), "must be 1-64 characters of A-Z a-z 0-9 _ . : -");
+                self.fail(
+                    join(prefix, key),
+                    "must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+                );
                 None
             }
         }
     }
 
     /// One of `allowed`.
-    pub fn choice(&mut self, m: &Map<String, Value>, prefix: &str, key: &str, required: bool, allowed: &[&str]) -> Option<String> {
+    pub fn choice(
+        &mut self,
+        m: &Map<String, Value>,
+        prefix: &str,
+        key: &str,
+        required: bool,
+        allowed: &[&str],
+    ) -> Option<String> {
         let v = self.present(m, prefix, key, required)?;
         match v.as_str() {
             Some(s) if allowed.contains(&s) => Some(s.to_string()),
             _ => {
-                self.fail(join(prefix, key), format!("must be one of: {}", allowed.join(", ")));
+                self.fail(
+                    join(prefix, key),
+                    format!("must be one of: {}", allowed.join(", ")),
+                );
                 None
             }
         }
     }
 
     /// An integer of at least `min` (and at most 10^12, far past any plan).
-    pub fn integer(&mut self, m: &Map<String, Value>, prefix: &str, key: &str, required: bool, min: i64) -> Option<i64> {
+    pub fn integer(
+        &mut self,
+        m: &Map<String, Value>,
+        prefix: &str,
+        key: &str,
+        required: bool,
+        min: i64,
+    ) -> Option<i64> {
         let v = self.present(m, prefix, key, required)?;
-        let what = if min > 0 { "must be a positive integer" } else { "must be a non-negative integer" };
+        let what = if min > 0 {
+            "must be a positive integer"
+        } else {
+            "must be a non-negative integer"
+        };
         match v.as_i64() {
             Some(n) if n >= min && n <= 1_000_000_000_000 => Some(n),
             _ => {
@@ -106,10 +155,18 @@ impl Checker {
     }
 
     /// An email address (a plain shape check).
-    pub fn email(&mut self, m: &Map<String, Value>, prefix: &str, key: &str, required: bool) -> Option<String> {
+    pub fn email(
+        &mut self,
+        m: &Map<String, Value>,
+        prefix: &str,
+        key: &str,
+        required: bool,
+    ) -> Option<String> {
         let s = self.text(m, prefix, key, required, 254)?;
         let ok = match s.split_once('@') {
-            Some((local, domain)) => !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace),
+            Some((local, domain)) => {
+                !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
+            }
             None => false,
         };
         if ok {
@@ -121,13 +178,25 @@ impl Checker {
     }
 
     /// A nested object.
-    pub fn nested<'a>(&mut self, m: &'a Map<String, Value>, prefix: &str, key: &str, required: bool) -> Option<&'a Map<String, Value>> {
+    pub fn nested<'a>(
+        &mut self,
+        m: &'a Map<String, Value>,
+        prefix: &str,
+        key: &str,
+        required: bool,
+    ) -> Option<&'a Map<String, Value>> {
         let v = self.present(m, prefix, key, required)?;
         self.object(v, &join(prefix, key))
     }
 
     /// A price object: `amount_cents` ≥ 0 and an ISO 4217 `currency`.
-    pub fn price(&mut self, m: &Map<String, Value>, prefix: &str, key: &str, required: bool) -> Option<app::model::Price> {
+    pub fn price(
+        &mut self,
+        m: &Map<String, Value>,
+        prefix: &str,
+        key: &str,
+        required: bool,
+    ) -> Option<app::model::Price> {
         let p = self.nested(m, prefix, key, required)?;
         let path = join(prefix, key);
         let amount = self.integer(p, &path, "amount_cents", true, 0);
@@ -136,11 +205,17 @@ impl Checker {
             if iso_currency::Currency::from_code(&c).is_some() {
                 Some(c)
             } else {
-                self.fail(join(&path, "currency"), "must be an ISO 4217 currency code, such as EUR");
+                self.fail(
+                    join(&path, "currency"),
+                    "must be an ISO 4217 currency code, such as EUR",
+                );
                 None
             }
         });
-        Some(app::model::Price { amount_cents: amount?, currency: currency? })
+        Some(app::model::Price {
+            amount_cents: amount?,
+            currency: currency?,
+        })
     }
 
     /// Ok when nothing failed.
@@ -159,7 +234,8 @@ pub fn canonical(v: &Value) -> String {
     fn strip(v: &Value) -> Value {
         match v {
             Value::Object(m) => {
-                let mut sorted: Vec<(&String, &Value)> = m.iter().filter(|(_, v)| !v.is_null()).collect();
+                let mut sorted: Vec<(&String, &Value)> =
+                    m.iter().filter(|(_, v)| !v.is_null()).collect();
                 sorted.sort_by(|a, b| a.0.cmp(b.0));
                 let mut out = Map::new();
                 for (k, v) in sorted {
@@ -217,7 +293,10 @@ mod tests {
         let a = json!({"b": 1, "a": {"y": [1, 2], "x": null}});
         let b = json!({"a": {"y": [1, 2]}, "b": 1});
         assert_eq!(canonical(&a), canonical(&b));
-        assert_ne!(canonical(&a), canonical(&json!({"b": 2, "a": {"y": [1, 2]}})));
+        assert_ne!(
+            canonical(&a),
+            canonical(&json!({"b": 2, "a": {"y": [1, 2]}}))
+        );
     }
 
     #[test]

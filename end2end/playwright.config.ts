@@ -1,0 +1,40 @@
+import { defineConfig } from '@playwright/test';
+import * as os from 'os';
+import * as path from 'path';
+
+// The suite drives the real release binary in Debian's Chromium.
+const port = Number(process.env.E2E_PORT ?? 3107);
+const bin = process.env.CREDITS_BIN ?? path.resolve(__dirname, '../target/release/credits');
+const db = path.join(os.tmpdir(), `credits-e2e-${process.pid}`, 'e2e.db');
+export const baseURL = `http://127.0.0.1:${port}`;
+export const apiToken = 'e2e-token';
+
+export default defineConfig({
+  testDir: './tests',
+  outputDir: './test-results',
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL,
+    trace: 'off',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      args: [
+        '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+      ],
+    },
+  },
+  webServer: {
+    command: `rm -rf ${path.dirname(db)} && ${bin} serve --bind 127.0.0.1:${port} --database-url sqlite://${db} --api-token ${apiToken} --demo`,
+    url: `${baseURL}/usage/plan`,
+    cwd: path.resolve(__dirname, '..'),
+    reuseExistingServer: false,
+    timeout: 120_000,
+    env: { CREDITS_NOW: process.env.CREDITS_NOW ?? '2026-11-25T10:00:00Z', RUST_LOG: 'warn' },
+  },
+});

@@ -1,0 +1,92 @@
+import { test, expect, api, hydrated, thousands } from './fixtures';
+
+const tabs = [
+  { name: 'Plan', path: '/usage/plan', heading: 'Plan' },
+  { name: 'Credits', path: '/usage/credits', heading: 'Credits usage' },
+  { name: 'Conversations', path: '/usage/conversations', heading: 'Conversations' },
+];
+
+test('/ redirects to the Plan tab', async ({ page }) => {
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/usage\/plan$/);
+});
+
+for (const tab of tabs) {
+  test(`${tab.name} loads by URL with the header figures of the database`, async ({ page }) => {
+    const summary = await api(page, 'summary');
+    await page.goto(tab.path);
+    await expect(page.getByRole('heading', { level: 1, name: tab.heading })).toBeVisible();
+    const left = page.getByTestId('credits-left');
+    await expect(left).toHaveAttribute('data-left', String(summary.credits.left));
+    await expect(left).toHaveAttribute('data-granted', String(summary.credits.granted));
+    await expect(left.locator('.big')).toHaveText(thousands(summary.credits.left));
+    const renews = page.getByTestId('renews');
+    await expect(renews).toHaveAttribute('data-days', String(summary.cycle.days_until_renewal));
+    await expect(renews).toHaveAttribute('data-date', summary.cycle.renews_on);
+    await expect(page.getByRole('link', { name: tab.name, exact: true })).toHaveAttribute('aria-current', 'page');
+    await hydrated(page);
+  });
+}
+
+test('the tabs show headline figures from the API', async ({ page }) => {
+  await page.goto('/usage/plan');
+  const summary = await api(page, 'summary');
+  await expect(page.getByTestId('plan-name')).toHaveText(summary.plan.name);
+  await expect(page.getByTestId('plan-credits')).toHaveText(thousands(summary.credits.plan));
+  await expect(page.getByTestId('addon-credits')).toHaveText(thousands(summary.credits.add_on));
+  const month = await api(page, 'credit-usage?period=this_month&group_by=category');
+  await page.goto('/usage/credits');
+  await expect(page.getByTestId('credits-total')).toHaveText(thousands(month.total));
+  const lastWeek = await api(page, 'conversations?period=last_week&group_by=day');
+  await page.goto('/usage/conversations?period=last_week');
+  await expect(page.getByTestId('conversations-total')).toHaveText(thousands(lastWeek.total));
+});
+
+test('tabs switch on the client, and back and forward work', async ({ page }) => {
+  await page.goto('/usage/plan');
+  await hydrated(page);
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+  await page.getByRole('link', { name: 'Credits', exact: true }).click();
+  await expect(page).toHaveURL(/\/usage\/credits$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Credits usage' })).toBeVisible();
+  await page.getByRole('link', { name: 'Conversations', exact: true }).click();
+  await expect(page).toHaveURL(/\/usage\/conversations$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Conversations' })).toBeVisible();
+  await page.goBack();
+  await expect(page).toHaveURL(/\/usage\/credits$/);
+  await expect(page.getByRole('heading', { level: 1, name: 'Credits usage' })).toBeVisible();
+  await page.goBack();
+  await expect(page).toHaveURL(/\/usage\/plan$/);
+  await page.goForward();
+  await expect(page).toHaveURL(/\/usage\/credits$/);
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+});
+
+test('an unknown address shows the 404 page', async ({ page }) => {
+  const res = await page.goto('/usage/does-not-exist');
+  expect(res?.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+});
+
+test('the API answers 401 without the token', async ({ page }) => {
+  const res = await page.request.get('/api/v1/workspaces/acme/summary');
+  expect(res.status()).toBe(401);
+  expect((await res.json()).error.code).toBe('unauthorized');
+});
+
+for (const scheme of ['light', 'dark'] as const) {
+  for (const width of [1280, 360]) {
+    test(`screenshots ${scheme} ${width}px`, async ({ page }) => {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.setViewportSize({ width, height: 900 });
+      for (const tab of tabs) {
+        await page.goto(tab.path);
+        await hydrated(page);
+        await page.screenshot({ path: `end2end/screenshots/${tab.name.toLowerCase()}-${scheme}-${width}.png`, fullPage: true });
+        // Nothing wider than the viewport.
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        expect(overflow).toBeLessThanOrEqual(0);
+      }
+    });
+  }
+}

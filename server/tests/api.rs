@@ -1,0 +1,838 @@
+//! The platform API of API.md through the real router, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use app::domain::calendar::{Calendar, Period, WeekStart};
+use app::domain::ledger::Action;
+use axum::http::{Method, StatusCode};
+use chrono::{DateTime, Duration, Utc};
+use common::{now, workspace_body, TestApp, TOKEN};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+
+const WS: &str = "/api/v1/workspaces/acme";
+
+fn paths(body: &Value) -> Vec<String> {
+    body["error"]["details"]
+        .as_array()
+        .map(|d| {
+            d.iter()
+                .map(|e| e["path"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn credit(id: &str, at: &str, action: &str, credits: i64, user: &str) -> Value {
+    json!({"id": id, "type": "credits", "occurred_at": at, "action": action, "credits": credits, "user_id": user})
+}
+
+async fn summary(app: &TestApp) -> Value {
+    let (s, b) = app.get(&format!("{WS}/summary")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b
+}
+
+async fn auth_and_order_of_checks(app: &TestApp) {
+    app.seed_basic().await;
+    for token in [None, Some("wrong"), Some("")] {
+        let (s, b) = app
+            .call_raw(Method::GET, &format!("{WS}/summary"), None, token)
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert_eq!(b["error"]["code"], "unauthorized");
+    }
+    // 401 before 404 before validation.
+    let (s, _) = app
+        .call_raw(
+            Method::POST,
+            "/api/v1/workspaces/nope/usage-events",
+            Some("{".into()),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, b) = app
+        .call_raw(
+            Method::POST,
+            "/api/v1/workspaces/nope/usage-events",
+            Some("{".into()),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b["error"]["code"], "not_found");
+    let (s, b) = app
+        .call_raw(
+            Method::POST,
+            &format!("{WS}/usage-events"),
+            Some("{".into()),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(b["error"]["code"], "validation_failed");
+    // Every workspace path of an unknown workspace is a 404.
+    for (m, p) in [
+        (Method::GET, "summary"),
+        (Method::GET, "credit-usage"),
+        (Method::GET, "credit-usage.csv"),
+        (Method::GET, "conversations"),
+        (Method::POST, "usage-events"),
+        (Method::POST, "charges"),
+        (Method::POST, "credit-grants"),
+        (Method::PUT, "users/u1"),
+        (Method::PUT, "identities/i1"),
+        (Method::PUT, "campaigns/c1"),
+    ] {
+        let (s, b) = app
+            .call(
+                m.clone(),
+                &format!("/api/v1/workspaces/ghost/{p}"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{m} {p}: {b}");
+    }
+    let (s, _) = app.get("/api/v1/nothing-here").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+async fn workspace_create_update_and_validation(app: &TestApp) {
+    let (s, b) = app.put(WS, workspace_body(10_000)).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["timezone"], "Europe/Madrid");
+    assert_eq!(b["plan"]["monthly_credits"], 10_000);
+    let (s, _) = app.put(WS, workspace_body(10_000)).await;
+    assert_eq!(s, StatusCode::OK);
+    let bad = json!({"name": "", "timezone": "Mars/Olympus", "week_start": "friday",
+        "plan": {"name": "G", "monthly_credits": -5, "identities_included": 1, "price": {"amount_cents": 1, "currency": "EURO"}}});
+    let (s, b) = app.put(WS, bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        paths(&b),
+        vec![
+            "name",
+            "timezone",
+            "week_start",
+            "plan.monthly_credits",
+            "plan.price.currency"
+        ]
+    );
+    let (s, _) = app
+        .put("/api/v1/workspaces/bad%20id", workspace_body(1))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, b) = app
+        .call_raw(Method::PUT, WS, Some("not json".into()), Some(TOKEN))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("malformed JSON"));
+    // Nothing of the bad update was stored.
+    let b = summary(app).await;
+    assert_eq!(b["plan"]["monthly_credits"], 10_000);
+}
+
+async fn members_and_their_references(app: &TestApp) {
+    app.seed_basic().await;
+    let (s, b) = app
+        .put(
+            &format!("{WS}/users/u_mikaela"),
+            json!({"name": "Mikaela O.", "email": "m@acme.test", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["name"], "Mikaela O.");
+    let (s, b) = app
+        .put(
+            &format!("{WS}/identities/i_x"),
+            json!({"name": "X", "channel": "fax", "user_id": "u_ghost"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(paths(&b), vec!["channel", "user_id"]);
+    let (s, b) = app
+        .put(
+            &format!("{WS}/campaigns/c_q4"),
+            json!({"name": "Q4 renamed", "status": "paused"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = app
+        .put(
+            &format!("{WS}/campaigns/c_q4"),
+            json!({"name": "Q4", "status": "deleted"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    // Renames show in labels; history keeps its ids.
+    let ev = json!({"events": [{"id": "e1", "type": "credits", "occurred_at": "2026-11-03T09:15:00Z", "action": "enrich_email",
+        "credits": 3, "user_id": "u_mikaela", "campaign_id": "c_q4"}]});
+    let (s, _) = app.post(&format!("{WS}/usage-events"), ev).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, b) = app
+        .get(&format!("{WS}/credit-usage?group_by=campaign"))
+        .await;
+    assert_eq!(b["rows"][0]["label"], "Q4 renamed");
+    let (_, b) = app.get(&format!("{WS}/credit-usage?group_by=user")).await;
+    assert_eq!(b["rows"][0]["label"], "Mikaela O.");
+}
+
+async fn grants_are_idempotent(app: &TestApp) {
+    app.seed_basic().await;
+    let grant = json!({"id": "g-123", "kind": "add_on", "credits": 500, "note": "Bought via chat", "price": {"amount_cents": 4900, "currency": "EUR"}});
+    let (s, first) = app
+        .post(&format!("{WS}/credit-grants"), grant.clone())
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    assert_eq!(first["expires_on"], "2026-12-01");
+    let (s, again) = app.post(&format!("{WS}/credit-grants"), grant).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again, first);
+    let (s, b) = app
+        .post(
+            &format!("{WS}/credit-grants"),
+            json!({"id": "g-123", "kind": "add_on", "credits": 600}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(b["error"]["code"], "conflict");
+    let (s, _) = app
+        .post(
+            &format!("{WS}/credit-grants"),
+            json!({"id": "g-r", "kind": "rollover", "credits": 250}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, b) = app
+        .post(
+            &format!("{WS}/credit-grants"),
+            json!({"id": "g-bad", "kind": "gift", "credits": 0}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(paths(&b), vec!["kind", "credits"]);
+    let b = summary(app).await;
+    assert_eq!(
+        b["credits"],
+        json!({"plan": 10000, "add_on": 500, "rollover": 250, "granted": 10750, "used": 0, "left": 10750, "overage": 0})
+    );
+}
+
+async fn batches_are_all_or_nothing(app: &TestApp) {
+    app.seed_basic().await;
+    let batch = json!({"events": [
+        credit("ev-1", "2026-11-03T09:15:00Z", "enrich_email", 3, "u_mikaela"),
+        {"id": "ev-2", "type": "conversation", "occurred_at": "2026-11-03T09:20:00Z", "campaign_id": "c_q4", "identity_id": "i_mikaela_li"},
+    ]});
+    let (s, b) = app.post(&format!("{WS}/usage-events"), batch.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b, json!({"inserted": 2, "duplicates": 0}));
+    let before = summary(app).await;
+    // The same batch again changes nothing.
+    let (s, b) = app.post(&format!("{WS}/usage-events"), batch).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b, json!({"inserted": 0, "duplicates": 2}));
+    assert_eq!(summary(app).await, before);
+    // One invalid event: 422 listing every bad one, nothing written.
+    let bad = json!({"events": [
+        credit("ev-3", "2026-11-04T09:15:00Z", "enrich_email", 3, "u_mikaela"),
+        credit("ev-4", "2026-11-04T09:15:00Z", "teleport", 3, "u_mikaela"),
+        credit("ev-5", "2026-11-04T09:15:00Z", "enrich_email", -1, "u_ghost"),
+        {"id": "ev-6", "type": "conversation", "occurred_at": "2026-11-24T10:06:00Z", "campaign_id": "c_q4"},
+        credit("ev-3", "2026-11-04T09:15:00Z", "enrich_email", 3, "u_mikaela"),
+    ]});
+    let (s, b) = app.post(&format!("{WS}/usage-events"), bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let p = paths(&b);
+    for expected in [
+        "events[1].action",
+        "events[2].credits",
+        "events[2].user_id",
+        "events[3].occurred_at",
+        "events[3].identity_id",
+        "events[4].id",
+    ] {
+        assert!(
+            p.contains(&expected.to_string()),
+            "{expected} missing from {p:?}"
+        );
+    }
+    assert!(
+        b["error"]["details"].to_string().contains("scrape_company"),
+        "valid actions listed"
+    );
+    assert_eq!(summary(app).await, before);
+    // The same id with other content: 409, nothing of the batch written.
+    let conflict = json!({"events": [
+        credit("ev-7", "2026-11-05T09:15:00Z", "ai_completion", 1, "u_samara"),
+        credit("ev-1", "2026-11-03T09:15:00Z", "enrich_email", 4, "u_mikaela"),
+    ]});
+    let (s, b) = app.post(&format!("{WS}/usage-events"), conflict).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert_eq!(summary(app).await, before);
+    assert_eq!(app.store.count_events("acme").await.unwrap_or(-1), 2);
+    // Sizes: empty, over 10,000 events, over 2 MiB.
+    let (s, _) = app
+        .post(&format!("{WS}/usage-events"), json!({"events": []}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let many: Vec<Value> = (0..10_001)
+        .map(|i| json!({"id": format!("x{i}")}))
+        .collect();
+    let (s, b) = app
+        .post(&format!("{WS}/usage-events"), json!({"events": many}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(paths(&b), vec!["events"]);
+    let huge = format!(
+        "{{\"events\": [{{\"id\": \"{}\"}}]}}",
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let (s, b) = app
+        .call_raw(
+            Method::POST,
+            &format!("{WS}/usage-events"),
+            Some(huge),
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(b["error"]["code"], "payload_too_large");
+}
+
+async fn a_full_batch_of_ten_thousand(app: &TestApp) {
+    app.seed_basic().await;
+    let events: Vec<Value> = (0..10_000)
+        .map(|i| {
+            credit(
+                &format!("b{i:05}"),
+                &format!(
+                    "2026-11-{:02}T{:02}:{:02}:00Z",
+                    1 + i % 23,
+                    8 + i % 10,
+                    i % 60
+                ),
+                "scrape_contact",
+                1,
+                "u_samara",
+            )
+        })
+        .collect();
+    let (s, b) = app
+        .post(&format!("{WS}/usage-events"), json!({"events": events}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["inserted"], 10_000);
+    assert_eq!(summary(app).await["credits"]["used"], 10_000);
+}
+
+async fn charges_check_and_spend(app: &TestApp) {
+    app.seed_basic().await;
+    let charge = json!({"id": "ch-9", "action": "ai_completion", "credits": 2, "user_id": "u_samara", "campaign_id": "c_q4", "identity_id": "i_samara_mail"});
+    let (s, first) = app.post(&format!("{WS}/charges"), charge.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    assert_eq!(first["credits_left"], 9_998);
+    assert_eq!(first["charge"]["id"], "ch-9");
+    let (s, again) = app.post(&format!("{WS}/charges"), charge).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again, first);
+    let (s, _) = app
+        .post(
+            &format!("{WS}/charges"),
+            json!({"id": "ch-9", "action": "ai_completion", "credits": 3, "user_id": "u_samara"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    // Too much: 402 with credits_left beside error, nothing recorded.
+    let big = json!({"id": "ch-big", "action": "enrich_phone", "credits": 10_000, "user_id": "u_mikaela"});
+    let (s, b) = app.post(&format!("{WS}/charges"), big.clone()).await;
+    assert_eq!(s, StatusCode::PAYMENT_REQUIRED, "{b}");
+    assert_eq!(b["error"]["code"], "insufficient_credits");
+    assert_eq!(b["credits_left"], 9_998);
+    assert_eq!(summary(app).await["credits"]["used"], 2);
+    // A later retry with the same id is evaluated afresh.
+    let (s, _) = app
+        .post(
+            &format!("{WS}/credit-grants"),
+            json!({"id": "g1", "kind": "add_on", "credits": 5}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, b) = app.post(&format!("{WS}/charges"), big).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["credits_left"], 3);
+    // The charge is a usage event like any other.
+    let (_, b) = app
+        .get(&format!("{WS}/credit-usage?group_by=action&period=today"))
+        .await;
+    assert_eq!(b["total"], 10_002);
+    let (s, b) = app
+        .post(
+            &format!("{WS}/charges"),
+            json!({"id": "ch-x", "action": "nap", "credits": 0}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(paths(&b), vec!["action", "credits", "user_id"]);
+}
+
+async fn concurrent_charges_never_overspend(app: &TestApp) {
+    app.seed_basic().await;
+    // Leave exactly 500 credits.
+    let (s, _) = app.post(&format!("{WS}/usage-events"), json!({"events": [credit("pre", "2026-11-02T10:00:00Z", "enrich_phone", 9_500, "u_mikaela")]})).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut tasks = Vec::new();
+    for i in 0..1_000 {
+        let router = app.router.clone();
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            let body = json!({"id": format!("c{i}"), "action": "scrape_company", "credits": 1, "user_id": "u_samara"});
+            let req = axum::http::Request::post(format!("{WS}/charges"))
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("request");
+            let res = router.oneshot(req).await.expect("answer");
+            let status = res.status();
+            let bytes = http_body_util::BodyExt::collect(res.into_body()).await.expect("body").to_bytes();
+            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            (status, v["credits_left"].as_i64())
+        }));
+    }
+    let mut created = 0;
+    let mut refused = 0;
+    let mut lefts = std::collections::HashSet::new();
+    for t in tasks {
+        let (status, left) = t.await.expect("task");
+        match status {
+            StatusCode::CREATED => {
+                created += 1;
+                assert!(lefts.insert(left), "credits_left {left:?} seen twice");
+            }
+            StatusCode::PAYMENT_REQUIRED => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((created, refused), (500, 500));
+    let b = summary(app).await;
+    assert_eq!(b["credits"]["used"], b["credits"]["granted"]);
+    assert_eq!(b["credits"]["left"], 0);
+}
+
+async fn summary_shape(app: &TestApp) {
+    app.seed_basic().await;
+    let b = summary(app).await;
+    assert_eq!(
+        b,
+        json!({"workspace_id": "acme", "timezone": "Europe/Madrid", "today": "2026-11-24",
+            "cycle": {"start": "2026-11-01", "end": "2026-12-01", "renews_on": "2026-12-01", "days_until_renewal": 7},
+            "plan": {"name": "Growth", "monthly_credits": 10000, "identities_included": 5, "price": {"amount_cents": 29900, "currency": "EUR"}},
+            "credits": {"plan": 10000, "add_on": 0, "rollover": 0, "granted": 10000, "used": 0, "left": 10000, "overage": 0}})
+    );
+    // Overage shows when events take the cycle past its credits.
+    let (s, _) = app.post(&format!("{WS}/usage-events"), json!({"events": [credit("big", "2026-11-02T10:00:00Z", "enrich_phone", 10_250, "u_mikaela")]})).await;
+    assert_eq!(s, StatusCode::OK);
+    let b = summary(app).await;
+    assert_eq!(
+        (
+            b["credits"]["left"].as_i64(),
+            b["credits"]["overage"].as_i64()
+        ),
+        (Some(0), Some(250))
+    );
+}
+
+async fn plan_changes_raise_now_and_cut_later(app: &TestApp) {
+    app.seed_basic().await;
+    let (s, _) = app.put(WS, workspace_body(15_000)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app.put(WS, workspace_body(16_000)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(summary(app).await["credits"]["plan"], 16_000);
+    let (s, _) = app.put(WS, workspace_body(4_000)).await;
+    assert_eq!(s, StatusCode::OK);
+    let b = summary(app).await;
+    assert_eq!(
+        b["credits"]["plan"], 16_000,
+        "a cut waits for the next cycle"
+    );
+    assert_eq!(b["plan"]["monthly_credits"], 4_000);
+    // Next cycle: the new plan, nothing carried over.
+    let next = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default();
+    let s = app.store.summary("acme", next).await.expect("summary");
+    assert_eq!(
+        (s.credits.plan, s.credits.add_on, s.credits.used),
+        (4_000, 0, 0)
+    );
+    assert_eq!(s.cycle.start.to_string(), "2026-12-01");
+}
+
+/// A deterministic history; returns the events as (instant, action, credits, user, campaign, identity).
+type Ev = (
+    DateTime<Utc>,
+    Option<(Action, i64)>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+async fn random_history(app: &TestApp) -> Vec<Ev> {
+    app.seed_basic().await;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let start = DateTime::parse_from_rfc3339("2026-08-25T00:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default();
+    let span = (now() - start).num_seconds();
+    let mut out = Vec::new();
+    let mut events = Vec::new();
+    for i in 0..3_000 {
+        let at = start + Duration::seconds(rng.gen_range(0..span));
+        let at_s = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let users = ["u_mikaela", "u_samara"];
+        if rng.gen_bool(0.75) {
+            let action = Action::ALL[rng.gen_range(0..5)];
+            let credits = rng.gen_range(1..6);
+            let user = users[rng.gen_range(0..2)].to_string();
+            let campaign = if rng.gen_bool(0.6) {
+                Some(["c_q4", "c_old"][rng.gen_range(0..2)].to_string())
+            } else {
+                None
+            };
+            let identity = if rng.gen_bool(0.5) {
+                Some(
+                    if user == "u_mikaela" {
+                        "i_mikaela_li"
+                    } else {
+                        "i_samara_mail"
+                    }
+                    .to_string(),
+                )
+            } else {
+                None
+            };
+            events.push(json!({"id": format!("r{i}"), "type": "credits", "occurred_at": at_s, "action": action.key(), "credits": credits,
+                "user_id": user, "campaign_id": campaign, "identity_id": identity}));
+            out.push((at, Some((action, credits)), user, campaign, identity));
+        } else {
+            let (identity, user) =
+                [("i_mikaela_li", "u_mikaela"), ("i_samara_mail", "u_samara")][rng.gen_range(0..2)];
+            let campaign = ["c_q4", "c_old"][rng.gen_range(0..2)];
+            events.push(json!({"id": format!("r{i}"), "type": "conversation", "occurred_at": at_s, "campaign_id": campaign, "identity_id": identity}));
+            out.push((
+                at,
+                None,
+                user.to_string(),
+                Some(campaign.to_string()),
+                Some(identity.to_string()),
+            ));
+        }
+    }
+    let (s, b) = app
+        .post(&format!("{WS}/usage-events"), json!({"events": events}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    out
+}
+
+fn key_of(e: &Ev, dim: &str, cal: &Calendar) -> Value {
+    match dim {
+        "day" => json!(cal.local_day(e.0).to_string()),
+        "action" => json!(e.1.map(|(a, _)| a.key())),
+        "category" => json!(e.1.map(|(a, _)| a.category().key())),
+        "user" => json!(e.2),
+        "campaign" => json!(e.3),
+        "identity" => json!(e.4),
+        _ => Value::Null,
+    }
+}
+
+fn field(dim: &str) -> &str {
+    match dim {
+        "user" => "user_id",
+        "campaign" => "campaign_id",
+        "identity" => "identity_id",
+        d => d,
+    }
+}
+
+async fn reports_equal_a_recomputation(app: &TestApp) {
+    let history = random_history(app).await;
+    let cal = Calendar::new(chrono_tz::Europe::Madrid, WeekStart::Monday);
+    let today = cal.today(now());
+    let periods = [
+        "period=today",
+        "period=yesterday",
+        "period=day&date=2026-10-25",
+        "period=this_week",
+        "period=last_week",
+        "period=this_month",
+        "period=last_month",
+        "period=last_28_days",
+        "period=custom&from=2026-09-01&to=2026-10-31",
+        "",
+    ];
+    let groupings = [
+        "day",
+        "action",
+        "category",
+        "user",
+        "campaign",
+        "identity",
+        "day,action",
+        "user,campaign",
+    ];
+    for p in periods {
+        let params: Vec<(String, String)> = p
+            .split('&')
+            .filter(|s| !s.is_empty())
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let get = |k: &str| params.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
+        let period =
+            Period::parse(get("period"), get("date"), get("from"), get("to")).expect("period");
+        let range = period.range(today, WeekStart::Monday);
+        for metric in ["credit-usage", "conversations"] {
+            let is_credits = metric == "credit-usage";
+            let in_scope: Vec<&Ev> = history
+                .iter()
+                .filter(|e| range.contains(cal.local_day(e.0)) && e.1.is_some() == is_credits)
+                .collect();
+            let value = |e: &Ev| e.1.map_or(1, |(_, c)| c);
+            let total: i64 = in_scope.iter().map(|e| value(e)).sum();
+            for g in groupings {
+                if !is_credits && (g.contains("action") || g.contains("category")) {
+                    continue;
+                }
+                let (s, b) = app.get(&format!("{WS}/{metric}?{p}&group_by={g}")).await;
+                assert_eq!(s, StatusCode::OK, "{p} {g}: {b}");
+                assert_eq!(b["total"], total, "{metric} {p} {g}");
+                assert_eq!(b["period"]["from"], range.from.to_string());
+                assert_eq!(b["period"]["to"], range.to.to_string());
+                let dims: Vec<&str> = g.split(',').collect();
+                let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+                for e in &in_scope {
+                    let key: Vec<Value> = dims.iter().map(|d| key_of(e, d, &cal)).collect();
+                    *expected
+                        .entry(serde_json::to_string(&key).unwrap_or_default())
+                        .or_default() += value(e);
+                }
+                let rows = b["rows"].as_array().cloned().unwrap_or_default();
+                let vfield = if is_credits {
+                    "credits"
+                } else {
+                    "conversations"
+                };
+                let sum: i64 = rows.iter().map(|r| r[vfield].as_i64().unwrap_or(0)).sum();
+                assert_eq!(sum, total, "rows add up to the total: {metric} {p} {g}");
+                let mut got: BTreeMap<String, i64> = BTreeMap::new();
+                for r in &rows {
+                    let key: Vec<Value> = dims.iter().map(|d| r[field(d)].clone()).collect();
+                    let v = r[vfield].as_i64().unwrap_or(0);
+                    if v != 0 {
+                        got.insert(serde_json::to_string(&key).unwrap_or_default(), v);
+                    }
+                }
+                assert_eq!(got, expected, "{metric} {p} {g}");
+                if g == "day" {
+                    assert_eq!(rows.len() as i64, range.days(), "every day, zero-filled");
+                    let days: Vec<&str> = rows
+                        .iter()
+                        .map(|r| r["day"].as_str().unwrap_or(""))
+                        .collect();
+                    let mut sorted = days.clone();
+                    sorted.sort();
+                    assert_eq!(days, sorted);
+                } else {
+                    let values: Vec<i64> = rows
+                        .iter()
+                        .map(|r| r[vfield].as_i64().unwrap_or(0))
+                        .collect();
+                    assert!(
+                        values.windows(2).all(|w| w[0] >= w[1]),
+                        "sorted by value: {values:?}"
+                    );
+                }
+                if dims.len() == 1 && g != "day" {
+                    assert!(
+                        rows.iter().all(|r| r["label"].is_string()),
+                        "labels for {g}"
+                    );
+                }
+            }
+        }
+    }
+    // Filters narrow to the same recomputation.
+    let (_, b) = app
+        .get(&format!(
+            "{WS}/credit-usage?period=last_month&group_by=action&user_id=u_samara&campaign_id=c_q4"
+        ))
+        .await;
+    let range = Period::LastMonth.range(today, WeekStart::Monday);
+    let expected: i64 = history
+        .iter()
+        .filter(|e| {
+            range.contains(cal.local_day(e.0))
+                && e.2 == "u_samara"
+                && e.3.as_deref() == Some("c_q4")
+        })
+        .filter_map(|e| e.1.map(|(_, c)| c))
+        .sum();
+    assert_eq!(b["total"], expected);
+    // A null campaign groups as one row labelled "None".
+    let (_, b) = app
+        .get(&format!(
+            "{WS}/credit-usage?period=last_month&group_by=campaign"
+        ))
+        .await;
+    let none = b["rows"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["campaign_id"].is_null()).cloned())
+        .unwrap_or_default();
+    assert_eq!(none["label"], "None");
+    // CSV: one line per event, and a grouped variant.
+    let (s, csv) = app
+        .call_text(
+            Method::GET,
+            &format!("{WS}/credit-usage.csv?period=last_month"),
+            None,
+            Some(TOKEN),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    let events_last_month = history
+        .iter()
+        .filter(|e| range.contains(cal.local_day(e.0)) && e.1.is_some())
+        .count();
+    assert_eq!(lines.len(), events_last_month + 1);
+    assert!(lines[0].starts_with("occurred_at,date,event_id,action"));
+    assert!(
+        lines[1].contains("+02:00") || lines[1].contains("+01:00"),
+        "local times: {}",
+        lines[1]
+    );
+    let (_, csv) = app
+        .call_text(
+            Method::GET,
+            &format!("{WS}/credit-usage.csv?period=last_month&group_by=user"),
+            None,
+            Some(TOKEN),
+        )
+        .await;
+    assert!(csv.starts_with("user_id,label,credits\r\n"), "{csv}");
+}
+
+async fn report_parameters_are_validated(app: &TestApp) {
+    app.seed_basic().await;
+    for (q, param) in [
+        ("period=fortnight", "period"),
+        ("period=day", "date"),
+        ("period=day&date=2026-02-30", "date"),
+        ("period=custom&from=2026-01-01", "to"),
+        ("period=custom&from=2025-01-01&to=2026-06-01", "to"),
+        ("group_by=weather", "group_by"),
+        ("group_by=day,action,user", "group_by"),
+        ("action=teleport", "action"),
+        ("user_id=u_ghost", "user_id"),
+    ] {
+        let (s, b) = app.get(&format!("{WS}/credit-usage?{q}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {b}");
+        assert!(paths(&b).contains(&param.to_string()), "{q}: {b}");
+    }
+    let (s, _) = app
+        .get(&format!("{WS}/conversations?group_by=action"))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, b) = app.get(&format!("{WS}/credit-usage")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["period"]["name"], "this_month");
+}
+
+async fn dst_days_bucket_locally(app: &TestApp) {
+    app.seed_basic().await;
+    // 25 Oct 2026 is 25 hours long in Madrid: 22:30Z on the 24th is 00:30 on
+    // the 25th (CEST), 23:30Z on the 25th is 00:30 on the 26th (CET).
+    let events = json!({"events": [
+        credit("d1", "2026-10-24T21:59:59Z", "scrape_company", 1, "u_mikaela"),
+        credit("d2", "2026-10-24T22:00:00Z", "scrape_company", 2, "u_mikaela"),
+        credit("d3", "2026-10-25T22:59:59Z", "scrape_company", 4, "u_mikaela"),
+        credit("d4", "2026-10-25T23:00:00Z", "scrape_company", 8, "u_mikaela"),
+    ]});
+    let (s, _) = app.post(&format!("{WS}/usage-events"), events).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, b) = app
+        .get(&format!(
+            "{WS}/credit-usage?period=custom&from=2026-10-24&to=2026-10-26&group_by=day"
+        ))
+        .await;
+    let days: Vec<i64> = b["rows"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|r| r["credits"].as_i64().unwrap_or(-1))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(days, vec![1, 6, 8]);
+}
+
+async fn openapi_matches_the_contract(app: &TestApp) {
+    let (s, b) = app
+        .call_raw(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    for p in [
+        "/api/v1/workspaces/{workspace_id}",
+        "/api/v1/workspaces/{workspace_id}/users/{user_id}",
+        "/api/v1/workspaces/{workspace_id}/identities/{identity_id}",
+        "/api/v1/workspaces/{workspace_id}/campaigns/{campaign_id}",
+        "/api/v1/workspaces/{workspace_id}/credit-grants",
+        "/api/v1/workspaces/{workspace_id}/usage-events",
+        "/api/v1/workspaces/{workspace_id}/charges",
+        "/api/v1/workspaces/{workspace_id}/summary",
+        "/api/v1/workspaces/{workspace_id}/credit-usage",
+        "/api/v1/workspaces/{workspace_id}/credit-usage.csv",
+        "/api/v1/workspaces/{workspace_id}/conversations",
+    ] {
+        assert!(b["paths"].get(p).is_some(), "{p} missing");
+    }
+    assert!(
+        b["paths"]["/api/v1/workspaces/{workspace_id}/charges"]["post"]["responses"]
+            .get("402")
+            .is_some()
+    );
+    assert!(b["components"]["securitySchemes"].get("bearer").is_some());
+    // The contract's examples read as the documented schemas.
+    let _: credits_server::api::schema::WorkspaceBody =
+        serde_json::from_value(workspace_body(1)).expect("workspace example");
+    let _: credits_server::api::schema::EventsBody = serde_json::from_value(json!({"events": [
+        credit("ev-1", "2026-11-03T09:15:00Z", "enrich_email", 3, "u_mikaela"),
+        {"id": "ev-2", "type": "conversation", "occurred_at": "2026-11-03T09:20:00Z", "campaign_id": "c_q4", "identity_id": "i_mikaela_li"}]}))
+    .expect("events example");
+}
+
+on_both_engines!(
+    auth_and_order_of_checks,
+    workspace_create_update_and_validation,
+    members_and_their_references,
+    grants_are_idempotent,
+    batches_are_all_or_nothing,
+    a_full_batch_of_ten_thousand,
+    charges_check_and_spend,
+    concurrent_charges_never_overspend,
+    summary_shape,
+    plan_changes_raise_now_and_cut_later,
+    reports_equal_a_recomputation,
+    report_parameters_are_validated,
+    dst_days_bucket_locally,
+    openapi_matches_the_contract,
+);

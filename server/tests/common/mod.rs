@@ -1,0 +1,276 @@
+//! A test app over the real router and a real database: SQLite in a fresh
+//! file, or PostgreSQL (`TEST_POSTGRES_URL`) in a fresh database that the
+//! test drops at the end.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use chrono::{DateTime, Utc};
+use credits_server::store::Store;
+use credits_server::{app, AppState, Clock};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+pub const TOKEN: &str = "test-token";
+
+/// "Now" of the tests: Tuesday 24 Nov 2026, 10:00 UTC (11:00 in Madrid).
+pub fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub store: Store,
+    pg: Option<(String, String)>,
+    sqlite_dir: Option<std::path::PathBuf>,
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
+    )
+}
+
+impl TestApp {
+    fn with_store(store: Store, now: DateTime<Utc>) -> Router {
+        let leptos = leptos::config::LeptosOptions::builder()
+            .output_name("credits")
+            .site_root("target/site")
+            .build();
+        app(AppState {
+            store,
+            clock: Clock::Fixed(now),
+            api_token: Arc::from(TOKEN),
+            leptos,
+            hydrate: false,
+            dashboard_workspace: None,
+        })
+    }
+
+    /// A fresh SQLite database in a temporary folder.
+    pub async fn sqlite_at(now: DateTime<Utc>) -> TestApp {
+        let dir = std::env::temp_dir().join(format!("credits-test-{}", unique()));
+        let url = format!("sqlite://{}/credits.db", dir.display());
+        let store = Store::connect(&url).await.expect("sqlite opens");
+        store.migrate().await.expect("sqlite migrates");
+        TestApp {
+            router: Self::with_store(store.clone(), now),
+            store,
+            pg: None,
+            sqlite_dir: Some(dir),
+        }
+    }
+
+    /// A fresh PostgreSQL database, when `TEST_POSTGRES_URL` is set.
+    pub async fn postgres_at(now: DateTime<Utc>) -> Option<TestApp> {
+        let base = std::env::var("TEST_POSTGRES_URL")
+            .ok()
+            .filter(|s| !s.is_empty())?;
+        let name = format!("credits_test_{}", unique());
+        let admin = sqlx::PgPool::connect(&base)
+            .await
+            .expect("postgres reachable");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        admin.close().await;
+        let url = with_database(&base, &name);
+        let store = Store::connect(&url).await.expect("postgres opens");
+        store.migrate().await.expect("postgres migrates");
+        Some(TestApp {
+            router: Self::with_store(store.clone(), now),
+            store,
+            pg: Some((base, name)),
+            sqlite_dir: None,
+        })
+    }
+
+    /// Drops the test's database.
+    pub async fn cleanup(self) {
+        self.store.close().await;
+        if let Some((base, name)) = self.pg {
+            if let Ok(admin) = sqlx::PgPool::connect(&base).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
+                admin.close().await;
+            }
+        }
+        if let Some(dir) = self.sqlite_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
+    /// Sends a request with the token; returns status and JSON (or text as a JSON string).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call_raw(method, path, body.map(|b| b.to_string()), Some(TOKEN))
+            .await
+    }
+
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let (status, text) = self.call_text(method, path, body, token).await;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub async fn call_text(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        token: Option<&str>,
+    ) -> (StatusCode, String) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        if body.is_some() {
+            req = req.header("content-type", "application/json");
+        }
+        let req = req
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .expect("request builds");
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router answers");
+        let status = res.status();
+        let bytes = res
+            .into_body()
+            .collect()
+            .await
+            .expect("body reads")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&bytes).to_string())
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// Workspace `acme` (Madrid, 10,000 credits), two users, two identities, two campaigns.
+    pub async fn seed_basic(&self) {
+        let (s, _) = self
+            .put("/api/v1/workspaces/acme", workspace_body(10_000))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        for (id, name) in [
+            ("u_mikaela", "Mikaela Ortiz"),
+            ("u_samara", "Samara Haddad"),
+        ] {
+            let (s, b) = self
+                .put(
+                    &format!("/api/v1/workspaces/acme/users/{id}"),
+                    json!({"name": name, "email": format!("{id}@acme.test"), "role": "member"}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        }
+        for (id, user, channel) in [
+            ("i_mikaela_li", "u_mikaela", "linkedin"),
+            ("i_samara_mail", "u_samara", "email"),
+        ] {
+            let (s, b) = self
+                .put(
+                    &format!("/api/v1/workspaces/acme/identities/{id}"),
+                    json!({"name": id, "channel": channel, "user_id": user}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        }
+        for (id, status) in [("c_q4", "active"), ("c_old", "archived")] {
+            let (s, b) = self
+                .put(
+                    &format!("/api/v1/workspaces/acme/campaigns/{id}"),
+                    json!({"name": id, "status": status}),
+                )
+                .await;
+            assert_eq!(s, StatusCode::CREATED, "{b}");
+        }
+    }
+}
+
+/// `postgres://host/db?x` with the database replaced.
+fn with_database(base: &str, name: &str) -> String {
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (base, None),
+    };
+    let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+    let root = match head[scheme_end..].find('/') {
+        Some(i) => &head[..scheme_end + i],
+        None => head,
+    };
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+pub fn workspace_body(monthly: i64) -> Value {
+    json!({"name": "Acme", "timezone": "Europe/Madrid", "week_start": "monday",
+           "plan": {"name": "Growth", "monthly_credits": monthly, "identities_included": 5,
+                    "price": {"amount_cents": 29900, "currency": "EUR"}},
+           "account_manager": {"name": "Laura Vidal", "email": "laura@example.com"}})
+}
+
+/// Runs an `async fn(&TestApp)` on SQLite and, when configured, PostgreSQL.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::common::TestApp::sqlite_at($crate::common::now()).await;
+                    super::$name(&app).await;
+                    app.cleanup().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(app) = $crate::common::TestApp::postgres_at($crate::common::now()).await else {
+                        eprintln!("TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+                        return;
+                    };
+                    super::$name(&app).await;
+                    app.cleanup().await;
+                }
+            }
+        )*
+    };
+}
