@@ -137,7 +137,7 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
         let base: u32 = if weekend {
             rng.gen_range(0..25)
         } else {
-            rng.gen_range(120..200)
+            rng.gen_range(170..260)
         };
         let credit_events = if spike { base * 3 } else { base };
         let conversations: u32 = if weekend {
