@@ -86,6 +86,70 @@ pub struct Overview {
     pub identities_registered: i64,
     /// RFC 3339 instant the figures were read at.
     pub as_of: String,
+    /// The newest request to the account manager, if any.
+    pub last_request: Option<SupportRequest>,
+    /// Where requests can also be followed up.
+    pub contact: ContactLinks,
+}
+
+/// What a request to the account manager asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    ChangePlan,
+    BuyMore,
+}
+
+impl Intent {
+    /// The API spelling.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::ChangePlan => "change_plan",
+            Self::BuyMore => "buy_more",
+        }
+    }
+
+    /// Parses the API spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "change_plan" => Some(Self::ChangePlan),
+            "buy_more" => Some(Self::BuyMore),
+            _ => None,
+        }
+    }
+
+    /// The button's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ChangePlan => "Change Plan",
+            Self::BuyMore => "Buy More",
+        }
+    }
+}
+
+/// Longest message to the account manager, in characters.
+pub const MAX_REQUEST_MESSAGE: usize = 2_000;
+
+/// A request to the account manager, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupportRequest {
+    pub id: String,
+    pub workspace_id: String,
+    pub user_id: Option<String>,
+    pub intent: Intent,
+    pub message: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// Where a request can be followed up besides the stored record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactLinks {
+    /// Origins of the platform that may embed the dashboard; `credits:open-chat`
+    /// is posted to the parent only at these.
+    pub platform_origins: Vec<String>,
+    /// The platform chat, offered when the dashboard runs standalone.
+    pub chat_url: Option<String>,
 }
 
 /// A grouping dimension of the usage reports.

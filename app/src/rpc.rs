@@ -4,14 +4,14 @@
 
 use leptos::prelude::*;
 
-use crate::model::{Metric, Overview, Report};
+use crate::model::{Metric, Overview, Report, SupportRequest};
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! What the server provides to server functions.
     use std::sync::Arc;
 
-    use crate::model::{Metric, Overview, Report, UsageQuery};
+    use crate::model::{Intent, Metric, Overview, Report, SupportRequest, UsageQuery};
 
     /// The dashboard's read queries, implemented by the server's store.
     #[async_trait::async_trait]
@@ -25,6 +25,14 @@ pub mod ssr {
             metric: Metric,
             query: &UsageQuery,
         ) -> Result<Report, String>;
+        /// Stores a request to the account manager (and queues its delivery).
+        async fn send_request(
+            &self,
+            workspace_id: &str,
+            user_id: Option<&str>,
+            intent: Intent,
+            message: &str,
+        ) -> Result<SupportRequest, String>;
     }
 
     /// The store, as the server functions see it.
@@ -34,6 +42,10 @@ pub mod ssr {
     /// The workspace of the current request.
     #[derive(Clone, Debug)]
     pub struct CurrentWorkspace(pub String);
+
+    /// The signed-in user of the current request.
+    #[derive(Clone, Debug)]
+    pub struct CurrentUser(pub String);
 
     /// The source and workspace of this request.
     pub fn context() -> Result<(Source, String), leptos::prelude::ServerFnError> {
@@ -79,4 +91,22 @@ pub async fn get_report(
         .await
         .map_err(ServerFnError::new)?;
     Ok((report, notes))
+}
+
+/// Sends a request to the account manager: `intent` is `change_plan` or
+/// `buy_more`. Works as a plain form post too (without JavaScript).
+#[server(prefix = "/rpc", endpoint = "support-request")]
+pub async fn send_support_request(intent: String, message: String) -> Result<SupportRequest, ServerFnError> {
+    use crate::model::{Intent, MAX_REQUEST_MESSAGE};
+    let (source, ws) = ssr::context()?;
+    let intent = Intent::parse(&intent).ok_or_else(|| ServerFnError::new("Choose Change Plan or Buy More."))?;
+    let message = message.trim();
+    if message.is_empty() {
+        return Err(ServerFnError::new("Write a few words for your account manager."));
+    }
+    if message.chars().count() > MAX_REQUEST_MESSAGE {
+        return Err(ServerFnError::new(format!("Keep the message under {MAX_REQUEST_MESSAGE} characters.")));
+    }
+    let user = leptos::prelude::use_context::<ssr::CurrentUser>().map(|u| u.0);
+    source.0.send_request(&ws, user.as_deref(), intent, message).await.map_err(ServerFnError::new)
 }

@@ -52,6 +52,15 @@ pub struct ServeArgs {
     /// The workspace the dashboard shows (default: the demo's, else the first).
     #[arg(long, env = "CREDITS_DASHBOARD_WORKSPACE")]
     pub dashboard_workspace: Option<String>,
+    /// Origins of the platform allowed to embed the dashboard, comma-separated.
+    #[arg(long, env = "CREDITS_EMBED_ORIGINS", value_delimiter = ',')]
+    pub embed_origins: Vec<String>,
+    /// The platform chat, offered after a request when running standalone.
+    #[arg(long, env = "CREDITS_CHAT_URL")]
+    pub chat_url: Option<String>,
+    /// Each request to the account manager is POSTed here (JSON), retried until a 2xx.
+    #[arg(long, env = "CREDITS_REQUEST_WEBHOOK_URL")]
+    pub request_webhook_url: Option<String>,
     /// Where the built site (pkg/credits.js, .wasm) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod demo;
+pub mod outbox;
 pub mod pages;
 pub mod store;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub hydrate: bool,
     /// The workspace the dashboard shows until sign-in exists.
     pub dashboard_workspace: Option<String>,
+    /// Embedding origins and the chat URL.
+    pub contact: app::model::ContactLinks,
 }
 
 impl AppState {

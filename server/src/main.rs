@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::Parser;
 use credits_server::config::{Cli, Command, DbArgs, ServeArgs};
 use credits_server::store::Store;
-use credits_server::{app, demo, AppState, Clock};
+use credits_server::{app, demo, outbox, AppState, Clock};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -99,7 +99,16 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         leptos,
         hydrate,
         dashboard_workspace: args.dashboard_workspace.clone(),
+        contact: app::model::ContactLinks {
+            platform_origins: args.embed_origins.iter().map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect(),
+            chat_url: args.chat_url.clone().filter(|u| !u.trim().is_empty()),
+        },
     };
+    let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
+    let outbox = args.request_webhook_url.clone().filter(|u| !u.trim().is_empty()).map(|url| {
+        tracing::info!(%url, "delivering requests to the webhook");
+        tokio::spawn(outbox::run(store.clone(), outbox::OutboxConfig::new(url), outbox_stopped))
+    });
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
@@ -109,6 +118,10 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(|e| e.to_string())?;
+    let _ = stop_outbox.send(true);
+    if let Some(task) = outbox {
+        let _ = task.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

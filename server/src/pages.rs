@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use app::model::{Metric, Overview, Report, UsageQuery};
+use app::model::{ContactLinks, Intent, Metric, Overview, Report, SupportRequest, UsageQuery};
 use app::rpc::ssr::{CurrentWorkspace, Source, UsageSource};
 use app::{shell, App, ShellOptions};
 use axum::http::header;
@@ -24,6 +24,7 @@ struct StoreSource {
     store: Store,
     clock: Clock,
     default_workspace: Option<String>,
+    contact: ContactLinks,
 }
 
 impl StoreSource {
@@ -59,10 +60,22 @@ fn public(e: crate::store::StoreError) -> String {
 
 #[async_trait::async_trait]
 impl UsageSource for StoreSource {
+    async fn send_request(
+        &self,
+        workspace_id: &str,
+        user_id: Option<&str>,
+        intent: Intent,
+        message: &str,
+    ) -> Result<SupportRequest, String> {
+        let ws_id = self.resolve(workspace_id).await?;
+        let ws = self.store.workspace(&ws_id).await.map_err(public)?.ok_or("workspace not found")?;
+        self.store.create_support_request(&ws, user_id, intent, message, self.clock.now()).await.map_err(public)
+    }
+
     async fn overview(&self, workspace_id: &str) -> Result<Overview, String> {
         let ws = self.resolve(workspace_id).await?;
         self.store
-            .overview(&ws, self.clock.now())
+            .overview(&ws, self.clock.now(), self.contact.clone())
             .await
             .map_err(public)
     }
@@ -103,6 +116,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         store: state.store.clone(),
         clock: state.clock,
         default_workspace: state.dashboard_workspace.clone(),
+        contact: state.contact.clone(),
     }));
     let context = move || {
         provide_context(source.clone());

@@ -14,8 +14,8 @@ use std::time::Duration;
 use app::domain::calendar::{BillingCycle, Calendar, DateRange, WeekStart};
 use app::domain::ledger::{plan_change_grant, Action, CycleCredits};
 use app::model::{
-    AccountManager, CreditsInfo, CycleInfo, Dimension, GroupRow, Metric, Overview, PeriodInfo,
-    Plan, Price, Report, Summary, UsageQuery,
+    AccountManager, ContactLinks, CreditsInfo, CycleInfo, Dimension, GroupRow, Intent, Metric,
+    Overview, PeriodInfo, Plan, Price, Report, Summary, SupportRequest, UsageQuery,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -191,6 +191,23 @@ pub struct EventRow {
     pub user_id: String,
     pub campaign_id: Option<String>,
     pub identity_id: Option<String>,
+}
+
+/// Where a request's webhook delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub created_ms: i64,
+    pub attempts: i64,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// A delivery leased to this process.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub request_id: String,
+    pub payload: String,
+    pub attempts: i64,
 }
 
 /// Names of a workspace's users, identities and campaigns, for labels.
@@ -554,7 +571,7 @@ impl Store {
     }
 
     /// The dashboard's header and Plan tab.
-    pub async fn overview(&self, ws_id: &str, now: DateTime<Utc>) -> StoreResult<Overview> {
+    pub async fn overview(&self, ws_id: &str, now: DateTime<Utc>, contact: ContactLinks) -> StoreResult<Overview> {
         let ws = self.workspace(ws_id).await?.ok_or(StoreError::NotFound)?;
         let summary = self.summary_of(&ws, now).await?;
         let identities: i64 =
@@ -569,7 +586,161 @@ impl Store {
             account_manager: ws.account_manager.clone(),
             identities_registered: identities,
             as_of: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            last_request: self.support_requests(ws_id, 1, None).await?.into_iter().next().map(|(r, _)| r),
+            contact,
         })
+    }
+
+    // ---- requests to the account manager ----------------------------------
+
+    /// Stores a request and queues its webhook delivery, in one transaction.
+    pub async fn create_support_request(
+        &self,
+        ws: &Workspace,
+        user_id: Option<&str>,
+        intent: Intent,
+        message: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<SupportRequest> {
+        let id = new_request_id();
+        let request = SupportRequest {
+            id,
+            workspace_id: ws.id.clone(),
+            user_id: user_id.map(str::to_string),
+            intent,
+            message: message.to_string(),
+            created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        };
+        let payload = serde_json::json!({
+            "type": "support_request.created",
+            "id": request.id,
+            "workspace_id": request.workspace_id,
+            "workspace_name": ws.name,
+            "user_id": request.user_id,
+            "intent": request.intent,
+            "message": request.message,
+            "created_at": request.created_at,
+            "account_manager": ws.account_manager,
+        })
+        .to_string();
+        in_write_tx!(self, |tx| async {
+            sqlx::query(
+                "INSERT INTO support_requests (id, workspace_id, user_id, intent, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(request.id.clone())
+            .bind(ws.id.clone())
+            .bind(request.user_id.clone())
+            .bind(intent.key().to_string())
+            .bind(message.to_string())
+            .bind(now.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO webhook_outbox (request_id, payload, next_attempt_at) VALUES ($1, $2, $3)")
+                .bind(request.id.clone())
+                .bind(payload.clone())
+                .bind(Utc::now().timestamp_millis())
+                .execute(&mut *tx)
+                .await?;
+            Ok::<_, StoreError>(())
+        }
+        .await)?;
+        Ok(request)
+    }
+
+    /// A workspace's requests, newest first, after the cursor `(created_at_ms, id)`.
+    pub async fn support_requests(
+        &self,
+        ws: &str,
+        limit: i64,
+        before: Option<(i64, String)>,
+    ) -> StoreResult<Vec<(SupportRequest, Delivery)>> {
+        let base = "SELECT r.id, r.workspace_id, r.user_id, r.intent, r.message, r.created_at, \
+                    o.attempts, o.delivered_at, o.last_error \
+                    FROM support_requests r LEFT JOIN webhook_outbox o ON o.request_id = r.id WHERE r.workspace_id = $1";
+        let order = format!(" ORDER BY r.created_at DESC, r.id DESC LIMIT {}", limit.clamp(1, 100));
+        let rows = match before {
+            Some((ms, id)) => {
+                sqlx::query(&format!("{base} AND (r.created_at < $2 OR (r.created_at = $2 AND r.id < $3)){order}"))
+                    .bind(ws.to_string())
+                    .bind(ms)
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => sqlx::query(&format!("{base}{order}")).bind(ws.to_string()).fetch_all(&self.pool).await?,
+        };
+        rows.iter()
+            .map(|r| {
+                let intent: String = r.try_get("intent")?;
+                let created: i64 = r.try_get("created_at")?;
+                let delivered: Option<i64> = r.try_get("delivered_at")?;
+                Ok((
+                    SupportRequest {
+                        id: r.try_get("id")?,
+                        workspace_id: r.try_get("workspace_id")?,
+                        user_id: r.try_get("user_id")?,
+                        intent: Intent::parse(&intent).ok_or_else(|| StoreError::Corrupt(format!("intent {intent}")))?,
+                        message: r.try_get("message")?,
+                        created_at: from_ms(created)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    },
+                    Delivery {
+                        created_ms: created,
+                        attempts: r.try_get::<Option<i64>, _>("attempts")?.unwrap_or(0),
+                        delivered_at: delivered.map(from_ms).transpose()?,
+                        last_error: r.try_get("last_error")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Leases up to `limit` due deliveries for `lease`; another process
+    /// cannot take them until the lease ends.
+    pub async fn claim_deliveries(&self, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> StoreResult<Vec<Claimed>> {
+        let now_ms = now.timestamp_millis();
+        let until = (now + lease).timestamp_millis();
+        in_write_tx!(self, |tx| async {
+            let rows = sqlx::query(&format!(
+                "UPDATE webhook_outbox SET locked_until = $2 WHERE delivered_at IS NULL AND locked_until <= $1 \
+                 AND request_id IN (SELECT request_id FROM webhook_outbox WHERE delivered_at IS NULL \
+                 AND next_attempt_at <= $1 AND locked_until <= $1 ORDER BY next_attempt_at LIMIT {}) \
+                 RETURNING request_id, payload, attempts",
+                limit.clamp(1, 100)
+            ))
+            .bind(now_ms)
+            .bind(until)
+            .fetch_all(&mut *tx)
+            .await?;
+            rows.iter()
+                .map(|r| Ok(Claimed { request_id: r.try_get("request_id")?, payload: r.try_get("payload")?, attempts: r.try_get("attempts")? }))
+                .collect::<StoreResult<Vec<_>>>()
+        }
+        .await)
+    }
+
+    /// Records a delivery's outcome: delivered at an instant, or an error and
+    /// the next attempt's time.
+    pub async fn finish_delivery(&self, request_id: &str, outcome: &Result<DateTime<Utc>, (String, DateTime<Utc>)>) -> StoreResult<()> {
+        in_write_tx!(self, |tx| async {
+            let q = match outcome {
+                Ok(at) => sqlx::query(
+                    "UPDATE webhook_outbox SET delivered_at = $2, attempts = attempts + 1, locked_until = 0, \
+                     last_error = NULL WHERE request_id = $1",
+                )
+                .bind(request_id.to_string())
+                .bind(at.timestamp_millis()),
+                Err((error, next)) => sqlx::query(
+                    "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $2, locked_until = 0, \
+                     last_error = $3 WHERE request_id = $1",
+                )
+                .bind(request_id.to_string())
+                .bind(next.timestamp_millis())
+                .bind(error.chars().take(500).collect::<String>()),
+            };
+            q.execute(&mut *tx).await?;
+            Ok::<_, StoreError>(())
+        }
+        .await)
     }
 
     /// A usage report over the per-day aggregates.
@@ -753,6 +924,16 @@ impl Store {
                 .await?,
         )
     }
+}
+
+/// Request ids sort by creation: real milliseconds (even under a pinned
+/// clock), then a per-process sequence, then a random tail.
+fn new_request_id() -> String {
+    use rand::Rng;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed) % 0x1_0000;
+    format!("req_{:012x}{seq:04x}{:04x}", Utc::now().timestamp_millis(), rand::thread_rng().gen::<u16>())
 }
 
 fn prepare_sqlite_url(url: &str) -> StoreResult<String> {

@@ -1,12 +1,16 @@
-//! The Plan tab: the plan, its credits, price and renewal.
+//! The Plan tab: the plan, its credits, price and renewal, and a direct
+//! line to the account manager (Change Plan, Buy More) that records every
+//! request before anything else happens.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::header::OverviewResource;
 use super::shell::LoadError;
-use crate::format::{long_date, money, thousands};
-use crate::model::Overview;
+use crate::format::{long_date, money, thousands, timestamp};
+use crate::model::{ContactLinks, Intent, Overview, SupportRequest};
+use crate::rpc::SendSupportRequest;
 
 /// `/usage/plan`.
 #[component]
@@ -28,23 +32,168 @@ pub fn PlanTab() -> impl IntoView {
     }
 }
 
+/// Whether the cycle is over its credits or has under 10% left.
+pub fn running_low(o: &Overview) -> bool {
+    let c = o.summary.credits;
+    c.overage > 0 || (c.granted > 0 && c.left * 10 < c.granted)
+}
+
+/// The message a request starts with; the user edits it freely.
+pub fn prefilled_message(o: &Overview, intent: Intent) -> String {
+    let s = &o.summary;
+    let hello = match &o.account_manager {
+        Some(am) => format!("Hi {},", am.name.split_whitespace().next().unwrap_or(&am.name)),
+        None => "Hi,".to_string(),
+    };
+    match intent {
+        Intent::ChangePlan => format!(
+            "{hello} we would like to change our plan (now {}, {} credits a month). Could we talk about the options?",
+            s.plan.name,
+            thousands(s.plan.monthly_credits)
+        ),
+        Intent::BuyMore => format!(
+            "{hello} we would like to buy more credits: {} left of {}, renewing on {}. What can you offer?",
+            thousands(s.credits.left),
+            thousands(s.credits.granted),
+            long_date(s.cycle.renews_on)
+        ),
+    }
+}
+
 #[component]
 fn PlanDetails(o: Overview) -> impl IntoView {
-    let s = o.summary;
+    let s = o.summary.clone();
     let c = s.credits;
+    let low = running_low(&o);
+    let intents = if low { [Intent::BuyMore, Intent::ChangePlan] } else { [Intent::ChangePlan, Intent::BuyMore] };
+    let open = RwSignal::new(None::<Intent>);
+    let manager = o.account_manager.clone();
+    let am_name = manager.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| "your account manager".to_string());
+    let warning = low.then(|| {
+        let text = if c.overage > 0 {
+            format!("This cycle is {} credits over its balance. Buy more to keep working without interruption.", thousands(c.overage))
+        } else {
+            format!("Only {} credits left until {}. Buy more before you run out.", thousands(c.left), long_date(s.cycle.renews_on))
+        };
+        view! { <p class="card warning" role="status" data-testid="low-credits">{text}</p> }
+    });
+    let last = o.last_request.clone();
     view! {
+        {warning}
         <dl class="card details" data-testid="plan-details">
             <div><dt>"Plan"</dt><dd data-testid="plan-name">{s.plan.name.clone()}</dd></div>
-            <div><dt>"Identities"</dt><dd>{s.plan.identities_included} " included · " {o.identities_registered} " registered"</dd></div>
+            <div><dt>"Identities"</dt><dd data-testid="identities">{s.plan.identities_included} " included · " {o.identities_registered} " registered"</dd></div>
             <div><dt>"Plan Credits"</dt><dd data-testid="plan-credits">{thousands(c.plan)}</dd></div>
             <div><dt>"Add-on Credits"</dt><dd data-testid="addon-credits">{thousands(c.add_on)}</dd></div>
             {(c.rollover > 0).then(|| view! {
-                <div><dt>"Rollover Credits"</dt><dd>{thousands(c.rollover)} " · expire " {long_date(s.cycle.end)}</dd></div>
+                <div><dt>"Rollover Credits"</dt><dd data-testid="rollover-credits">{thousands(c.rollover)} <span class="sub">" · expire " {long_date(s.cycle.end)}</span></dd></div>
             })}
-            <div><dt>"Price"</dt><dd>{money(s.plan.price.amount_cents, &s.plan.price.currency)} " / month"</dd></div>
-            <div><dt>"Top-up Date"</dt><dd><time datetime=s.cycle.renews_on.to_string()>{long_date(s.cycle.renews_on)}</time></dd></div>
-            <div><dt>"Balance"</dt><dd data-testid="balance">{thousands(c.granted)} " · " {thousands(c.used)} " used · " {thousands(c.left)} " left"</dd></div>
+            <div><dt>"Price"</dt><dd data-testid="price">{money(s.plan.price.amount_cents, &s.plan.price.currency)} <span class="sub">" / month"</span></dd></div>
+            <div><dt>"Top-up Date"</dt><dd data-testid="top-up"><time datetime=s.cycle.renews_on.to_string()>{long_date(s.cycle.renews_on)}</time></dd></div>
+            <div class="wide"><dt>"Balance"</dt><dd data-testid="balance" data-granted=c.granted data-used=c.used data-left=c.left>
+                {thousands(c.granted)} <span class="sub">" (plan + add-ons" {(c.rollover > 0).then_some(" + rollover")} ") · " {thousands(c.used)} " used · " {thousands(c.left)} " left"</span>
+            </dd></div>
         </dl>
-        <p class="policy">"Credits renew on the 1st of each month. Unused credits do not carry over, except rollover grants, which expire at the end of their cycle."</p>
+        <p class="policy">
+            "Credits renew on the 1st of each month (next: " {long_date(s.cycle.renews_on)} "). Unused credits do not carry over, except rollover grants, which expire at the end of their cycle."
+        </p>
+        <div class="card actions">
+            <h2>"Change your plan or buy credits"</h2>
+            <p class="muted">"Both connect you with " {am_name.clone()} ", who will look at your case and offer a solution that fits."</p>
+            <div class="buttons">
+                {intents.into_iter().enumerate().map(|(i, intent)| { let secondary = i > 0; view! {
+                    <button type="button" class:secondary=secondary data-intent=intent.key()
+                        aria-expanded=move || (open.get() == Some(intent)).to_string()
+                        on:click=move |_| open.set(Some(intent))>{intent.label()}</button> }
+                }).collect_view()}
+            </div>
+            <RequestForm o=o.clone() open/>
+            <LastRequest last am_name=am_name.clone() contact=o.contact.clone()/>
+        </div>
+        {manager.map(|m| view! {
+            <div class="card manager" data-testid="account-manager">
+                <h2>"Your account manager"</h2>
+                <p class="name">{m.name.clone()}</p>
+                <p><a href=format!("mailto:{}", m.email)>{m.email.clone()}</a></p>
+                <p class="muted">"Write directly, or use Change Plan or Buy More above: both reach " {m.name.clone()} "."</p>
+            </div>
+        })}
     }
 }
+
+/// The request form; posts as a plain form without JavaScript.
+#[component]
+fn RequestForm(o: Overview, open: RwSignal<Option<Intent>>) -> impl IntoView {
+    let overview = expect_context::<OverviewResource>();
+    let send = ServerAction::<SendSupportRequest>::new();
+    let origins = o.contact.platform_origins.clone();
+    // After a request is stored: refresh the figures, close the form, and
+    // inside the platform ask the parent to open its chat.
+    Effect::new(move |_| {
+        if let Some(Ok(request)) = send.value().get() {
+            open.set(None);
+            overview.refetch();
+            notify_platform(&origins, &request);
+        }
+    });
+    let am = o.account_manager.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| "your account manager".into());
+    view! {
+        {move || open.get().map(|intent| {
+            let message = prefilled_message(&o, intent);
+            let am = am.clone();
+            view! {
+                <ActionForm action=send attr:class="request-form" attr:data-testid="request-form">
+                    <input type="hidden" name="intent" value=intent.key()/>
+                    <label for="request-message">{intent.label()} ": message to " {am}</label>
+                    <textarea id="request-message" name="message" rows="4" maxlength="2000" required autofocus>{message}</textarea>
+                    <div class="buttons">
+                        <button type="submit" disabled=move || send.pending().get()>
+                            {move || if send.pending().get() { "Sending…" } else { "Send request" }}
+                        </button>
+                        <button type="button" class="secondary" on:click=move |_| open.set(None)>"Cancel"</button>
+                    </div>
+                    {move || send.value().get().and_then(|r| r.err()).map(|e| view! {
+                        <p class="form-error" role="alert">{e.to_string().trim_start_matches("error running server function: ").to_string()}</p>
+                    })}
+                </ActionForm>
+            }
+        })}
+    }
+}
+
+#[component]
+fn LastRequest(last: Option<SupportRequest>, am_name: String, contact: ContactLinks) -> impl IntoView {
+    last.map(|r| {
+        let chat = contact.chat_url.clone();
+        view! {
+            <p class="sent" role="status" data-testid="request-sent" data-request-id=r.id.clone() data-intent=r.intent.key()>
+                "✓ Request sent to " {am_name} " · " <time datetime=r.created_at.clone()>{timestamp(&r.created_at)}</time>
+                {chat.map(|url| view! { " · " <a href=url target="_blank" rel="noopener" class="chat-link">"Open the chat"</a> })}
+            </p>
+        }
+    })
+}
+
+/// Inside the platform's iframe, asks the parent to open its chat: a
+/// `credits:open-chat` message posted only to the configured origins.
+#[cfg(feature = "hydrate")]
+fn notify_platform(origins: &[String], request: &SupportRequest) {
+    use wasm_bindgen::JsValue;
+    let Some(window) = web_sys::window() else { return };
+    let Ok(Some(parent)) = window.parent() else { return };
+    if js_sys::Object::is(&parent, &window) {
+        return; // standalone
+    }
+    let msg = js_sys::Object::new();
+    let set = |k: &str, v: &str| js_sys::Reflect::set(&msg, &JsValue::from_str(k), &JsValue::from_str(v));
+    let _ = set("type", "credits:open-chat");
+    let _ = set("intent", request.intent.key());
+    let _ = set("message", &request.message);
+    let _ = set("request_id", &request.id);
+    for origin in origins {
+        let _ = parent.post_message(&msg, origin);
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn notify_platform(_origins: &[String], _request: &SupportRequest) {}

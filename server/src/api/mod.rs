@@ -61,6 +61,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(csv::get_credit_usage_csv),
         )
         .route(
+            "/workspaces/{workspace_id}/support-requests",
+            get(get_support_requests),
+        )
+        .route(
             "/workspaces/{workspace_id}/conversations",
             get(get_conversations),
         )
@@ -771,4 +775,64 @@ pub async fn get_conversations(
     q: Params,
 ) -> ApiResult<Json<Value>> {
     report(state, ws, Metric::Conversations, q).await
+}
+
+/// `GET /workspaces/{ws}/support-requests`: requests to the account
+/// manager, newest first, `limit` (1-100, default 20) at a time; pass
+/// `next_cursor` back as `cursor` for the next page.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/support-requests", tag = "support",
+    params(("workspace_id" = String, Path), schema::SupportRequestParams),
+    responses((status = 200, body = schema::SupportRequestsOut), (status = 401, body = error::ErrorBody),
+              (status = 404, body = error::ErrorBody), (status = 422, body = error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_support_requests(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    q: Params,
+) -> ApiResult<Json<Value>> {
+    let ws = workspace_or_404(&state, &ws).await?;
+    let params = params_of(q)?;
+    let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
+    let mut errors = Vec::new();
+    let limit = match get("limit").map(str::parse::<i64>) {
+        None => 20,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new("limit", "must be an integer from 1 to 100"));
+            20
+        }
+    };
+    let cursor = match get("cursor") {
+        None => None,
+        Some(c) => match c.split_once('_').and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_string()))) {
+            Some(c) if is_valid_id(&c.1) => Some(c),
+            _ => {
+                errors.push(FieldError::new("cursor", "is not a cursor this API gave"));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let page = state.store.support_requests(&ws.id, limit + 1, cursor).await?;
+    let more = page.len() as i64 > limit;
+    let items: Vec<_> = page.into_iter().take(limit as usize).collect();
+    let next_cursor = if more { items.last().map(|(r, d)| format!("{}_{}", d.created_ms, r.id)) } else { None };
+    let requests: Vec<Value> = items
+        .iter()
+        .map(|(r, d)| {
+            json!({
+                "id": r.id, "workspace_id": r.workspace_id, "user_id": r.user_id, "intent": r.intent,
+                "message": r.message, "created_at": r.created_at,
+                "delivery": {
+                    "status": if d.delivered_at.is_some() { "delivered" } else { "pending" },
+                    "attempts": d.attempts,
+                    "delivered_at": d.delivered_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                    "last_error": d.last_error,
+                },
+            })
+        })
+        .collect();
+    Ok(Json(json!({"requests": requests, "next_cursor": next_cursor})))
 }

@@ -320,6 +320,49 @@ pub struct ReportParams {
     pub identity_id: Option<String>,
 }
 
+/// Paging of support requests.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SupportRequestParams {
+    /// 1-100, default 20.
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Where a request's webhook delivery stands.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryOut {
+    /// `pending` or `delivered`.
+    pub status: String,
+    pub attempts: i64,
+    pub delivered_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// A request to the account manager. The same object (without `delivery`,
+/// with `type: "support_request.created"`, `workspace_name` and
+/// `account_manager`) is POSTed to `CREDITS_REQUEST_WEBHOOK_URL` with the
+/// request's id as `Idempotency-Key`, retried until a 2xx.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SupportRequestOut {
+    pub id: String,
+    pub workspace_id: String,
+    pub user_id: Option<String>,
+    /// `change_plan` or `buy_more`.
+    pub intent: String,
+    pub message: String,
+    pub created_at: String,
+    pub delivery: DeliveryOut,
+}
+
+/// A page of requests, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SupportRequestsOut {
+    pub requests: Vec<SupportRequestOut>,
+    pub next_cursor: Option<String>,
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -340,7 +383,7 @@ impl Modify for BearerAuth {
         super::put_workspace, super::put_user, super::put_identity, super::put_campaign,
         super::post_grant, super::post_events, super::post_charge,
         super::get_summary, super::get_credit_usage, super::get_conversations,
-        super::csv::get_credit_usage_csv,
+        super::csv::get_credit_usage_csv, super::get_support_requests,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth),

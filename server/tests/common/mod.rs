@@ -56,6 +56,7 @@ impl TestApp {
             leptos,
             hydrate: false,
             dashboard_workspace: None,
+            contact: Default::default(),
         })
     }
 

@@ -1,0 +1,119 @@
+//! Delivers requests to the account manager to the platform's webhook.
+//!
+//! Each request is queued in `webhook_outbox` in the transaction that stores
+//! it. This worker leases due rows (so several server processes can run it),
+//! POSTs each payload with its id as `Idempotency-Key`, and marks it
+//! delivered on a 2xx; anything else is retried with exponential backoff.
+//! A crash between the POST and the mark redelivers the same id, which the
+//! receiver recognises. Scheduling uses the real clock, even under
+//! `CREDITS_NOW`, so that backoff elapses.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::store::{Claimed, Store};
+
+/// How deliveries are paced.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    pub url: String,
+    /// First retry delay; doubles per attempt up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// How often to look for due deliveries.
+    pub poll: Duration,
+    /// How long a leased delivery stays with this process before another may take it.
+    pub lease: Duration,
+}
+
+impl OutboxConfig {
+    /// Defaults for `url`: 2 s doubling to 1 h, polled every second.
+    pub fn new(url: String) -> Self {
+        Self { url, base_backoff: Duration::from_secs(2), max_backoff: Duration::from_secs(3600), poll: Duration::from_secs(1), lease: Duration::from_secs(60) }
+    }
+
+    /// The delay before attempt `attempts + 1`.
+    pub fn backoff(&self, attempts: i64) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.clamp(0, 30) as u32);
+        self.base_backoff.saturating_mul(factor).min(self.max_backoff)
+    }
+}
+
+/// Runs deliveries until `shutdown` resolves.
+pub async fn run(store: Store, config: OutboxConfig, shutdown: tokio::sync::watch::Receiver<bool>) {
+    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(cause = %e, "webhook client could not start");
+            return;
+        }
+    };
+    let mut shutdown = shutdown;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        if let Err(e) = deliver_due(&store, &client, &config).await {
+            tracing::warn!(cause = %e, "webhook outbox pass failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(config.poll) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One pass: lease the due deliveries and attempt each once.
+pub async fn deliver_due(store: &Store, client: &reqwest::Client, config: &OutboxConfig) -> Result<usize, crate::store::StoreError> {
+    let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60));
+    let due = store.claim_deliveries(Utc::now(), lease, 20).await?;
+    let n = due.len();
+    for item in due {
+        let outcome = attempt(client, &config.url, &item).await;
+        let outcome = match outcome {
+            Ok(()) => {
+                tracing::info!(request = %item.request_id, "webhook delivered");
+                Ok(Utc::now())
+            }
+            Err(error) => {
+                let delay = config.backoff(item.attempts);
+                tracing::warn!(request = %item.request_id, attempt = item.attempts + 1, %error, retry_in_ms = delay.as_millis() as u64, "webhook delivery failed");
+                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
+                Err((error, next))
+            }
+        };
+        store.finish_delivery(&item.request_id, &outcome).await?;
+    }
+    Ok(n)
+}
+
+async fn attempt(client: &reqwest::Client, url: &str, item: &Claimed) -> Result<(), String> {
+    let res = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("idempotency-key", &item.request_id)
+        .header("x-credits-delivery-attempt", (item.attempts + 1).to_string())
+        .body(item.payload.clone())
+        .send()
+        .await
+        .map_err(|e| format!("request failed: {e}"))?;
+    if res.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("receiver answered {}", res.status()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_ceiling() {
+        let c = OutboxConfig::new("http://x".into());
+        assert_eq!(c.backoff(0), Duration::from_secs(2));
+        assert_eq!(c.backoff(3), Duration::from_secs(16));
+        assert_eq!(c.backoff(40), Duration::from_secs(3600));
+    }
+}
