@@ -35,6 +35,10 @@ export default defineConfig({
     cwd: path.resolve(__dirname, '..'),
     reuseExistingServer: false,
     timeout: 120_000,
-    env: { CREDITS_NOW: process.env.CREDITS_NOW ?? '2026-11-25T10:00:00Z', RUST_LOG: 'warn' },
+    env: {
+      CREDITS_NOW: process.env.CREDITS_NOW ?? '2026-11-25T10:00:00Z',
+      CREDITS_EMBED_ORIGINS: 'http://platform.test',
+      RUST_LOG: 'warn',
+    },
   },
 });

@@ -59,7 +59,10 @@ pub fn money(amount_cents: i64, currency: &str) -> String {
 /// An RFC 3339 instant as "25 Nov 2026, 10:00 UTC" (the text itself when unreadable).
 pub fn timestamp(rfc3339: &str) -> String {
     match chrono::DateTime::parse_from_rfc3339(rfc3339) {
-        Ok(t) => t.with_timezone(&chrono::Utc).format("%-d %b %Y, %H:%M UTC").to_string(),
+        Ok(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%-d %b %Y, %H:%M UTC")
+            .to_string(),
         Err(_) => rfc3339.to_string(),
     }
 }

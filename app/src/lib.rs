@@ -1,8 +1,9 @@
 //! Credits — View Usage: the shared UI (components, routes, server
 //! functions) and the domain both the server and the browser use.
 
-#![recursion_limit = "256"]
+#![recursion_limit = "512"]
 
+pub mod charts;
 pub mod domain;
 pub mod format;
 pub mod model;

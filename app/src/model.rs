@@ -323,3 +323,57 @@ impl Report {
         })
     }
 }
+
+/// A user, campaign or identity for filters and tables, by its current name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+    /// Campaigns: `active`, `paused` or `archived`.
+    pub status: Option<String>,
+}
+
+/// Users, campaigns and identities of a workspace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    pub users: Vec<Named>,
+    pub campaigns: Vec<Named>,
+    pub identities: Vec<Named>,
+}
+
+/// The Credits tab, in one round trip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreditsView {
+    /// The query in effect (bad parameters dropped).
+    pub query: UsageQuery,
+    /// What was ignored, for a visible note.
+    pub notes: Vec<String>,
+    pub period: PeriodInfo,
+    pub total: i64,
+    /// Total of the period of the same length just before.
+    pub previous_total: i64,
+    pub by_action: Report,
+    pub by_category: Report,
+    pub by_user: Report,
+    pub by_day_action: Report,
+    pub by_day_user: Report,
+    pub directory: Directory,
+    pub forecast: crate::domain::forecast::Forecast,
+}
+
+/// The Conversations tab, in one round trip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationsView {
+    pub query: UsageQuery,
+    pub notes: Vec<String>,
+    pub period: PeriodInfo,
+    pub total: i64,
+    pub previous_total: i64,
+    pub by_day: Report,
+    pub by_campaign: Report,
+    pub by_identity: Report,
+    /// Credits of events that name each campaign / identity, same period and filters.
+    pub credits_by_campaign: Report,
+    pub credits_by_identity: Report,
+    pub directory: Directory,
+}

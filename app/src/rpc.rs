@@ -4,14 +4,17 @@
 
 use leptos::prelude::*;
 
-use crate::model::{Metric, Overview, Report, SupportRequest};
+use crate::model::{ConversationsView, CreditsView, Metric, Overview, Report, SupportRequest};
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! What the server provides to server functions.
     use std::sync::Arc;
 
-    use crate::model::{Intent, Metric, Overview, Report, SupportRequest, UsageQuery};
+    use crate::model::{
+        ConversationsView, CreditsView, Intent, Metric, Overview, Report, SupportRequest,
+        UsageQuery,
+    };
 
     /// The dashboard's read queries, implemented by the server's store.
     #[async_trait::async_trait]
@@ -25,6 +28,18 @@ pub mod ssr {
             metric: Metric,
             query: &UsageQuery,
         ) -> Result<Report, String>;
+        /// The Credits tab for a query; bad parameters are dropped with a note.
+        async fn credits_view(
+            &self,
+            workspace_id: &str,
+            params: &[(String, String)],
+        ) -> Result<CreditsView, String>;
+        /// The Conversations tab for a query; bad parameters are dropped with a note.
+        async fn conversations_view(
+            &self,
+            workspace_id: &str,
+            params: &[(String, String)],
+        ) -> Result<ConversationsView, String>;
         /// Stores a request to the account manager (and queues its delivery).
         async fn send_request(
             &self,
@@ -96,17 +111,53 @@ pub async fn get_report(
 /// Sends a request to the account manager: `intent` is `change_plan` or
 /// `buy_more`. Works as a plain form post too (without JavaScript).
 #[server(prefix = "/rpc", endpoint = "support-request")]
-pub async fn send_support_request(intent: String, message: String) -> Result<SupportRequest, ServerFnError> {
+pub async fn send_support_request(
+    intent: String,
+    message: String,
+) -> Result<SupportRequest, ServerFnError> {
     use crate::model::{Intent, MAX_REQUEST_MESSAGE};
     let (source, ws) = ssr::context()?;
-    let intent = Intent::parse(&intent).ok_or_else(|| ServerFnError::new("Choose Change Plan or Buy More."))?;
+    let intent = Intent::parse(&intent)
+        .ok_or_else(|| ServerFnError::new("Choose Change Plan or Buy More."))?;
     let message = message.trim();
     if message.is_empty() {
-        return Err(ServerFnError::new("Write a few words for your account manager."));
+        return Err(ServerFnError::new(
+            "Write a few words for your account manager.",
+        ));
     }
     if message.chars().count() > MAX_REQUEST_MESSAGE {
-        return Err(ServerFnError::new(format!("Keep the message under {MAX_REQUEST_MESSAGE} characters.")));
+        return Err(ServerFnError::new(format!(
+            "Keep the message under {MAX_REQUEST_MESSAGE} characters."
+        )));
     }
     let user = leptos::prelude::use_context::<ssr::CurrentUser>().map(|u| u.0);
-    source.0.send_request(&ws, user.as_deref(), intent, message).await.map_err(ServerFnError::new)
+    source
+        .0
+        .send_request(&ws, user.as_deref(), intent, message)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The Credits tab for the page's query string.
+#[server(prefix = "/rpc", endpoint = "credits-view")]
+pub async fn get_credits_view(params: Vec<(String, String)>) -> Result<CreditsView, ServerFnError> {
+    let (source, ws) = ssr::context()?;
+    source
+        .0
+        .credits_view(&ws, &params)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The Conversations tab for the page's query string.
+#[server(prefix = "/rpc", endpoint = "conversations-view")]
+pub async fn get_conversations_view(
+    params: Vec<(String, String)>,
+) -> Result<ConversationsView, ServerFnError> {
+    let (source, ws) = ssr::context()?;
+    source
+        .0
+        .conversations_view(&ws, &params)
+        .await
+        .map_err(ServerFnError::new)
 }

@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The hydrate entry point: nothing else lives here.
 
 use wasm_bindgen::prelude::wasm_bindgen;

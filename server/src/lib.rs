@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The `credits` server: configuration, the axum app (pages, server
 //! functions, the platform API), the store and the demo data.
 
@@ -7,6 +8,7 @@ pub mod demo;
 pub mod outbox;
 pub mod pages;
 pub mod store;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -100,15 +100,28 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         hydrate,
         dashboard_workspace: args.dashboard_workspace.clone(),
         contact: app::model::ContactLinks {
-            platform_origins: args.embed_origins.iter().map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect(),
+            platform_origins: args
+                .embed_origins
+                .iter()
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect(),
             chat_url: args.chat_url.clone().filter(|u| !u.trim().is_empty()),
         },
     };
     let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
-    let outbox = args.request_webhook_url.clone().filter(|u| !u.trim().is_empty()).map(|url| {
-        tracing::info!(%url, "delivering requests to the webhook");
-        tokio::spawn(outbox::run(store.clone(), outbox::OutboxConfig::new(url), outbox_stopped))
-    });
+    let outbox = args
+        .request_webhook_url
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .map(|url| {
+            tracing::info!(%url, "delivering requests to the webhook");
+            tokio::spawn(outbox::run(
+                store.clone(),
+                outbox::OutboxConfig::new(url),
+                outbox_stopped,
+            ))
+        });
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot bind {}: {e}", args.bind))?;

@@ -30,19 +30,30 @@ pub struct OutboxConfig {
 impl OutboxConfig {
     /// Defaults for `url`: 2 s doubling to 1 h, polled every second.
     pub fn new(url: String) -> Self {
-        Self { url, base_backoff: Duration::from_secs(2), max_backoff: Duration::from_secs(3600), poll: Duration::from_secs(1), lease: Duration::from_secs(60) }
+        Self {
+            url,
+            base_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(3600),
+            poll: Duration::from_secs(1),
+            lease: Duration::from_secs(60),
+        }
     }
 
     /// The delay before attempt `attempts + 1`.
     pub fn backoff(&self, attempts: i64) -> Duration {
         let factor = 2u32.saturating_pow(attempts.clamp(0, 30) as u32);
-        self.base_backoff.saturating_mul(factor).min(self.max_backoff)
+        self.base_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
     }
 }
 
 /// Runs deliveries until `shutdown` resolves.
 pub async fn run(store: Store, config: OutboxConfig, shutdown: tokio::sync::watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(cause = %e, "webhook client could not start");
@@ -65,7 +76,11 @@ pub async fn run(store: Store, config: OutboxConfig, shutdown: tokio::sync::watc
 }
 
 /// One pass: lease the due deliveries and attempt each once.
-pub async fn deliver_due(store: &Store, client: &reqwest::Client, config: &OutboxConfig) -> Result<usize, crate::store::StoreError> {
+pub async fn deliver_due(
+    store: &Store,
+    client: &reqwest::Client,
+    config: &OutboxConfig,
+) -> Result<usize, crate::store::StoreError> {
     let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60));
     let due = store.claim_deliveries(Utc::now(), lease, 20).await?;
     let n = due.len();
@@ -79,7 +94,8 @@ pub async fn deliver_due(store: &Store, client: &reqwest::Client, config: &Outbo
             Err(error) => {
                 let delay = config.backoff(item.attempts);
                 tracing::warn!(request = %item.request_id, attempt = item.attempts + 1, %error, retry_in_ms = delay.as_millis() as u64, "webhook delivery failed");
-                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
+                let next = Utc::now()
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
                 Err((error, next))
             }
         };
@@ -93,7 +109,10 @@ async fn attempt(client: &reqwest::Client, url: &str, item: &Claimed) -> Result<
         .post(url)
         .header("content-type", "application/json")
         .header("idempotency-key", &item.request_id)
-        .header("x-credits-delivery-attempt", (item.attempts + 1).to_string())
+        .header(
+            "x-credits-delivery-attempt",
+            (item.attempts + 1).to_string(),
+        )
         .body(item.payload.clone())
         .send()
         .await

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use app::model::{ContactLinks, Intent, Metric, Overview, Report, SupportRequest, UsageQuery};
+use app::model::{
+    ContactLinks, ConversationsView, CreditsView, Intent, Metric, Overview, Report, SupportRequest,
+    UsageQuery,
+};
 use app::rpc::ssr::{CurrentWorkspace, Source, UsageSource};
 use app::{shell, App, ShellOptions};
 use axum::http::header;
@@ -60,6 +63,40 @@ fn public(e: crate::store::StoreError) -> String {
 
 #[async_trait::async_trait]
 impl UsageSource for StoreSource {
+    async fn credits_view(
+        &self,
+        workspace_id: &str,
+        params: &[(String, String)],
+    ) -> Result<CreditsView, String> {
+        let ws_id = self.resolve(workspace_id).await?;
+        let ws = self
+            .store
+            .workspace(&ws_id)
+            .await
+            .map_err(public)?
+            .ok_or("workspace not found")?;
+        crate::views::credits_view(&self.store, &ws, params, self.clock.now())
+            .await
+            .map_err(public)
+    }
+
+    async fn conversations_view(
+        &self,
+        workspace_id: &str,
+        params: &[(String, String)],
+    ) -> Result<ConversationsView, String> {
+        let ws_id = self.resolve(workspace_id).await?;
+        let ws = self
+            .store
+            .workspace(&ws_id)
+            .await
+            .map_err(public)?
+            .ok_or("workspace not found")?;
+        crate::views::conversations_view(&self.store, &ws, params, self.clock.now())
+            .await
+            .map_err(public)
+    }
+
     async fn send_request(
         &self,
         workspace_id: &str,
@@ -68,8 +105,16 @@ impl UsageSource for StoreSource {
         message: &str,
     ) -> Result<SupportRequest, String> {
         let ws_id = self.resolve(workspace_id).await?;
-        let ws = self.store.workspace(&ws_id).await.map_err(public)?.ok_or("workspace not found")?;
-        self.store.create_support_request(&ws, user_id, intent, message, self.clock.now()).await.map_err(public)
+        let ws = self
+            .store
+            .workspace(&ws_id)
+            .await
+            .map_err(public)?
+            .ok_or("workspace not found")?;
+        self.store
+            .create_support_request(&ws, user_id, intent, message, self.clock.now())
+            .await
+            .map_err(public)
     }
 
     async fn overview(&self, workspace_id: &str) -> Result<Overview, String> {
@@ -98,6 +143,36 @@ impl UsageSource for StoreSource {
             .await
             .map_err(public)
     }
+}
+
+/// `/usage/credits.csv`: the Credits tab's current view as CSV (the same
+/// export as the API's `credit-usage.csv`, with the page's parameters).
+async fn credits_csv(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    axum::extract::Query(params): axum::extract::Query<Vec<(String, String)>>,
+) -> axum::response::Response {
+    let source = StoreSource {
+        store: state.store.clone(),
+        clock: state.clock,
+        default_workspace: state.dashboard_workspace.clone(),
+        contact: state.contact.clone(),
+    };
+    let result = async {
+        let ws_id = source
+            .resolve("")
+            .await
+            .map_err(|_| crate::api::error::ApiError::NotFound)?;
+        let ws = state
+            .store
+            .workspace(&ws_id)
+            .await?
+            .ok_or(crate::api::error::ApiError::NotFound)?;
+        let known = state.store.known_ids(&ws.id).await?;
+        let (query, _notes) = crate::views::page_query(Metric::Credits, &params, &known);
+        crate::api::csv::csv_response(&state, ws, query).await
+    }
+    .await;
+    result.unwrap_or_else(|e| e.into_response())
 }
 
 async fn stylesheet() -> impl IntoResponse {
@@ -133,6 +208,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/usage/plan") }))
         .route("/usage", get(|| async { Redirect::to("/usage/plan") }))
         .route("/assets/credits.css", get(stylesheet))
+        .route("/usage/credits.csv", get(credits_csv))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
         })

@@ -571,7 +571,12 @@ impl Store {
     }
 
     /// The dashboard's header and Plan tab.
-    pub async fn overview(&self, ws_id: &str, now: DateTime<Utc>, contact: ContactLinks) -> StoreResult<Overview> {
+    pub async fn overview(
+        &self,
+        ws_id: &str,
+        now: DateTime<Utc>,
+        contact: ContactLinks,
+    ) -> StoreResult<Overview> {
         let ws = self.workspace(ws_id).await?.ok_or(StoreError::NotFound)?;
         let summary = self.summary_of(&ws, now).await?;
         let identities: i64 =
@@ -586,7 +591,12 @@ impl Store {
             account_manager: ws.account_manager.clone(),
             identities_registered: identities,
             as_of: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            last_request: self.support_requests(ws_id, 1, None).await?.into_iter().next().map(|(r, _)| r),
+            last_request: self
+                .support_requests(ws_id, 1, None)
+                .await?
+                .into_iter()
+                .next()
+                .map(|(r, _)| r),
             contact,
         })
     }
@@ -623,7 +633,8 @@ impl Store {
             "account_manager": ws.account_manager,
         })
         .to_string();
-        in_write_tx!(self, |tx| async {
+        in_write_tx!(self, |tx| {
+            async {
             sqlx::query(
                 "INSERT INTO support_requests (id, workspace_id, user_id, intent, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -643,7 +654,8 @@ impl Store {
                 .await?;
             Ok::<_, StoreError>(())
         }
-        .await)?;
+        .await
+        })?;
         Ok(request)
     }
 
@@ -657,18 +669,27 @@ impl Store {
         let base = "SELECT r.id, r.workspace_id, r.user_id, r.intent, r.message, r.created_at, \
                     o.attempts, o.delivered_at, o.last_error \
                     FROM support_requests r LEFT JOIN webhook_outbox o ON o.request_id = r.id WHERE r.workspace_id = $1";
-        let order = format!(" ORDER BY r.created_at DESC, r.id DESC LIMIT {}", limit.clamp(1, 100));
-        let rows = match before {
-            Some((ms, id)) => {
-                sqlx::query(&format!("{base} AND (r.created_at < $2 OR (r.created_at = $2 AND r.id < $3)){order}"))
-                    .bind(ws.to_string())
-                    .bind(ms)
-                    .bind(id)
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-            None => sqlx::query(&format!("{base}{order}")).bind(ws.to_string()).fetch_all(&self.pool).await?,
-        };
+        let order = format!(
+            " ORDER BY r.created_at DESC, r.id DESC LIMIT {}",
+            limit.clamp(1, 100)
+        );
+        let rows =
+            match before {
+                Some((ms, id)) => sqlx::query(&format!(
+                    "{base} AND (r.created_at < $2 OR (r.created_at = $2 AND r.id < $3)){order}"
+                ))
+                .bind(ws.to_string())
+                .bind(ms)
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query(&format!("{base}{order}"))
+                        .bind(ws.to_string())
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+            };
         rows.iter()
             .map(|r| {
                 let intent: String = r.try_get("intent")?;
@@ -679,9 +700,11 @@ impl Store {
                         id: r.try_get("id")?,
                         workspace_id: r.try_get("workspace_id")?,
                         user_id: r.try_get("user_id")?,
-                        intent: Intent::parse(&intent).ok_or_else(|| StoreError::Corrupt(format!("intent {intent}")))?,
+                        intent: Intent::parse(&intent)
+                            .ok_or_else(|| StoreError::Corrupt(format!("intent {intent}")))?,
                         message: r.try_get("message")?,
-                        created_at: from_ms(created)?.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        created_at: from_ms(created)?
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     },
                     Delivery {
                         created_ms: created,
@@ -696,10 +719,16 @@ impl Store {
 
     /// Leases up to `limit` due deliveries for `lease`; another process
     /// cannot take them until the lease ends.
-    pub async fn claim_deliveries(&self, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> StoreResult<Vec<Claimed>> {
+    pub async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Claimed>> {
         let now_ms = now.timestamp_millis();
         let until = (now + lease).timestamp_millis();
-        in_write_tx!(self, |tx| async {
+        in_write_tx!(self, |tx| {
+            async {
             let rows = sqlx::query(&format!(
                 "UPDATE webhook_outbox SET locked_until = $2 WHERE delivered_at IS NULL AND locked_until <= $1 \
                  AND request_id IN (SELECT request_id FROM webhook_outbox WHERE delivered_at IS NULL \
@@ -715,13 +744,19 @@ impl Store {
                 .map(|r| Ok(Claimed { request_id: r.try_get("request_id")?, payload: r.try_get("payload")?, attempts: r.try_get("attempts")? }))
                 .collect::<StoreResult<Vec<_>>>()
         }
-        .await)
+        .await
+        })
     }
 
     /// Records a delivery's outcome: delivered at an instant, or an error and
     /// the next attempt's time.
-    pub async fn finish_delivery(&self, request_id: &str, outcome: &Result<DateTime<Utc>, (String, DateTime<Utc>)>) -> StoreResult<()> {
-        in_write_tx!(self, |tx| async {
+    pub async fn finish_delivery(
+        &self,
+        request_id: &str,
+        outcome: &Result<DateTime<Utc>, (String, DateTime<Utc>)>,
+    ) -> StoreResult<()> {
+        in_write_tx!(self, |tx| {
+            async {
             let q = match outcome {
                 Ok(at) => sqlx::query(
                     "UPDATE webhook_outbox SET delivered_at = $2, attempts = attempts + 1, locked_until = 0, \
@@ -740,7 +775,8 @@ impl Store {
             q.execute(&mut *tx).await?;
             Ok::<_, StoreError>(())
         }
-        .await)
+        .await
+        })
     }
 
     /// A usage report over the per-day aggregates.
@@ -933,7 +969,11 @@ fn new_request_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed) % 0x1_0000;
-    format!("req_{:012x}{seq:04x}{:04x}", Utc::now().timestamp_millis(), rand::thread_rng().gen::<u16>())
+    format!(
+        "req_{:012x}{seq:04x}{:04x}",
+        Utc::now().timestamp_millis(),
+        rand::thread_rng().gen::<u16>()
+    )
 }
 
 fn prepare_sqlite_url(url: &str) -> StoreResult<String> {

@@ -24,8 +24,15 @@ async fn send(app: &TestApp, intent: &str, message: &str) -> (StatusCode, Value)
     use tower::ServiceExt;
     let res = app.router.clone().oneshot(req).await.expect("answer");
     let status = res.status();
-    let bytes = http_body_util::BodyExt::collect(res.into_body()).await.expect("body").to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())))
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())),
+    )
 }
 
 async fn requests_are_stored_and_listed(app: &TestApp) {
@@ -40,16 +47,24 @@ async fn requests_are_stored_and_listed(app: &TestApp) {
     let (s, empty) = send(app, "buy_more", "   ").await;
     assert_ne!(s, StatusCode::OK, "{empty}");
 
-    let (s, page) = app.get("/api/v1/workspaces/acme/support-requests?limit=1").await;
+    let (s, page) = app
+        .get("/api/v1/workspaces/acme/support-requests?limit=1")
+        .await;
     assert_eq!(s, StatusCode::OK, "{page}");
     assert_eq!(page["requests"][0]["id"], second["id"], "newest first");
     assert_eq!(page["requests"][0]["message"], "Hi Laura, 500 more please");
     assert_eq!(page["requests"][0]["delivery"]["status"], "pending");
     let cursor = page["next_cursor"].as_str().unwrap_or_default().to_string();
-    let (_, page2) = app.get(&format!("/api/v1/workspaces/acme/support-requests?limit=1&cursor={cursor}")).await;
+    let (_, page2) = app
+        .get(&format!(
+            "/api/v1/workspaces/acme/support-requests?limit=1&cursor={cursor}"
+        ))
+        .await;
     assert_eq!(page2["requests"][0]["id"], first["id"]);
     assert!(page2["next_cursor"].is_null());
-    let (s, _) = app.get("/api/v1/workspaces/acme/support-requests?limit=0").await;
+    let (s, _) = app
+        .get("/api/v1/workspaces/acme/support-requests?limit=0")
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (s, _) = app.get("/api/v1/workspaces/ghost/support-requests").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
@@ -74,9 +89,12 @@ async fn receiver(fail_first: usize) -> Receiver {
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(
-            move |axum::extract::State((seen, calls)): axum::extract::State<(Arc<Mutex<Vec<(String, Value)>>>, Arc<Mutex<usize>>)>,
-             headers: axum::http::HeaderMap,
-             body: String| async move {
+            move |axum::extract::State((seen, calls)): axum::extract::State<(
+                Arc<Mutex<Vec<(String, Value)>>>,
+                Arc<Mutex<usize>>,
+            )>,
+                  headers: axum::http::HeaderMap,
+                  body: String| async move {
                 let n = {
                     let mut c = calls.lock().expect("lock");
                     *c += 1;
@@ -85,18 +103,29 @@ async fn receiver(fail_first: usize) -> Receiver {
                 if n <= fail_first {
                     return StatusCode::INTERNAL_SERVER_ERROR;
                 }
-                let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                seen.lock().expect("lock").push((key, serde_json::from_str(&body).unwrap_or(Value::Null)));
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                seen.lock()
+                    .expect("lock")
+                    .push((key, serde_json::from_str(&body).unwrap_or(Value::Null)));
                 StatusCode::NO_CONTENT
             },
         ),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app.with_state(state)).await;
     });
-    Receiver { url: format!("http://{addr}/hook"), seen }
+    Receiver {
+        url: format!("http://{addr}/hook"),
+        seen,
+    }
 }
 
 fn fast(url: &str) -> OutboxConfig {
@@ -114,13 +143,40 @@ async fn webhook_retries_until_acknowledged(app: &TestApp) {
     let (_, sent) = send(app, "buy_more", "Top up please").await;
     let id = sent["id"].as_str().unwrap_or_default().to_string();
     // Attempt 1 and 2 get a 500; each schedules a later retry.
-    assert_eq!(deliver_due(&app.store, &client, &config).await.expect("pass"), 1);
-    assert_eq!(deliver_due(&app.store, &client, &config).await.expect("pass"), 0, "not due yet");
+    assert_eq!(
+        deliver_due(&app.store, &client, &config)
+            .await
+            .expect("pass"),
+        1
+    );
+    assert_eq!(
+        deliver_due(&app.store, &client, &config)
+            .await
+            .expect("pass"),
+        0,
+        "not due yet"
+    );
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(deliver_due(&app.store, &client, &config).await.expect("pass"), 1);
+    assert_eq!(
+        deliver_due(&app.store, &client, &config)
+            .await
+            .expect("pass"),
+        1
+    );
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(deliver_due(&app.store, &client, &config).await.expect("pass"), 1);
-    assert_eq!(deliver_due(&app.store, &client, &config).await.expect("pass"), 0, "delivered: nothing left");
+    assert_eq!(
+        deliver_due(&app.store, &client, &config)
+            .await
+            .expect("pass"),
+        1
+    );
+    assert_eq!(
+        deliver_due(&app.store, &client, &config)
+            .await
+            .expect("pass"),
+        0,
+        "delivered: nothing left"
+    );
     let seen = hook.seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].0, id);
@@ -141,22 +197,50 @@ async fn webhook_survives_a_restart(app: &TestApp) {
         assert_eq!(s, StatusCode::OK);
     }
     // A process leases the deliveries and dies before sending them.
-    let leased = app.store.claim_deliveries(chrono::Utc::now(), chrono::Duration::milliseconds(300), 20).await.expect("claim");
+    let leased = app
+        .store
+        .claim_deliveries(chrono::Utc::now(), chrono::Duration::milliseconds(300), 20)
+        .await
+        .expect("claim");
     assert_eq!(leased.len(), 3);
     let client = reqwest::Client::new();
-    assert_eq!(deliver_due(&app.store, &client, &config).await.expect("pass"), 0, "leased elsewhere");
+    assert_eq!(
+        deliver_due(&app.store, &client, &config)
+            .await
+            .expect("pass"),
+        0,
+        "leased elsewhere"
+    );
     // After the lease, the restarted process delivers each request once.
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(deliver_due(&app.store, &client, &config).await.expect("pass"), 3);
-    assert_eq!(deliver_due(&app.store, &client, &config).await.expect("pass"), 0);
+    assert_eq!(
+        deliver_due(&app.store, &client, &config)
+            .await
+            .expect("pass"),
+        3
+    );
+    assert_eq!(
+        deliver_due(&app.store, &client, &config)
+            .await
+            .expect("pass"),
+        0
+    );
     let seen = hook.seen.lock().expect("lock").clone();
     let mut per_id: HashMap<String, usize> = HashMap::new();
     for (key, body) in &seen {
-        assert_eq!(body["id"].as_str(), Some(key.as_str()), "the id travels as Idempotency-Key");
+        assert_eq!(
+            body["id"].as_str(),
+            Some(key.as_str()),
+            "the id travels as Idempotency-Key"
+        );
         *per_id.entry(key.clone()).or_default() += 1;
     }
     assert_eq!(per_id.len(), 3);
     assert!(per_id.values().all(|n| *n == 1), "{per_id:?}");
 }
 
-on_both_engines!(requests_are_stored_and_listed, webhook_retries_until_acknowledged, webhook_survives_a_restart);
+on_both_engines!(
+    requests_are_stored_and_listed,
+    webhook_retries_until_acknowledged,
+    webhook_survives_a_restart
+);

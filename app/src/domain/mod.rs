@@ -1,4 +1,5 @@
 //! The domain: calendar and ledger arithmetic, pure Rust with no I/O.
 
 pub mod calendar;
+pub mod forecast;
 pub mod ledger;

@@ -1,58 +1,221 @@
-//! The Conversations tab: conversations in a period.
+//! The Conversations tab: a daily line, pies by campaign and by identity
+//! (top 8 and "Other"), and credits spent per conversation.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
 
-use super::credits::query_pairs;
+use super::chart::{dark_theme, ChartClick, EChart};
+use super::period::{change_text, href_with, use_params, PeriodPicker};
 use super::shell::LoadError;
+use super::table::{SortableTable, TableRow};
+use crate::charts::{credits_per_conversation, daily_line, id_color, pie, top_with_other};
 use crate::format::{date_range, thousands};
-use crate::model::{Metric, Report};
-use crate::rpc::get_report;
+use crate::model::{ConversationsView, Named, Report};
+use crate::rpc::get_conversations_view;
+
+const PATH: &str = "/usage/conversations";
 
 /// `/usage/conversations`.
 #[component]
 pub fn ConversationsTab() -> impl IntoView {
-    let params = query_pairs(&[("group_by", "day")]);
-    let report = Resource::new(
-        move || params.get(),
-        |p| get_report(Metric::Conversations, p),
-    );
+    let params = use_params();
+    let view_data = Resource::new(move || params.get(), get_conversations_view);
     view! {
         <Title text="Conversations — Credits"/>
         <section class="tab conversations" aria-labelledby="conversations-title">
             <h1 id="conversations-title">"Conversations"</h1>
-            <Suspense fallback=|| view! { <div class="card skeleton tall" aria-hidden="true"></div> }>
+            <Transition fallback=|| view! { <div class="card skeleton tall" aria-hidden="true"></div> }>
                 {move || Suspend::new(async move {
-                    match report.await {
-                        Ok((r, notes)) => view! { <ConversationsHeadline r notes/> }.into_any(),
-                        Err(e) => view! { <LoadError message=e.to_string() retry=move |_| report.refetch()/> }.into_any(),
+                    match view_data.await {
+                        Ok(v) => view! { <ConversationsBody v params=params.get_untracked()/> }.into_any(),
+                        Err(e) => view! { <LoadError message=e.to_string() retry=move |_| view_data.refetch()/> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }
 
-#[component]
-fn ConversationsHeadline(r: Report, notes: Vec<String>) -> impl IntoView {
-    let busiest = r
+/// Table rows of a conversations report with the credits per conversation.
+fn cost_rows(
+    conversations: &Report,
+    credits: &Report,
+    names: &[Named],
+    href: &dyn Fn(&str) -> String,
+) -> Vec<TableRow> {
+    let total = conversations.total;
+    conversations
         .rows
         .iter()
-        .max_by_key(|row| row.value)
-        .filter(|row| row.value > 0)
-        .cloned();
+        .filter_map(|r| {
+            let key = r.keys.first().cloned().flatten()?;
+            let spent = credits
+                .rows
+                .iter()
+                .find(|c| c.keys.first().cloned().flatten().as_deref() == Some(&key))
+                .map_or(0, |c| c.value);
+            let named = names.iter().find(|n| n.id == key);
+            Some(TableRow {
+                label: named.map_or_else(
+                    || r.label.clone().unwrap_or_else(|| key.clone()),
+                    |n| n.name.clone(),
+                ),
+                extra: named.and_then(|n| n.status.clone()),
+                value: r.value,
+                share: if total > 0 {
+                    r.value as f64 / total as f64
+                } else {
+                    0.0
+                },
+                href: Some(href(&key)),
+                color: Some(id_color(&key).to_string()),
+                cost: Some(credits_per_conversation(spent, r.value)),
+                key,
+            })
+        })
+        .collect()
+}
+
+#[component]
+fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> impl IntoView {
+    let navigate = use_navigate();
+    let dark = RwSignal::new(false);
+    Effect::new(move |_| dark.set(dark_theme()));
+    let days: Vec<String> = v
+        .by_day
+        .rows
+        .iter()
+        .map(|r| r.keys.first().cloned().flatten().unwrap_or_default())
+        .collect();
+    let values: Vec<i64> = v.by_day.rows.iter().map(|r| r.value).collect();
+    let (d, vals) = (days.clone(), values.clone());
+    let line = Signal::derive(move || daily_line(&d, &vals, "Conversations", dark.get()));
+    let campaign_slices = top_with_other(&v.by_campaign.rows, 8);
+    let identity_slices = top_with_other(&v.by_identity.rows, 8);
+    let (cs, is) = (campaign_slices.clone(), identity_slices.clone());
+    let campaign_pie = Signal::derive(move || pie(&cs, "Conversations by campaign", dark.get()));
+    let identity_pie = Signal::derive(move || pie(&is, "Conversations by identity", dark.get()));
+
+    let slice_click = |slices: Vec<crate::charts::Slice>, param: &'static str| {
+        let params = params.clone();
+        let navigate = navigate.clone();
+        Callback::new(move |c: ChartClick| {
+            let Some(name) = c.name else { return };
+            if let Some(key) = slices
+                .iter()
+                .find(|s| s.label == name && !s.other)
+                .and_then(|s| s.key.clone())
+            {
+                navigate(
+                    &href_with(PATH, &params, &[(param, Some(&key))]),
+                    Default::default(),
+                );
+            }
+        })
+    };
+    let on_campaign = slice_click(campaign_slices.clone(), "campaign");
+    let on_identity = slice_click(identity_slices.clone(), "identity");
+    let noop = Callback::new(|_: ChartClick| {});
+
+    let p = params.clone();
+    let campaign_rows = cost_rows(
+        &v.by_campaign,
+        &v.credits_by_campaign,
+        &v.directory.campaigns,
+        &|k| href_with(PATH, &p, &[("campaign", Some(k))]),
+    );
+    let identity_rows = cost_rows(
+        &v.by_identity,
+        &v.credits_by_identity,
+        &v.directory.identities,
+        &|k| href_with(PATH, &p, &[("identity", Some(k))]),
+    );
+    let describe = |title: &str, slices: &[crate::charts::Slice]| {
+        format!(
+            "{title}: {}",
+            slices
+                .iter()
+                .map(|s| format!("{} {}", s.label, s.value))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let line_describe = format!(
+        "Conversations per day, {}: total {}",
+        date_range(v.period.from, v.period.to),
+        v.total
+    );
+    let f = v.query.filters.clone();
+    let active_filters: Vec<(&'static str, String)> = [
+        (
+            "campaign",
+            f.campaign_id.clone().map(|id| {
+                v.directory
+                    .campaigns
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map_or(id, |c| c.name.clone())
+            }),
+        ),
+        (
+            "identity",
+            f.identity_id.clone().map(|id| {
+                v.directory
+                    .identities
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map_or(id, |c| c.name.clone())
+            }),
+        ),
+        (
+            "user",
+            f.user_id.clone().map(|id| {
+                v.directory
+                    .users
+                    .iter()
+                    .find(|c| c.id == id)
+                    .map_or(id, |c| c.name.clone())
+            }),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    let chips = active_filters
+        .into_iter()
+        .map(|(k, name)| {
+            let href = href_with(PATH, &params, &[(k, None)]);
+            view! { <A href=href attr:class="chip" attr:data-filter=k>{format!("{k}: {name}")} " ✕"</A> }
+        })
+        .collect_view();
     view! {
-        {(!notes.is_empty()).then(|| view! { <p class="note" role="status">{notes.join(" · ")}</p> })}
+        {(!v.notes.is_empty()).then(|| view! { <p class="note" role="status" data-testid="notes">{v.notes.join(" · ")}</p> })}
+        <PeriodPicker path=PATH params=params.clone() period=v.period.clone()/>
+        <div class="chips" aria-label="Active filters">{chips}</div>
         <div class="card headline">
-            <p class="period">{date_range(r.period.from, r.period.to)}</p>
-            <p class="big" data-testid="conversations-total">{thousands(r.total)}</p>
-            <p class="label">"conversations"</p>
-            {match busiest {
-                Some(row) => view! {
-                    <p class="aside">"Busiest day: " {row.keys.first().cloned().flatten().unwrap_or_default()} " (" {thousands(row.value)} ")"</p>
-                }.into_any(),
-                None => view! { <p class="empty">"No conversations in this period"</p> }.into_any(),
-            }}
+            <p class="big" data-testid="conversations-total" data-total=v.total>{thousands(v.total)}</p>
+            <p class="label">"conversations · " <span data-testid="change">{change_text(v.total, v.previous_total, v.period.range().days())}</span></p>
+            {(v.total == 0).then(|| view! { <p class="empty">"No conversations in this period"</p> })}
+        </div>
+        <div class="card">
+            <h2>"Daily conversations"</h2>
+            <EChart id="chart-daily" chart=line describe=line_describe on_select=noop/>
+        </div>
+        <div class="pies">
+            <div class="card">
+                <h2>"Conversations usage by campaigns"</h2>
+                <EChart id="chart-campaigns" chart=campaign_pie describe=describe("Conversations by campaign", &campaign_slices) on_select=on_campaign/>
+                <SortableTable id="table-campaigns" caption="Conversations by campaign" key_header="Campaign" extra_header=Some("Status")
+                    value_header="Conversations" rows=campaign_rows cost_header="Credits / conversation"/>
+            </div>
+            <div class="card">
+                <h2>"Conversations usage by identities"</h2>
+                <EChart id="chart-identities" chart=identity_pie describe=describe("Conversations by identity", &identity_slices) on_select=on_identity/>
+                <SortableTable id="table-identities" caption="Conversations by identity" key_header="Identity" extra_header=None
+                    value_header="Conversations" rows=identity_rows cost_header="Credits / conversation"/>
+            </div>
         </div>
     }
 }

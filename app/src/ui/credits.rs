@@ -1,76 +1,377 @@
-//! The Credits tab: credits used in a period, by category.
+//! The Credits tab: who and what consumed credits in a period, in charts
+//! and tables, with drill-down by click, CSV export and the forecast.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_navigate;
 
+use super::chart::{dark_theme, ChartClick, EChart};
+use super::period::{change_text, href_with, use_params, PeriodPicker};
 use super::shell::LoadError;
-use crate::domain::ledger::Category;
-use crate::format::{date_range, thousands};
-use crate::model::{Metric, Report};
-use crate::rpc::get_report;
+use super::table::{SortableTable, TableRow};
+use crate::charts::{action_color, daily_series, id_color, stacked_bars, OTHER_COLOR};
+use crate::domain::forecast::Outlook;
+use crate::domain::ledger::{Action, Category};
+use crate::format::{date_range, long_date, thousands};
+use crate::model::{CreditsView, Directory, GroupRow};
+use crate::rpc::get_credits_view;
 
-/// The page's query string as pairs, plus what the view adds.
-pub fn query_pairs(extra: &[(&str, &str)]) -> Memo<Vec<(String, String)>> {
-    let query = use_query_map();
-    let extra: Vec<(String, String)> = extra
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Memo::new(move |_| {
-        let mut pairs: Vec<(String, String)> = query.with(|q| {
-            q.into_iter()
-                .filter(|(k, _)| !extra.iter().any(|(e, _)| e.as_str() == k.as_ref()))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        });
-        pairs.extend(extra.iter().cloned());
-        pairs
-    })
-}
+const PATH: &str = "/usage/credits";
 
 /// `/usage/credits`.
 #[component]
 pub fn CreditsTab() -> impl IntoView {
-    let params = query_pairs(&[("group_by", "category")]);
-    let report = Resource::new(move || params.get(), |p| get_report(Metric::Credits, p));
+    let params = use_params();
+    let view_data = Resource::new(move || params.get(), get_credits_view);
     view! {
         <Title text="Credits — Credits usage"/>
         <section class="tab credits" aria-labelledby="credits-title">
             <h1 id="credits-title">"Credits usage"</h1>
-            <Suspense fallback=|| view! { <div class="card skeleton tall" aria-hidden="true"></div> }>
+            <Transition fallback=|| view! { <div class="card skeleton tall" aria-hidden="true"></div> }>
                 {move || Suspend::new(async move {
-                    match report.await {
-                        Ok((r, notes)) => view! { <CreditsHeadline r notes/> }.into_any(),
-                        Err(e) => view! { <LoadError message=e.to_string() retry=move |_| report.refetch()/> }.into_any(),
+                    match view_data.await {
+                        Ok(v) => view! { <CreditsBody v params=params.get_untracked()/> }.into_any(),
+                        Err(e) => view! { <LoadError message=e.to_string() retry=move |_| view_data.refetch()/> }.into_any(),
                     }
                 })}
-            </Suspense>
+            </Transition>
         </section>
     }
 }
 
-#[component]
-fn CreditsHeadline(r: Report, notes: Vec<String>) -> impl IntoView {
-    let by = |c: Category| {
-        r.rows
+fn action_label(key: Option<&str>) -> String {
+    key.and_then(Action::parse).map_or_else(
+        || key.unwrap_or("None").to_string(),
+        |a| a.label().to_string(),
+    )
+}
+
+fn user_label(dir: &Directory, key: Option<&str>) -> String {
+    match key {
+        Some(k) => dir
+            .users
             .iter()
-            .find(|row| row.keys.first().cloned().flatten().as_deref() == Some(c.key()))
-            .map_or(0, |row| row.value)
+            .find(|u| u.id == k)
+            .map_or_else(|| k.to_string(), |u| u.name.clone()),
+        None => "None".into(),
+    }
+}
+
+fn rows_of(
+    rows: &[GroupRow],
+    total: i64,
+    href: &dyn Fn(&str) -> String,
+    color: &dyn Fn(&str) -> String,
+) -> Vec<TableRow> {
+    rows.iter()
+        .filter_map(|r| {
+            let key = r.keys.first().cloned().flatten()?;
+            Some(TableRow {
+                key: key.clone(),
+                label: r.label.clone().unwrap_or_else(|| key.clone()),
+                extra: None,
+                value: r.value,
+                share: if total > 0 {
+                    r.value as f64 / total as f64
+                } else {
+                    0.0
+                },
+                href: Some(href(&key)),
+                color: Some(color(&key)),
+                cost: None,
+            })
+        })
+        .collect()
+}
+
+#[component]
+fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
+    let navigate = use_navigate();
+    let dir = v.directory.clone();
+    let dark = RwSignal::new(false);
+    Effect::new(move |_| dark.set(dark_theme()));
+
+    // Charts: stacked per day by action and by user.
+    let (days, action_series) = daily_series(&v.by_day_action, &|k| action_label(k), &|k| {
+        action_color(k.unwrap_or("")).to_string()
+    });
+    let dir_for_users = dir.clone();
+    let (user_days, user_series) = daily_series(
+        &v.by_day_user,
+        &move |k| user_label(&dir_for_users, k),
+        &|k| k.map_or(OTHER_COLOR, id_color).to_string(),
+    );
+    let (d1, s1, d2, s2) = (
+        days.clone(),
+        action_series.clone(),
+        user_days.clone(),
+        user_series.clone(),
+    );
+    let action_chart = Signal::derive(move || stacked_bars(&d1, &s1, dark.get()));
+    let user_chart = Signal::derive(move || stacked_bars(&d2, &s2, dark.get()));
+
+    let p_action = params.clone();
+    let nav_action = navigate.clone();
+    let on_action = Callback::new(move |c: ChartClick| {
+        let key = c.series_id.or_else(|| {
+            c.name.and_then(|n| {
+                Action::ALL
+                    .into_iter()
+                    .find(|a| a.label() == n)
+                    .map(|a| a.key().to_string())
+            })
+        });
+        if let Some(key) = key {
+            nav_action(
+                &href_with(PATH, &p_action, &[("action", Some(&key))]),
+                Default::default(),
+            );
+        }
+    });
+    let p_user = params.clone();
+    let nav_user = navigate.clone();
+    let dir_click = dir.clone();
+    let on_user = Callback::new(move |c: ChartClick| {
+        let key = c.series_id.or_else(|| {
+            c.name.and_then(|n| {
+                dir_click
+                    .users
+                    .iter()
+                    .find(|u| u.name == n)
+                    .map(|u| u.id.clone())
+            })
+        });
+        if let Some(key) = key {
+            nav_user(
+                &href_with(PATH, &p_user, &[("user", Some(&key))]),
+                Default::default(),
+            );
+        }
+    });
+
+    let total = v.total;
+    let p = params.clone();
+    let action_rows = rows_of(
+        &v.by_action.rows,
+        total,
+        &|k| href_with(PATH, &p, &[("action", Some(k))]),
+        &|k| action_color(k).to_string(),
+    );
+    let action_rows: Vec<TableRow> = action_rows
+        .into_iter()
+        .map(|mut r| {
+            r.extra = Action::parse(&r.key).map(|a| a.category().label().to_string());
+            r
+        })
+        .collect();
+    let user_rows = rows_of(
+        &v.by_user.rows,
+        total,
+        &|k| href_with(PATH, &p, &[("user", Some(k))]),
+        &|k| id_color(k).to_string(),
+    );
+    let by_cat = |c: Category| {
+        v.by_category
+            .rows
+            .iter()
+            .find(|r| r.keys.first().cloned().flatten().as_deref() == Some(c.key()))
+            .map_or(0, |r| r.value)
     };
-    let cats: Vec<(Category, i64)> = Category::ALL.into_iter().map(|c| (c, by(c))).collect();
+    let categories: Vec<(Category, i64)> =
+        Category::ALL.into_iter().map(|c| (c, by_cat(c))).collect();
+    let csv_href = href_with("/usage/credits.csv", &params, &[]);
+    let days_in_period = v.period.range().days();
+    let action_describe = format!(
+        "Stacked bars of credits per day by action, {}: {}",
+        date_range(v.period.from, v.period.to),
+        v.by_action
+            .rows
+            .iter()
+            .map(|r| format!("{} {}", r.label.clone().unwrap_or_default(), r.value))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let user_describe = format!(
+        "Stacked bars of credits per day by user: {}",
+        v.by_user
+            .rows
+            .iter()
+            .map(|r| format!("{} {}", r.label.clone().unwrap_or_default(), r.value))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let empty = total == 0;
+
     view! {
-        {(!notes.is_empty()).then(|| view! { <p class="note" role="status">{notes.join(" · ")}</p> })}
+        {(!v.notes.is_empty()).then(|| view! { <p class="note" role="status" data-testid="notes">{v.notes.join(" · ")}</p> })}
+        <PeriodPicker path=PATH params=params.clone() period=v.period.clone()/>
+        <Filters v=v.clone() params=params.clone()/>
         <div class="card headline">
-            <p class="period">{date_range(r.period.from, r.period.to)}</p>
-            <p class="big" data-testid="credits-total">{thousands(r.total)}</p>
-            <p class="label">"credits used"</p>
-            {(r.total == 0).then(|| view! { <p class="empty">"No credits used in this period"</p> })}
+            <p class="big" data-testid="credits-total" data-total=total>{thousands(total)}</p>
+            <p class="label">"credits used · " <span data-testid="change">{change_text(total, v.previous_total, days_in_period)}</span></p>
+            {empty.then(|| view! { <p class="empty" data-testid="empty">"No credits used in this period"</p> })}
             <ul class="categories">
-                {cats.into_iter().map(|(c, v)| view! {
-                    <li data-category=c.key()><span>{c.label()}</span><strong>{thousands(v)}</strong></li>
+                {categories.into_iter().map(|(c, n)| view! {
+                    <li data-category=c.key()><span>{c.label()}</span><strong>{thousands(n)}</strong></li>
                 }).collect_view()}
             </ul>
+            <p class="export"><a href=csv_href download="credit-usage.csv" data-testid="export">"Export CSV"</a></p>
+        </div>
+        <Forecast v=v.clone()/>
+        <div class="card">
+            <h2>"Credits usage by action type"</h2>
+            <EChart id="chart-actions" chart=action_chart describe=action_describe on_select=on_action/>
+            <SortableTable id="table-actions" caption="Credits by action" key_header="Action" extra_header=Some("Category") value_header="Credits" rows=action_rows/>
+        </div>
+        <div class="card">
+            <h2>"Credits usage by user"</h2>
+            <EChart id="chart-users" chart=user_chart describe=user_describe on_select=on_user/>
+            <SortableTable id="table-users" caption="Credits by user" key_header="User" extra_header=None value_header="Credits" rows=user_rows/>
+        </div>
+    }
+}
+
+#[component]
+fn Filters(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
+    let navigate = use_navigate();
+    let f = v.query.filters.clone();
+    let hidden: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| ["period", "date", "from", "to"].contains(&k.as_str()))
+        .cloned()
+        .collect();
+    let select = move |name: &'static str,
+                       label: &'static str,
+                       current: Option<String>,
+                       options: Vec<(String, String, Option<&'static str>)>| {
+        let params = params.clone();
+        let navigate = navigate.clone();
+        let on_change = move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            let value = (!value.is_empty()).then_some(value);
+            navigate(
+                &href_with(PATH, &params, &[(name, value.as_deref())]),
+                Default::default(),
+            );
+        };
+        let mut groups: Vec<(Option<&'static str>, Vec<(String, String)>)> = Vec::new();
+        for (id, text, group) in options {
+            match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, items)) => items.push((id, text)),
+                None => groups.push((group, vec![(id, text)])),
+            }
+        }
+        let cur = current.clone().unwrap_or_default();
+        view! {
+            <label class="filter">{label}
+                <select name=name on:change=on_change data-filter=name>
+                    <option value="" selected=current.is_none()>"All"</option>
+                    {groups.into_iter().map(|(group, items)| {
+                        let opts = items.into_iter().map(|(id, text)| {
+                            let sel = id == cur;
+                            view! { <option value=id selected=sel>{text}</option> }
+                        }).collect_view();
+                        match group {
+                            Some(g) => view! { <optgroup label=g>{opts}</optgroup> }.into_any(),
+                            None => opts.into_any(),
+                        }
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+    };
+    let users = v
+        .directory
+        .users
+        .iter()
+        .map(|u| (u.id.clone(), u.name.clone(), None))
+        .collect();
+    let actions = Action::ALL
+        .iter()
+        .map(|a| {
+            (
+                a.key().to_string(),
+                a.label().to_string(),
+                Some(a.category().label()),
+            )
+        })
+        .collect();
+    let campaigns = v
+        .directory
+        .campaigns
+        .iter()
+        .map(|c| {
+            let status = c
+                .status
+                .clone()
+                .filter(|s| s != "active")
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            (c.id.clone(), format!("{}{status}", c.name), None)
+        })
+        .collect();
+    let identities = v
+        .directory
+        .identities
+        .iter()
+        .map(|i| (i.id.clone(), i.name.clone(), None))
+        .collect();
+    let any = f.user_id.is_some()
+        || f.action.is_some()
+        || f.campaign_id.is_some()
+        || f.identity_id.is_some();
+    let clear = href_with(PATH, &hidden, &[]);
+    view! {
+        <Form method="GET" action=PATH attr:class="card filters" attr:aria-label="Filters">
+            {hidden.iter().map(|(k, v)| view! { <input type="hidden" name=k.clone() value=v.clone()/> }).collect_view()}
+            {select("user", "User", f.user_id.clone(), users)}
+            {select("action", "Action", f.action.clone(), actions)}
+            {select("campaign", "Campaign", f.campaign_id.clone(), campaigns)}
+            {select("identity", "Identity", f.identity_id.clone(), identities)}
+            <noscript><button type="submit" class="secondary">"Apply"</button></noscript>
+            {any.then(|| view! { <A href=clear attr:class="clear" attr:data-testid="clear-filters">"Clear filters"</A> })}
+        </Form>
+    }
+}
+
+#[component]
+fn Forecast(v: CreditsView) -> impl IntoView {
+    let f = v.forecast;
+    let window = date_range(f.pace_window.from, f.pace_window.to);
+    let pace = format!(
+        "{} credits a day over {window}",
+        thousands(f.pace_per_day.round() as i64)
+    );
+    let (class, text) = match f.outlook {
+        Outlook::RunsOutOn { date } => (
+            "forecast warn",
+            format!(
+                "At this pace you run out on {}; credits renew on {}.",
+                long_date(date),
+                long_date(f.renews_on)
+            ),
+        ),
+        Outlook::EnoughUntilRenewal => (
+            "forecast ok",
+            format!(
+                "Enough credits until renewal on {} at this pace.",
+                long_date(f.renews_on)
+            ),
+        ),
+        Outlook::AlreadyOut => (
+            "forecast warn",
+            format!(
+                "No credits left this cycle; they renew on {}.",
+                long_date(f.renews_on)
+            ),
+        ),
+    };
+    view! {
+        <div class=format!("card {class}") data-testid="forecast">
+            <h2>"Forecast"</h2>
+            <p>{text}</p>
+            <p class="muted">"Pace: " {pace} " (the whole workspace, the last 7 full days)."</p>
         </div>
     }
 }

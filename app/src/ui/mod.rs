@@ -1,7 +1,10 @@
 //! The dashboard's screens: one file per screen and per concern.
 
+pub mod chart;
 pub mod conversations;
 pub mod credits;
 pub mod header;
+pub mod period;
 pub mod plan;
 pub mod shell;
+pub mod table;

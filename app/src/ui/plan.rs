@@ -42,7 +42,10 @@ pub fn running_low(o: &Overview) -> bool {
 pub fn prefilled_message(o: &Overview, intent: Intent) -> String {
     let s = &o.summary;
     let hello = match &o.account_manager {
-        Some(am) => format!("Hi {},", am.name.split_whitespace().next().unwrap_or(&am.name)),
+        Some(am) => format!(
+            "Hi {},",
+            am.name.split_whitespace().next().unwrap_or(&am.name)
+        ),
         None => "Hi,".to_string(),
     };
     match intent {
@@ -65,10 +68,17 @@ fn PlanDetails(o: Overview) -> impl IntoView {
     let s = o.summary.clone();
     let c = s.credits;
     let low = running_low(&o);
-    let intents = if low { [Intent::BuyMore, Intent::ChangePlan] } else { [Intent::ChangePlan, Intent::BuyMore] };
+    let intents = if low {
+        [Intent::BuyMore, Intent::ChangePlan]
+    } else {
+        [Intent::ChangePlan, Intent::BuyMore]
+    };
     let open = RwSignal::new(None::<Intent>);
     let manager = o.account_manager.clone();
-    let am_name = manager.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| "your account manager".to_string());
+    let am_name = manager
+        .as_ref()
+        .map(|m| m.name.clone())
+        .unwrap_or_else(|| "your account manager".to_string());
     let warning = low.then(|| {
         let text = if c.overage > 0 {
             format!("This cycle is {} credits over its balance. Buy more to keep working without interruption.", thousands(c.overage))
@@ -136,7 +146,18 @@ fn RequestForm(o: Overview, open: RwSignal<Option<Intent>>) -> impl IntoView {
             notify_platform(&origins, &request);
         }
     });
-    let am = o.account_manager.as_ref().map(|m| m.name.clone()).unwrap_or_else(|| "your account manager".into());
+    let am = o
+        .account_manager
+        .as_ref()
+        .map(|m| m.name.clone())
+        .unwrap_or_else(|| "your account manager".into());
+    // Keyboard users land in the message as soon as the form opens.
+    let message_ref = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(el) = message_ref.get() {
+            let _ = el.focus();
+        }
+    });
     view! {
         {move || open.get().map(|intent| {
             let message = prefilled_message(&o, intent);
@@ -145,7 +166,7 @@ fn RequestForm(o: Overview, open: RwSignal<Option<Intent>>) -> impl IntoView {
                 <ActionForm action=send attr:class="request-form" attr:data-testid="request-form">
                     <input type="hidden" name="intent" value=intent.key()/>
                     <label for="request-message">{intent.label()} ": message to " {am}</label>
-                    <textarea id="request-message" name="message" rows="4" maxlength="2000" required autofocus>{message}</textarea>
+                    <textarea id="request-message" name="message" rows="4" maxlength="2000" required node_ref=message_ref>{message}</textarea>
                     <div class="buttons">
                         <button type="submit" disabled=move || send.pending().get()>
                             {move || if send.pending().get() { "Sending…" } else { "Send request" }}
@@ -162,7 +183,11 @@ fn RequestForm(o: Overview, open: RwSignal<Option<Intent>>) -> impl IntoView {
 }
 
 #[component]
-fn LastRequest(last: Option<SupportRequest>, am_name: String, contact: ContactLinks) -> impl IntoView {
+fn LastRequest(
+    last: Option<SupportRequest>,
+    am_name: String,
+    contact: ContactLinks,
+) -> impl IntoView {
     last.map(|r| {
         let chat = contact.chat_url.clone();
         view! {
@@ -179,13 +204,18 @@ fn LastRequest(last: Option<SupportRequest>, am_name: String, contact: ContactLi
 #[cfg(feature = "hydrate")]
 fn notify_platform(origins: &[String], request: &SupportRequest) {
     use wasm_bindgen::JsValue;
-    let Some(window) = web_sys::window() else { return };
-    let Ok(Some(parent)) = window.parent() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let Ok(Some(parent)) = window.parent() else {
+        return;
+    };
     if js_sys::Object::is(&parent, &window) {
         return; // standalone
     }
     let msg = js_sys::Object::new();
-    let set = |k: &str, v: &str| js_sys::Reflect::set(&msg, &JsValue::from_str(k), &JsValue::from_str(v));
+    let set =
+        |k: &str, v: &str| js_sys::Reflect::set(&msg, &JsValue::from_str(k), &JsValue::from_str(v));
     let _ = set("type", "credits:open-chat");
     let _ = set("intent", request.intent.key());
     let _ = set("message", &request.message);

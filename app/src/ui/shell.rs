@@ -21,9 +21,13 @@ pub struct ShellOptions {
 
 /// The whole document.
 pub fn shell(options: ShellOptions) -> impl IntoView {
-    let hydration = options
-        .hydrate
-        .then(|| view! { <HydrationScripts options=options.leptos.clone()/> });
+    // ECharts first: a deferred classic script runs before the module that hydrates.
+    let hydration = options.hydrate.then(|| {
+        view! {
+            <script src="/pkg/echarts.min.js" defer></script>
+            <HydrationScripts options=options.leptos.clone()/>
+        }
+    });
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -53,6 +53,15 @@ pub async fn get_credit_usage_csv(
     let ws = workspace_or_404(&state, &ws).await?;
     let params = params_of(q)?;
     let query = read_query(&state, &ws, Metric::Credits, &params).await?;
+    csv_response(&state, ws, query).await
+}
+
+/// The CSV of a validated query, for the API and the dashboard's export.
+pub async fn csv_response(
+    state: &AppState,
+    ws: crate::store::Workspace,
+    query: app::model::UsageQuery,
+) -> ApiResult<Response> {
     let now = state.now();
     let headers = [
         (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

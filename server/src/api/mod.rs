@@ -804,7 +804,10 @@ pub async fn get_support_requests(
     };
     let cursor = match get("cursor") {
         None => None,
-        Some(c) => match c.split_once('_').and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_string()))) {
+        Some(c) => match c
+            .split_once('_')
+            .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_string())))
+        {
             Some(c) if is_valid_id(&c.1) => Some(c),
             _ => {
                 errors.push(FieldError::new("cursor", "is not a cursor this API gave"));
@@ -815,10 +818,19 @@ pub async fn get_support_requests(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let page = state.store.support_requests(&ws.id, limit + 1, cursor).await?;
+    let page = state
+        .store
+        .support_requests(&ws.id, limit + 1, cursor)
+        .await?;
     let more = page.len() as i64 > limit;
     let items: Vec<_> = page.into_iter().take(limit as usize).collect();
-    let next_cursor = if more { items.last().map(|(r, d)| format!("{}_{}", d.created_ms, r.id)) } else { None };
+    let next_cursor = if more {
+        items
+            .last()
+            .map(|(r, d)| format!("{}_{}", d.created_ms, r.id))
+    } else {
+        None
+    };
     let requests: Vec<Value> = items
         .iter()
         .map(|(r, d)| {
@@ -834,5 +846,7 @@ pub async fn get_support_requests(
             })
         })
         .collect();
-    Ok(Json(json!({"requests": requests, "next_cursor": next_cursor})))
+    Ok(Json(
+        json!({"requests": requests, "next_cursor": next_cursor}),
+    ))
 }

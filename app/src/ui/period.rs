@@ -1,0 +1,204 @@
+//! The period picker and the query-string state shared by the Credits and
+//! Conversations tabs. The query string is the only state: every view can
+//! be reloaded, shared and navigated with back and forward.
+
+use leptos::prelude::*;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_query_map;
+
+use crate::format::date_range;
+use crate::model::PeriodInfo;
+
+/// The presets, in the order of the picker.
+pub const PRESETS: [(&str, &str); 7] = [
+    ("today", "Today"),
+    ("yesterday", "Yesterday"),
+    ("this_week", "This Week"),
+    ("last_week", "Last Week"),
+    ("this_month", "This Month"),
+    ("last_month", "Last Month"),
+    ("last_28_days", "Last 28 days"),
+];
+
+/// The page's query string as pairs.
+pub fn use_params() -> Memo<Vec<(String, String)>> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query.with(|q| {
+            q.into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+    })
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// `path?…` with some parameters set (`Some`) or removed (`None`).
+pub fn href_with(
+    path: &str,
+    params: &[(String, String)],
+    changes: &[(&str, Option<&str>)],
+) -> String {
+    let mut pairs: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
+        .cloned()
+        .collect();
+    for (k, v) in changes {
+        if let Some(v) = v {
+            pairs.push((k.to_string(), v.to_string()));
+        }
+    }
+    if pairs.is_empty() {
+        return path.to_string();
+    }
+    let q: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    format!("{path}?{}", q.join("&"))
+}
+
+const PERIOD_KEYS: [&str; 4] = ["period", "date", "from", "to"];
+
+/// The parameters other than the period's, as hidden inputs of a GET form.
+fn hidden_filters(params: &[(String, String)]) -> AnyView {
+    params
+        .iter()
+        .filter(|(k, _)| !PERIOD_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| view! { <input type="hidden" name=k.clone() value=v.clone()/> })
+        .collect_view()
+        .into_any()
+}
+
+/// Presets, a day, a custom range, and the dates covered.
+#[component]
+pub fn PeriodPicker(
+    path: &'static str,
+    params: Vec<(String, String)>,
+    period: PeriodInfo,
+) -> impl IntoView {
+    let clear: Vec<(&str, Option<&str>)> = vec![("date", None), ("from", None), ("to", None)];
+    let presets = PRESETS
+        .iter()
+        .map(|(key, label)| {
+            let mut changes = clear.clone();
+            changes.push(("period", Some(key)));
+            let href = href_with(path, &params, &changes);
+            let active = period.name == *key;
+            view! { <A href=href attr:class=if active { "preset active" } else { "preset" } attr:aria-current=active.then_some("true") attr:data-period=*key>{*label}</A> }
+        })
+        .collect_view();
+    let last = period.to.pred_opt().unwrap_or(period.to);
+    let day_value = if period.name == "day" {
+        period.from.to_string()
+    } else {
+        String::new()
+    };
+    let (from_value, to_value) = (period.from.to_string(), last.to_string());
+    let (hidden_day, hidden_custom) = (hidden_filters(&params), hidden_filters(&params));
+    let (is_day, is_custom) = (period.name == "day", period.name == "custom");
+    let covered = date_range(period.from, period.to);
+    let (from_attr, to_attr, tz) = (
+        period.from.to_string(),
+        period.to.to_string(),
+        period.timezone.clone(),
+    );
+    view! {
+        <div class="period-picker card">
+            <nav class="presets" aria-label="Period">{presets}</nav>
+            <div class="period-forms">
+                <Form method="GET" action=path attr:class="inline-form" attr:data-form="day">
+                    {hidden_day}
+                    <input type="hidden" name="period" value="day"/>
+                    <label>"Daily " <input type="date" name="date" value=day_value required/></label>
+                    <button type="submit" class="secondary" class:active=is_day>"Show day"</button>
+                </Form>
+                <Form method="GET" action=path attr:class="inline-form" attr:data-form="custom">
+                    {hidden_custom}
+                    <input type="hidden" name="period" value="custom"/>
+                    <label>"From " <input type="date" name="from" value=from_value required/></label>
+                    <label>"to " <input type="date" name="to" value=to_value required/></label>
+                    <button type="submit" class="secondary" class:active=is_custom>"Apply range"</button>
+                </Form>
+            </div>
+            <p class="covered" data-testid="covered" data-from=from_attr data-to=to_attr>
+                {covered} <span class="muted">" · " {tz}</span>
+            </p>
+        </div>
+    }
+}
+
+/// "+12% vs the previous 7 days".
+pub fn change_text(current: i64, previous: i64, days: i64) -> String {
+    let span = if days == 1 {
+        "the previous day".to_string()
+    } else {
+        format!("the previous {days} days")
+    };
+    if previous == 0 {
+        return if current == 0 {
+            format!("No change vs {span}")
+        } else {
+            format!("New vs {span} (0)")
+        };
+    }
+    let pct = (current - previous) as f64 / previous as f64 * 100.0;
+    format!("{}{:.0}% vs {span}", if pct >= 0.0 { "+" } else { "" }, pct)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn links_keep_the_other_parameters() {
+        let params = p(&[
+            ("period", "day"),
+            ("date", "2026-11-03"),
+            ("user", "u_mikaela"),
+        ]);
+        assert_eq!(
+            href_with(
+                "/usage/credits",
+                &params,
+                &[("date", None), ("period", Some("last_week"))]
+            ),
+            "/usage/credits?user=u_mikaela&period=last_week"
+        );
+        assert_eq!(
+            href_with("/x", &[], &[("user", Some("a b"))]),
+            "/x?user=a%20b"
+        );
+        assert_eq!(
+            href_with("/x", &p(&[("user", "a")]), &[("user", None)]),
+            "/x"
+        );
+    }
+
+    #[test]
+    fn change_against_the_previous_period() {
+        assert_eq!(change_text(120, 100, 7), "+20% vs the previous 7 days");
+        assert_eq!(change_text(50, 100, 1), "-50% vs the previous day");
+        assert_eq!(change_text(0, 0, 7), "No change vs the previous 7 days");
+    }
+}

@@ -1,0 +1,89 @@
+import { test, expect, api, hydrated, thousands } from './fixtures';
+
+test('the Plan tab shows the figures of the summary API', async ({ page }) => {
+  const summary = await api(page, 'summary');
+  await page.goto('/usage/plan');
+  await expect(page.getByTestId('plan-name')).toHaveText(summary.plan.name);
+  await expect(page.getByTestId('plan-credits')).toHaveText(thousands(summary.credits.plan));
+  await expect(page.getByTestId('addon-credits')).toHaveText(thousands(summary.credits.add_on));
+  await expect(page.getByTestId('top-up')).toHaveText(/1 Dec 2026/);
+  const balance = page.getByTestId('balance');
+  await expect(balance).toHaveAttribute('data-granted', String(summary.credits.granted));
+  await expect(balance).toHaveAttribute('data-used', String(summary.credits.used));
+  await expect(balance).toHaveAttribute('data-left', String(summary.credits.left));
+  await expect(page.getByTestId('price')).toContainText('€299.00');
+  await expect(page.getByTestId('account-manager')).toContainText('Laura Vidal');
+  await expect(page.getByRole('link', { name: /laura\.vidal@example\.com/ })).toHaveAttribute('href', 'mailto:laura.vidal@example.com');
+});
+
+for (const intent of [
+  { label: 'Change Plan', key: 'change_plan' },
+  { label: 'Buy More', key: 'buy_more' },
+]) {
+  test(`${intent.label} sends a request that survives a reload`, async ({ page }) => {
+    await page.goto('/usage/plan');
+    await hydrated(page);
+    await page.getByRole('button', { name: intent.label }).click();
+    const message = page.locator('#request-message');
+    await expect(message).toBeFocused();
+    await expect(message).toHaveValue(/Hi Laura/);
+    await message.fill(`Please help: ${intent.key} from the e2e suite`);
+    await page.getByRole('button', { name: 'Send request' }).click();
+    const sent = page.getByTestId('request-sent');
+    await expect(sent).toHaveAttribute('data-intent', intent.key);
+    await expect(sent).toContainText('Request sent to Laura Vidal');
+    const id = await sent.getAttribute('data-request-id');
+    await page.reload();
+    await expect(page.getByTestId('request-sent')).toHaveAttribute('data-request-id', id!);
+    const stored = await api(page, 'support-requests?limit=1');
+    expect(stored.requests[0].id).toBe(id);
+    expect(stored.requests[0].intent).toBe(intent.key);
+    expect(stored.requests[0].message).toBe(`Please help: ${intent.key} from the e2e suite`);
+  });
+}
+
+test('a request can be sent with the keyboard alone', async ({ page }) => {
+  await page.goto('/usage/plan');
+  await hydrated(page);
+  // Tab through the page until Buy More has focus.
+  for (let i = 0; i < 30; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(() => document.activeElement?.getAttribute('data-intent') === 'buy_more')) break;
+  }
+  await expect(page.getByRole('button', { name: 'Buy More' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.locator('#request-message')).toBeFocused();
+  await page.keyboard.type(' (typed)');
+  await page.keyboard.press('Tab');
+  await expect(page.getByRole('button', { name: 'Send request' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('request-sent')).toHaveAttribute('data-intent', 'buy_more');
+  const stored = await api(page, 'support-requests?limit=1');
+  expect(stored.requests[0].message).toMatch(/\(typed\)$/);
+});
+
+test('inside the platform iframe, a request posts credits:open-chat to the parent', async ({ page, baseURL }) => {
+  // The platform: a host page on another origin that frames the dashboard.
+  await page.route('http://platform.test/host.html', (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
+        <iframe id="credits" src="${baseURL}/usage/plan" style="width:420px;height:900px"></iframe>
+        <script>window.__messages = []; window.addEventListener('message', (e) => window.__messages.push({origin: e.origin, data: e.data}));</script>
+        </body></html>`,
+    }),
+  );
+  await page.goto('http://platform.test/host.html');
+  const frame = page.frameLocator('#credits');
+  await expect(frame.locator('html')).toHaveAttribute('data-hydrated', 'true');
+  await frame.getByRole('button', { name: 'Change Plan' }).click();
+  await frame.locator('#request-message').fill('From inside the platform');
+  await frame.getByRole('button', { name: 'Send request' }).click();
+  await expect(frame.getByTestId('request-sent')).toBeVisible();
+  await expect.poll(() => page.evaluate(() => (window as any).__messages.length)).toBeGreaterThan(0);
+  const messages = await page.evaluate(() => (window as any).__messages);
+  const chat = messages.find((m: any) => m.data?.type === 'credits:open-chat');
+  expect(chat.origin).toBe(baseURL);
+  expect(chat.data.intent).toBe('change_plan');
+  expect(chat.data.message).toBe('From inside the platform');
+});

@@ -1,0 +1,330 @@
+//! The dashboard's tab views: several store reports composed into one
+//! answer per view change (a constant number of queries, none per row).
+
+use chrono::{DateTime, Utc};
+
+use app::domain::calendar::{BillingCycle, Period};
+use app::domain::forecast::{forecast, pace_window};
+use app::model::{
+    ConversationsView, CreditsView, Dimension, Directory, Filters, Metric, Named, UsageQuery,
+};
+use app::query::{parse_usage_query, PAGE_FILTERS};
+
+use crate::store::{KnownIds, Names, Store, StoreResult, Workspace};
+
+const PERIOD_PARAMS: [&str; 4] = ["period", "date", "from", "to"];
+
+/// Reads the page's query string. Bad parameters are dropped (a bad period
+/// drops the whole period) and named in the notes, never an error page.
+pub fn page_query(
+    metric: Metric,
+    params: &[(String, String)],
+    known: &KnownIds,
+) -> (UsageQuery, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut kept: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "group_by")
+        .cloned()
+        .collect();
+    for _ in 0..3 {
+        match parse_usage_query(metric, &kept, PAGE_FILTERS) {
+            Ok(_) => break,
+            Err(errors) => {
+                for e in &errors {
+                    notes.push(format!("Ignored {}: {}", e.param, e.message));
+                    let drop_period = PERIOD_PARAMS.contains(&e.param.as_str());
+                    kept.retain(|(k, _)| {
+                        k != &e.param && !(drop_period && PERIOD_PARAMS.contains(&k.as_str()))
+                    });
+                }
+            }
+        }
+    }
+    let mut query = parse_usage_query(metric, &kept, PAGE_FILTERS).unwrap_or(UsageQuery {
+        period: Period::ThisMonth,
+        group_by: Vec::new(),
+        filters: Filters::default(),
+    });
+    let f = &mut query.filters;
+    let mut unknown = |v: &mut Option<String>, what: &str, exists: &dyn Fn(&str) -> bool| {
+        if v.as_deref().is_some_and(|id| !exists(id)) {
+            notes.push(format!(
+                "Ignored {what} {:?}: not in this workspace",
+                v.as_deref().unwrap_or_default()
+            ));
+            *v = None;
+        }
+    };
+    unknown(&mut f.user_id, "user", &|id| known.users.contains(id));
+    unknown(&mut f.campaign_id, "campaign", &|id| {
+        known.campaigns.contains(id)
+    });
+    unknown(&mut f.identity_id, "identity", &|id| {
+        known.identities.contains_key(id)
+    });
+    (query, notes)
+}
+
+fn directory(names: &Names) -> Directory {
+    let mut users: Vec<Named> = names
+        .users
+        .iter()
+        .map(|(id, name)| Named {
+            id: id.clone(),
+            name: name.clone(),
+            status: None,
+        })
+        .collect();
+    let mut campaigns: Vec<Named> = names
+        .campaigns
+        .iter()
+        .map(|(id, (name, status))| Named {
+            id: id.clone(),
+            name: name.clone(),
+            status: Some(status.clone()),
+        })
+        .collect();
+    let mut identities: Vec<Named> = names
+        .identities
+        .iter()
+        .map(|(id, name)| Named {
+            id: id.clone(),
+            name: name.clone(),
+            status: None,
+        })
+        .collect();
+    for list in [&mut users, &mut campaigns, &mut identities] {
+        list.sort_by(|a, b| {
+            a.name
+                .to_lowercase()
+                .cmp(&b.name.to_lowercase())
+                .then(a.id.cmp(&b.id))
+        });
+    }
+    Directory {
+        users,
+        campaigns,
+        identities,
+    }
+}
+
+fn grouped(query: &UsageQuery, dims: &[Dimension]) -> UsageQuery {
+    UsageQuery {
+        group_by: dims.to_vec(),
+        ..query.clone()
+    }
+}
+
+/// The previous period of the same length, as a custom period.
+fn previous(store_query: &UsageQuery, ws: &Workspace, now: DateTime<Utc>) -> UsageQuery {
+    let cal = ws.calendar();
+    let range = store_query
+        .period
+        .range(cal.today(now), cal.week_start)
+        .previous();
+    let last = range.last_day();
+    UsageQuery {
+        period: Period::Custom {
+            from: range.from,
+            to: last,
+        },
+        group_by: Vec::new(),
+        filters: store_query.filters.clone(),
+    }
+}
+
+/// The Credits tab.
+pub async fn credits_view(
+    store: &Store,
+    ws: &Workspace,
+    params: &[(String, String)],
+    now: DateTime<Utc>,
+) -> StoreResult<CreditsView> {
+    let known = store.known_ids(&ws.id).await?;
+    let (query, notes) = page_query(Metric::Credits, params, &known);
+    let by_action = store
+        .report(
+            ws,
+            Metric::Credits,
+            &grouped(&query, &[Dimension::Action]),
+            now,
+        )
+        .await?;
+    let by_category = store
+        .report(
+            ws,
+            Metric::Credits,
+            &grouped(&query, &[Dimension::Category]),
+            now,
+        )
+        .await?;
+    let by_user = store
+        .report(
+            ws,
+            Metric::Credits,
+            &grouped(&query, &[Dimension::User]),
+            now,
+        )
+        .await?;
+    let by_day_action = store
+        .report(
+            ws,
+            Metric::Credits,
+            &grouped(&query, &[Dimension::Day, Dimension::Action]),
+            now,
+        )
+        .await?;
+    let by_day_user = store
+        .report(
+            ws,
+            Metric::Credits,
+            &grouped(&query, &[Dimension::Day, Dimension::User]),
+            now,
+        )
+        .await?;
+    let previous_total = store
+        .report(ws, Metric::Credits, &previous(&query, ws, now), now)
+        .await?
+        .total;
+    // The forecast is about the whole workspace's current cycle.
+    let cal = ws.calendar();
+    let today = cal.today(now);
+    let window = pace_window(today);
+    let pace_query = UsageQuery {
+        period: Period::Custom {
+            from: window.from,
+            to: window.last_day(),
+        },
+        group_by: Vec::new(),
+        filters: Filters::default(),
+    };
+    let used_in_window = store
+        .report(ws, Metric::Credits, &pace_query, now)
+        .await?
+        .total;
+    let cycle = BillingCycle::containing(today);
+    let left = store.cycle_credits(ws, cycle).await?.left();
+    let names = store.names(&ws.id).await?;
+    Ok(CreditsView {
+        notes,
+        period: by_action.period.clone(),
+        total: by_action.total,
+        previous_total,
+        by_action,
+        by_category,
+        by_user,
+        by_day_action,
+        by_day_user,
+        directory: directory(&names),
+        forecast: forecast(today, left, used_in_window, cycle.end),
+        query,
+    })
+}
+
+/// The Conversations tab.
+pub async fn conversations_view(
+    store: &Store,
+    ws: &Workspace,
+    params: &[(String, String)],
+    now: DateTime<Utc>,
+) -> StoreResult<ConversationsView> {
+    let known = store.known_ids(&ws.id).await?;
+    let (query, notes) = page_query(Metric::Conversations, params, &known);
+    let by_day = store
+        .report(
+            ws,
+            Metric::Conversations,
+            &grouped(&query, &[Dimension::Day]),
+            now,
+        )
+        .await?;
+    let by_campaign = store
+        .report(
+            ws,
+            Metric::Conversations,
+            &grouped(&query, &[Dimension::Campaign]),
+            now,
+        )
+        .await?;
+    let by_identity = store
+        .report(
+            ws,
+            Metric::Conversations,
+            &grouped(&query, &[Dimension::Identity]),
+            now,
+        )
+        .await?;
+    let credits_by_campaign = store
+        .report(
+            ws,
+            Metric::Credits,
+            &grouped(&query, &[Dimension::Campaign]),
+            now,
+        )
+        .await?;
+    let credits_by_identity = store
+        .report(
+            ws,
+            Metric::Credits,
+            &grouped(&query, &[Dimension::Identity]),
+            now,
+        )
+        .await?;
+    let previous_total = store
+        .report(ws, Metric::Conversations, &previous(&query, ws, now), now)
+        .await?
+        .total;
+    let names = store.names(&ws.id).await?;
+    Ok(ConversationsView {
+        notes,
+        period: by_day.period.clone(),
+        total: by_day.total,
+        previous_total,
+        by_day,
+        by_campaign,
+        by_identity,
+        credits_by_campaign,
+        credits_by_identity,
+        directory: directory(&names),
+        query,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn bad_values_fall_back_with_notes() {
+        let mut known = KnownIds::default();
+        known.users.insert("u_mikaela".into());
+        let (q, notes) = page_query(
+            Metric::Credits,
+            &p(&[("period", "fortnight"), ("user", "u_mikaela")]),
+            &known,
+        );
+        assert_eq!(q.period, Period::ThisMonth);
+        assert_eq!(q.filters.user_id.as_deref(), Some("u_mikaela"));
+        assert_eq!(notes.len(), 1);
+        let (q, notes) = page_query(
+            Metric::Credits,
+            &p(&[
+                ("period", "last_week"),
+                ("user", "u_ghost"),
+                ("action", "nap"),
+            ]),
+            &known,
+        );
+        assert_eq!(q.period, Period::LastWeek);
+        assert_eq!((q.filters.user_id, q.filters.action), (None, None));
+        assert_eq!(notes.len(), 2);
+    }
+}
