@@ -37,7 +37,8 @@ export default defineConfig({
     timeout: 120_000,
     env: {
       CREDITS_NOW: process.env.CREDITS_NOW ?? '2026-11-25T10:00:00Z',
-      CREDITS_EMBED_ORIGINS: 'http://platform.test',
+      // The platform's host page is served (by a route in the test) from another origin: localhost.
+      CREDITS_EMBED_ORIGINS: `http://localhost:${port}`,
       RUST_LOG: 'warn',
     },
   },

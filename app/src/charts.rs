@@ -28,7 +28,17 @@ const PALETTE: [&str; 12] = [
     "#fa5252", "#228be6", "#be4bdb", "#40c057",
 ];
 
-/// A stable colour for a user, campaign or identity id (the same everywhere).
+/// The colour of a user, campaign or identity: by its place in the
+/// workspace's directory (sorted by name), so the same object has the same
+/// colour in every chart and table, and neighbours never share one.
+pub fn member_color(directory: &[crate::model::Named], id: Option<&str>) -> String {
+    match id.and_then(|id| directory.iter().position(|n| n.id == id)) {
+        Some(i) => PALETTE[i % PALETTE.len()].to_string(),
+        None => id.map_or(OTHER_COLOR, id_color).to_string(),
+    }
+}
+
+/// A stable colour for an id outside the directory.
 pub fn id_color(id: &str) -> &'static str {
     // FNV-1a: stable across builds and platforms.
     let mut h: u32 = 0x811c_9dc5;
@@ -184,7 +194,8 @@ pub struct Slice {
 /// The `n` largest rows and one "Other" slice for the rest (when any).
 pub fn top_with_other(rows: &[GroupRow], n: usize) -> Vec<Slice> {
     let mut sorted: Vec<&GroupRow> = rows.iter().filter(|r| r.value > 0).collect();
-    sorted.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.label.cmp(&b.label)));
+    // As the API orders rows: value descending, then key.
+    sorted.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.keys.cmp(&b.keys)));
     let mut out: Vec<Slice> = sorted
         .iter()
         .take(n)
@@ -207,13 +218,18 @@ pub fn top_with_other(rows: &[GroupRow], n: usize) -> Vec<Slice> {
     out
 }
 
-/// A pie of slices, each coloured by its key.
-pub fn pie(slices: &[Slice], name: &str, dark: bool) -> Chart {
+/// A pie of slices, each coloured by its key ("Other" in grey).
+pub fn pie(
+    slices: &[Slice],
+    name: &str,
+    dark: bool,
+    color: &dyn Fn(Option<&str>) -> String,
+) -> Chart {
     let data: Vec<(i64, String)> = slices.iter().map(|s| (s.value, s.label.clone())).collect();
     let colors: Vec<charming::element::Color> = slices
         .iter()
         .map(|s| match (&s.key, s.other) {
-            (Some(k), false) => charming::element::Color::from(id_color(k)),
+            (Some(k), false) => charming::element::Color::from(color(Some(k)).as_str()),
             _ => charming::element::Color::from(OTHER_COLOR),
         })
         .collect();

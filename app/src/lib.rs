@@ -5,10 +5,13 @@
 
 pub mod charts;
 pub mod domain;
+pub mod embed;
 pub mod format;
 pub mod model;
 pub mod query;
 pub mod rpc;
+pub mod security;
+pub mod session_client;
 pub mod ui;
 
 pub use ui::shell::{shell, App, ShellOptions};

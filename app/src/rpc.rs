@@ -4,30 +4,20 @@
 
 use leptos::prelude::*;
 
-use crate::model::{ConversationsView, CreditsView, Metric, Overview, Report, SupportRequest};
+use crate::model::{ConversationsView, CreditsView, Overview, SupportRequest};
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! What the server provides to server functions.
     use std::sync::Arc;
 
-    use crate::model::{
-        ConversationsView, CreditsView, Intent, Metric, Overview, Report, SupportRequest,
-        UsageQuery,
-    };
+    use crate::model::{ConversationsView, CreditsView, Intent, Overview, SupportRequest};
 
     /// The dashboard's read queries, implemented by the server's store.
     #[async_trait::async_trait]
     pub trait UsageSource: Send + Sync + 'static {
         /// Header and Plan tab figures of a workspace.
         async fn overview(&self, workspace_id: &str) -> Result<Overview, String>;
-        /// A usage report of a workspace.
-        async fn report(
-            &self,
-            workspace_id: &str,
-            metric: Metric,
-            query: &UsageQuery,
-        ) -> Result<Report, String>;
         /// The Credits tab for a query; bad parameters are dropped with a note.
         async fn credits_view(
             &self,
@@ -40,6 +30,8 @@ pub mod ssr {
             workspace_id: &str,
             params: &[(String, String)],
         ) -> Result<ConversationsView, String>;
+        /// Exchanges a fresh hand-off token from the platform for a new session token.
+        async fn refresh_session(&self, token: &str) -> Result<String, String>;
         /// Stores a request to the account manager (and queues its delivery).
         async fn send_request(
             &self,
@@ -62,6 +54,25 @@ pub mod ssr {
     #[derive(Clone, Debug)]
     pub struct CurrentUser(pub String);
 
+    /// What the page needs to know of its session.
+    #[derive(Clone, Debug, Default)]
+    pub struct PageSession {
+        /// Opened inside the platform's iframe.
+        pub embedded: bool,
+        /// `light` or `dark`, from the hand-off.
+        pub theme: Option<String>,
+        /// The session token, carried by embedded pages (third-party cookies may be blocked).
+        pub token: Option<String>,
+        /// The path the address bar must show after an `/embed?token=…` entry.
+        pub bootstrap_path: Option<String>,
+    }
+
+    /// The pairs of a query string (`a=1&b=2`); unreadable pairs are skipped.
+    pub fn pairs(query: &str) -> Vec<(String, String)> {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query.trim_start_matches('?'))
+            .unwrap_or_default()
+    }
+
     /// The source and workspace of this request.
     pub fn context() -> Result<(Source, String), leptos::prelude::ServerFnError> {
         let source = leptos::prelude::use_context::<Source>()
@@ -73,44 +84,15 @@ pub mod ssr {
 }
 
 /// The header's and Plan tab's figures.
-#[server(prefix = "/rpc", endpoint = "overview")]
+#[server(prefix = "/rpc", endpoint = "overview", client = crate::session_client::SessionClient)]
 pub async fn get_overview() -> Result<Overview, ServerFnError> {
     let (source, ws) = ssr::context()?;
     source.0.overview(&ws).await.map_err(ServerFnError::new)
 }
 
-/// A usage report for the page's query string. Bad parameters fall back to
-/// the default view; the notes say which were ignored.
-#[server(prefix = "/rpc", endpoint = "report")]
-pub async fn get_report(
-    metric: Metric,
-    params: Vec<(String, String)>,
-) -> Result<(Report, Vec<String>), ServerFnError> {
-    use crate::query::{parse_usage_query, PAGE_FILTERS};
-    let (source, ws) = ssr::context()?;
-    let (query, notes) = match parse_usage_query(metric, &params, PAGE_FILTERS) {
-        Ok(q) => (q, Vec::new()),
-        Err(errors) => {
-            let notes = errors
-                .iter()
-                .map(|e| format!("Ignored {}: {}", e.param, e.message))
-                .collect();
-            let fallback = parse_usage_query(metric, &[], PAGE_FILTERS)
-                .map_err(|_| ServerFnError::new("default query"))?;
-            (fallback, notes)
-        }
-    };
-    let report = source
-        .0
-        .report(&ws, metric, &query)
-        .await
-        .map_err(ServerFnError::new)?;
-    Ok((report, notes))
-}
-
 /// Sends a request to the account manager: `intent` is `change_plan` or
 /// `buy_more`. Works as a plain form post too (without JavaScript).
-#[server(prefix = "/rpc", endpoint = "support-request")]
+#[server(prefix = "/rpc", endpoint = "support-request", client = crate::session_client::SessionClient)]
 pub async fn send_support_request(
     intent: String,
     message: String,
@@ -139,9 +121,10 @@ pub async fn send_support_request(
 }
 
 /// The Credits tab for the page's query string.
-#[server(prefix = "/rpc", endpoint = "credits-view")]
-pub async fn get_credits_view(params: Vec<(String, String)>) -> Result<CreditsView, ServerFnError> {
+#[server(prefix = "/rpc", endpoint = "credits-view", client = crate::session_client::SessionClient)]
+pub async fn get_credits_view(query: String) -> Result<CreditsView, ServerFnError> {
     let (source, ws) = ssr::context()?;
+    let params = ssr::pairs(&query);
     source
         .0
         .credits_view(&ws, &params)
@@ -150,14 +133,26 @@ pub async fn get_credits_view(params: Vec<(String, String)>) -> Result<CreditsVi
 }
 
 /// The Conversations tab for the page's query string.
-#[server(prefix = "/rpc", endpoint = "conversations-view")]
-pub async fn get_conversations_view(
-    params: Vec<(String, String)>,
-) -> Result<ConversationsView, ServerFnError> {
+#[server(prefix = "/rpc", endpoint = "conversations-view", client = crate::session_client::SessionClient)]
+pub async fn get_conversations_view(query: String) -> Result<ConversationsView, ServerFnError> {
     let (source, ws) = ssr::context()?;
+    let params = ssr::pairs(&query);
     source
         .0
         .conversations_view(&ws, &params)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// Exchanges a fresh hand-off token (`credits:token` from the platform) for a
+/// new session; returns the session token the page sends from then on.
+#[server(prefix = "/rpc", endpoint = "refresh-session", client = crate::session_client::SessionClient)]
+pub async fn refresh_session(token: String) -> Result<String, ServerFnError> {
+    let source = leptos::prelude::use_context::<ssr::Source>()
+        .ok_or_else(|| ServerFnError::new("no data source"))?;
+    source
+        .0
+        .refresh_session(&token)
         .await
         .map_err(ServerFnError::new)
 }

@@ -59,6 +59,7 @@ test('a slice click filters the line, and a reload keeps the view', async ({ pag
   await checkView(page, 'period=last_month');
   const target = await page.evaluate(() => {
     const el = document.getElementById('chart-campaigns')!;
+    el.scrollIntoView({ block: 'center' });
     const chart = (window as any).echarts.getInstanceByDom(el);
     const data = chart.getModel().getSeriesByIndex(0).getData();
     const l = data.getItemLayout(0);

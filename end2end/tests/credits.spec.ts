@@ -99,6 +99,7 @@ test('clicking a bar segment filters by its action', async ({ page }) => {
   await checkView(page, 'period=last_week');
   const target = await page.evaluate(() => {
     const el = document.getElementById('chart-actions')!;
+    el.scrollIntoView({ block: 'center' });
     const chart = (window as any).echarts.getInstanceByDom(el);
     const series = chart.getModel().getSeriesByIndex(0);
     const data = series.getData();

@@ -63,8 +63,9 @@ test('a request can be sent with the keyboard alone', async ({ page }) => {
 });
 
 test('inside the platform iframe, a request posts credits:open-chat to the parent', async ({ page, baseURL }) => {
-  // The platform: a host page on another origin that frames the dashboard.
-  await page.route('http://platform.test/host.html', (route) =>
+  // The platform: a host page on another origin (localhost vs 127.0.0.1) that frames the dashboard.
+  const host = baseURL!.replace('127.0.0.1', 'localhost');
+  await page.route(`${host}/__platform.html`, (route) =>
     route.fulfill({
       contentType: 'text/html',
       body: `<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
@@ -73,7 +74,7 @@ test('inside the platform iframe, a request posts credits:open-chat to the paren
         </body></html>`,
     }),
   );
-  await page.goto('http://platform.test/host.html');
+  await page.goto(`${host}/__platform.html`);
   const frame = page.frameLocator('#credits');
   await expect(frame.locator('html')).toHaveAttribute('data-hydrated', 'true');
   await frame.getByRole('button', { name: 'Change Plan' }).click();

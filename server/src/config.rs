@@ -49,9 +49,12 @@ pub struct ServeArgs {
     /// Seed the demo workspace when the database is empty.
     #[arg(long, env = "CREDITS_DEMO")]
     pub demo: bool,
-    /// The workspace the dashboard shows (default: the demo's, else the first).
-    #[arg(long, env = "CREDITS_DASHBOARD_WORKSPACE")]
-    pub dashboard_workspace: Option<String>,
+    /// Key of the platform's signed hand-off tokens (JWT HS256).
+    #[arg(long, env = "CREDITS_EMBED_SECRET", hide_env_values = true)]
+    pub embed_secret: Option<String>,
+    /// Served over HTTPS (Secure cookies and HSTS); also honoured per request from X-Forwarded-Proto.
+    #[arg(long, env = "CREDITS_HTTPS")]
+    pub https: bool,
     /// Origins of the platform allowed to embed the dashboard, comma-separated.
     #[arg(long, env = "CREDITS_EMBED_ORIGINS", value_delimiter = ',')]
     pub embed_origins: Vec<String>,

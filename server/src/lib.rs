@@ -3,10 +3,13 @@
 //! functions, the platform API), the store and the demo data.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod outbox;
 pub mod pages;
+pub mod security;
+pub mod signin;
 pub mod store;
 pub mod views;
 
@@ -45,8 +48,12 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     /// Whether the WASM bundle was built (else pages render server-side only).
     pub hydrate: bool,
-    /// The workspace the dashboard shows until sign-in exists.
-    pub dashboard_workspace: Option<String>,
+    /// `--demo`: the demo sign-in page is open.
+    pub demo: bool,
+    /// Key of the platform's hand-off tokens (HS256).
+    pub embed_secret: Option<Arc<str>>,
+    /// Served over HTTPS (Secure cookies, HSTS).
+    pub https: bool,
     /// Embedding origins and the chat URL.
     pub contact: app::model::ContactLinks,
 }
@@ -69,6 +76,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router(state.clone()))
         .merge(pages::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
                 .make_span_with(|req: &axum::http::Request<_>| {

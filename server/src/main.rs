@@ -98,7 +98,13 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         api_token: Arc::from(args.api_token.as_str()),
         leptos,
         hydrate,
-        dashboard_workspace: args.dashboard_workspace.clone(),
+        demo: args.demo,
+        embed_secret: args
+            .embed_secret
+            .clone()
+            .filter(|s| !s.is_empty())
+            .map(|s| Arc::from(s.as_str())),
+        https: args.https,
         contact: app::model::ContactLinks {
             platform_origins: args
                 .embed_origins

@@ -1,22 +1,23 @@
 //! The dashboard's pages: Leptos SSR routes, server functions and assets.
+//! Every page and server function reads its workspace from the session
+//! (see [`crate::signin`]), never from the client.
 
 use std::sync::Arc;
 
 use app::model::{
-    ContactLinks, ConversationsView, CreditsView, Intent, Metric, Overview, Report, SupportRequest,
-    UsageQuery,
+    ContactLinks, ConversationsView, CreditsView, Intent, Metric, Overview, SupportRequest,
 };
-use app::rpc::ssr::{CurrentWorkspace, Source, UsageSource};
+use app::rpc::ssr::{CurrentUser, CurrentWorkspace, PageSession, Source, UsageSource};
 use app::{shell, App, ShellOptions};
 use axum::http::header;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list_with_exclusions, LeptosRoutes};
 
-use crate::store::Store;
-use crate::{AppState, Clock};
+use crate::store::{Session, Store};
+use crate::{signin, AppState, Clock};
 
 /// The stylesheet, compiled into the binary so pages are styled even where
 /// the WASM bundle was not built.
@@ -26,29 +27,8 @@ const STYLESHEET: &str = include_str!("../../style/main.css");
 struct StoreSource {
     store: Store,
     clock: Clock,
-    default_workspace: Option<String>,
     contact: ContactLinks,
-}
-
-impl StoreSource {
-    async fn resolve(&self, ws: &str) -> Result<String, String> {
-        if !ws.is_empty() {
-            return Ok(ws.to_string());
-        }
-        if let Some(ws) = &self.default_workspace {
-            return Ok(ws.clone());
-        }
-        match self.store.first_workspace_id().await {
-            Ok(Some(ws)) => Ok(ws),
-            Ok(None) => {
-                Err("no workspace yet: start with --demo or register one through the API".into())
-            }
-            Err(e) => {
-                tracing::error!(cause = %e, "workspace lookup failed");
-                Err("the database is unavailable".into())
-            }
-        }
-    }
+    embed_secret: Option<Arc<str>>,
 }
 
 fn public(e: crate::store::StoreError) -> String {
@@ -61,20 +41,31 @@ fn public(e: crate::store::StoreError) -> String {
     }
 }
 
+impl StoreSource {
+    async fn workspace(&self, id: &str) -> Result<crate::store::Workspace, String> {
+        self.store
+            .workspace(id)
+            .await
+            .map_err(public)?
+            .ok_or_else(|| "workspace not found".to_string())
+    }
+}
+
 #[async_trait::async_trait]
 impl UsageSource for StoreSource {
+    async fn overview(&self, workspace_id: &str) -> Result<Overview, String> {
+        self.store
+            .overview(workspace_id, self.clock.now(), self.contact.clone())
+            .await
+            .map_err(public)
+    }
+
     async fn credits_view(
         &self,
         workspace_id: &str,
         params: &[(String, String)],
     ) -> Result<CreditsView, String> {
-        let ws_id = self.resolve(workspace_id).await?;
-        let ws = self
-            .store
-            .workspace(&ws_id)
-            .await
-            .map_err(public)?
-            .ok_or("workspace not found")?;
+        let ws = self.workspace(workspace_id).await?;
         crate::views::credits_view(&self.store, &ws, params, self.clock.now())
             .await
             .map_err(public)
@@ -85,13 +76,7 @@ impl UsageSource for StoreSource {
         workspace_id: &str,
         params: &[(String, String)],
     ) -> Result<ConversationsView, String> {
-        let ws_id = self.resolve(workspace_id).await?;
-        let ws = self
-            .store
-            .workspace(&ws_id)
-            .await
-            .map_err(public)?
-            .ok_or("workspace not found")?;
+        let ws = self.workspace(workspace_id).await?;
         crate::views::conversations_view(&self.store, &ws, params, self.clock.now())
             .await
             .map_err(public)
@@ -104,42 +89,19 @@ impl UsageSource for StoreSource {
         intent: Intent,
         message: &str,
     ) -> Result<SupportRequest, String> {
-        let ws_id = self.resolve(workspace_id).await?;
-        let ws = self
-            .store
-            .workspace(&ws_id)
-            .await
-            .map_err(public)?
-            .ok_or("workspace not found")?;
+        let ws = self.workspace(workspace_id).await?;
         self.store
             .create_support_request(&ws, user_id, intent, message, self.clock.now())
             .await
             .map_err(public)
     }
 
-    async fn overview(&self, workspace_id: &str) -> Result<Overview, String> {
-        let ws = self.resolve(workspace_id).await?;
-        self.store
-            .overview(&ws, self.clock.now(), self.contact.clone())
-            .await
-            .map_err(public)
-    }
-
-    async fn report(
-        &self,
-        workspace_id: &str,
-        metric: Metric,
-        query: &UsageQuery,
-    ) -> Result<Report, String> {
-        let ws_id = self.resolve(workspace_id).await?;
-        let ws = self
-            .store
-            .workspace(&ws_id)
-            .await
-            .map_err(public)?
-            .ok_or("workspace not found")?;
-        self.store
-            .report(&ws, metric, query, self.clock.now())
+    async fn refresh_session(&self, token: &str) -> Result<String, String> {
+        let session =
+            signin::session_from_handoff(&self.store, self.embed_secret.as_deref(), token, true)
+                .await
+                .map_err(|e| e.to_string())?;
+        signin::open_session(&self.store, &session)
             .await
             .map_err(public)
     }
@@ -149,22 +111,13 @@ impl UsageSource for StoreSource {
 /// export as the API's `credit-usage.csv`, with the page's parameters).
 async fn credits_csv(
     axum::extract::State(state): axum::extract::State<AppState>,
+    axum::Extension(session): axum::Extension<Session>,
     axum::extract::Query(params): axum::extract::Query<Vec<(String, String)>>,
-) -> axum::response::Response {
-    let source = StoreSource {
-        store: state.store.clone(),
-        clock: state.clock,
-        default_workspace: state.dashboard_workspace.clone(),
-        contact: state.contact.clone(),
-    };
+) -> Response {
     let result = async {
-        let ws_id = source
-            .resolve("")
-            .await
-            .map_err(|_| crate::api::error::ApiError::NotFound)?;
         let ws = state
             .store
-            .workspace(&ws_id)
+            .workspace(&session.workspace_id)
             .await?
             .ok_or(crate::api::error::ApiError::NotFound)?;
         let known = state.store.known_ids(&ws.id).await?;
@@ -185,37 +138,92 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-/// Pages, server functions (`/rpc/…`), assets and the site's static files.
+/// Provides the request's session to the app and its server functions.
+fn provide_session() {
+    let Some(parts) = use_context::<axum::http::request::Parts>() else {
+        return;
+    };
+    if let Some(s) = parts.extensions.get::<Session>() {
+        provide_context(CurrentWorkspace(s.workspace_id.clone()));
+        provide_context(CurrentUser(s.user_id.clone()));
+        let token = parts
+            .extensions
+            .get::<signin::SessionToken>()
+            .map(|t| t.0.clone());
+        provide_context(PageSession {
+            embedded: s.embedded,
+            theme: s.theme.clone(),
+            // Embedded pages carry their session for browsers that block third-party cookies.
+            token: if s.embedded { token } else { None },
+            bootstrap_path: parts
+                .extensions
+                .get::<signin::Bootstrap>()
+                .map(|b| b.0.clone()),
+        });
+    }
+}
+
+/// Pages, server functions (`/rpc/…`), sign-in routes, assets and the site's static files.
 pub fn router(state: AppState) -> Router<AppState> {
     let source = Source(Arc::new(StoreSource {
         store: state.store.clone(),
         clock: state.clock,
-        default_workspace: state.dashboard_workspace.clone(),
         contact: state.contact.clone(),
+        embed_secret: state.embed_secret.clone(),
     }));
+    let contact = state.contact.clone();
     let context = move || {
         provide_context(source.clone());
-        provide_context(CurrentWorkspace(String::new()));
+        provide_context(contact.clone());
+        provide_session();
     };
     let options = ShellOptions {
         leptos: state.leptos.clone(),
         hydrate: state.hydrate,
     };
     let hydrate = state.hydrate;
+    let app_fn = {
+        let options = options.clone();
+        move || shell(options.clone())
+    };
+    // `/embed?token=…` renders the app in the same response that opens the
+    // session, so that it works where the frame cannot keep a cookie.
+    let render = leptos_axum::render_app_async_with_context(context.clone(), app_fn.clone());
     // `/` and `/usage` are plain redirects, answered before Leptos.
-    let routes = generate_route_list_with_exclusions(App, Some(vec!["/".into(), "/usage".into()]));
+    let routes = generate_route_list_with_exclusions(
+        App,
+        Some(vec![
+            "/".into(),
+            "/usage".into(),
+            "/embed".into(),
+            "/embed/usage".into(),
+        ]),
+    );
     Router::new()
         .route("/", get(|| async { Redirect::to("/usage/plan") }))
         .route("/usage", get(|| async { Redirect::to("/usage/plan") }))
+        .route(
+            "/embed/usage",
+            get(|| async { Redirect::to("/embed/usage/plan") }),
+        )
+        .route(
+            "/embed",
+            get(move |state, query, req| signin::embed_entry(state, query, req, render.clone())),
+        )
+        .route("/auth/handoff", get(signin::handoff))
+        .route("/demo", get(signin::demo_page).post(signin::demo_sign_in))
         .route("/assets/credits.css", get(stylesheet))
         .route("/usage/credits.csv", get(credits_csv))
-        .leptos_routes_with_context(&state, routes, context.clone(), move || {
-            shell(options.clone())
-        })
+        .route("/embed/usage/credits.csv", get(credits_csv))
+        .leptos_routes_with_context(&state, routes, context.clone(), app_fn)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
         >(context, move |leptos| {
             shell(ShellOptions { leptos, hydrate })
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            signin::session_layer,
+        ))
 }

@@ -193,6 +193,17 @@ pub struct EventRow {
     pub identity_id: Option<String>,
 }
 
+/// A signed-in user of one workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub workspace_id: String,
+    pub user_id: String,
+    /// Opened inside the platform's iframe.
+    pub embedded: bool,
+    pub theme: Option<String>,
+    pub locale: Option<String>,
+}
+
 /// Where a request's webhook delivery stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -673,23 +684,24 @@ impl Store {
             " ORDER BY r.created_at DESC, r.id DESC LIMIT {}",
             limit.clamp(1, 100)
         );
-        let rows =
-            match before {
-                Some((ms, id)) => sqlx::query(&format!(
+        let rows = match before {
+            Some((ms, id)) => {
+                sqlx::query(&format!(
                     "{base} AND (r.created_at < $2 OR (r.created_at = $2 AND r.id < $3)){order}"
                 ))
                 .bind(ws.to_string())
                 .bind(ms)
                 .bind(id)
                 .fetch_all(&self.pool)
-                .await?,
-                None => {
-                    sqlx::query(&format!("{base}{order}"))
-                        .bind(ws.to_string())
-                        .fetch_all(&self.pool)
-                        .await?
-                }
-            };
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("{base}{order}"))
+                    .bind(ws.to_string())
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
         rows.iter()
             .map(|r| {
                 let intent: String = r.try_get("intent")?;
@@ -715,6 +727,76 @@ impl Store {
                 ))
             })
             .collect()
+    }
+
+    // ---- sessions ---------------------------------------------------------
+
+    /// Opens a session for a user of a workspace; returns the session token
+    /// (only its hash is stored).
+    pub async fn create_session(
+        &self,
+        session: &Session,
+        ttl: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<String> {
+        let token = crate::auth::new_session_token();
+        let hash = crate::auth::token_hash(&token);
+        in_write_tx!(self, |tx| {
+            async {
+            sqlx::query(
+                "INSERT INTO sessions (token_hash, workspace_id, user_id, embedded, theme, locale, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(hash.clone())
+            .bind(session.workspace_id.clone())
+            .bind(session.user_id.clone())
+            .bind(i64::from(session.embedded))
+            .bind(session.theme.clone())
+            .bind(session.locale.clone())
+            .bind(now.timestamp_millis())
+            .bind((now + ttl).timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            // Sweep long-expired sessions now and then.
+            sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+                .bind((now - chrono::Duration::days(7)).timestamp_millis())
+                .execute(&mut *tx)
+                .await?;
+            Ok::<_, StoreError>(())
+        }
+        .await
+        })?;
+        Ok(token)
+    }
+
+    /// The live session of a token, if any.
+    pub async fn session(&self, token: &str, now: DateTime<Utc>) -> StoreResult<Option<Session>> {
+        let row = sqlx::query(
+            "SELECT workspace_id, user_id, embedded, theme, locale FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(crate::auth::token_hash(token))
+        .bind(now.timestamp_millis())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Session {
+                workspace_id: r.try_get("workspace_id")?,
+                user_id: r.try_get("user_id")?,
+                embedded: r.try_get::<i64, _>("embedded")? != 0,
+                theme: r.try_get("theme")?,
+                locale: r.try_get("locale")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Ends a session.
+    pub async fn end_session(&self, token: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(crate::auth::token_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Leases up to `limit` due deliveries for `lease`; another process

@@ -16,9 +16,11 @@ use serde_json::Value;
 /// Sends a request through the server function, as the Plan tab's form does.
 async fn send(app: &TestApp, intent: &str, message: &str) -> (StatusCode, Value) {
     let body = format!("intent={intent}&message={}", message.replace(' ', "+"));
+    let cookie = app.session_cookie("acme", "u_samara").await;
     let req = axum::http::Request::post("/rpc/support-request")
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json")
+        .header("cookie", cookie)
         .body(axum::body::Body::from(body))
         .expect("request");
     use tower::ServiceExt;
@@ -53,6 +55,10 @@ async fn requests_are_stored_and_listed(app: &TestApp) {
     assert_eq!(s, StatusCode::OK, "{page}");
     assert_eq!(page["requests"][0]["id"], second["id"], "newest first");
     assert_eq!(page["requests"][0]["message"], "Hi Laura, 500 more please");
+    assert_eq!(
+        page["requests"][0]["user_id"], "u_samara",
+        "the signed-in user"
+    );
     assert_eq!(page["requests"][0]["delivery"]["status"], "pending");
     let cursor = page["next_cursor"].as_str().unwrap_or_default().to_string();
     let (_, page2) = app
@@ -69,7 +75,10 @@ async fn requests_are_stored_and_listed(app: &TestApp) {
     let (s, _) = app.get("/api/v1/workspaces/ghost/support-requests").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // The Plan tab shows the newest request after a reload.
-    let (s, html) = app.call_text(Method::GET, "/usage/plan", None, None).await;
+    let cookie = app.session_cookie("acme", "u_mikaela").await;
+    let (s, _, html) = app
+        .request(Method::GET, "/usage/plan", &[("cookie", &cookie)], None)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("Request sent to <!>Laura Vidal"), "{html}");
     assert!(html.contains(second["id"].as_str().unwrap_or("?")));

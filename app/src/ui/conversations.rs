@@ -7,21 +7,19 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::chart::{dark_theme, ChartClick, EChart};
-use super::period::{change_text, href_with, use_params, PeriodPicker};
-use super::shell::LoadError;
+use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
+use super::shell::{tab_path, LoadError, Tab, ThemeVersion};
 use super::table::{SortableTable, TableRow};
-use crate::charts::{credits_per_conversation, daily_line, id_color, pie, top_with_other};
+use crate::charts::{credits_per_conversation, daily_line, member_color, pie, top_with_other};
 use crate::format::{date_range, thousands};
 use crate::model::{ConversationsView, Named, Report};
 use crate::rpc::get_conversations_view;
-
-const PATH: &str = "/usage/conversations";
 
 /// `/usage/conversations`.
 #[component]
 pub fn ConversationsTab() -> impl IntoView {
     let params = use_params();
-    let view_data = Resource::new(move || params.get(), get_conversations_view);
+    let view_data = Resource::new(move || query_string(&params.get()), get_conversations_view);
     view! {
         <Title text="Conversations — Credits"/>
         <section class="tab conversations" aria-labelledby="conversations-title">
@@ -70,7 +68,7 @@ fn cost_rows(
                     0.0
                 },
                 href: Some(href(&key)),
-                color: Some(id_color(&key).to_string()),
+                color: Some(member_color(names, Some(&key))),
                 cost: Some(credits_per_conversation(spent, r.value)),
                 key,
             })
@@ -80,9 +78,16 @@ fn cost_rows(
 
 #[component]
 fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> impl IntoView {
+    let path = tab_path(Tab::Conversations);
     let navigate = use_navigate();
     let dark = RwSignal::new(false);
-    Effect::new(move |_| dark.set(dark_theme()));
+    let theme = use_context::<ThemeVersion>();
+    Effect::new(move |_| {
+        if let Some(t) = theme {
+            t.0.track();
+        }
+        dark.set(dark_theme());
+    });
     let days: Vec<String> = v
         .by_day
         .rows
@@ -95,8 +100,20 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
     let campaign_slices = top_with_other(&v.by_campaign.rows, 8);
     let identity_slices = top_with_other(&v.by_identity.rows, 8);
     let (cs, is) = (campaign_slices.clone(), identity_slices.clone());
-    let campaign_pie = Signal::derive(move || pie(&cs, "Conversations by campaign", dark.get()));
-    let identity_pie = Signal::derive(move || pie(&is, "Conversations by identity", dark.get()));
+    let (campaigns, identities) = (
+        v.directory.campaigns.clone(),
+        v.directory.identities.clone(),
+    );
+    let campaign_pie = Signal::derive(move || {
+        pie(&cs, "Conversations by campaign", dark.get(), &|k| {
+            member_color(&campaigns, k)
+        })
+    });
+    let identity_pie = Signal::derive(move || {
+        pie(&is, "Conversations by identity", dark.get(), &|k| {
+            member_color(&identities, k)
+        })
+    });
 
     let slice_click = |slices: Vec<crate::charts::Slice>, param: &'static str| {
         let params = params.clone();
@@ -109,7 +126,7 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
                 .and_then(|s| s.key.clone())
             {
                 navigate(
-                    &href_with(PATH, &params, &[(param, Some(&key))]),
+                    &href_with(path, &params, &[(param, Some(&key))]),
                     Default::default(),
                 );
             }
@@ -124,13 +141,13 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
         &v.by_campaign,
         &v.credits_by_campaign,
         &v.directory.campaigns,
-        &|k| href_with(PATH, &p, &[("campaign", Some(k))]),
+        &|k| href_with(path, &p, &[("campaign", Some(k))]),
     );
     let identity_rows = cost_rows(
         &v.by_identity,
         &v.credits_by_identity,
         &v.directory.identities,
-        &|k| href_with(PATH, &p, &[("identity", Some(k))]),
+        &|k| href_with(path, &p, &[("identity", Some(k))]),
     );
     let describe = |title: &str, slices: &[crate::charts::Slice]| {
         format!(
@@ -186,13 +203,13 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
     let chips = active_filters
         .into_iter()
         .map(|(k, name)| {
-            let href = href_with(PATH, &params, &[(k, None)]);
+            let href = href_with(path, &params, &[(k, None)]);
             view! { <A href=href attr:class="chip" attr:data-filter=k>{format!("{k}: {name}")} " ✕"</A> }
         })
         .collect_view();
     view! {
         {(!v.notes.is_empty()).then(|| view! { <p class="note" role="status" data-testid="notes">{v.notes.join(" · ")}</p> })}
-        <PeriodPicker path=PATH params=params.clone() period=v.period.clone()/>
+        <PeriodPicker path=path params=params.clone() period=v.period.clone()/>
         <div class="chips" aria-label="Active filters">{chips}</div>
         <div class="card headline">
             <p class="big" data-testid="conversations-total" data-total=v.total>{thousands(v.total)}</p>

@@ -7,23 +7,21 @@ use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_navigate;
 
 use super::chart::{dark_theme, ChartClick, EChart};
-use super::period::{change_text, href_with, use_params, PeriodPicker};
-use super::shell::LoadError;
+use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
+use super::shell::{tab_path, LoadError, Tab, ThemeVersion};
 use super::table::{SortableTable, TableRow};
-use crate::charts::{action_color, daily_series, id_color, stacked_bars, OTHER_COLOR};
+use crate::charts::{action_color, daily_series, member_color, stacked_bars};
 use crate::domain::forecast::Outlook;
 use crate::domain::ledger::{Action, Category};
 use crate::format::{date_range, long_date, thousands};
 use crate::model::{CreditsView, Directory, GroupRow};
 use crate::rpc::get_credits_view;
 
-const PATH: &str = "/usage/credits";
-
 /// `/usage/credits`.
 #[component]
 pub fn CreditsTab() -> impl IntoView {
     let params = use_params();
-    let view_data = Resource::new(move || params.get(), get_credits_view);
+    let view_data = Resource::new(move || query_string(&params.get()), get_credits_view);
     view! {
         <Title text="Credits — Credits usage"/>
         <section class="tab credits" aria-labelledby="credits-title">
@@ -87,10 +85,17 @@ fn rows_of(
 
 #[component]
 fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
+    let path = tab_path(Tab::Credits);
     let navigate = use_navigate();
     let dir = v.directory.clone();
     let dark = RwSignal::new(false);
-    Effect::new(move |_| dark.set(dark_theme()));
+    let theme = use_context::<ThemeVersion>();
+    Effect::new(move |_| {
+        if let Some(t) = theme {
+            t.0.track();
+        }
+        dark.set(dark_theme());
+    });
 
     // Charts: stacked per day by action and by user.
     let (days, action_series) = daily_series(&v.by_day_action, &|k| action_label(k), &|k| {
@@ -100,7 +105,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
     let (user_days, user_series) = daily_series(
         &v.by_day_user,
         &move |k| user_label(&dir_for_users, k),
-        &|k| k.map_or(OTHER_COLOR, id_color).to_string(),
+        &|k| member_color(&dir.users, k),
     );
     let (d1, s1, d2, s2) = (
         days.clone(),
@@ -124,7 +129,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
         });
         if let Some(key) = key {
             nav_action(
-                &href_with(PATH, &p_action, &[("action", Some(&key))]),
+                &href_with(path, &p_action, &[("action", Some(&key))]),
                 Default::default(),
             );
         }
@@ -144,7 +149,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
         });
         if let Some(key) = key {
             nav_user(
-                &href_with(PATH, &p_user, &[("user", Some(&key))]),
+                &href_with(path, &p_user, &[("user", Some(&key))]),
                 Default::default(),
             );
         }
@@ -155,7 +160,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
     let action_rows = rows_of(
         &v.by_action.rows,
         total,
-        &|k| href_with(PATH, &p, &[("action", Some(k))]),
+        &|k| href_with(path, &p, &[("action", Some(k))]),
         &|k| action_color(k).to_string(),
     );
     let action_rows: Vec<TableRow> = action_rows
@@ -168,8 +173,8 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
     let user_rows = rows_of(
         &v.by_user.rows,
         total,
-        &|k| href_with(PATH, &p, &[("user", Some(k))]),
-        &|k| id_color(k).to_string(),
+        &|k| href_with(path, &p, &[("user", Some(k))]),
+        &|k| member_color(&dir.users, Some(k)),
     );
     let by_cat = |c: Category| {
         v.by_category
@@ -180,7 +185,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
     };
     let categories: Vec<(Category, i64)> =
         Category::ALL.into_iter().map(|c| (c, by_cat(c))).collect();
-    let csv_href = href_with("/usage/credits.csv", &params, &[]);
+    let csv_href = href_with(&format!("{path}.csv"), &params, &[]);
     let days_in_period = v.period.range().days();
     let action_describe = format!(
         "Stacked bars of credits per day by action, {}: {}",
@@ -205,7 +210,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
 
     view! {
         {(!v.notes.is_empty()).then(|| view! { <p class="note" role="status" data-testid="notes">{v.notes.join(" · ")}</p> })}
-        <PeriodPicker path=PATH params=params.clone() period=v.period.clone()/>
+        <PeriodPicker path=path params=params.clone() period=v.period.clone()/>
         <Filters v=v.clone() params=params.clone()/>
         <div class="card headline">
             <p class="big" data-testid="credits-total" data-total=total>{thousands(total)}</p>
@@ -234,6 +239,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
 
 #[component]
 fn Filters(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
+    let path = tab_path(Tab::Credits);
     let navigate = use_navigate();
     let f = v.query.filters.clone();
     let hidden: Vec<(String, String)> = params
@@ -251,7 +257,7 @@ fn Filters(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
             let value = event_target_value(&ev);
             let value = (!value.is_empty()).then_some(value);
             navigate(
-                &href_with(PATH, &params, &[(name, value.as_deref())]),
+                &href_with(path, &params, &[(name, value.as_deref())]),
                 Default::default(),
             );
         };
@@ -321,9 +327,9 @@ fn Filters(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
         || f.action.is_some()
         || f.campaign_id.is_some()
         || f.identity_id.is_some();
-    let clear = href_with(PATH, &hidden, &[]);
+    let clear = href_with(path, &hidden, &[]);
     view! {
-        <Form method="GET" action=PATH attr:class="card filters" attr:aria-label="Filters">
+        <Form method="GET" action=path attr:class="card filters" attr:aria-label="Filters">
             {hidden.iter().map(|(k, v)| view! { <input type="hidden" name=k.clone() value=v.clone()/> }).collect_view()}
             {select("user", "User", f.user_id.clone(), users)}
             {select("action", "Action", f.action.clone(), actions)}

@@ -45,6 +45,15 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// The pairs as a query string (`a=1&b=2`).
+pub fn query_string(params: &[(String, String)]) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// `path?…` with some parameters set (`Some`) or removed (`None`).
 pub fn href_with(
     path: &str,

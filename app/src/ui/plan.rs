@@ -156,6 +156,9 @@ fn RequestForm(o: Overview, open: RwSignal<Option<Intent>>) -> impl IntoView {
     Effect::new(move |_| {
         if let Some(el) = message_ref.get() {
             let _ = el.focus();
+            // The caret goes after the prefilled text.
+            let end = el.value().len() as u32;
+            let _ = el.set_selection_range(end, end);
         }
     });
     view! {

@@ -1,8 +1,11 @@
-//! The HTML shell, the router and the tabs.
+//! The HTML shell, the router and the tabs. The same tabs answer at
+//! `/usage/…` (standalone) and `/embed/usage/…` (inside the platform's
+//! iframe, the only routes that may be framed).
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Title};
 use leptos_router::components::{Redirect, Route, Router, Routes, A};
+use leptos_router::hooks::use_location;
 use leptos_router::{path, SsrMode};
 
 use super::conversations::ConversationsTab;
@@ -19,7 +22,7 @@ pub struct ShellOptions {
     pub hydrate: bool,
 }
 
-/// The whole document.
+/// The whole document (rendered on the server only).
 pub fn shell(options: ShellOptions) -> impl IntoView {
     // ECharts first: a deferred classic script runs before the module that hydrates.
     let hydration = options.hydrate.then(|| {
@@ -28,15 +31,22 @@ pub fn shell(options: ShellOptions) -> impl IntoView {
             <HydrationScripts options=options.leptos.clone()/>
         }
     });
+    let page = page_head();
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme=page.theme>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="data:,"/>
                 <link rel="stylesheet" href="/assets/credits.css"/>
+                <meta name="credits-embed-origins" content=page.origins/>
+                {page.token.map(|t| view! { <meta name="credits-session" content=t/> })}
+                {page.bootstrap.map(|(path, nonce)| view! {
+                    // Entered as /embed?token=…: show the dashboard's own address.
+                    <script nonce=nonce>{format!("history.replaceState(null, '', {});", serde_json::to_string(&path).unwrap_or_default())}</script>
+                })}
                 {hydration}
                 <leptos_meta::MetaTags/>
             </head>
@@ -47,26 +57,120 @@ pub fn shell(options: ShellOptions) -> impl IntoView {
     }
 }
 
+/// What the document head carries for this request's session.
+#[derive(Default)]
+struct PageHead {
+    theme: Option<String>,
+    origins: String,
+    token: Option<String>,
+    bootstrap: Option<(String, String)>,
+}
+
+#[cfg(feature = "ssr")]
+fn page_head() -> PageHead {
+    use crate::rpc::ssr::PageSession;
+    let session = use_context::<PageSession>().unwrap_or_default();
+    let origins = use_context::<crate::model::ContactLinks>()
+        .map(|c| c.platform_origins)
+        .unwrap_or_default();
+    let nonce = leptos::nonce::use_nonce().map(|n| n.to_string());
+    let embed_route = crate::security::is_embed_route(&request_path());
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        let policy = crate::security::page_policy(nonce.as_deref(), &origins, embed_route);
+        if let Ok(v) = http::HeaderValue::from_str(&policy) {
+            res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    PageHead {
+        theme: session.theme,
+        origins: origins.join(" "),
+        token: session.token,
+        bootstrap: session.bootstrap_path.zip(nonce),
+    }
+}
+
+/// The path of the request being rendered.
+#[cfg(feature = "ssr")]
+fn request_path() -> String {
+    use_context::<leptos_router::location::RequestUrl>()
+        .and_then(|u| u.parse().ok().map(|url| url.path().to_string()))
+        .unwrap_or_default()
+}
+
+#[cfg(not(feature = "ssr"))]
+fn page_head() -> PageHead {
+    PageHead::default()
+}
+
+/// `""` standalone, `"/embed"` inside the platform's iframe.
+#[derive(Clone, Copy, Debug)]
+pub struct Base(pub &'static str);
+
+fn detect_base() -> &'static str {
+    #[cfg(feature = "ssr")]
+    let path = request_path();
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    let path = window().location().pathname().unwrap_or_default();
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    let path = String::new();
+    if crate::security::is_embed_route(path.split('?').next().unwrap_or("")) {
+        "/embed"
+    } else {
+        ""
+    }
+}
+
+/// The tabs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Plan,
+    Credits,
+    Conversations,
+}
+
+/// The path of a tab under the current base.
+pub fn tab_path(tab: Tab) -> &'static str {
+    let embedded = use_context::<Base>().is_some_and(|b| !b.0.is_empty());
+    match (embedded, tab) {
+        (false, Tab::Plan) => "/usage/plan",
+        (false, Tab::Credits) => "/usage/credits",
+        (false, Tab::Conversations) => "/usage/conversations",
+        (true, Tab::Plan) => "/embed/usage/plan",
+        (true, Tab::Credits) => "/embed/usage/credits",
+        (true, Tab::Conversations) => "/embed/usage/conversations",
+    }
+}
+
+/// Bumped when the platform changes the theme, so charts redraw.
+#[derive(Clone, Copy, Debug)]
+pub struct ThemeVersion(pub RwSignal<u32>);
+
 /// The app: header, tabs and the routed tab.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_context(Base(detect_base()));
+    let theme = RwSignal::new(0u32);
+    provide_context(ThemeVersion(theme));
+    #[cfg(feature = "hydrate")]
+    crate::embed::start(theme);
     let overview = Resource::new(|| (), |_| get_overview());
     provide_context(overview);
     view! {
         <Title text="Credits — View Usage"/>
         <Router>
+            <ReportNavigation/>
             <div class="app">
                 <Header/>
                 <nav class="tabs" aria-label="Usage sections">
-                    <A href="/usage/plan">"Plan"</A>
-                    <A href="/usage/credits">"Credits"</A>
-                    <A href="/usage/conversations">"Conversations"</A>
+                    <A href=tab_path(Tab::Plan)>"Plan"</A>
+                    <A href=tab_path(Tab::Credits)>"Credits"</A>
+                    <A href=tab_path(Tab::Conversations)>"Conversations"</A>
                 </nav>
                 <main id="main">
                     <Routes fallback=NotFound>
-                        // The server answers `/` and `/usage` with a 302 itself; these
-                        // serve client-side navigation only.
+                        // The server answers `/`, `/usage` and `/embed/usage` with a
+                        // redirect itself; these serve client-side navigation only.
                         <Route path=path!("/") view=|| view! { <Redirect path="/usage/plan"/> }/>
                         <Route path=path!("/usage") view=|| view! { <Redirect path="/usage/plan"/> }/>
                         // Async: the first view is complete HTML with real figures,
@@ -74,11 +178,36 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/usage/plan") view=PlanTab ssr=SsrMode::Async/>
                         <Route path=path!("/usage/credits") view=CreditsTab ssr=SsrMode::Async/>
                         <Route path=path!("/usage/conversations") view=ConversationsTab ssr=SsrMode::Async/>
+                        <Route path=path!("/embed/usage/plan") view=PlanTab ssr=SsrMode::Async/>
+                        <Route path=path!("/embed/usage/credits") view=CreditsTab ssr=SsrMode::Async/>
+                        <Route path=path!("/embed/usage/conversations") view=ConversationsTab ssr=SsrMode::Async/>
                     </Routes>
                 </main>
             </div>
         </Router>
     }
+}
+
+/// Inside the iframe, tells the platform where the dashboard is (deep links).
+#[component]
+fn ReportNavigation() -> impl IntoView {
+    let location = use_location();
+    Effect::new(move |_| {
+        let path = format!(
+            "{}{}",
+            location.pathname.get(),
+            location
+                .search
+                .get()
+                .is_empty()
+                .then(String::new)
+                .unwrap_or_else(|| format!("?{}", location.search.get()))
+        );
+        #[cfg(feature = "hydrate")]
+        crate::embed::navigated(path.strip_prefix("/embed").unwrap_or(&path));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = path;
+    });
 }
 
 /// The 404 page, with a real 404 status on the server.
@@ -95,7 +224,11 @@ fn NotFound() -> impl IntoView {
         <section class="card not-found">
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address. The usage dashboard has three tabs:"</p>
-            <p><a href="/usage/plan">"Plan"</a>" · "<a href="/usage/credits">"Credits"</a>" · "<a href="/usage/conversations">"Conversations"</a></p>
+            <p>
+                <A href=tab_path(Tab::Plan)>"Plan"</A>" · "
+                <A href=tab_path(Tab::Credits)>"Credits"</A>" · "
+                <A href=tab_path(Tab::Conversations)>"Conversations"</A>
+            </p>
         </section>
     }
 }

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 pub const TOKEN: &str = "test-token";
+pub const EMBED_SECRET: &str = "test-embed-secret";
 
 /// "Now" of the tests: Tuesday 24 Nov 2026, 10:00 UTC (11:00 in Madrid).
 pub fn now() -> DateTime<Utc> {
@@ -55,8 +56,16 @@ impl TestApp {
             api_token: Arc::from(TOKEN),
             leptos,
             hydrate: false,
-            dashboard_workspace: None,
-            contact: Default::default(),
+            demo: false,
+            embed_secret: Some(Arc::from(EMBED_SECRET)),
+            https: false,
+            contact: app::model::ContactLinks {
+                platform_origins: vec![
+                    "http://platform.test".into(),
+                    "https://app.example.com".into(),
+                ],
+                chat_url: None,
+            },
         })
     }
 
@@ -169,6 +178,55 @@ impl TestApp {
             .expect("body reads")
             .to_bytes();
         (status, String::from_utf8_lossy(&bytes).to_string())
+    }
+
+    /// A signed-in session of `user` in `ws`: the Cookie header to send.
+    pub async fn session_cookie(&self, ws: &str, user: &str) -> String {
+        let session = credits_server::store::Session {
+            workspace_id: ws.into(),
+            user_id: user.into(),
+            embedded: false,
+            theme: None,
+            locale: None,
+        };
+        let token = self
+            .store
+            .create_session(&session, chrono::Duration::hours(1), Utc::now())
+            .await
+            .expect("session");
+        format!("credits_session={token}")
+    }
+
+    /// A request with arbitrary headers; returns status, headers and body text.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let mut req = Request::builder().method(method).uri(path);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(body.map(Body::from).unwrap_or_else(Body::empty))
+            .expect("request builds");
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router answers");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res
+            .into_body()
+            .collect()
+            .await
+            .expect("body reads")
+            .to_bytes();
+        (status, headers, String::from_utf8_lossy(&bytes).to_string())
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

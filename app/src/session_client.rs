@@ -1,0 +1,86 @@
+//! The server-function client. In the browser it sends the embedded page's
+//! session token in `X-Credits-Session` (third-party cookies may be blocked
+//! inside the platform's iframe), and tells the platform when the server
+//! answers that the session has expired.
+
+#[cfg(not(feature = "hydrate"))]
+/// On the server, server functions run in place; the default client type.
+pub type SessionClient = leptos::server_fn::client::browser::BrowserClient;
+
+#[cfg(feature = "hydrate")]
+pub use browser::{set_token, SessionClient};
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use std::cell::RefCell;
+    use std::future::Future;
+
+    use futures::{Sink, Stream};
+    use leptos::server_fn::client::{browser::BrowserClient, Client};
+    use leptos::server_fn::error::FromServerFnError;
+    use leptos::server_fn::request::browser::BrowserRequest;
+    use leptos::server_fn::response::browser::BrowserResponse;
+    use leptos::server_fn::response::ClientRes;
+
+    thread_local! {
+        static TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+
+    /// The session token server functions carry from now on.
+    pub fn set_token(token: Option<String>) {
+        TOKEN.with(|t| *t.borrow_mut() = token);
+    }
+
+    fn token() -> Option<String> {
+        TOKEN.with(|t| t.borrow().clone())
+    }
+
+    /// Adds the session header; reports a `401` to the platform.
+    pub struct SessionClient;
+
+    impl<E, IS, OS> Client<E, IS, OS> for SessionClient
+    where
+        E: FromServerFnError,
+        IS: FromServerFnError,
+        OS: FromServerFnError,
+    {
+        type Request = BrowserRequest;
+        type Response = BrowserResponse;
+
+        fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
+            if let Some(t) = token() {
+                let _ = req.headers().append(crate::embed::SESSION_HEADER, &t);
+            }
+            let sent = <BrowserClient as Client<E, IS, OS>>::send(req);
+            async move {
+                let res = sent.await;
+                if let Ok(r) = &res {
+                    if <BrowserResponse as ClientRes<E>>::status(r) == 401 {
+                        crate::embed::session_expired();
+                    }
+                }
+                res
+            }
+        }
+
+        fn open_websocket(
+            path: &str,
+        ) -> impl Future<
+            Output = Result<
+                (
+                    impl Stream<Item = Result<leptos::server_fn::Bytes, leptos::server_fn::Bytes>>
+                        + Send
+                        + 'static,
+                    impl Sink<leptos::server_fn::Bytes> + Send + 'static,
+                ),
+                E,
+            >,
+        > + Send {
+            <BrowserClient as Client<E, IS, OS>>::open_websocket(path)
+        }
+
+        fn spawn(future: impl Future<Output = ()> + Send + 'static) {
+            <BrowserClient as Client<E, IS, OS>>::spawn(future)
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Sign-in: the platform's signed hand-off (JWT HS256) and dashboard
+//! sessions. Tokens and sessions expire on the real clock, even when
+//! `CREDITS_NOW` pins the ledger's "now".
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Audience the platform signs hand-off tokens for.
+pub const AUDIENCE: &str = "credits";
+/// The furthest ahead a hand-off token may expire.
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 600;
+/// Clock skew tolerated on `exp`.
+const LEEWAY_SECS: i64 = 30;
+/// Standalone cookie.
+pub const SESSION_COOKIE: &str = "credits_session";
+/// Header the embedded page sends its session in (third-party cookies may be blocked).
+pub const SESSION_HEADER: &str = "x-credits-session";
+
+/// The claims of a hand-off token.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct HandoffClaims {
+    pub sub: String,
+    pub ws: String,
+    pub exp: i64,
+    pub theme: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// Why a token was refused (all answer `401`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("sign-in is not configured (CREDITS_EMBED_SECRET)")]
+    NotConfigured,
+    #[error("the token is malformed or its signature is wrong")]
+    Invalid,
+    #[error("the token is for another audience")]
+    WrongAudience,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token expires too far ahead (at most 10 minutes)")]
+    TooLong,
+}
+
+/// Verifies a hand-off token at the real time `now`.
+pub fn verify_handoff(
+    secret: Option<&str>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<HandoffClaims, TokenError> {
+    let secret = secret
+        .filter(|s| !s.is_empty())
+        .ok_or(TokenError::NotConfigured)?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.set_audience(&[AUDIENCE]);
+    validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+    // Expiry is checked below against `now`, for testable, explicit rules.
+    validation.validate_exp = false;
+    let data = decode::<HandoffClaims>(
+        token,
+        &DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::InvalidAudience => TokenError::WrongAudience,
+        _ => TokenError::Invalid,
+    })?;
+    let claims = data.claims;
+    let now = now.timestamp();
+    if claims.exp + LEEWAY_SECS < now {
+        return Err(TokenError::Expired);
+    }
+    if claims.exp > now + MAX_TOKEN_LIFETIME_SECS + LEEWAY_SECS {
+        return Err(TokenError::TooLong);
+    }
+    if !app::query::is_valid_id(&claims.sub) || !app::query::is_valid_id(&claims.ws) {
+        return Err(TokenError::Invalid);
+    }
+    Ok(claims)
+}
+
+/// A fresh session token (256 random bits, URL-safe).
+pub fn new_session_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What the database keeps of a session token.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The session token a request carries: the header (embedded pages) first,
+/// then the cookie.
+pub fn session_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_string()).filter(|t| !t.is_empty());
+    }
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+
+    fn sign(claims: serde_json::Value, secret: &str) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_fault_is_refused() {
+        let now = Utc::now();
+        let t = now.timestamp();
+        let ok = json!({"sub": "u1", "ws": "acme", "aud": "credits", "exp": t + 300});
+        assert!(verify_handoff(Some("s3cret"), &sign(ok.clone(), "s3cret"), now).is_ok());
+        assert_eq!(
+            verify_handoff(Some("s3cret"), &sign(ok.clone(), "other"), now),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            verify_handoff(None, &sign(ok, "s3cret"), now),
+            Err(TokenError::NotConfigured)
+        );
+        let aud = json!({"sub": "u1", "ws": "acme", "aud": "billing", "exp": t + 300});
+        assert_eq!(
+            verify_handoff(Some("s"), &sign(aud, "s"), now),
+            Err(TokenError::WrongAudience)
+        );
+        let old = json!({"sub": "u1", "ws": "acme", "aud": "credits", "exp": t - 120});
+        assert_eq!(
+            verify_handoff(Some("s"), &sign(old, "s"), now),
+            Err(TokenError::Expired)
+        );
+        let long = json!({"sub": "u1", "ws": "acme", "aud": "credits", "exp": t + 3600});
+        assert_eq!(
+            verify_handoff(Some("s"), &sign(long, "s"), now),
+            Err(TokenError::TooLong)
+        );
+        assert_eq!(
+            verify_handoff(Some("s"), "not.a.jwt", now),
+            Err(TokenError::Invalid)
+        );
+        let none = json!({"sub": "u1", "ws": "acme", "aud": "credits"});
+        assert_eq!(
+            verify_handoff(Some("s"), &sign(none, "s"), now),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn tokens_are_read_from_header_then_cookie() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            "cookie",
+            "a=1; credits_session=abc; b=2"
+                .parse()
+                .unwrap_or(axum::http::HeaderValue::from_static("")),
+        );
+        assert_eq!(session_token(&h).as_deref(), Some("abc"));
+        h.insert(
+            SESSION_HEADER,
+            "xyz"
+                .parse()
+                .unwrap_or(axum::http::HeaderValue::from_static("")),
+        );
+        assert_eq!(session_token(&h).as_deref(), Some("xyz"));
+        assert_eq!(token_hash("abc").len(), 64);
+        assert_ne!(new_session_token(), new_session_token());
+    }
+}

@@ -1,0 +1,50 @@
+//! Response headers: framing only for the embed routes and only by the
+//! platform's origins, a content security policy that allows only our own
+//! scripts, and the usual hardening.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::AppState;
+
+pub use app::security::{frame_ancestors, is_embed_route, page_policy};
+
+/// Sets the security headers on every response (a page may have set its
+/// own policy, with its nonce, already).
+pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let embed = is_embed_route(req.uri().path());
+    let https = state.https
+        || req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let origins = &state.contact.platform_origins;
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        if let Ok(v) = HeaderValue::from_str(&page_policy(None, origins, embed)) {
+            h.insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    if !embed || origins.is_empty() {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    res
+}

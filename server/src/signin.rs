@@ -1,0 +1,441 @@
+//! Ways in: the platform's signed hand-off (standalone and embedded), the
+//! demo sign-in (`--demo` only), and the session every page and server
+//! function requires.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use axum::body::Body;
+use axum::extract::{Form, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::Utc;
+
+use crate::auth::{session_token, verify_handoff, TokenError, SESSION_COOKIE};
+use crate::store::{Session, Store, StoreError};
+use crate::AppState;
+
+/// How long a session lasts.
+pub const SESSION_HOURS: i64 = 8;
+/// The demo workspace's sign-in page lists its users.
+const DEMO_WORKSPACE: &str = crate::demo::DEMO_WORKSPACE;
+
+/// The raw session token of a request (for embedded pages to carry).
+#[derive(Debug, Clone)]
+pub struct SessionToken(pub String);
+
+/// Set on the first render of an embedded page: the path the browser's
+/// address must show once the page is up (it was requested as `/embed?…`).
+#[derive(Debug, Clone)]
+pub struct Bootstrap(pub String);
+
+/// Why a sign-in failed: always `401`, never data.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    #[error("the user or workspace is unknown")]
+    Unknown,
+    #[error("the database is unavailable")]
+    Store(#[from] StoreError),
+}
+
+/// Checks a hand-off token and that its user belongs to its workspace.
+pub async fn session_from_handoff(
+    store: &Store,
+    secret: Option<&str>,
+    token: &str,
+    embedded: bool,
+) -> Result<Session, SignInError> {
+    let claims = verify_handoff(secret, token, Utc::now())?;
+    let known = store.known_ids(&claims.ws).await?;
+    if store.workspace(&claims.ws).await?.is_none() || !known.users.contains(&claims.sub) {
+        return Err(SignInError::Unknown);
+    }
+    let theme = claims.theme.filter(|t| t == "light" || t == "dark");
+    let locale = claims
+        .locale
+        .filter(|l| l.len() <= 35 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    Ok(Session {
+        workspace_id: claims.ws,
+        user_id: claims.sub,
+        embedded,
+        theme,
+        locale,
+    })
+}
+
+/// Opens a session; returns its token.
+pub async fn open_session(store: &Store, session: &Session) -> Result<String, StoreError> {
+    store
+        .create_session(session, chrono::Duration::hours(SESSION_HOURS), Utc::now())
+        .await
+}
+
+/// Where a sign-in may send the browser: a dashboard path, nothing else.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.len() <= 2_000
+                && (n == "/usage" || n.starts_with("/usage/") || n.starts_with("/usage?"))
+                && !n.contains("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n.to_string()
+        }
+        _ => "/usage/plan".to_string(),
+    }
+}
+
+fn cookie(token: &str, embedded: bool, secure: bool) -> HeaderValue {
+    let max_age = SESSION_HOURS * 3600;
+    let value = if embedded {
+        // A partitioned (CHIPS) cookie where the browser allows one; the page
+        // also carries the token for browsers that block it.
+        format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None; Partitioned")
+    } else {
+        let secure = if secure { "; Secure" } else { "" };
+        format!(
+            "{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+        )
+    };
+    HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+}
+
+fn is_https(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    state.https
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn nonce() -> String {
+    crate::auth::new_session_token()
+}
+
+/// The page of a refused or expired sign-in. Inside the platform's frame it
+/// tells the parent (`credits:session-expired`) and takes a fresh token
+/// (`credits:token`) to come back to the same view.
+pub fn expired_page(state: &AppState, embedded: bool, path: &str, status: StatusCode) -> Response {
+    let nonce = nonce();
+    let origins =
+        serde_json::to_string(&state.contact.platform_origins).unwrap_or_else(|_| "[]".into());
+    let next = serde_json::to_string(path.strip_prefix("/embed").unwrap_or(path))
+        .unwrap_or_else(|_| "\"/usage/plan\"".into());
+    let script = if embedded {
+        format!(
+            r#"<script nonce="{nonce}">(function () {{
+  var origins = {origins}, next = {next};
+  if (window.parent === window) return;
+  origins.forEach(function (o) {{ window.parent.postMessage({{ type: "credits:session-expired" }}, o); }});
+  window.addEventListener("message", function (e) {{
+    if (origins.indexOf(e.origin) < 0 || !e.data || e.data.type !== "credits:token" || typeof e.data.token !== "string") return;
+    location.replace("/embed?token=" + encodeURIComponent(e.data.token) + "&next=" + encodeURIComponent(next));
+  }});
+}})();</script>"#
+        )
+    } else {
+        String::new()
+    };
+    let demo = if state.demo && !embedded {
+        format!(
+            r#"<p><a href="/demo?next={}">Sign in to the demo</a></p>"#,
+            escape(&urlencode(path))
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/credits.css">
+<title>Session expired — Credits</title></head><body><main class="app"><section class="card signin" data-testid="session-expired">
+<h1>Your session expired — reopen it from the platform</h1>
+<p class="muted">For your security, the usage dashboard opens only from a link the platform signs, and only for a while.</p>{demo}
+</section></main>{script}</body></html>"#
+    );
+    let mut res = (status, Html(body)).into_response();
+    let csp = format!(
+        "default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; {}",
+        crate::security::frame_ancestors(&state.contact.platform_origins, embedded)
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Whether a query string names a workspace (`workspace=` or `ws=`) other than the session's.
+fn names_other_workspace(query: Option<&str>, ws: &str) -> bool {
+    let Some(q) = query else { return false };
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .unwrap_or_default()
+        .iter()
+        .any(|(k, v)| (k == "workspace" || k == "ws" || k == "workspace_id") && v != ws)
+}
+
+/// Pages and server functions that need a session.
+fn needs_session(path: &str) -> bool {
+    path == "/usage"
+        || path.starts_with("/usage/")
+        || path == "/embed/usage"
+        || path.starts_with("/embed/usage/")
+        || (path.starts_with("/rpc/") && path != "/rpc/refresh-session")
+}
+
+/// Resolves the session of every request; refuses pages and server
+/// functions without one.
+pub async fn session_layer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    let token = session_token(req.headers());
+    let session = match &token {
+        Some(t) => match state.store.session(t, Utc::now()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(cause = %e, "session lookup failed");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The dashboard is unavailable; try again shortly.",
+                )
+                    .into_response();
+            }
+        },
+        None => None,
+    };
+    match (session, token) {
+        (Some(s), Some(t)) => {
+            // The workspace comes from the session only; naming another one is a 404.
+            if names_other_workspace(req.uri().query(), &s.workspace_id) {
+                return StatusCode::NOT_FOUND.into_response();
+            }
+            req.extensions_mut().insert(s);
+            req.extensions_mut().insert(SessionToken(t));
+            next.run(req).await
+        }
+        _ if !needs_session(&path) => next.run(req).await,
+        _ if path.starts_with("/rpc/") => (
+            StatusCode::UNAUTHORIZED,
+            "session expired: reopen the dashboard from the platform",
+        )
+            .into_response(),
+        _ => {
+            let embedded = path.starts_with("/embed");
+            let full = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or(path.clone());
+            if state.demo && !embedded {
+                return Redirect::to(&format!("/demo?next={}", urlencode(&full))).into_response();
+            }
+            expired_page(&state, embedded, &full, StatusCode::UNAUTHORIZED)
+        }
+    }
+}
+
+/// `GET /embed?token=…&next=/usage/…`: opens an embedded session and renders
+/// the dashboard at `/embed/usage/…` in the same response.
+pub async fn embed_entry<R>(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    req: Request,
+    render: R,
+) -> Response
+where
+    R: Fn(Request<Body>) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>,
+{
+    let token = q.get("token").map(String::as_str).unwrap_or("");
+    let next = safe_next(q.get("next").map(String::as_str));
+    let session = match session_from_handoff(
+        &state.store,
+        state.embed_secret.as_deref(),
+        token,
+        true,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!(reason = %e, "embed sign-in refused");
+            return expired_page(&state, true, &next, StatusCode::UNAUTHORIZED);
+        }
+    };
+    let session_token = match open_session(&state.store, &session).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(cause = %e, "session could not be opened");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The dashboard is unavailable; try again shortly.",
+            )
+                .into_response();
+        }
+    };
+    let path = format!("/embed{next}");
+    let (mut parts, body) = req.into_parts();
+    match path.parse() {
+        Ok(uri) => parts.uri = uri,
+        Err(_) => return expired_page(&state, true, "/usage/plan", StatusCode::UNAUTHORIZED),
+    }
+    parts.extensions.insert(session);
+    parts.extensions.insert(SessionToken(session_token.clone()));
+    parts.extensions.insert(Bootstrap(path));
+    let mut res = render(Request::from_parts(parts, body)).await;
+    res.headers_mut()
+        .append(header::SET_COOKIE, cookie(&session_token, true, true));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `GET /auth/handoff?token=…&next=/usage/…`: opens a standalone session
+/// (an HttpOnly, SameSite=Lax cookie) and goes to `next`.
+pub async fn handoff(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    req: Request,
+) -> Response {
+    let token = q.get("token").map(String::as_str).unwrap_or("");
+    let next = safe_next(q.get("next").map(String::as_str));
+    let session =
+        match session_from_handoff(&state.store, state.embed_secret.as_deref(), token, false).await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(reason = %e, "hand-off refused");
+                return expired_page(&state, false, &next, StatusCode::UNAUTHORIZED);
+            }
+        };
+    signed_in(&state, &session, &next, is_https(&state, req.headers())).await
+}
+
+async fn signed_in(state: &AppState, session: &Session, next: &str, https: bool) -> Response {
+    match open_session(&state.store, session).await {
+        Ok(token) => {
+            let mut res = Redirect::to(next).into_response();
+            res.headers_mut()
+                .append(header::SET_COOKIE, cookie(&token, false, https));
+            res
+        }
+        Err(e) => {
+            tracing::error!(cause = %e, "session could not be opened");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The dashboard is unavailable; try again shortly.",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /demo` (only with `--demo`): pick a demo user.
+pub async fn demo_page(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !state.demo {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let next = safe_next(q.get("next").map(String::as_str));
+    let names = match state.store.names(DEMO_WORKSPACE).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(cause = %e, "demo users unavailable");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let mut users: Vec<(String, String)> = names.users.into_iter().collect();
+    users.sort_by(|a, b| a.1.cmp(&b.1));
+    let buttons: String = users
+        .iter()
+        .map(|(id, name)| {
+            format!(
+                r#"<form method="post" action="/demo"><input type="hidden" name="user_id" value="{}"><input type="hidden" name="next" value="{}"><button type="submit" data-user="{}">{}</button></form>"#,
+                escape(id),
+                escape(&next),
+                escape(id),
+                escape(name)
+            )
+        })
+        .collect();
+    Html(format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/credits.css">
+<title>Demo sign-in — Credits</title></head><body><main class="app"><section class="card signin">
+<h1>Sign in to the demo</h1><p class="muted">Acme Outbound is a demo workspace. Pick who you are:</p>
+<div class="buttons">{buttons}</div></section></main></body></html>"#
+    ))
+    .into_response()
+}
+
+/// `POST /demo` (only with `--demo`): sign in as a demo user.
+pub async fn demo_sign_in(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !state.demo {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let user = form.get("user_id").cloned().unwrap_or_default();
+    let next = safe_next(form.get("next").map(String::as_str));
+    let known = match state.store.known_ids(DEMO_WORKSPACE).await {
+        Ok(k) => k,
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    if !known.users.contains(&user) {
+        return expired_page(&state, false, &next, StatusCode::UNAUTHORIZED);
+    }
+    let session = Session {
+        workspace_id: DEMO_WORKSPACE.into(),
+        user_id: user,
+        embedded: false,
+        theme: None,
+        locale: None,
+    };
+    signed_in(&state, &session, &next, is_https(&state, &headers)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_the_dashboard() {
+        assert_eq!(
+            safe_next(Some("/usage/credits?period=last_week")),
+            "/usage/credits?period=last_week"
+        );
+        assert_eq!(safe_next(Some("https://evil.test/usage")), "/usage/plan");
+        assert_eq!(safe_next(Some("//evil.test/usage")), "/usage/plan");
+        assert_eq!(safe_next(Some("/usage//evil")), "/usage/plan");
+        assert_eq!(safe_next(Some("/api/v1/workspaces")), "/usage/plan");
+        assert_eq!(safe_next(None), "/usage/plan");
+    }
+}

@@ -1,0 +1,419 @@
+//! Sign-in, sessions, tenant isolation and the framing policy, through the
+//! real router on SQLite and PostgreSQL.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use chrono::Utc;
+use common::{TestApp, EMBED_SECRET, TOKEN};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+
+fn jwt(claims: Value, secret: &str) -> String {
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("signs")
+}
+
+fn claims(user: &str, ws: &str, ttl: i64) -> Value {
+    json!({"sub": user, "ws": ws, "aud": "credits", "exp": Utc::now().timestamp() + ttl})
+}
+
+/// Two workspaces: `acme` (seed_basic) and `globex` with its own user.
+async fn two_workspaces(app: &TestApp) {
+    app.seed_basic().await;
+    let mut body = common::workspace_body(3_000);
+    body["name"] = json!("Globex");
+    let (s, _) = app.put("/api/v1/workspaces/globex", body).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = app
+        .put(
+            "/api/v1/workspaces/globex/users/u_hank",
+            json!({"name": "Hank Scorpio", "email": "hank@globex.test", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+}
+
+async fn token_faults_are_401_without_data(app: &TestApp) {
+    two_workspaces(app).await;
+    let now = Utc::now().timestamp();
+    let faults = [
+        (
+            "bad signature",
+            jwt(claims("u_mikaela", "acme", 300), "wrong-secret"),
+        ),
+        (
+            "wrong audience",
+            jwt(
+                json!({"sub": "u_mikaela", "ws": "acme", "aud": "billing", "exp": now + 300}),
+                EMBED_SECRET,
+            ),
+        ),
+        (
+            "expired",
+            jwt(claims("u_mikaela", "acme", -120), EMBED_SECRET),
+        ),
+        (
+            "too long",
+            jwt(claims("u_mikaela", "acme", 3_600), EMBED_SECRET),
+        ),
+        (
+            "unknown user",
+            jwt(claims("u_nobody", "acme", 300), EMBED_SECRET),
+        ),
+        (
+            "unknown workspace",
+            jwt(claims("u_mikaela", "initech", 300), EMBED_SECRET),
+        ),
+        (
+            "user of another workspace",
+            jwt(claims("u_hank", "acme", 300), EMBED_SECRET),
+        ),
+        ("not a token", "garbage".to_string()),
+    ];
+    for (what, token) in faults {
+        for entry in ["/embed", "/auth/handoff"] {
+            let (s, headers, body) = app
+                .request(
+                    Method::GET,
+                    &format!("{entry}?token={token}&next=/usage/plan"),
+                    &[],
+                    None,
+                )
+                .await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{what} at {entry}");
+            assert!(
+                body.contains("Your session expired — reopen it from the platform"),
+                "{what}"
+            );
+            assert!(
+                !body.contains("Acme") && !body.contains("10,000"),
+                "{what}: no data"
+            );
+            assert!(headers.get("set-cookie").is_none(), "{what}: no session");
+        }
+    }
+    // No session at all: pages and server functions are refused.
+    let (s, _, _) = app.request(Method::GET, "/usage/credits", &[], None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, _) = app
+        .request(
+            Method::POST,
+            "/rpc/overview",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(String::new()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+async fn handoff_opens_a_standalone_session(app: &TestApp) {
+    two_workspaces(app).await;
+    let token = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+    let (s, headers, _) = app
+        .request(
+            Method::GET,
+            &format!("/auth/handoff?token={token}&next=/usage/credits?period=last_week"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/usage/credits?period=last_week");
+    let cookie = headers["set-cookie"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap_or_default().to_string();
+    let (s, _, html) = app
+        .request(
+            Method::GET,
+            "/usage/credits?period=last_week",
+            &[("cookie", &pair)],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("Acme"), "the session's workspace");
+    // Behind HTTPS the cookie is Secure.
+    let token = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+    let (_, headers, _) = app
+        .request(
+            Method::GET,
+            &format!("/auth/handoff?token={token}"),
+            &[("x-forwarded-proto", "https")],
+            None,
+        )
+        .await;
+    assert!(headers["set-cookie"]
+        .to_str()
+        .unwrap_or_default()
+        .contains("Secure"));
+    assert_eq!(
+        headers["location"], "/usage/plan",
+        "next defaults to the Plan tab"
+    );
+    // An open redirect is not possible.
+    let token = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+    let (_, headers, _) = app
+        .request(
+            Method::GET,
+            &format!("/auth/handoff?token={token}&next=https://evil.test/"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(headers["location"], "/usage/plan");
+}
+
+async fn embed_works_without_cookies(app: &TestApp) {
+    two_workspaces(app).await;
+    let token = jwt(
+        json!({"sub": "u_mikaela", "ws": "acme", "aud": "credits", "exp": Utc::now().timestamp() + 300, "theme": "dark"}),
+        EMBED_SECRET,
+    );
+    let (s, headers, html) = app
+        .request(
+            Method::GET,
+            &format!("/embed?token={token}&next=/usage/credits"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(headers["set-cookie"]
+        .to_str()
+        .unwrap_or_default()
+        .contains("Partitioned"));
+    assert!(html.contains(r#"data-theme="dark""#));
+    assert!(html.contains("history.replaceState(null, '', \"/embed/usage/credits\")"));
+    assert!(
+        html.contains(r#"href="/embed/usage/conversations""#),
+        "tabs stay on the embed routes"
+    );
+    let session = html
+        .split(r#"<meta name="credits-session" content=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(!session.is_empty(), "the page carries its session");
+    // The header alone (no cookie) keeps the session, for pages and server functions.
+    let (s, _, html) = app
+        .request(
+            Method::GET,
+            "/embed/usage/plan",
+            &[("x-credits-session", &session)],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("Growth"));
+    let (s, _, body) = app
+        .request(
+            Method::POST,
+            "/rpc/overview",
+            &[
+                ("x-credits-session", &session),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(String::new()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(body.contains("\"workspace_id\":\"acme\""));
+    // A fresh token renews the session.
+    let fresh = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+    let (s, _, body) = app
+        .request(
+            Method::POST,
+            "/rpc/refresh-session",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(format!("token={fresh}")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let renewed: String = serde_json::from_str(&body).unwrap_or_default();
+    let (s, _, _) = app
+        .request(
+            Method::GET,
+            "/embed/usage/plan",
+            &[("x-credits-session", &renewed)],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = app
+        .request(
+            Method::POST,
+            "/rpc/refresh-session",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some("token=expired.or.bad".into()),
+        )
+        .await;
+    assert_ne!(s, StatusCode::OK);
+    // An embedded page without a session says so and tells the parent.
+    let (s, _, html) = app
+        .request(Method::GET, "/embed/usage/plan", &[], None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("credits:session-expired") && html.contains("credits:token"));
+}
+
+async fn tenants_are_isolated(app: &TestApp) {
+    two_workspaces(app).await;
+    let (s, _) = app
+        .post("/api/v1/workspaces/acme/usage-events", json!({"events": [{"id": "e1", "type": "credits", "occurred_at": "2026-11-03T09:15:00Z", "action": "enrich_email", "credits": 777, "user_id": "u_mikaela"}]}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let globex = app.session_cookie("globex", "u_hank").await;
+    for path in [
+        "/usage/plan",
+        "/usage/credits",
+        "/usage/conversations",
+        "/usage/credits?period=last_month",
+    ] {
+        let (s, _, html) = app
+            .request(Method::GET, path, &[("cookie", &globex)], None)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{path}");
+        assert!(
+            html.contains("Globex") && !html.contains("Acme") && !html.contains("Mikaela"),
+            "{path} shows only Globex"
+        );
+        for key in ["workspace", "ws", "workspace_id"] {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let (s, _, _) = app
+                .request(
+                    Method::GET,
+                    &format!("{path}{sep}{key}=acme"),
+                    &[("cookie", &globex)],
+                    None,
+                )
+                .await;
+            assert_eq!(s, StatusCode::NOT_FOUND, "{path} naming acme by {key}");
+        }
+    }
+    // Server functions: the workspace is the session's whatever the arguments say.
+    for (endpoint, body) in [
+        ("/rpc/overview", String::new()),
+        (
+            "/rpc/credits-view",
+            "query=period%3Dthis_month%26workspace%3Dacme%26user%3Du_mikaela".to_string(),
+        ),
+        (
+            "/rpc/conversations-view",
+            "query=period%3Dthis_month".to_string(),
+        ),
+    ] {
+        let (s, _, text) = app
+            .request(
+                Method::POST,
+                endpoint,
+                &[
+                    ("cookie", &globex),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{endpoint}: {text}");
+        assert!(
+            !text.contains("777")
+                && !text.contains("u_mikaela\",\"name")
+                && !text.contains("\"acme\""),
+            "{endpoint}: {text}"
+        );
+    }
+    let (s, _, _) = app
+        .request(
+            Method::POST,
+            "/rpc/overview?workspace=acme",
+            &[
+                ("cookie", &globex),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(String::new()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, _, csv) = app
+        .request(
+            Method::GET,
+            "/usage/credits.csv?period=this_month",
+            &[("cookie", &globex)],
+            None,
+        )
+        .await;
+    assert!(!csv.contains("e1"), "CSV of the session's workspace only");
+    // A session is not an API credential.
+    let (s, _, _) = app
+        .request(
+            Method::GET,
+            "/api/v1/workspaces/acme/summary",
+            &[("cookie", &globex)],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let _ = TOKEN;
+}
+
+async fn framing_and_security_headers(app: &TestApp) {
+    two_workspaces(app).await;
+    let cookie = app.session_cookie("acme", "u_mikaela").await;
+    let (_, h, _) = app
+        .request(Method::GET, "/usage/plan", &[("cookie", &cookie)], None)
+        .await;
+    let csp = h["content-security-policy"].to_str().unwrap_or_default();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self' 'nonce-"),
+        "{csp}"
+    );
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h.get("referrer-policy").is_some());
+    assert!(h.get("strict-transport-security").is_none());
+    let token = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+    let (_, h, _) = app
+        .request(Method::GET, &format!("/embed?token={token}"), &[], None)
+        .await;
+    let csp = h["content-security-policy"].to_str().unwrap_or_default();
+    assert!(
+        csp.contains("frame-ancestors http://platform.test https://app.example.com"),
+        "{csp}"
+    );
+    assert!(h.get("x-frame-options").is_none());
+    let (_, h, _) = app
+        .request(
+            Method::GET,
+            "/api/v1/openapi.json",
+            &[("x-forwarded-proto", "https")],
+            None,
+        )
+        .await;
+    assert!(h["content-security-policy"]
+        .to_str()
+        .unwrap_or_default()
+        .contains("frame-ancestors 'none'"));
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(h.get("strict-transport-security").is_some());
+}
+
+on_both_engines!(
+    token_faults_are_401_without_data,
+    handoff_opens_a_standalone_session,
+    embed_works_without_cookies,
+    tenants_are_isolated,
+    framing_and_security_headers,
+);
