@@ -7,7 +7,10 @@ const port = Number(process.env.E2E_PORT ?? 3107);
 const bin = process.env.CREDITS_BIN ?? path.resolve(__dirname, '../target/release/credits');
 const db = path.join(os.tmpdir(), `credits-e2e-${process.pid}`, 'e2e.db');
 export const baseURL = `http://127.0.0.1:${port}`;
+// The platform's example host page, on another origin (localhost vs 127.0.0.1).
+const hostPort = Number(process.env.E2E_HOST_PORT ?? 3108);
 export const apiToken = 'e2e-token';
+export const embedSecret = 'e2e-embed-secret';
 
 export default defineConfig({
   testDir: './tests',
@@ -29,7 +32,7 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
+  webServer: [{
     command: `rm -rf ${path.dirname(db)} && ${bin} serve --bind 127.0.0.1:${port} --database-url sqlite://${db} --api-token ${apiToken} --demo`,
     url: `${baseURL}/usage/plan`,
     cwd: path.resolve(__dirname, '..'),
@@ -38,8 +41,16 @@ export default defineConfig({
     env: {
       CREDITS_NOW: process.env.CREDITS_NOW ?? '2026-11-25T10:00:00Z',
       // The platform's host page is served (by a route in the test) from another origin: localhost.
-      CREDITS_EMBED_ORIGINS: `http://localhost:${port}`,
+      CREDITS_EMBED_ORIGINS: `http://localhost:${hostPort}`,
+      CREDITS_EMBED_SECRET: embedSecret,
       RUST_LOG: 'warn',
     },
   },
+  {
+    command: `node end2end/host/serve.mjs`,
+    url: `http://localhost:${hostPort}/platform.html`,
+    cwd: path.resolve(__dirname, '..'),
+    reuseExistingServer: false,
+    env: { HOST_PORT: String(hostPort) },
+  }],
 });

@@ -57,6 +57,7 @@ test('a slice click filters the line, and a reload keeps the view', async ({ pag
   await page.goto('/usage/conversations?period=last_month');
   await hydrated(page);
   await checkView(page, 'period=last_month');
+  await page.waitForTimeout(1500); // let the chart's entry animation finish
   const target = await page.evaluate(() => {
     const el = document.getElementById('chart-campaigns')!;
     el.scrollIntoView({ block: 'center' });

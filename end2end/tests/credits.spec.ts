@@ -1,5 +1,5 @@
 import { Page } from '@playwright/test';
-import { test, expect, api, hydrated } from './fixtures';
+import { test, expect, api, hydrated, signIn } from './fixtures';
 
 async function table(page: Page, id: string): Promise<Record<string, number>> {
   const rows = await page.locator(`#${id} tbody tr`).evaluateAll((trs) =>
@@ -97,6 +97,7 @@ test('clicking a bar segment filters by its action', async ({ page }) => {
   await page.goto('/usage/credits?period=last_week');
   await hydrated(page);
   await checkView(page, 'period=last_week');
+  await page.waitForTimeout(1500); // let the chart's entry animation finish
   const target = await page.evaluate(() => {
     const el = document.getElementById('chart-actions')!;
     el.scrollIntoView({ block: 'center' });
@@ -149,6 +150,7 @@ test('the forecast says when credits run out, against the renewal', async ({ pag
 test('without JavaScript the tables still read', async ({ browser, baseURL }) => {
   const context = await browser.newContext({ javaScriptEnabled: false, baseURL });
   const page = await context.newPage();
+  await signIn(page.request);
   await page.goto('/usage/credits?period=last_month');
   const byAction = await api(page, 'credit-usage?period=last_month&group_by=action');
   expect(await table(page, 'table-actions')).toEqual(apiRows(byAction, 'action'));

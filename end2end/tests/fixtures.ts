@@ -1,7 +1,28 @@
-import { test as base, expect, Page } from '@playwright/test';
+import { test as base, expect, Page, APIRequestContext } from '@playwright/test';
+import { createHmac } from 'crypto';
 
 export const apiToken = 'e2e-token';
+export const embedSecret = 'e2e-embed-secret';
 export const ws = 'acme';
+/** The platform's example host page (end2end/host/serve.mjs): another origin than the dashboard. */
+export const hostOrigin = `http://localhost:${process.env.E2E_HOST_PORT ?? 3108}`;
+/** The same host server under an origin that is not allowed to frame the dashboard. */
+export const strangerOrigin = `http://127.0.0.1:${process.env.E2E_HOST_PORT ?? 3108}`;
+
+/** A hand-off token as the platform signs it (JWT HS256). */
+export function handoffToken(claims: Record<string, unknown> = {}, ttlSeconds = 300, secret = embedSecret): string {
+  const b64 = (s: string) => Buffer.from(s).toString('base64url');
+  const header = b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = b64(JSON.stringify({ sub: 'u_mikaela', ws, aud: 'credits', exp: Math.floor(Date.now() / 1000) + ttlSeconds, ...claims }));
+  const sig = createHmac('sha256', secret).update(`${header}.${body}`).digest('base64url');
+  return `${header}.${body}.${sig}`;
+}
+
+/** Signs in to the demo as a user (the --demo sign-in page), sharing cookies with the page. */
+export async function signIn(request: APIRequestContext, user = 'u_mikaela') {
+  const res = await request.post('/demo', { form: { user_id: user, next: '/usage/plan' }, maxRedirects: 0 });
+  expect(res.status()).toBe(303);
+}
 
 /** A page that fails the test on any console error, failed request or HTTP error. */
 export const test = base.extend<{ page: Page; problems: string[] }>({
@@ -17,8 +38,16 @@ export const test = base.extend<{ page: Page; problems: string[] }>({
     page.on('response', (res) => {
       if (res.status() >= 400 && !res.url().includes('/does-not-exist')) problems.push(`HTTP ${res.status()}: ${res.url()}`);
     });
+    await signIn(page.request);
     await use(page);
     expect(problems, problems.join('\n')).toEqual([]);
+  },
+});
+
+/** A page with no session, for sign-in tests. */
+export const anonymous = base.extend<{ problems: string[] }>({
+  problems: async ({}, use) => {
+    await use([]);
   },
 });
 

@@ -62,29 +62,4 @@ test('a request can be sent with the keyboard alone', async ({ page }) => {
   expect(stored.requests[0].message).toMatch(/\(typed\)$/);
 });
 
-test('inside the platform iframe, a request posts credits:open-chat to the parent', async ({ page, baseURL }) => {
-  // The platform: a host page on another origin (localhost vs 127.0.0.1) that frames the dashboard.
-  const host = baseURL!.replace('127.0.0.1', 'localhost');
-  await page.route(`${host}/__platform.html`, (route) =>
-    route.fulfill({
-      contentType: 'text/html',
-      body: `<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
-        <iframe id="credits" src="${baseURL}/usage/plan" style="width:420px;height:900px"></iframe>
-        <script>window.__messages = []; window.addEventListener('message', (e) => window.__messages.push({origin: e.origin, data: e.data}));</script>
-        </body></html>`,
-    }),
-  );
-  await page.goto(`${host}/__platform.html`);
-  const frame = page.frameLocator('#credits');
-  await expect(frame.locator('html')).toHaveAttribute('data-hydrated', 'true');
-  await frame.getByRole('button', { name: 'Change Plan' }).click();
-  await frame.locator('#request-message').fill('From inside the platform');
-  await frame.getByRole('button', { name: 'Send request' }).click();
-  await expect(frame.getByTestId('request-sent')).toBeVisible();
-  await expect.poll(() => page.evaluate(() => (window as any).__messages.length)).toBeGreaterThan(0);
-  const messages = await page.evaluate(() => (window as any).__messages);
-  const chat = messages.find((m: any) => m.data?.type === 'credits:open-chat');
-  expect(chat.origin).toBe(baseURL);
-  expect(chat.data.intent).toBe('change_plan');
-  expect(chat.data.message).toBe('From inside the platform');
-});
+// Inside the platform's iframe, Change Plan posts credits:open-chat: see embed.spec.ts.

@@ -136,14 +136,13 @@ fn PlanDetails(o: Overview) -> impl IntoView {
 fn RequestForm(o: Overview, open: RwSignal<Option<Intent>>) -> impl IntoView {
     let overview = expect_context::<OverviewResource>();
     let send = ServerAction::<SendSupportRequest>::new();
-    let origins = o.contact.platform_origins.clone();
     // After a request is stored: refresh the figures, close the form, and
     // inside the platform ask the parent to open its chat.
     Effect::new(move |_| {
         if let Some(Ok(request)) = send.value().get() {
             open.set(None);
             overview.refetch();
-            notify_platform(&origins, &request);
+            notify_platform(&request);
         }
     });
     let am = o
@@ -202,31 +201,20 @@ fn LastRequest(
     })
 }
 
-/// Inside the platform's iframe, asks the parent to open its chat: a
-/// `credits:open-chat` message posted only to the configured origins.
+/// Inside the platform's iframe, asks the parent to open its chat
+/// (`credits:open-chat`, posted only to the configured origins).
 #[cfg(feature = "hydrate")]
-fn notify_platform(origins: &[String], request: &SupportRequest) {
+fn notify_platform(request: &SupportRequest) {
     use wasm_bindgen::JsValue;
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let Ok(Some(parent)) = window.parent() else {
-        return;
-    };
-    if js_sys::Object::is(&parent, &window) {
-        return; // standalone
-    }
-    let msg = js_sys::Object::new();
-    let set =
-        |k: &str, v: &str| js_sys::Reflect::set(&msg, &JsValue::from_str(k), &JsValue::from_str(v));
-    let _ = set("type", "credits:open-chat");
-    let _ = set("intent", request.intent.key());
-    let _ = set("message", &request.message);
-    let _ = set("request_id", &request.id);
-    for origin in origins {
-        let _ = parent.post_message(&msg, origin);
-    }
+    crate::embed::post(
+        "credits:open-chat",
+        &[
+            ("intent", JsValue::from_str(request.intent.key())),
+            ("message", JsValue::from_str(&request.message)),
+            ("request_id", JsValue::from_str(&request.id)),
+        ],
+    );
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn notify_platform(_origins: &[String], _request: &SupportRequest) {}
+fn notify_platform(_request: &SupportRequest) {}

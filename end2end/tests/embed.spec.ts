@@ -1,0 +1,123 @@
+import { Page } from '@playwright/test';
+import { test, expect, handoffToken, hostOrigin, strangerOrigin } from './fixtures';
+
+/** The platform's example host page, framing `src`. */
+async function host(page: Page, origin: string, src: string) {
+  await page.goto(`${origin}/platform.html?src=${encodeURIComponent(src)}`);
+}
+
+/** Third-party cookies blocked, deterministically: frame requests lose their Cookie header. */
+async function blockFrameCookies(page: Page, baseURL: string) {
+  await page.route(`${baseURL}/**`, (route) => {
+    const headers = { ...route.request().headers() };
+    delete headers['cookie'];
+    route.continue({ headers });
+  });
+}
+
+const messages = (page: Page) => page.evaluate(() => (window as any).__messages as Array<{ origin: string; data: any }>);
+const ofType = async (page: Page, type: string) => (await messages(page)).filter((m) => m.data?.type === type);
+
+test.describe('inside the platform iframe, with third-party cookies blocked', () => {
+  test('tabs and periods work, the frame grows to its content, and deep links are reported', async ({ page, baseURL }) => {
+    await blockFrameCookies(page, baseURL!);
+    await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/credits?period=last_week`);
+    const frame = page.frameLocator('#credits');
+    await expect(frame.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    await expect(frame.getByTestId('covered')).toHaveAttribute('data-from', /\d{4}-\d{2}-\d{2}/);
+    await expect.poll(async () => (await ofType(page, 'credits:ready')).length).toBeGreaterThan(0);
+    const ready = (await ofType(page, 'credits:ready'))[0];
+    expect(ready.origin).toBe(baseURL);
+    // The address is the dashboard's own, under /embed.
+    const inner = page.frames().find((f) => f.url().startsWith(baseURL!))!;
+    expect(new URL(inner.url()).pathname).toBe('/embed/usage/credits');
+    // Tabs and periods work without cookies.
+    await frame.getByRole('link', { name: 'Conversations', exact: true }).click();
+    await expect(frame.getByRole('heading', { level: 1, name: 'Conversations' })).toBeVisible();
+    await frame.locator('.presets [data-period="last_month"]').click();
+    await expect(frame.getByTestId('conversations-total')).toBeVisible();
+    await expect
+      .poll(async () => (await ofType(page, 'credits:navigate')).map((m) => m.data.path))
+      .toContain('/usage/conversations?period=last_month');
+    // The frame has no inner scrollbar: it was resized to its content.
+    await expect.poll(async () => (await ofType(page, 'credits:resize')).length).toBeGreaterThan(0);
+    await expect
+      .poll(async () => {
+        const frameHeight = await page.locator('#credits').evaluate((f) => (f as HTMLIFrameElement).clientHeight);
+        // The host starts the frame at 400 px.
+        const content = await inner.evaluate(() => document.documentElement.scrollHeight);
+        return frameHeight >= content && frameHeight > 400;
+      })
+      .toBe(true);
+    // The platform's theme applies.
+    await page.evaluate((o) => (window as any).sendToFrame({ type: 'credits:theme', mode: 'dark' }, o), baseURL);
+    await expect(frame.locator('html')).toHaveAttribute('data-theme', 'dark');
+  });
+
+  test('Change Plan asks the platform to open its chat', async ({ page, baseURL }) => {
+    await blockFrameCookies(page, baseURL!);
+    await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/plan`);
+    const frame = page.frameLocator('#credits');
+    await expect(frame.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    await frame.getByRole('button', { name: 'Change Plan' }).click();
+    await frame.locator('#request-message').fill('Embedded request');
+    await frame.getByRole('button', { name: 'Send request' }).click();
+    await expect(frame.getByTestId('request-sent')).toBeVisible();
+    await expect.poll(async () => (await ofType(page, 'credits:open-chat')).length).toBe(1);
+    const [chat] = await ofType(page, 'credits:open-chat');
+    expect(chat.data).toMatchObject({ intent: 'change_plan', message: 'Embedded request' });
+  });
+
+  test('a refreshed token keeps the session without a reload', async ({ page, baseURL }) => {
+    await blockFrameCookies(page, baseURL!);
+    const sessions: string[] = [];
+    page.on('request', (r) => {
+      const s = r.headers()['x-credits-session'];
+      if (r.url().includes('/rpc/') && s) sessions.push(s);
+    });
+    await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/plan`);
+    const frame = page.frameLocator('#credits');
+    await expect(frame.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    await frame.getByRole('link', { name: 'Credits', exact: true }).click();
+    await expect(frame.getByTestId('credits-total')).toBeVisible();
+    const first = sessions[sessions.length - 1];
+    expect(first).toBeTruthy();
+    await page.evaluate(([o, t]) => (window as any).sendToFrame({ type: 'credits:token', token: t }, o), [baseURL, handoffToken()]);
+    await expect.poll(() => sessions.filter((s) => s !== first).length).toBeGreaterThan(0);
+    await frame.getByRole('link', { name: 'Conversations', exact: true }).click();
+    await expect(frame.getByTestId('conversations-total')).toBeVisible();
+    expect(sessions[sessions.length - 1]).not.toBe(first);
+    expect(await ofType(page, 'credits:session-expired')).toEqual([]);
+  });
+
+  test('an expired token shows the message and tells the platform', async ({ page, baseURL, problems }) => {
+    await blockFrameCookies(page, baseURL!);
+    await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken({}, -600)}&next=/usage/credits`);
+    const frame = page.frameLocator('#credits');
+    await expect(frame.getByTestId('session-expired')).toContainText('Your session expired — reopen it from the platform');
+    await expect.poll(async () => (await ofType(page, 'credits:session-expired')).length).toBeGreaterThan(0);
+    // A fresh token from the platform brings the same view back.
+    await page.evaluate(([o, t]) => (window as any).sendToFrame({ type: 'credits:token', token: t }, o), [baseURL, handoffToken()]);
+    await expect(frame.getByTestId('credits-total')).toBeVisible();
+    // The refused entry's own 401 is expected; nothing else may fail.
+    const i = problems.findIndex((p) => p.includes('401'));
+    if (i >= 0) problems.splice(i, 1);
+  });
+});
+
+test('an origin not in the list cannot frame the dashboard, nor anyone a standalone page', async ({ page, baseURL, problems }) => {
+  await host(page, strangerOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/plan`);
+  await page.waitForTimeout(1500);
+  const inner = page.frames().find((f) => f.url().startsWith(baseURL!));
+  const shown = inner ? await inner.locator('[data-testid="credits-left"]').count().catch(() => 0) : 0;
+  expect(shown).toBe(0);
+  await host(page, hostOrigin, `${baseURL}/usage/plan`);
+  await page.waitForTimeout(1500);
+  const standalone = page.frames().find((f) => f.url().startsWith(baseURL!));
+  const shown2 = standalone ? await standalone.locator('[data-testid="credits-left"]').count().catch(() => 0) : 0;
+  expect(shown2).toBe(0);
+  // Chromium reports the refused frames; those are the point of this test.
+  for (let i = problems.length - 1; i >= 0; i--) {
+    if (/frame|Content Security Policy|X-Frame-Options|ERR_BLOCKED/i.test(problems[i])) problems.splice(i, 1);
+  }
+});
