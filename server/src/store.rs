@@ -911,9 +911,7 @@ impl Store {
         filter("campaign_id", &f.campaign_id);
         filter("identity_id", &f.identity_id);
         if !columns.is_empty() {
-            let list: Vec<String> = (0..columns.len()).map(|i| format!("k{i}")).collect();
             sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
-            let _ = list;
         }
         let mut q = sqlx::query(&sql);
         for b in binds {
