@@ -49,7 +49,7 @@ mod browser {
 
         fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
             if let Some(t) = token() {
-                let _ = req.headers().append(crate::embed::SESSION_HEADER, &t);
+                req.headers().append(crate::embed::SESSION_HEADER, &t);
             }
             let sent = <BrowserClient as Client<E, IS, OS>>::send(req);
             async move {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use common::{TestApp, TOKEN};
+use common::TestApp;
 use credits_server::outbox::{deliver_due, OutboxConfig};
 use serde_json::Value;
 
@@ -82,24 +82,26 @@ async fn requests_are_stored_and_listed(app: &TestApp) {
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("Request sent to <!>Laura Vidal"), "{html}");
     assert!(html.contains(second["id"].as_str().unwrap_or("?")));
-    let _ = TOKEN;
 }
+
+/// Deliveries the receiver acknowledged: (Idempotency-Key, body).
+type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
 /// A webhook receiver on loopback that fails its first `fail_first` calls.
 struct Receiver {
     url: String,
-    seen: Arc<Mutex<Vec<(String, Value)>>>,
+    seen: Seen,
 }
 
 async fn receiver(fail_first: usize) -> Receiver {
-    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+    let seen: Seen = Arc::default();
     let calls = Arc::new(Mutex::new(0usize));
     let state = (seen.clone(), calls);
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(
             move |axum::extract::State((seen, calls)): axum::extract::State<(
-                Arc<Mutex<Vec<(String, Value)>>>,
+                Seen,
                 Arc<Mutex<usize>>,
             )>,
                   headers: axum::http::HeaderMap,

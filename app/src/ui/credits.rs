@@ -237,6 +237,9 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
     }
 }
 
+/// Options of a filter under an optional group label: (group, [(id, text)]).
+type OptionGroup = (Option<&'static str>, Vec<(String, String)>);
+
 #[component]
 fn Filters(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
     let path = tab_path(Tab::Credits);
@@ -261,7 +264,7 @@ fn Filters(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
                 Default::default(),
             );
         };
-        let mut groups: Vec<(Option<&'static str>, Vec<(String, String)>)> = Vec::new();
+        let mut groups: Vec<OptionGroup> = Vec::new();
         for (id, text, group) in options {
             match groups.iter_mut().find(|(g, _)| *g == group) {
                 Some((_, items)) => items.push((id, text)),

@@ -46,7 +46,7 @@ pub fn SortableTable(
         let (by, desc) = sort.get();
         let mut r = rows.get_value();
         match by {
-            SortBy::Label => r.sort_by(|a, b| a.label.to_lowercase().cmp(&b.label.to_lowercase())),
+            SortBy::Label => r.sort_by_key(|a| a.label.to_lowercase()),
             SortBy::Value => {
                 r.sort_by(|a, b| a.value.cmp(&b.value).then_with(|| b.label.cmp(&a.label)))
             }
