@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use charming::component::{Axis, Grid, Legend};
-use charming::element::{AxisLabel, AxisType, ItemStyle, TextStyle, Tooltip, Trigger};
+use charming::element::{
+    AxisLabel, AxisType, ItemStyle, Label, LineStyle, SplitLine, TextStyle, Tooltip, Trigger,
+};
 use charming::series::{Bar, Line, Pie};
 use charming::Chart;
 
@@ -126,8 +128,19 @@ fn day_labels(days: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// Grid lines: light on light, dim on dark.
+fn grid_color(dark: bool) -> &'static str {
+    if dark {
+        "#2e3646"
+    } else {
+        "#e6e9f0"
+    }
+}
+
 fn axis(dark: bool) -> Axis {
-    Axis::new().axis_label(AxisLabel::new().color(text_color(dark)))
+    Axis::new()
+        .axis_label(AxisLabel::new().color(text_color(dark)))
+        .split_line(SplitLine::new().line_style(LineStyle::new().color(grid_color(dark))))
 }
 
 fn base(dark: bool) -> Chart {
@@ -246,8 +259,9 @@ pub fn pie(
             Pie::new()
                 .id("slices")
                 .name(name)
-                .radius(vec!["35%", "65%"])
-                .center(vec!["50%", "42%"])
+                .radius(vec!["32%", "58%"])
+                .center(vec!["50%", "40%"])
+                .label(Label::new().color(text_color(dark)))
                 .data(data),
         )
 }

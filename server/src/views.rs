@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use app::domain::calendar::{BillingCycle, Period};
 use app::domain::forecast::{forecast, pace_window};
 use app::model::{
-    ConversationsView, CreditsView, Dimension, Directory, Filters, Metric, Named, UsageQuery,
+    ConversationsView, CreditsView, Dimension, Directory, Filters, Metric, Named, Report,
+    UsageQuery,
 };
 use app::query::{parse_usage_query, PAGE_FILTERS};
 
@@ -109,11 +110,20 @@ fn directory(names: &Names) -> Directory {
     }
 }
 
-fn grouped(query: &UsageQuery, dims: &[Dimension]) -> UsageQuery {
-    UsageQuery {
+/// The query's report grouped by `dims`.
+async fn grouped_report(
+    store: &Store,
+    ws: &Workspace,
+    metric: Metric,
+    query: &UsageQuery,
+    dims: &[Dimension],
+    now: DateTime<Utc>,
+) -> StoreResult<Report> {
+    let grouped = UsageQuery {
         group_by: dims.to_vec(),
         ..query.clone()
-    }
+    };
+    store.report(ws, metric, &grouped, now).await
 }
 
 /// The previous period of the same length, as a custom period.
@@ -143,46 +153,44 @@ pub async fn credits_view(
 ) -> StoreResult<CreditsView> {
     let known = store.known_ids(&ws.id).await?;
     let (query, notes) = page_query(Metric::Credits, params, &known);
-    let by_action = store
-        .report(
-            ws,
-            Metric::Credits,
-            &grouped(&query, &[Dimension::Action]),
-            now,
-        )
-        .await?;
-    let by_category = store
-        .report(
-            ws,
-            Metric::Credits,
-            &grouped(&query, &[Dimension::Category]),
-            now,
-        )
-        .await?;
-    let by_user = store
-        .report(
-            ws,
-            Metric::Credits,
-            &grouped(&query, &[Dimension::User]),
-            now,
-        )
-        .await?;
-    let by_day_action = store
-        .report(
-            ws,
-            Metric::Credits,
-            &grouped(&query, &[Dimension::Day, Dimension::Action]),
-            now,
-        )
-        .await?;
-    let by_day_user = store
-        .report(
-            ws,
-            Metric::Credits,
-            &grouped(&query, &[Dimension::Day, Dimension::User]),
-            now,
-        )
-        .await?;
+    let by_action = grouped_report(
+        store,
+        ws,
+        Metric::Credits,
+        &query,
+        &[Dimension::Action],
+        now,
+    )
+    .await?;
+    let by_category = grouped_report(
+        store,
+        ws,
+        Metric::Credits,
+        &query,
+        &[Dimension::Category],
+        now,
+    )
+    .await?;
+    let by_user =
+        grouped_report(store, ws, Metric::Credits, &query, &[Dimension::User], now).await?;
+    let by_day_action = grouped_report(
+        store,
+        ws,
+        Metric::Credits,
+        &query,
+        &[Dimension::Day, Dimension::Action],
+        now,
+    )
+    .await?;
+    let by_day_user = grouped_report(
+        store,
+        ws,
+        Metric::Credits,
+        &query,
+        &[Dimension::Day, Dimension::User],
+        now,
+    )
+    .await?;
     let previous_total = store
         .report(ws, Metric::Credits, &previous(&query, ws, now), now)
         .await?
@@ -231,46 +239,51 @@ pub async fn conversations_view(
 ) -> StoreResult<ConversationsView> {
     let known = store.known_ids(&ws.id).await?;
     let (query, notes) = page_query(Metric::Conversations, params, &known);
-    let by_day = store
-        .report(
-            ws,
-            Metric::Conversations,
-            &grouped(&query, &[Dimension::Day]),
-            now,
-        )
-        .await?;
-    let by_campaign = store
-        .report(
-            ws,
-            Metric::Conversations,
-            &grouped(&query, &[Dimension::Campaign]),
-            now,
-        )
-        .await?;
-    let by_identity = store
-        .report(
-            ws,
-            Metric::Conversations,
-            &grouped(&query, &[Dimension::Identity]),
-            now,
-        )
-        .await?;
-    let credits_by_campaign = store
-        .report(
-            ws,
-            Metric::Credits,
-            &grouped(&query, &[Dimension::Campaign]),
-            now,
-        )
-        .await?;
-    let credits_by_identity = store
-        .report(
-            ws,
-            Metric::Credits,
-            &grouped(&query, &[Dimension::Identity]),
-            now,
-        )
-        .await?;
+    let by_day = grouped_report(
+        store,
+        ws,
+        Metric::Conversations,
+        &query,
+        &[Dimension::Day],
+        now,
+    )
+    .await?;
+    let by_campaign = grouped_report(
+        store,
+        ws,
+        Metric::Conversations,
+        &query,
+        &[Dimension::Campaign],
+        now,
+    )
+    .await?;
+    let by_identity = grouped_report(
+        store,
+        ws,
+        Metric::Conversations,
+        &query,
+        &[Dimension::Identity],
+        now,
+    )
+    .await?;
+    let credits_by_campaign = grouped_report(
+        store,
+        ws,
+        Metric::Credits,
+        &query,
+        &[Dimension::Campaign],
+        now,
+    )
+    .await?;
+    let credits_by_identity = grouped_report(
+        store,
+        ws,
+        Metric::Credits,
+        &query,
+        &[Dimension::Identity],
+        now,
+    )
+    .await?;
     let previous_total = store
         .report(ws, Metric::Conversations, &previous(&query, ws, now), now)
         .await?
