@@ -29,6 +29,8 @@ export default defineConfig({
       args: [
         '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
         '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+        // Third-party cookies blocked (the tests also drop the frame's cookies, as this flag is not reliable under automation).
+        '--test-third-party-cookie-phaseout',
       ],
     },
   },

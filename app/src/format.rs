@@ -39,7 +39,34 @@ pub fn date_range(from: NaiveDate, to_exclusive: NaiveDate) -> String {
     }
 }
 
-/// A price in minor units: `29900 EUR` → `€299.00`.
+/// A price in minor units for a viewer's locale: `29900 EUR` is `€299.00`
+/// in English and `299,00 €` in Spanish, German, French and their
+/// neighbours. Unknown locales read as English.
+pub fn money_in(amount_cents: i64, currency: &str, locale: Option<&str>) -> String {
+    let lang = locale
+        .unwrap_or("en")
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("en")
+        .to_ascii_lowercase();
+    let (group, decimal) = match lang.as_str() {
+        "es" | "de" | "it" | "pt" | "nl" | "da" | "tr" | "id" => ('.', ','),
+        "fr" | "sv" | "fi" | "nb" | "no" | "pl" | "cs" | "sk" | "ru" | "uk" => ('\u{a0}', ','),
+        _ => return money(amount_cents, currency),
+    };
+    let units = thousands(amount_cents.abs() / 100).replace(',', &group.to_string());
+    let sign = if amount_cents < 0 { "-" } else { "" };
+    let cents = (amount_cents % 100).abs();
+    let symbol = match currency {
+        "EUR" => "€",
+        "USD" => "US$",
+        "GBP" => "£",
+        other => other,
+    };
+    format!("{sign}{units}{decimal}{cents:02}\u{a0}{symbol}")
+}
+
+/// A price in minor units, in English: `29900 EUR` → `€299.00`.
 pub fn money(amount_cents: i64, currency: &str) -> String {
     let symbol = match currency {
         "EUR" => "€",
@@ -92,6 +119,14 @@ mod tests {
         assert_eq!(thousands(-1_234_567), "-1,234,567");
         assert_eq!(money(29_900, "EUR"), "€299.00");
         assert_eq!(money(5, "CHF"), "0.05 CHF");
+        assert_eq!(money_in(29_900, "EUR", Some("es-ES")), "299,00\u{a0}€");
+        assert_eq!(money_in(1_234_500, "EUR", Some("de")), "12.345,00\u{a0}€");
+        assert_eq!(
+            money_in(1_234_500, "EUR", Some("fr-FR")),
+            "12\u{a0}345,00\u{a0}€"
+        );
+        assert_eq!(money_in(29_900, "EUR", Some("en-GB")), "€299.00");
+        assert_eq!(money_in(29_900, "EUR", None), "€299.00");
     }
 
     #[test]

@@ -90,6 +90,10 @@ pub struct Overview {
     pub last_request: Option<SupportRequest>,
     /// Where requests can also be followed up.
     pub contact: ContactLinks,
+    /// The viewer's locale (from the hand-off, else the browser's
+    /// Accept-Language), for formatting prices.
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 /// What a request to the account manager asks for.

@@ -65,6 +65,23 @@ pub mod ssr {
         pub token: Option<String>,
         /// The path the address bar must show after an `/embed?token=…` entry.
         pub bootstrap_path: Option<String>,
+        /// The viewer's locale from the hand-off.
+        pub locale: Option<String>,
+    }
+
+    /// The viewer's locale: the hand-off's, else the first of Accept-Language.
+    pub fn viewer_locale() -> Option<String> {
+        if let Some(l) = leptos::prelude::use_context::<PageSession>().and_then(|s| s.locale) {
+            return Some(l);
+        }
+        let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+        let header = parts
+            .headers
+            .get(http::header::ACCEPT_LANGUAGE)?
+            .to_str()
+            .ok()?;
+        let first = header.split(',').next()?.split(';').next()?.trim();
+        (!first.is_empty() && first != "*" && first.len() <= 35).then(|| first.to_string())
     }
 
     /// The pairs of a query string (`a=1&b=2`); unreadable pairs are skipped.
@@ -87,7 +104,9 @@ pub mod ssr {
 #[server(prefix = "/rpc", endpoint = "overview", client = crate::session_client::SessionClient)]
 pub async fn get_overview() -> Result<Overview, ServerFnError> {
     let (source, ws) = ssr::context()?;
-    source.0.overview(&ws).await.map_err(ServerFnError::new)
+    let mut overview = source.0.overview(&ws).await.map_err(ServerFnError::new)?;
+    overview.locale = ssr::viewer_locale();
+    Ok(overview)
 }
 
 /// Sends a request to the account manager: `intent` is `change_plan` or

@@ -103,3 +103,16 @@ for (const scheme of ['light', 'dark'] as const) {
     });
   }
 }
+
+test('the campaign, identity and user filters live in the URL', async ({ page }) => {
+  await page.goto('/usage/conversations?period=last_28_days');
+  await hydrated(page);
+  for (const [name, value] of [['campaign', 'c_fintech'], ['identity', 'i_samara_li'], ['user', 'u_priya']]) {
+    await page.locator(`select[data-filter="${name}"]`).selectOption(value);
+    await expect(page).toHaveURL(new RegExp(`[?&]${name}=${value}`));
+    await checkView(page, `period=last_28_days&${name}_id=${value}`);
+    await page.locator(`.chips [data-filter="${name}"]`).click();
+    await expect(page).not.toHaveURL(new RegExp(`${name}=`));
+  }
+  await expect(page.locator('select[data-filter="action"]')).toHaveCount(0);
+});

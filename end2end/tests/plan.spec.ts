@@ -62,4 +62,24 @@ test('a request can be sent with the keyboard alone', async ({ page }) => {
   expect(stored.requests[0].message).toMatch(/\(typed\)$/);
 });
 
+test('the account manager card opens the same request form', async ({ page }) => {
+  await page.goto('/usage/plan');
+  await hydrated(page);
+  await page.getByTestId('account-manager').getByRole('button', { name: 'Ask for more credits' }).click();
+  await expect(page.locator('#request-message')).toBeFocused();
+  await expect(page.locator('#request-message')).toHaveValue(/buy more credits/);
+  await page.getByRole('button', { name: 'Send request' }).click();
+  await expect(page.getByTestId('request-sent')).toHaveAttribute('data-intent', 'buy_more');
+});
+
 // Inside the platform's iframe, Change Plan posts credits:open-chat: see embed.spec.ts.
+
+test.describe('a Spanish browser', () => {
+  test.use({ locale: 'es-ES' });
+  test('sees the price formatted for its locale', async ({ page }) => {
+    await page.goto('/usage/plan');
+    await expect(page.getByTestId('price')).toContainText('299,00\u00a0€');
+    await hydrated(page);
+    await expect(page.getByTestId('price')).toContainText('299,00\u00a0€');
+  });
+});

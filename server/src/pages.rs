@@ -159,6 +159,7 @@ fn provide_session() {
                 .extensions
                 .get::<signin::Bootstrap>()
                 .map(|b| b.0.clone()),
+            locale: s.locale.clone(),
         });
     }
 }

@@ -609,6 +609,7 @@ impl Store {
                 .next()
                 .map(|(r, _)| r),
             contact,
+            locale: None,
         })
     }
 

@@ -7,6 +7,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::chart::{dark_theme, ChartClick, EChart};
+use super::filters::FilterBar;
 use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
 use super::shell::{tab_path, LoadError, Tab, ThemeVersion};
 use super::table::{SortableTable, TableRow};
@@ -210,6 +211,7 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
     view! {
         {(!v.notes.is_empty()).then(|| view! { <p class="note" role="status" data-testid="notes">{v.notes.join(" · ")}</p> })}
         <PeriodPicker path=path params=params.clone() period=v.period.clone()/>
+        <FilterBar path=path params=params.clone() filters=v.query.filters.clone() directory=v.directory.clone() with_action=false/>
         <div class="chips" aria-label="Active filters">{chips}</div>
         <div class="card headline">
             <p class="big" data-testid="conversations-total" data-total=v.total>{thousands(v.total)}</p>

@@ -3,10 +3,10 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{Form, A};
 use leptos_router::hooks::use_navigate;
 
 use super::chart::{dark_theme, ChartClick, EChart};
+use super::filters::FilterBar;
 use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
 use super::shell::{tab_path, LoadError, Tab, ThemeVersion};
 use super::table::{SortableTable, TableRow};
@@ -211,7 +211,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
     view! {
         {(!v.notes.is_empty()).then(|| view! { <p class="note" role="status" data-testid="notes">{v.notes.join(" · ")}</p> })}
         <PeriodPicker path=path params=params.clone() period=v.period.clone()/>
-        <Filters v=v.clone() params=params.clone()/>
+        <FilterBar path=path params=params.clone() filters=v.query.filters.clone() directory=v.directory.clone() with_action=true/>
         <div class="card headline">
             <p class="big" data-testid="credits-total" data-total=total>{thousands(total)}</p>
             <p class="label">"credits used · " <span data-testid="change">{change_text(total, v.previous_total, days_in_period)}</span></p>
@@ -234,113 +234,6 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
             <EChart id="chart-users" chart=user_chart describe=user_describe on_select=on_user/>
             <SortableTable id="table-users" caption="Credits by user" key_header="User" extra_header=None value_header="Credits" rows=user_rows/>
         </div>
-    }
-}
-
-/// Options of a filter under an optional group label: (group, [(id, text)]).
-type OptionGroup = (Option<&'static str>, Vec<(String, String)>);
-
-#[component]
-fn Filters(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
-    let path = tab_path(Tab::Credits);
-    let navigate = use_navigate();
-    let f = v.query.filters.clone();
-    let hidden: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| ["period", "date", "from", "to"].contains(&k.as_str()))
-        .cloned()
-        .collect();
-    let select = move |name: &'static str,
-                       label: &'static str,
-                       current: Option<String>,
-                       options: Vec<(String, String, Option<&'static str>)>| {
-        let params = params.clone();
-        let navigate = navigate.clone();
-        let on_change = move |ev: leptos::ev::Event| {
-            let value = event_target_value(&ev);
-            let value = (!value.is_empty()).then_some(value);
-            navigate(
-                &href_with(path, &params, &[(name, value.as_deref())]),
-                Default::default(),
-            );
-        };
-        let mut groups: Vec<OptionGroup> = Vec::new();
-        for (id, text, group) in options {
-            match groups.iter_mut().find(|(g, _)| *g == group) {
-                Some((_, items)) => items.push((id, text)),
-                None => groups.push((group, vec![(id, text)])),
-            }
-        }
-        let cur = current.clone().unwrap_or_default();
-        view! {
-            <label class="filter">{label}
-                <select name=name on:change=on_change data-filter=name>
-                    <option value="" selected=current.is_none()>"All"</option>
-                    {groups.into_iter().map(|(group, items)| {
-                        let opts = items.into_iter().map(|(id, text)| {
-                            let sel = id == cur;
-                            view! { <option value=id selected=sel>{text}</option> }
-                        }).collect_view();
-                        match group {
-                            Some(g) => view! { <optgroup label=g>{opts}</optgroup> }.into_any(),
-                            None => opts.into_any(),
-                        }
-                    }).collect_view()}
-                </select>
-            </label>
-        }
-    };
-    let users = v
-        .directory
-        .users
-        .iter()
-        .map(|u| (u.id.clone(), u.name.clone(), None))
-        .collect();
-    let actions = Action::ALL
-        .iter()
-        .map(|a| {
-            (
-                a.key().to_string(),
-                a.label().to_string(),
-                Some(a.category().label()),
-            )
-        })
-        .collect();
-    let campaigns = v
-        .directory
-        .campaigns
-        .iter()
-        .map(|c| {
-            let status = c
-                .status
-                .clone()
-                .filter(|s| s != "active")
-                .map(|s| format!(" ({s})"))
-                .unwrap_or_default();
-            (c.id.clone(), format!("{}{status}", c.name), None)
-        })
-        .collect();
-    let identities = v
-        .directory
-        .identities
-        .iter()
-        .map(|i| (i.id.clone(), i.name.clone(), None))
-        .collect();
-    let any = f.user_id.is_some()
-        || f.action.is_some()
-        || f.campaign_id.is_some()
-        || f.identity_id.is_some();
-    let clear = href_with(path, &hidden, &[]);
-    view! {
-        <Form method="GET" action=path attr:class="card filters" attr:aria-label="Filters">
-            {hidden.iter().map(|(k, v)| view! { <input type="hidden" name=k.clone() value=v.clone()/> }).collect_view()}
-            {select("user", "User", f.user_id.clone(), users)}
-            {select("action", "Action", f.action.clone(), actions)}
-            {select("campaign", "Campaign", f.campaign_id.clone(), campaigns)}
-            {select("identity", "Identity", f.identity_id.clone(), identities)}
-            <noscript><button type="submit" class="secondary">"Apply"</button></noscript>
-            {any.then(|| view! { <A href=clear attr:class="clear" attr:data-testid="clear-filters">"Clear filters"</A> })}
-        </Form>
     }
 }
 

@@ -8,7 +8,7 @@ use leptos_meta::Title;
 
 use super::header::OverviewResource;
 use super::shell::LoadError;
-use crate::format::{long_date, money, thousands, timestamp};
+use crate::format::{long_date, money_in, thousands, timestamp};
 use crate::model::{ContactLinks, Intent, Overview, SupportRequest};
 use crate::rpc::SendSupportRequest;
 
@@ -98,7 +98,7 @@ fn PlanDetails(o: Overview) -> impl IntoView {
             {(c.rollover > 0).then(|| view! {
                 <div><dt>"Rollover Credits"</dt><dd data-testid="rollover-credits">{thousands(c.rollover)} <span class="sub">" · expire " {long_date(s.cycle.end)}</span></dd></div>
             })}
-            <div><dt>"Price"</dt><dd data-testid="price">{money(s.plan.price.amount_cents, &s.plan.price.currency)} <span class="sub">" / month"</span></dd></div>
+            <div><dt>"Price"</dt><dd data-testid="price">{money_in(s.plan.price.amount_cents, &s.plan.price.currency, o.locale.as_deref())} <span class="sub">" / month"</span></dd></div>
             <div><dt>"Top-up Date"</dt><dd data-testid="top-up"><time datetime=s.cycle.renews_on.to_string()>{long_date(s.cycle.renews_on)}</time></dd></div>
             <div class="wide"><dt>"Balance"</dt><dd data-testid="balance" data-granted=c.granted data-used=c.used data-left=c.left>
                 {thousands(c.granted)} <span class="sub">" (plan + add-ons" {(c.rollover > 0).then_some(" + rollover")} ") · " {thousands(c.used)} " used · " {thousands(c.left)} " left"</span>
@@ -125,7 +125,11 @@ fn PlanDetails(o: Overview) -> impl IntoView {
                 <h2>"Your account manager"</h2>
                 <p class="name">{m.name.clone()}</p>
                 <p><a href=format!("mailto:{}", m.email)>{m.email.clone()}</a></p>
-                <p class="muted">"Write directly, or use Change Plan or Buy More above: both reach " {m.name.clone()} "."</p>
+                <p class="muted">"Write directly, or send a request here or with Change Plan and Buy More above: all reach " {m.name.clone()} "."</p>
+                <div class="buttons">
+                    <button type="button" class="secondary" data-am-intent="change_plan" on:click=move |_| open.set(Some(Intent::ChangePlan))>"Ask about your plan"</button>
+                    <button type="button" class="secondary" data-am-intent="buy_more" on:click=move |_| open.set(Some(Intent::BuyMore))>"Ask for more credits"</button>
+                </div>
             </div>
         })}
     }
@@ -218,3 +222,71 @@ fn notify_platform(request: &SupportRequest) {
 
 #[cfg(not(feature = "hydrate"))]
 fn notify_platform(_request: &SupportRequest) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ContactLinks, CreditsInfo, CycleInfo, Plan, Price, Summary};
+    use chrono::NaiveDate;
+
+    fn overview(plan: i64, used: i64) -> Overview {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default();
+        let credits = crate::domain::ledger::CycleCredits {
+            plan,
+            add_on: 0,
+            rollover: 0,
+            used,
+        };
+        Overview {
+            summary: Summary {
+                workspace_id: "acme".into(),
+                timezone: "Europe/Madrid".into(),
+                today: d("2026-11-24"),
+                cycle: CycleInfo {
+                    start: d("2026-11-01"),
+                    end: d("2026-12-01"),
+                    renews_on: d("2026-12-01"),
+                    days_until_renewal: 7,
+                },
+                plan: Plan {
+                    name: "Growth".into(),
+                    monthly_credits: plan,
+                    identities_included: 5,
+                    price: Price {
+                        amount_cents: 29_900,
+                        currency: "EUR".into(),
+                    },
+                },
+                credits: CreditsInfo::from(credits),
+            },
+            workspace_name: "Acme".into(),
+            week_start: "monday".into(),
+            account_manager: Some(crate::model::AccountManager {
+                name: "Laura Vidal".into(),
+                email: "l@x.test".into(),
+            }),
+            identities_registered: 3,
+            as_of: "2026-11-24T10:00:00Z".into(),
+            last_request: None,
+            contact: ContactLinks::default(),
+            locale: None,
+        }
+    }
+
+    #[test]
+    fn low_means_overage_or_under_a_tenth() {
+        assert!(!running_low(&overview(10_000, 8_999)));
+        assert!(running_low(&overview(10_000, 9_001)));
+        assert!(running_low(&overview(10_000, 12_000)));
+        assert!(!running_low(&overview(0, 0)));
+    }
+
+    #[test]
+    fn messages_start_prefilled() {
+        let o = overview(10_000, 2_000);
+        assert!(prefilled_message(&o, Intent::ChangePlan)
+            .starts_with("Hi Laura, we would like to change our plan (now Growth, 10,000"));
+        assert!(prefilled_message(&o, Intent::BuyMore)
+            .contains("8,000 left of 10,000, renewing on 1 Dec 2026"));
+    }
+}

@@ -1,0 +1,122 @@
+//! The filter bar shared by the Credits and Conversations tabs.
+
+use leptos::prelude::*;
+use leptos_router::components::{Form, A};
+use leptos_router::hooks::use_navigate;
+
+use super::period::href_with;
+use crate::domain::ledger::Action;
+use crate::model::{Directory, Filters};
+
+/// Options of a filter under an optional group label: (group, [(id, text)]).
+type OptionGroup = (Option<&'static str>, Vec<(String, String)>);
+
+/// User, action (grouped by category), campaign and identity filters; each
+/// change navigates (the query string is the state), and without
+/// JavaScript the form submits as a plain GET.
+#[component]
+pub fn FilterBar(
+    path: &'static str,
+    params: Vec<(String, String)>,
+    filters: Filters,
+    directory: Directory,
+    /// Credits have actions; conversations do not.
+    with_action: bool,
+) -> impl IntoView {
+    let navigate = use_navigate();
+    let f = filters;
+    let hidden: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| ["period", "date", "from", "to"].contains(&k.as_str()))
+        .cloned()
+        .collect();
+    let select = move |name: &'static str,
+                       label: &'static str,
+                       current: Option<String>,
+                       options: Vec<(String, String, Option<&'static str>)>| {
+        let params = params.clone();
+        let navigate = navigate.clone();
+        let on_change = move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            let value = (!value.is_empty()).then_some(value);
+            navigate(
+                &href_with(path, &params, &[(name, value.as_deref())]),
+                Default::default(),
+            );
+        };
+        let mut groups: Vec<OptionGroup> = Vec::new();
+        for (id, text, group) in options {
+            match groups.iter_mut().find(|(g, _)| *g == group) {
+                Some((_, items)) => items.push((id, text)),
+                None => groups.push((group, vec![(id, text)])),
+            }
+        }
+        let cur = current.clone().unwrap_or_default();
+        view! {
+            <label class="filter">{label}
+                <select name=name on:change=on_change data-filter=name>
+                    <option value="" selected=current.is_none()>"All"</option>
+                    {groups.into_iter().map(|(group, items)| {
+                        let opts = items.into_iter().map(|(id, text)| {
+                            let sel = id == cur;
+                            view! { <option value=id selected=sel>{text}</option> }
+                        }).collect_view();
+                        match group {
+                            Some(g) => view! { <optgroup label=g>{opts}</optgroup> }.into_any(),
+                            None => opts.into_any(),
+                        }
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+    };
+    let users = directory
+        .users
+        .iter()
+        .map(|u| (u.id.clone(), u.name.clone(), None))
+        .collect();
+    let actions = Action::ALL
+        .iter()
+        .map(|a| {
+            (
+                a.key().to_string(),
+                a.label().to_string(),
+                Some(a.category().label()),
+            )
+        })
+        .collect();
+    let campaigns = directory
+        .campaigns
+        .iter()
+        .map(|c| {
+            let status = c
+                .status
+                .clone()
+                .filter(|s| s != "active")
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            (c.id.clone(), format!("{}{status}", c.name), None)
+        })
+        .collect();
+    let identities = directory
+        .identities
+        .iter()
+        .map(|i| (i.id.clone(), i.name.clone(), None))
+        .collect();
+    let any = f.user_id.is_some()
+        || f.action.is_some()
+        || f.campaign_id.is_some()
+        || f.identity_id.is_some();
+    let clear = href_with(path, &hidden, &[]);
+    view! {
+        <Form method="GET" action=path attr:class="card filters" attr:aria-label="Filters">
+            {hidden.iter().map(|(k, v)| view! { <input type="hidden" name=k.clone() value=v.clone()/> }).collect_view()}
+            {select("user", "User", f.user_id.clone(), users)}
+            {with_action.then(|| select("action", "Action", f.action.clone(), actions))}
+            {select("campaign", "Campaign", f.campaign_id.clone(), campaigns)}
+            {select("identity", "Identity", f.identity_id.clone(), identities)}
+            <noscript><button type="submit" class="secondary">"Apply"</button></noscript>
+            {any.then(|| view! { <A href=clear attr:class="clear" attr:data-testid="clear-filters">"Clear filters"</A> })}
+        </Form>
+    }
+}
