@@ -1,4 +1,17 @@
+import { Page } from '@playwright/test';
 import { test, expect, api, hydrated, thousands } from './fixtures';
+
+/** The id of the request the page shows now ('' when none). */
+async function shownRequest(page: Page): Promise<string> {
+  const sent = page.getByTestId('request-sent');
+  return (await sent.count()) ? ((await sent.getAttribute('data-request-id')) ?? '') : '';
+}
+
+/** Waits until the page shows a request other than `before`; returns its id. */
+async function newRequest(page: Page, before: string): Promise<string> {
+  await expect.poll(() => shownRequest(page)).not.toBe(before);
+  return shownRequest(page);
+}
 
 test('the Plan tab shows the figures of the summary API', async ({ page }) => {
   const summary = await api(page, 'summary');
@@ -28,13 +41,14 @@ for (const intent of [
     await expect(message).toBeFocused();
     await expect(message).toHaveValue(/Hi Laura/);
     await message.fill(`Please help: ${intent.key} from the e2e suite`);
+    const before = await shownRequest(page);
     await page.getByRole('button', { name: 'Send request' }).click();
+    const id = await newRequest(page, before);
     const sent = page.getByTestId('request-sent');
     await expect(sent).toHaveAttribute('data-intent', intent.key);
     await expect(sent).toContainText('Request sent to Laura Vidal');
-    const id = await sent.getAttribute('data-request-id');
     await page.reload();
-    await expect(page.getByTestId('request-sent')).toHaveAttribute('data-request-id', id!);
+    await expect(page.getByTestId('request-sent')).toHaveAttribute('data-request-id', id);
     const stored = await api(page, 'support-requests?limit=1');
     expect(stored.requests[0].id).toBe(id);
     expect(stored.requests[0].intent).toBe(intent.key);
@@ -56,7 +70,9 @@ test('a request can be sent with the keyboard alone', async ({ page }) => {
   await page.keyboard.type(' (typed)');
   await page.keyboard.press('Tab');
   await expect(page.getByRole('button', { name: 'Send request' })).toBeFocused();
+  const before = await shownRequest(page);
   await page.keyboard.press('Enter');
+  await newRequest(page, before);
   await expect(page.getByTestId('request-sent')).toHaveAttribute('data-intent', 'buy_more');
   const stored = await api(page, 'support-requests?limit=1');
   expect(stored.requests[0].message).toMatch(/\(typed\)$/);
@@ -68,7 +84,9 @@ test('the account manager card opens the same request form', async ({ page }) =>
   await page.getByTestId('account-manager').getByRole('button', { name: 'Ask for more credits' }).click();
   await expect(page.locator('#request-message')).toBeFocused();
   await expect(page.locator('#request-message')).toHaveValue(/buy more credits/);
+  const before = await shownRequest(page);
   await page.getByRole('button', { name: 'Send request' }).click();
+  await newRequest(page, before);
   await expect(page.getByTestId('request-sent')).toHaveAttribute('data-intent', 'buy_more');
 });
 
