@@ -443,18 +443,12 @@ impl Store {
         load_workspace(&mut conn, id).await
     }
 
-    /// The first workspace by id (the dashboard's fallback before sign-in).
-    pub async fn first_workspace_id(&self) -> StoreResult<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM workspaces ORDER BY id LIMIT 1")
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
     /// Whether the database holds no workspace yet.
     pub async fn is_empty(&self) -> StoreResult<bool> {
-        Ok(self.first_workspace_id().await?.is_none())
+        let any: Option<String> = sqlx::query_scalar("SELECT id FROM workspaces LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(any.is_none())
     }
 
     /// Creates or updates a workspace. A raise of monthly credits grants the
@@ -1032,7 +1026,7 @@ impl Store {
             .collect()
     }
 
-    /// Every credit event of a workspace (for checks and rebuilds).
+    /// How many usage events a workspace holds.
     pub async fn count_events(&self, ws: &str) -> StoreResult<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM usage_events WHERE workspace_id = $1")

@@ -425,6 +425,50 @@ async fn concurrent_charges_never_overspend(app: &TestApp) {
     assert_eq!(b["credits"]["left"], 0);
 }
 
+/// Two servers, each with its own pool on the same database (as two
+/// processes would be), charge concurrently: still never past the grant.
+async fn two_servers_never_overspend(app: &TestApp) {
+    app.seed_basic().await;
+    let (s, _) = app
+        .post(&format!("{WS}/usage-events"), json!({"events": [credit("pre", "2026-11-02T10:00:00Z", "enrich_phone", 9_700, "u_mikaela")]}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (second, second_store) = app.second_server().await;
+    let mut tasks = Vec::new();
+    for i in 0..600 {
+        let router = if i % 2 == 0 {
+            app.router.clone()
+        } else {
+            second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            let body = json!({"id": format!("x{i}"), "action": "ai_completion", "credits": 1, "user_id": "u_samara"});
+            let req = axum::http::Request::post(format!("{WS}/charges"))
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("request");
+            router.oneshot(req).await.expect("answer").status()
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            StatusCode::CREATED => created += 1,
+            StatusCode::PAYMENT_REQUIRED => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 300);
+    let b = summary(app).await;
+    assert_eq!(
+        (b["credits"]["used"].as_i64(), b["credits"]["left"].as_i64()),
+        (Some(10_000), Some(0))
+    );
+    second_store.close().await;
+}
+
 async fn summary_shape(app: &TestApp) {
     app.seed_basic().await;
     let b = summary(app).await;
@@ -829,6 +873,7 @@ on_both_engines!(
     a_full_batch_of_ten_thousand,
     charges_check_and_spend,
     concurrent_charges_never_overspend,
+    two_servers_never_overspend,
     summary_shape,
     plan_changes_raise_now_and_cut_later,
     reports_equal_a_recomputation,

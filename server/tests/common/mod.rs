@@ -29,6 +29,8 @@ pub fn now() -> DateTime<Utc> {
 pub struct TestApp {
     pub router: Router,
     pub store: Store,
+    /// The database URL, for a second server on the same database.
+    pub url: String,
     pg: Option<(String, String)>,
     sqlite_dir: Option<std::path::PathBuf>,
 }
@@ -78,6 +80,7 @@ impl TestApp {
         TestApp {
             router: Self::with_store(store.clone(), now),
             store,
+            url,
             pg: None,
             sqlite_dir: Some(dir),
         }
@@ -103,9 +106,16 @@ impl TestApp {
         Some(TestApp {
             router: Self::with_store(store.clone(), now),
             store,
+            url,
             pg: Some((base, name)),
             sqlite_dir: None,
         })
+    }
+
+    /// Another server on the same database: its own pool, as a second process would have.
+    pub async fn second_server(&self) -> (Router, Store) {
+        let store = Store::connect(&self.url).await.expect("second pool opens");
+        (Self::with_store(store.clone(), now()), store)
     }
 
     /// Drops the test's database.
