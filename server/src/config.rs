@@ -21,6 +21,26 @@ pub enum Command {
     Migrate(DbArgs),
     /// Write the demo workspace (when the database holds none) and exit.
     SeedDemo(DbArgs),
+    /// Seed a synthetic workspace and time the dashboard's queries.
+    Bench(BenchArgs),
+}
+
+/// `credits bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The database to seed (a fresh workspace is added).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://target/bench/bench.db?mode=rwc"
+    )]
+    pub database_url: String,
+    /// Usage events to seed, spread over the last year.
+    #[arg(long, default_value_t = 200_000)]
+    pub events: usize,
+    /// Runs of each query.
+    #[arg(long, default_value_t = 30)]
+    pub iterations: usize,
 }
 
 /// The database.

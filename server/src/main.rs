@@ -64,6 +64,19 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
         }
         Command::Serve(args) => serve(args, clock).await?,
+        Command::Bench(args) => {
+            let store = open(&DbArgs {
+                database_url: args.database_url.clone(),
+            })
+            .await?;
+            let plan = credits_server::bench::BenchPlan {
+                events: args.events,
+                iterations: args.iterations.max(1),
+            };
+            credits_server::bench::run(&store, &plan, clock.now())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
     }
     Ok(())
 }
