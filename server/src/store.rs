@@ -377,6 +377,13 @@ impl Store {
             .acquire_timeout(Duration::from_secs(120))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
+                    if engine == Engine::Postgres {
+                        // Plans cached while a table was small (seq scans) must
+                        // not outlive its growth: plan each statement afresh.
+                        sqlx::query("SET plan_cache_mode = force_custom_plan")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
                     if engine == Engine::Sqlite {
                         sqlx::query("PRAGMA busy_timeout = 60000")
                             .execute(&mut *conn)
