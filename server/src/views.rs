@@ -153,44 +153,12 @@ pub async fn credits_view(
 ) -> StoreResult<CreditsView> {
     let known = store.known_ids(&ws.id).await?;
     let (query, notes) = page_query(Metric::Credits, params, &known);
-    let by_action = grouped_report(
-        store,
-        ws,
-        Metric::Credits,
-        &query,
-        &[Dimension::Action],
-        now,
-    )
-    .await?;
-    let by_category = grouped_report(
-        store,
-        ws,
-        Metric::Credits,
-        &query,
-        &[Dimension::Category],
-        now,
-    )
-    .await?;
-    let by_user =
-        grouped_report(store, ws, Metric::Credits, &query, &[Dimension::User], now).await?;
-    let by_day_action = grouped_report(
-        store,
-        ws,
-        Metric::Credits,
-        &query,
-        &[Dimension::Day, Dimension::Action],
-        now,
-    )
-    .await?;
-    let by_day_user = grouped_report(
-        store,
-        ws,
-        Metric::Credits,
-        &query,
-        &[Dimension::Day, Dimension::User],
-        now,
-    )
-    .await?;
+    let report = |metric, dims| grouped_report(store, ws, metric, &query, dims, now);
+    let by_action = report(Metric::Credits, &[Dimension::Action]).await?;
+    let by_category = report(Metric::Credits, &[Dimension::Category]).await?;
+    let by_user = report(Metric::Credits, &[Dimension::User]).await?;
+    let by_day_action = report(Metric::Credits, &[Dimension::Day, Dimension::Action]).await?;
+    let by_day_user = report(Metric::Credits, &[Dimension::Day, Dimension::User]).await?;
     let previous_total = store
         .report(ws, Metric::Credits, &previous(&query, ws, now), now)
         .await?
@@ -239,51 +207,12 @@ pub async fn conversations_view(
 ) -> StoreResult<ConversationsView> {
     let known = store.known_ids(&ws.id).await?;
     let (query, notes) = page_query(Metric::Conversations, params, &known);
-    let by_day = grouped_report(
-        store,
-        ws,
-        Metric::Conversations,
-        &query,
-        &[Dimension::Day],
-        now,
-    )
-    .await?;
-    let by_campaign = grouped_report(
-        store,
-        ws,
-        Metric::Conversations,
-        &query,
-        &[Dimension::Campaign],
-        now,
-    )
-    .await?;
-    let by_identity = grouped_report(
-        store,
-        ws,
-        Metric::Conversations,
-        &query,
-        &[Dimension::Identity],
-        now,
-    )
-    .await?;
-    let credits_by_campaign = grouped_report(
-        store,
-        ws,
-        Metric::Credits,
-        &query,
-        &[Dimension::Campaign],
-        now,
-    )
-    .await?;
-    let credits_by_identity = grouped_report(
-        store,
-        ws,
-        Metric::Credits,
-        &query,
-        &[Dimension::Identity],
-        now,
-    )
-    .await?;
+    let report = |metric, dims| grouped_report(store, ws, metric, &query, dims, now);
+    let by_day = report(Metric::Conversations, &[Dimension::Day]).await?;
+    let by_campaign = report(Metric::Conversations, &[Dimension::Campaign]).await?;
+    let by_identity = report(Metric::Conversations, &[Dimension::Identity]).await?;
+    let credits_by_campaign = report(Metric::Credits, &[Dimension::Campaign]).await?;
+    let credits_by_identity = report(Metric::Credits, &[Dimension::Identity]).await?;
     let previous_total = store
         .report(ws, Metric::Conversations, &previous(&query, ws, now), now)
         .await?
