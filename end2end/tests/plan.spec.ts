@@ -9,8 +9,15 @@ async function shownRequest(page: Page): Promise<string> {
 
 /** Waits until the page shows a request other than `before`; returns its id. */
 async function newRequest(page: Page, before: string): Promise<string> {
-  await expect.poll(() => shownRequest(page)).not.toBe(before);
-  return shownRequest(page);
+  let id = '';
+  await expect
+    .poll(async () => {
+      id = await shownRequest(page);
+      // The status line is briefly absent while the figures reload.
+      return id !== '' && id !== before;
+    })
+    .toBe(true);
+  return id;
 }
 
 test('the Plan tab shows the figures of the summary API', async ({ page }) => {
