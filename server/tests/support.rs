@@ -17,23 +17,17 @@ use serde_json::Value;
 async fn send(app: &TestApp, intent: &str, message: &str) -> (StatusCode, Value) {
     let body = format!("intent={intent}&message={}", message.replace(' ', "+"));
     let cookie = app.session_cookie("acme", "u_samara").await;
-    let req = axum::http::Request::post("/rpc/support-request")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json")
-        .header("cookie", cookie)
-        .body(axum::body::Body::from(body))
-        .expect("request");
-    use tower::ServiceExt;
-    let res = app.router.clone().oneshot(req).await.expect("answer");
-    let status = res.status();
-    let bytes = http_body_util::BodyExt::collect(res.into_body())
-        .await
-        .expect("body")
-        .to_bytes();
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("accept", "application/json"),
+        ("cookie", cookie.as_str()),
+    ];
+    let (status, _, text) = app
+        .request(Method::POST, "/rpc/support-request", &headers, Some(body))
+        .await;
     (
         status,
-        serde_json::from_slice(&bytes)
-            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())),
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
 }
 
@@ -151,43 +145,21 @@ async fn webhook_retries_until_acknowledged(app: &TestApp) {
     let hook = receiver(2).await;
     let config = fast(&hook.url);
     let client = reqwest::Client::new();
+    let pass = || async {
+        deliver_due(&app.store, &client, &config)
+            .await
+            .expect("pass")
+    };
     let (_, sent) = send(app, "buy_more", "Top up please").await;
     let id = sent["id"].as_str().unwrap_or_default().to_string();
     // Attempt 1 and 2 get a 500; each schedules a later retry.
-    assert_eq!(
-        deliver_due(&app.store, &client, &config)
-            .await
-            .expect("pass"),
-        1
-    );
-    assert_eq!(
-        deliver_due(&app.store, &client, &config)
-            .await
-            .expect("pass"),
-        0,
-        "not due yet"
-    );
+    assert_eq!(pass().await, 1);
+    assert_eq!(pass().await, 0, "not due yet");
     tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(
-        deliver_due(&app.store, &client, &config)
-            .await
-            .expect("pass"),
-        1
-    );
+    assert_eq!(pass().await, 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(
-        deliver_due(&app.store, &client, &config)
-            .await
-            .expect("pass"),
-        1
-    );
-    assert_eq!(
-        deliver_due(&app.store, &client, &config)
-            .await
-            .expect("pass"),
-        0,
-        "delivered: nothing left"
-    );
+    assert_eq!(pass().await, 1);
+    assert_eq!(pass().await, 0, "delivered: nothing left");
     let seen = hook.seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].0, id);
@@ -215,27 +187,16 @@ async fn webhook_survives_a_restart(app: &TestApp) {
         .expect("claim");
     assert_eq!(leased.len(), 3);
     let client = reqwest::Client::new();
-    assert_eq!(
+    let pass = || async {
         deliver_due(&app.store, &client, &config)
             .await
-            .expect("pass"),
-        0,
-        "leased elsewhere"
-    );
+            .expect("pass")
+    };
+    assert_eq!(pass().await, 0, "leased elsewhere");
     // After the lease, the restarted process delivers each request once.
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(
-        deliver_due(&app.store, &client, &config)
-            .await
-            .expect("pass"),
-        3
-    );
-    assert_eq!(
-        deliver_due(&app.store, &client, &config)
-            .await
-            .expect("pass"),
-        0
-    );
+    assert_eq!(pass().await, 3);
+    assert_eq!(pass().await, 0);
     let seen = hook.seen.lock().expect("lock").clone();
     let mut per_id: HashMap<String, usize> = HashMap::new();
     for (key, body) in &seen {

@@ -164,30 +164,16 @@ impl TestApp {
         body: Option<String>,
         token: Option<&str>,
     ) -> (StatusCode, String) {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(a) = &auth {
+            headers.push(("authorization", a));
         }
         if body.is_some() {
-            req = req.header("content-type", "application/json");
+            headers.push(("content-type", "application/json"));
         }
-        let req = req
-            .body(body.map(Body::from).unwrap_or_else(Body::empty))
-            .expect("request builds");
-        let res = self
-            .router
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("router answers");
-        let status = res.status();
-        let bytes = res
-            .into_body()
-            .collect()
-            .await
-            .expect("body reads")
-            .to_bytes();
-        (status, String::from_utf8_lossy(&bytes).to_string())
+        let (status, _, text) = self.request(method, path, &headers, body).await;
+        (status, text)
     }
 
     /// A signed-in session of `user` in `ws`: the Cookie header to send.
