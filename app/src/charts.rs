@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use charming::component::{Axis, Grid, Legend};
+use charming::component::{Axis, Grid, Legend, LegendType};
 use charming::element::{
     AxisLabel, AxisType, ItemStyle, Label, LineStyle, SplitLine, TextStyle, Tooltip, Trigger,
 };
@@ -148,7 +148,10 @@ fn base(dark: bool) -> Chart {
         .background_color("transparent")
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
         .legend(
+            // One scrolling line: a wrapped legend runs into the axis labels
+            // on a narrow screen.
             Legend::new()
+                .type_(LegendType::Scroll)
                 .top("bottom")
                 .text_style(TextStyle::new().color(text_color(dark))),
         )
@@ -251,7 +254,10 @@ pub fn pie(
         .color(colors)
         .tooltip(Tooltip::new().trigger(Trigger::Item))
         .legend(
+            // One scrolling line: a wrapped legend runs into the axis labels
+            // on a narrow screen.
             Legend::new()
+                .type_(LegendType::Scroll)
                 .top("bottom")
                 .text_style(TextStyle::new().color(text_color(dark))),
         )

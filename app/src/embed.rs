@@ -98,15 +98,19 @@ mod browser {
         if !embedded() {
             return;
         }
-        // Grow the frame to the content: no inner scrollbar.
+        // Size the frame to the content, down as well as up. The document's
+        // scroll height never drops below the frame's own height, so measure
+        // the app's box instead: its bottom edge plus the body's margin.
         let report = Closure::<dyn Fn()>::new(move || {
-            let height = document()
-                .document_element()
-                .map(|e| e.scroll_height())
-                .unwrap_or(0);
-            post("credits:resize", &[("height", JsValue::from(height))]);
+            post(
+                "credits:resize",
+                &[("height", JsValue::from(content_height()))],
+            );
         });
         if let Ok(observer) = web_sys::ResizeObserver::new(report.as_ref().unchecked_ref()) {
+            if let Some(app) = document().query_selector(".app").ok().flatten() {
+                observer.observe(&app);
+            }
             if let Some(body) = document().body() {
                 observer.observe(&body);
             }
@@ -145,6 +149,22 @@ mod browser {
         }
         listener.forget();
         post("credits:ready", &[]);
+    }
+
+    /// The height the frame needs: the content's, not the frame's own.
+    fn content_height() -> i32 {
+        let doc = document();
+        let scroll_y = web_sys::window()
+            .and_then(|w| w.scroll_y().ok())
+            .unwrap_or(0.0);
+        let bottom = doc
+            .query_selector(".app")
+            .ok()
+            .flatten()
+            .or_else(|| doc.body().map(Into::into))
+            .map(|e| e.get_bounding_client_rect().bottom() + scroll_y)
+            .unwrap_or(0.0);
+        bottom.ceil() as i32
     }
 
     /// Tells the platform the dashboard moved to `path` (for deep links).

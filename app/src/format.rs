@@ -39,9 +39,34 @@ pub fn date_range(from: NaiveDate, to_exclusive: NaiveDate) -> String {
     }
 }
 
-/// A price in minor units for a viewer's locale: `29900 EUR` is `€299.00`
-/// in English and `299,00 €` in Spanish, German, French and their
-/// neighbours. Unknown locales read as English.
+/// The symbol of a currency, where one is in common use.
+fn currency_symbol(currency: &str) -> Option<&'static str> {
+    Some(match currency {
+        "EUR" => "€",
+        "USD" => "$",
+        "GBP" => "£",
+        "INR" => "₹",
+        "JPY" => "¥",
+        "CNY" => "CN¥",
+        "KRW" => "₩",
+        "BRL" => "R$",
+        "CAD" => "CA$",
+        "AUD" => "A$",
+        "MXN" => "MX$",
+        "CHF" => "CHF",
+        "ILS" => "₪",
+        "TRY" => "₺",
+        "PLN" => "zł",
+        "SEK" | "NOK" | "DKK" => "kr",
+        _ => return None,
+    })
+}
+
+/// A price in minor units for a viewer's locale, with the currency's
+/// symbol: `29900 EUR` is `€299.00` in English and `299,00 €` in Spanish,
+/// German, French and their neighbours; `49900 INR` is `₹499.00` in
+/// English. Unknown locales read as English; unknown currencies keep their
+/// ISO code.
 pub fn money_in(amount_cents: i64, currency: &str, locale: Option<&str>) -> String {
     let lang = locale
         .unwrap_or("en")
@@ -58,28 +83,41 @@ pub fn money_in(amount_cents: i64, currency: &str, locale: Option<&str>) -> Stri
     let sign = if amount_cents < 0 { "-" } else { "" };
     let cents = (amount_cents % 100).abs();
     let symbol = match currency {
-        "EUR" => "€",
+        // Outside the US a bare "$" is ambiguous.
         "USD" => "US$",
-        "GBP" => "£",
-        other => other,
+        other => currency_symbol(other).unwrap_or(other),
     };
     format!("{sign}{units}{decimal}{cents:02}\u{a0}{symbol}")
 }
 
 /// A price in minor units, in English: `29900 EUR` → `€299.00`.
 pub fn money(amount_cents: i64, currency: &str) -> String {
-    let symbol = match currency {
-        "EUR" => "€",
-        "USD" => "$",
-        "GBP" => "£",
-        _ => "",
-    };
-    let units = thousands(amount_cents / 100);
+    let units = thousands(amount_cents.abs() / 100);
+    let sign = if amount_cents < 0 { "-" } else { "" };
     let cents = (amount_cents % 100).abs();
-    if symbol.is_empty() {
-        format!("{units}.{cents:02} {currency}")
-    } else {
-        format!("{symbol}{units}.{cents:02}")
+    match currency_symbol(currency) {
+        // Letter symbols read better apart from the figure.
+        Some(symbol) if symbol.chars().all(char::is_alphabetic) => {
+            format!("{sign}{symbol}\u{a0}{units}.{cents:02}")
+        }
+        Some(symbol) => format!("{sign}{symbol}{units}.{cents:02}"),
+        None => format!("{sign}{units}.{cents:02} {currency}"),
+    }
+}
+
+/// An RFC 3339 instant in the workspace's zone, naming the zone:
+/// "25 Nov 2026, 11:00 CET" (UTC where the zone is unknown; the text
+/// itself when unreadable).
+pub fn local_timestamp(rfc3339: &str, timezone: &str) -> String {
+    let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
+        return rfc3339.to_string();
+    };
+    match timezone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => t
+            .with_timezone(&tz)
+            .format("%-d %b %Y, %H:%M %Z")
+            .to_string(),
+        Err(_) => timestamp(rfc3339),
     }
 }
 
@@ -118,7 +156,12 @@ mod tests {
         assert_eq!(thousands(10_000), "10,000");
         assert_eq!(thousands(-1_234_567), "-1,234,567");
         assert_eq!(money(29_900, "EUR"), "€299.00");
-        assert_eq!(money(5, "CHF"), "0.05 CHF");
+        assert_eq!(money(5, "CHF"), "CHF\u{a0}0.05");
+        assert_eq!(money(5, "XOF"), "0.05 XOF");
+        assert_eq!(money(49_900, "INR"), "₹499.00");
+        assert_eq!(money_in(49_900, "INR", Some("en-US")), "₹499.00");
+        assert_eq!(money_in(49_900, "INR", Some("de-DE")), "499,00\u{a0}₹");
+        assert_eq!(money_in(-1_000, "USD", Some("es")), "-10,00\u{a0}US$");
         assert_eq!(money_in(29_900, "EUR", Some("es-ES")), "299,00\u{a0}€");
         assert_eq!(money_in(1_234_500, "EUR", Some("de")), "12.345,00\u{a0}€");
         assert_eq!(
@@ -127,6 +170,26 @@ mod tests {
         );
         assert_eq!(money_in(29_900, "EUR", Some("en-GB")), "€299.00");
         assert_eq!(money_in(29_900, "EUR", None), "€299.00");
+    }
+
+    #[test]
+    fn instants_in_the_workspace_zone() {
+        assert_eq!(
+            local_timestamp("2026-11-25T10:00:00Z", "Europe/Madrid"),
+            "25 Nov 2026, 11:00 CET"
+        );
+        assert_eq!(
+            local_timestamp("2026-11-25T20:00:00Z", "Asia/Kolkata"),
+            "26 Nov 2026, 01:30 IST"
+        );
+        assert_eq!(
+            local_timestamp("2026-07-01T10:00:00Z", "Europe/Madrid"),
+            "1 Jul 2026, 12:00 CEST"
+        );
+        assert_eq!(
+            local_timestamp("2026-11-25T10:00:00Z", "Nowhere/Else"),
+            "25 Nov 2026, 10:00 UTC"
+        );
     }
 
     #[test]

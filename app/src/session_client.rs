@@ -8,7 +8,14 @@
 pub type SessionClient = leptos::server_fn::client::browser::BrowserClient;
 
 #[cfg(feature = "hydrate")]
-pub use browser::{set_token, SessionClient};
+pub use browser::{session_ended, set_token, SessionClient};
+
+/// Whether the server last answered that the session has ended (always
+/// false on the server, where the session is checked before rendering).
+#[cfg(not(feature = "hydrate"))]
+pub fn session_ended() -> bool {
+    false
+}
 
 #[cfg(feature = "hydrate")]
 mod browser {
@@ -24,11 +31,18 @@ mod browser {
 
     thread_local! {
         static TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+        static ENDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Whether the server's last answer said the session has ended.
+    pub fn session_ended() -> bool {
+        ENDED.with(|e| e.get())
     }
 
     /// The session token server functions carry from now on.
     pub fn set_token(token: Option<String>) {
         TOKEN.with(|t| *t.borrow_mut() = token);
+        ENDED.with(|e| e.set(false));
     }
 
     fn token() -> Option<String> {
@@ -55,7 +69,9 @@ mod browser {
             async move {
                 let res = sent.await;
                 if let Ok(r) = &res {
-                    if <BrowserResponse as ClientRes<E>>::status(r) == 401 {
+                    let status = <BrowserResponse as ClientRes<E>>::status(r);
+                    ENDED.with(|e| e.set(status == 401));
+                    if status == 401 {
                         crate::embed::session_expired();
                     }
                 }

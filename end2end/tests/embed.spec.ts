@@ -54,6 +54,41 @@ test.describe('inside the platform iframe, with third-party cookies blocked', ()
     await expect(frame.locator('html')).toHaveAttribute('data-theme', 'dark');
   });
 
+  test('the frame follows its content down as well as up, and charts draw after tab clicks', async ({ page, baseURL }) => {
+    await blockFrameCookies(page, baseURL!);
+    await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/plan`);
+    const frame = page.frameLocator('#credits');
+    await expect(frame.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    const inner = page.frames().find((f) => f.url().startsWith(baseURL!))!;
+    const lastHeight = async () => (await ofType(page, 'credits:resize')).map((m) => m.data.height).pop() ?? 0;
+    const frameHeight = () => page.locator('#credits').evaluate((f) => (f as HTMLIFrameElement).clientHeight);
+    const contentBottom = () => inner.evaluate(() => Math.ceil(document.querySelector('.app')!.getBoundingClientRect().bottom + scrollY));
+    const settled = async () => {
+      await expect.poll(async () => Math.abs((await frameHeight()) - (await contentBottom()))).toBeLessThanOrEqual(1);
+      return frameHeight();
+    };
+    const plan = await settled();
+    // Up: the Credits tab is taller, and its charts draw after the tab click.
+    await frame.getByRole('link', { name: 'Credits', exact: true }).click();
+    await expect(frame.locator('#table-actions')).toBeVisible();
+    await expect
+      .poll(() => inner.evaluate(() => {
+        const el = document.getElementById('chart-actions')!;
+        const c = (window as any).echarts?.getInstanceByDom(el);
+        return !!c && el.querySelector('canvas') !== null && el.clientWidth > 0;
+      }))
+      .toBe(true);
+    const credits = await settled();
+    expect(credits).toBeGreaterThan(plan);
+    // Down: back on Plan, the frame shrinks to Plan's content again.
+    await frame.getByRole('link', { name: 'Plan', exact: true }).click();
+    await expect(frame.getByRole('heading', { level: 1, name: 'Plan' })).toBeVisible();
+    const again = await settled();
+    expect(again).toBeLessThan(credits);
+    expect(Math.abs(again - plan)).toBeLessThanOrEqual(2);
+    expect(await lastHeight()).toBe(again);
+  });
+
   test('Change Plan asks the platform to open its chat', async ({ page, baseURL }) => {
     await blockFrameCookies(page, baseURL!);
     await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/plan`);

@@ -1,7 +1,12 @@
-//! An ECharts chart, drawn with charming after hydration in a box whose
-//! size is reserved by CSS (no layout shift), following the theme and the
-//! container's width. Clicking a segment, slice or legend entry reports the
-//! series id and the item's name.
+//! An ECharts chart, drawn after hydration in a box whose size is reserved
+//! by CSS (no layout shift), following the theme and the box's own width.
+//! Clicking a segment, slice or legend entry reports the series id and the
+//! item's name.
+//!
+//! The box is found through a node reference, not by id, and the chart is
+//! only created once the box is in the document and has a width: after a
+//! client-side navigation the tab's view is built before it is attached,
+//! and an ECharts instance made on a detached (zero-width) box stays blank.
 
 use charming::Chart;
 use leptos::prelude::*;
@@ -43,32 +48,34 @@ pub fn EChart(
     #[prop(into)] describe: String,
     #[prop(into)] on_select: Callback<ChartClick>,
 ) -> impl IntoView {
+    let node = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
-    draw::mount(id, chart, on_select);
+    draw::mount(node, chart, on_select);
     #[cfg(not(feature = "hydrate"))]
     let _ = (chart, on_select);
-    view! { <div id=id class="chart" role="img" aria-label=describe data-chart=id></div> }
+    view! { <div id=id node_ref=node class="chart" role="img" aria-label=describe data-chart=id></div> }
 }
 
 #[cfg(feature = "hydrate")]
 mod draw {
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+
     use super::*;
-    use charming::{Echarts, WasmRenderer};
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
 
-    fn call(target: &JsValue, method: &str, args: &[JsValue]) {
-        let Ok(f) = js_sys::Reflect::get(target, &JsValue::from_str(method)) else {
-            return;
-        };
-        let Some(f) = f.dyn_ref::<js_sys::Function>() else {
-            return;
-        };
+    /// Frames to wait for the box to be attached and laid out (about 2 s).
+    const MAX_WAIT_FRAMES: u32 = 120;
+
+    fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Option<JsValue> {
+        let f = js_sys::Reflect::get(target, &JsValue::from_str(method)).ok()?;
+        let f = f.dyn_ref::<js_sys::Function>()?;
         let arr = js_sys::Array::new();
         for a in args {
             arr.push(a);
         }
-        let _ = f.apply(target, &arr);
+        f.apply(target, &arr).ok()
     }
 
     fn text(v: &JsValue, key: &str) -> Option<String> {
@@ -77,16 +84,133 @@ mod draw {
             .and_then(|v| v.as_string())
     }
 
-    pub fn mount(id: &'static str, chart: Signal<Chart>, on_select: Callback<ChartClick>) {
-        let handle = StoredValue::new_local(None::<Echarts>);
-        let listeners = StoredValue::new_local(Vec::<Closure<dyn Fn(JsValue)>>::new());
+    /// The global `echarts`, once its (deferred) script has run.
+    fn echarts() -> Option<JsValue> {
+        let w = web_sys::window()?;
+        let e = js_sys::Reflect::get(&w, &JsValue::from_str("echarts")).ok()?;
+        (!e.is_undefined() && !e.is_null()).then_some(e)
+    }
+
+    fn option_of(c: &Chart) -> JsValue {
+        // charming's own serialisation (JSON → JS object).
+        let json = serde_json::to_string(c).unwrap_or_default();
+        js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL)
+    }
+
+    /// One chart's live state in the browser.
+    #[derive(Default)]
+    struct Live {
+        instance: Option<JsValue>,
+        /// The box the instance was made on (a new box needs a new instance).
+        element: Option<web_sys::Element>,
+        listeners: Vec<Closure<dyn Fn(JsValue)>>,
+        observer: Option<web_sys::ResizeObserver>,
+        on_resize: Option<Closure<dyn Fn()>>,
+        /// The latest options, drawn when the box is ready.
+        pending: Option<JsValue>,
+        disposed: bool,
+    }
+
+    impl Live {
+        fn dispose(&mut self) {
+            if let Some(o) = self.observer.take() {
+                o.disconnect();
+            }
+            if let Some(e) = self.instance.take() {
+                call(&e, "dispose", &[]);
+            }
+            self.element = None;
+            self.listeners.clear();
+            self.on_resize = None;
+        }
+    }
+
+    type Shared = Rc<RefCell<Live>>;
+
+    /// Owns a chart's state for the component's lifetime: dropped with the
+    /// component's owner, it disposes the ECharts instance.
+    struct Guard(Shared, Rc<Cell<bool>>);
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let mut l = self.0.borrow_mut();
+            l.disposed = true;
+            l.dispose();
+        }
+    }
+
+    pub fn mount(
+        node: NodeRef<leptos::html::Div>,
+        chart: Signal<Chart>,
+        on_select: Callback<ChartClick>,
+    ) {
+        let cell = StoredValue::new_local(Guard(Rc::default(), Rc::new(Cell::new(false))));
         Effect::new(move |_| {
-            let c = chart.get();
-            let fresh = handle.with_value(|h| h.is_none());
-            if fresh {
-                let Ok(e) = WasmRenderer::new_opt(None, None).render(id, &c) else {
+            let option = chart.with(option_of);
+            let Some(el) = node.get() else { return };
+            let Some((live, waiting)) = cell.try_with_value(|g| (g.0.clone(), g.1.clone())) else {
+                return;
+            };
+            live.borrow_mut().pending = Some(option);
+            draw(live, waiting, el.into(), on_select, 0);
+        });
+    }
+
+    /// Draws the pending options, now if the box is ready, else on a later frame.
+    fn draw(
+        live: Shared,
+        waiting: Rc<Cell<bool>>,
+        el: web_sys::Element,
+        on_select: Callback<ChartClick>,
+        frame: u32,
+    ) {
+        if live.borrow().disposed {
+            return;
+        }
+        let same_box = live
+            .borrow()
+            .element
+            .as_ref()
+            .is_some_and(|e| js_sys::Object::is(e, &el));
+        if !same_box {
+            live.borrow_mut().dispose();
+        }
+        let ready = el.is_connected() && el.client_width() > 0;
+        let lib = echarts();
+        let (true, Some(lib)) = (ready, lib) else {
+            // Not attached or laid out yet (a client-side navigation), or
+            // the chart script still loading: try again next frame.
+            if frame == 0 && waiting.get() {
+                return; // a retry loop is already running and will draw the latest options
+            }
+            if frame >= MAX_WAIT_FRAMES {
+                waiting.set(false);
+                leptos::logging::warn!("chart box never became visible; chart not drawn");
+                return;
+            }
+            waiting.set(true);
+            let retry =
+                Closure::once_into_js(move || draw(live, waiting, el, on_select, frame + 1));
+            if let Some(w) = web_sys::window() {
+                let _ = w.request_animation_frame(retry.unchecked_ref());
+            }
+            return;
+        };
+        waiting.set(false);
+        let Some(option) = live.borrow_mut().pending.take() else {
+            return;
+        };
+        let existing = live.borrow().instance.clone();
+        match existing {
+            Some(instance) => {
+                // Replace, not merge, so that removed series disappear.
+                call(&instance, "setOption", &[option, JsValue::TRUE]);
+            }
+            None => {
+                let Some(instance) = call(&lib, "init", &[el.clone().into()]) else {
                     return;
                 };
+                call(&instance, "setOption", &[option, JsValue::TRUE]);
                 let click = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
                     on_select.run(ChartClick {
                         series_id: text(&p, "seriesId"),
@@ -99,51 +223,29 @@ mod draw {
                         name: text(&p, "name"),
                     })
                 });
+                call(&instance, "on", &["click".into(), click.as_ref().clone()]);
                 call(
-                    &e,
+                    &instance,
                     "on",
-                    &[JsValue::from_str("click"), click.as_ref().clone()],
+                    &["legendselectchanged".into(), legend.as_ref().clone()],
                 );
-                call(
-                    &e,
-                    "on",
-                    &[
-                        JsValue::from_str("legendselectchanged"),
-                        legend.as_ref().clone(),
-                    ],
-                );
-                listeners.update_value(|l| l.extend([click, legend]));
-                handle.set_value(Some(e));
-            } else {
-                handle.with_value(|h| {
-                    if let Some(e) = h {
-                        // Replace, not merge, so that removed series disappear.
-                        let option = serde_wasm_bindgen_value(&c);
-                        call(e, "setOption", &[option, JsValue::TRUE]);
-                    }
+                // Follow the box's own width (window resizes, the iframe, the sidebar).
+                let target = instance.clone();
+                let on_resize = Closure::<dyn Fn()>::new(move || {
+                    call(&target, "resize", &[]);
                 });
+                let observer =
+                    web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok();
+                if let Some(o) = &observer {
+                    o.observe(&el);
+                }
+                let mut l = live.borrow_mut();
+                l.instance = Some(instance);
+                l.element = Some(el);
+                l.listeners = vec![click, legend];
+                l.observer = observer;
+                l.on_resize = Some(on_resize);
             }
-        });
-        let resize = window_event_listener(leptos::ev::resize, move |_| {
-            handle.with_value(|h| {
-                if let Some(e) = h {
-                    call(e, "resize", &[]);
-                }
-            })
-        });
-        on_cleanup(move || {
-            resize.remove();
-            handle.with_value(|h| {
-                if let Some(e) = h {
-                    call(e, "dispose", &[]);
-                }
-            });
-        });
-    }
-
-    fn serde_wasm_bindgen_value(c: &Chart) -> JsValue {
-        // charming's own serialisation (JSON → JS object).
-        let json = serde_json::to_string(c).unwrap_or_default();
-        js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL)
+        }
     }
 }

@@ -3,13 +3,13 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use super::chart::{dark_theme, ChartClick, EChart};
+use super::errors::LoadError;
 use super::filters::FilterBar;
 use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
-use super::shell::{tab_path, LoadError, Tab, ThemeVersion};
+use super::shell::{tab_path, Tab, ThemeVersion};
 use super::table::{SortableTable, TableRow};
 use crate::charts::{credits_per_conversation, daily_line, member_color, pie, top_with_other};
 use crate::format::{date_range, thousands};
@@ -29,11 +29,45 @@ pub fn ConversationsTab() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match view_data.await {
                         Ok(v) => view! { <ConversationsBody v params=params.get_untracked()/> }.into_any(),
-                        Err(e) => view! { <LoadError message=e.to_string() retry=move |_| view_data.refetch()/> }.into_any(),
+                        Err(e) => view! { <LoadError error=e retry=move |_| view_data.refetch()/> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// The daily line's figures as a table, in date order (the chart is a
+/// picture; the table is the truth). Folded, as a period can have 366 days.
+#[component]
+fn DailyTable(days: Vec<String>, values: Vec<i64>) -> impl IntoView {
+    let rows = days
+        .into_iter()
+        .zip(values)
+        .map(|(day, n)| {
+            let label = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .map(crate::format::long_date)
+                .unwrap_or_else(|_| day.clone());
+            let key = day.clone();
+            view! {
+                <tr data-key=key data-value=n>
+                    <th scope="row"><time datetime=day>{label}</time></th>
+                    <td class="num">{thousands(n)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <details class="day-table">
+            <summary>"Conversations per day, as a table"</summary>
+            <div class="table-wrap">
+                <table id="table-daily" class="data">
+                    <caption class="visually-hidden">"Conversations per day"</caption>
+                    <thead><tr><th scope="col">"Day"</th><th scope="col">"Conversations"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        </details>
     }
 }
 
@@ -205,14 +239,14 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
         .into_iter()
         .map(|(k, name)| {
             let href = href_with(path, &params, &[(k, None)]);
-            view! { <A href=href attr:class="chip" attr:data-filter=k>{format!("{k}: {name}")} " ✕"</A> }
+            view! { <a href=href class="chip" data-filter=k>{format!("{k}: {name}")}<span class="visually-hidden">" (remove filter)"</span><span aria-hidden="true">" ✕"</span></a> }
         })
         .collect_view();
     view! {
         {(!v.notes.is_empty()).then(|| view! { <p class="note" role="status" data-testid="notes">{v.notes.join(" · ")}</p> })}
         <PeriodPicker path=path params=params.clone() period=v.period.clone()/>
         <FilterBar path=path params=params.clone() filters=v.query.filters.clone() directory=v.directory.clone() with_action=false/>
-        <div class="chips" aria-label="Active filters">{chips}</div>
+        <div class="chips" role="group" aria-label="Active filters">{chips}</div>
         <div class="card headline">
             <p class="big" data-testid="conversations-total" data-total=v.total>{thousands(v.total)}</p>
             <p class="label">"conversations · " <span data-testid="change">{change_text(v.total, v.previous_total, v.period.range().days())}</span></p>
@@ -221,6 +255,7 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
         <div class="card">
             <h2>"Daily conversations"</h2>
             <EChart id="chart-daily" chart=line describe=line_describe on_select=noop/>
+            <DailyTable days=days.clone() values=values.clone()/>
         </div>
         <div class="pies">
             <div class="card">

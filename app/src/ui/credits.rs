@@ -6,9 +6,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
 use super::chart::{dark_theme, ChartClick, EChart};
+use super::errors::LoadError;
 use super::filters::FilterBar;
 use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
-use super::shell::{tab_path, LoadError, Tab, ThemeVersion};
+use super::shell::{tab_path, Tab, ThemeVersion};
 use super::table::{SortableTable, TableRow};
 use crate::charts::{action_color, daily_series, member_color, stacked_bars};
 use crate::domain::forecast::Outlook;
@@ -30,7 +31,7 @@ pub fn CreditsTab() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match view_data.await {
                         Ok(v) => view! { <CreditsBody v params=params.get_untracked()/> }.into_any(),
-                        Err(e) => view! { <LoadError message=e.to_string() retry=move |_| view_data.refetch()/> }.into_any(),
+                        Err(e) => view! { <LoadError error=e retry=move |_| view_data.refetch()/> }.into_any(),
                     }
                 })}
             </Transition>

@@ -1,7 +1,7 @@
 //! The filter bar shared by the Credits and Conversations tabs.
 
 use leptos::prelude::*;
-use leptos_router::components::{Form, A};
+use leptos_router::components::Form;
 use leptos_router::hooks::use_navigate;
 
 use super::period::href_with;
@@ -116,7 +116,7 @@ pub fn FilterBar(
             {select("campaign", "Campaign", f.campaign_id.clone(), campaigns)}
             {select("identity", "Identity", f.identity_id.clone(), identities)}
             <noscript><button type="submit" class="secondary">"Apply"</button></noscript>
-            {any.then(|| view! { <A href=clear attr:class="clear" attr:data-testid="clear-filters">"Clear filters"</A> })}
+            {any.then(|| view! { <a href=clear class="clear" data-testid="clear-filters">"Clear filters"</a> })}
         </Form>
     }
 }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::format::{days, long_date, thousands};
+use crate::format::{days, local_timestamp, long_date, thousands};
 use crate::model::Overview;
 
 /// The overview resource the app provides.
@@ -19,7 +19,7 @@ pub fn Header() -> impl IntoView {
                     match overview.await {
                         Ok(o) => view! { <HeaderFigures o/> }.into_any(),
                         Err(e) => view! {
-                            <div class="summary-error" role="alert">"Credits are unavailable: " {e.to_string()}</div>
+                            <div class="summary-error" role="alert">{crate::ui::errors::plain_message(&e)}</div>
                         }.into_any(),
                     }
                 })}
@@ -62,6 +62,6 @@ fn HeaderFigures(o: Overview) -> impl IntoView {
             <span class="big">{days(cycle.days_until_renewal)}</span>
             <span class="of">"on " <time datetime=cycle.renews_on.to_string()>{long_date(cycle.renews_on)}</time></span>
         </div>
-        <p class="as-of">{o.workspace_name.clone()} " · as of " <time datetime=o.as_of.clone()>{o.as_of.replace('T', " ").replace('Z', " UTC")}</time></p>
+        <p class="as-of">{o.workspace_name.clone()} " · as of " <time datetime=o.as_of.clone() title=o.summary.timezone.clone()>{local_timestamp(&o.as_of, &o.summary.timezone)}</time></p>
     }
 }

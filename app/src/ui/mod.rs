@@ -3,6 +3,7 @@
 pub mod chart;
 pub mod conversations;
 pub mod credits;
+pub mod errors;
 pub mod filters;
 pub mod header;
 pub mod period;

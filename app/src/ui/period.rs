@@ -3,7 +3,7 @@
 //! be reloaded, shared and navigated with back and forward.
 
 use leptos::prelude::*;
-use leptos_router::components::{Form, A};
+use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::format::date_range;
@@ -107,7 +107,9 @@ pub fn PeriodPicker(
             changes.push(("period", Some(key)));
             let href = href_with(path, &params, &changes);
             let active = period.name == *key;
-            view! { <A href=href attr:class=if active { "preset active" } else { "preset" } attr:aria-current=active.then_some("true") attr:data-period=*key>{*label}</A> }
+            // A plain link (the router still navigates in place): the
+            // router's <A> marks every link to this path as current.
+            view! { <a href=href class=if active { "preset active" } else { "preset" } aria-current=active.then_some("true") data-period=*key>{*label}</a> }
         })
         .collect_view();
     let last = period.to.pred_opt().unwrap_or(period.to);
@@ -131,16 +133,14 @@ pub fn PeriodPicker(
             <div class="period-forms">
                 <Form method="GET" action=path attr:class="inline-form" attr:data-form="day">
                     {hidden_day}
-                    <input type="hidden" name="period" value="day"/>
                     <label>"Daily " <input type="date" name="date" value=day_value required/></label>
-                    <button type="submit" class="secondary" class:active=is_day>"Show day"</button>
+                    <button type="submit" name="period" value="day" class="secondary" class:active=is_day>"Show day"</button>
                 </Form>
                 <Form method="GET" action=path attr:class="inline-form" attr:data-form="custom">
                     {hidden_custom}
-                    <input type="hidden" name="period" value="custom"/>
                     <label>"From " <input type="date" name="from" value=from_value required/></label>
                     <label>"to " <input type="date" name="to" value=to_value required/></label>
-                    <button type="submit" class="secondary" class:active=is_custom>"Apply range"</button>
+                    <button type="submit" name="period" value="custom" class="secondary" class:active=is_custom>"Apply range"</button>
                 </Form>
             </div>
             <p class="covered" data-testid="covered" data-from=from_attr data-to=to_attr>

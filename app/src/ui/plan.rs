@@ -6,9 +6,9 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use super::errors::{form_message, LoadError};
 use super::header::OverviewResource;
-use super::shell::LoadError;
-use crate::format::{long_date, money_in, thousands, timestamp};
+use crate::format::{local_timestamp, long_date, money_in, thousands};
 use crate::model::{ContactLinks, Intent, Overview, SupportRequest};
 use crate::rpc::SendSupportRequest;
 
@@ -24,7 +24,7 @@ pub fn PlanTab() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match overview.await {
                         Ok(o) => view! { <PlanDetails o/> }.into_any(),
-                        Err(e) => view! { <LoadError message=e.to_string() retry=move |_| overview.refetch()/> }.into_any(),
+                        Err(e) => view! { <LoadError error=e retry=move |_| overview.refetch()/> }.into_any(),
                     }
                 })}
             </Suspense>
@@ -118,7 +118,7 @@ fn PlanDetails(o: Overview) -> impl IntoView {
                 }).collect_view()}
             </div>
             <RequestForm o=o.clone() open/>
-            <LastRequest last am_name=am_name.clone() contact=o.contact.clone()/>
+            <LastRequest last am_name=am_name.clone() contact=o.contact.clone() timezone=o.summary.timezone.clone()/>
         </div>
         {manager.map(|m| view! {
             <div class="card manager" data-testid="account-manager">
@@ -180,7 +180,7 @@ fn RequestForm(o: Overview, open: RwSignal<Option<Intent>>) -> impl IntoView {
                         <button type="button" class="secondary" on:click=move |_| open.set(None)>"Cancel"</button>
                     </div>
                     {move || send.value().get().and_then(|r| r.err()).map(|e| view! {
-                        <p class="form-error" role="alert">{e.to_string().trim_start_matches("error running server function: ").to_string()}</p>
+                        <p class="form-error" role="alert">{form_message(&e)}</p>
                     })}
                 </ActionForm>
             }
@@ -193,12 +193,13 @@ fn LastRequest(
     last: Option<SupportRequest>,
     am_name: String,
     contact: ContactLinks,
+    timezone: String,
 ) -> impl IntoView {
     last.map(|r| {
         let chat = contact.chat_url.clone();
         view! {
             <p class="sent" role="status" data-testid="request-sent" data-request-id=r.id.clone() data-intent=r.intent.key()>
-                "✓ Request sent to " {am_name} " · " <time datetime=r.created_at.clone()>{timestamp(&r.created_at)}</time>
+                "✓ Request sent to " {am_name} " · " <time datetime=r.created_at.clone()>{local_timestamp(&r.created_at, &timezone)}</time>
                 {chat.map(|url| view! { " · " <a href=url target="_blank" rel="noopener" class="chat-link">"Open the chat"</a> })}
             </p>
         }

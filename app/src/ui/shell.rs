@@ -141,6 +141,34 @@ pub fn tab_path(tab: Tab) -> &'static str {
     }
 }
 
+/// The view parameters a tab link carries, so that moving between tabs
+/// keeps the period and the filters that apply there (the Plan tab keeps
+/// them all, for the way back).
+pub fn carried_params(tab: Tab, params: &[(String, String)]) -> Vec<(String, String)> {
+    const CARRIED: [&str; 8] = [
+        "period", "date", "from", "to", "user", "campaign", "identity", "action",
+    ];
+    params
+        .iter()
+        .filter(|(k, _)| CARRIED.contains(&k.as_str()))
+        // Conversations have no action.
+        .filter(|(k, _)| !(tab == Tab::Conversations && k == "action"))
+        .cloned()
+        .collect()
+}
+
+/// A tab link: current when its tab is shown; it keeps the view's period
+/// and filters.
+#[component]
+fn TabLink(tab: Tab, label: &'static str) -> impl IntoView {
+    let path = tab_path(tab);
+    let params = super::period::use_params();
+    let location = use_location();
+    let href = move || super::period::href_with(path, &carried_params(tab, &params.get()), &[]);
+    let current = move || (location.pathname.get() == path).then_some("page");
+    view! { <a href=href aria-current=current data-tab=label>{label}</a> }
+}
+
 /// Bumped when the platform changes the theme, so charts redraw.
 #[derive(Clone, Copy, Debug)]
 pub struct ThemeVersion(pub RwSignal<u32>);
@@ -163,9 +191,9 @@ pub fn App() -> impl IntoView {
             <div class="app">
                 <Header/>
                 <nav class="tabs" aria-label="Usage sections">
-                    <A href=tab_path(Tab::Plan)>"Plan"</A>
-                    <A href=tab_path(Tab::Credits)>"Credits"</A>
-                    <A href=tab_path(Tab::Conversations)>"Conversations"</A>
+                    <TabLink tab=Tab::Plan label="Plan"/>
+                    <TabLink tab=Tab::Credits label="Credits"/>
+                    <TabLink tab=Tab::Conversations label="Conversations"/>
                 </nav>
                 <main id="main">
                     <Routes fallback=NotFound>
@@ -233,13 +261,37 @@ fn NotFound() -> impl IntoView {
     }
 }
 
-/// A plain error with a retry, for a failed call.
-#[component]
-pub fn LoadError(message: String, #[prop(into)] retry: Callback<()>) -> impl IntoView {
-    view! {
-        <div class="card error" role="alert">
-            <p>"Could not load these figures: " {message}</p>
-            <button type="button" on:click=move |_| retry.run(())>"Retry"</button>
-        </div>
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn tabs_keep_the_period_and_the_filters_that_apply() {
+        let params = p(&[
+            ("period", "last_week"),
+            ("action", "enrich_email"),
+            ("user", "u_1"),
+            ("junk", "x"),
+        ]);
+        assert_eq!(
+            carried_params(Tab::Conversations, &params),
+            p(&[("period", "last_week"), ("user", "u_1")])
+        );
+        assert_eq!(
+            carried_params(Tab::Credits, &params),
+            p(&[
+                ("period", "last_week"),
+                ("action", "enrich_email"),
+                ("user", "u_1")
+            ])
+        );
+        assert_eq!(carried_params(Tab::Plan, &params).len(), 3);
     }
 }

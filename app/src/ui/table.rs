@@ -2,7 +2,6 @@
 //! picture, the table is the truth (and what renders without JavaScript).
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 
 use crate::format::thousands;
 
@@ -78,9 +77,9 @@ pub fn SortableTable(
                 <thead>
                     <tr>
                         {header(SortBy::Label, key_header)}
-                        {extra_header.map(|h| view! { <th scope="col">{h}</th> })}
+                        {extra_header.map(|h| view! { <th scope="col" class="extra">{h}</th> })}
                         {header(SortBy::Value, value_header)}
-                        <th scope="col">"Share"</th>
+                        <th scope="col" class="share">"Share"</th>
                         {cost_header.map(|h| view! { <th scope="col">{h}</th> })}
                     </tr>
                 </thead>
@@ -88,15 +87,16 @@ pub fn SortableTable(
                     {move || sorted().into_iter().map(|r| {
                         let swatch = r.color.clone().map(|c| view! { <span class="swatch" style=format!("background:{c}")></span> });
                         let label = match r.href.clone() {
-                            Some(href) => view! { <A href=href attr:class="row-link">{swatch}{r.label.clone()}</A> }.into_any(),
+                            Some(href) => view! { <a href=href class="row-link">{swatch}{r.label.clone()}</a> }.into_any(),
                             None => view! { <span>{swatch}{r.label.clone()}</span> }.into_any(),
                         };
                         view! {
                             <tr data-key=r.key.clone() data-value=r.value>
                                 <th scope="row">{label}</th>
-                                {extra_header.map(|_| view! { <td>{r.extra.clone().unwrap_or_default()}</td> })}
-                                <td class="num">{thousands(r.value)}</td>
-                                <td class="num">{format!("{:.1}%", r.share * 100.0)}</td>
+                                {extra_header.map(|_| view! { <td class="extra">{r.extra.clone().unwrap_or_default()}</td> })}
+                                // On a narrow screen the share folds under the value (CSS).
+                                <td class="num">{thousands(r.value)}<span class="share-inline">{format!("{:.1}%", r.share * 100.0)}</span></td>
+                                <td class="num share">{format!("{:.1}%", r.share * 100.0)}</td>
                                 {cost_header.map(|_| view! {
                                     <td class="num" data-cost=r.cost.flatten().map(|c| format!("{c:.2}")).unwrap_or_default()>
                                         {r.cost.flatten().map_or("—".to_string(), |c| format!("{c:.2}"))}
