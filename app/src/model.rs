@@ -94,6 +94,42 @@ pub struct Overview {
     /// Accept-Language), for formatting prices.
     #[serde(default)]
     pub locale: Option<String>,
+    /// This cycle's alerts and the workspace's settings.
+    pub alerts: AlertsInfo,
+}
+
+/// One alert of the cycle, as the Plan tab lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertItem {
+    pub id: String,
+    /// `threshold`, `recovered` or `runout_forecast`.
+    pub kind: String,
+    pub percent: Option<u8>,
+    pub used: i64,
+    pub granted: i64,
+    pub runs_out_on: Option<NaiveDate>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// `pending`, `delivered`, `failed` or `none`.
+    pub delivery: String,
+}
+
+/// What the banner and the Plan tab's alert section need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertsInfo {
+    /// Thresholds (ascending) and the run-out forecast switch.
+    pub thresholds: Vec<u8>,
+    pub runout_forecast: bool,
+    /// The highest threshold this cycle has reached (and not recovered).
+    pub reached: Option<u8>,
+    /// The run-out date this cycle's forecast alert gave, if any.
+    pub runs_out_on: Option<NaiveDate>,
+    /// This cycle's alerts, newest first.
+    pub cycle_alerts: Vec<AlertItem>,
+    /// Whether the viewer (an admin of the workspace) may change the settings.
+    pub can_edit: bool,
+    /// The level of banner the viewer dismissed this session (0: none).
+    pub dismissed: u8,
 }
 
 /// What a request to the account manager asks for.

@@ -16,8 +16,20 @@ pub mod ssr {
     /// The dashboard's read queries, implemented by the server's store.
     #[async_trait::async_trait]
     pub trait UsageSource: Send + Sync + 'static {
-        /// Header and Plan tab figures of a workspace.
-        async fn overview(&self, workspace_id: &str) -> Result<Overview, String>;
+        /// Header and Plan tab figures of a workspace, as `user_id` sees them.
+        async fn overview(
+            &self,
+            workspace_id: &str,
+            user_id: Option<&str>,
+        ) -> Result<Overview, String>;
+        /// Changes the alert settings; refused unless `user_id` is an admin
+        /// of the workspace.
+        async fn set_alert_settings(
+            &self,
+            workspace_id: &str,
+            user_id: Option<&str>,
+            settings: crate::domain::alerts::AlertSettings,
+        ) -> Result<(), String>;
         /// The Credits tab for a query; bad parameters are dropped with a note.
         async fn credits_view(
             &self,
@@ -84,6 +96,23 @@ pub mod ssr {
         (!first.is_empty() && first != "*" && first.len() <= 35).then(|| first.to_string())
     }
 
+    /// The alert level whose banner the viewer dismissed this session
+    /// (the `credits_banner_dismissed` cookie), 0 when none.
+    pub fn dismissed_banner() -> u8 {
+        let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() else {
+            return 0;
+        };
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| c.trim().strip_prefix("credits_banner_dismissed="))
+            .find_map(|v| v.parse::<u8>().ok())
+            .unwrap_or(0)
+    }
+
     /// The pairs of a query string (`a=1&b=2`); unreadable pairs are skipped.
     pub fn pairs(query: &str) -> Vec<(String, String)> {
         serde_urlencoded::from_str::<Vec<(String, String)>>(query.trim_start_matches('?'))
@@ -104,9 +133,56 @@ pub mod ssr {
 #[server(prefix = "/rpc", endpoint = "overview", client = crate::session_client::SessionClient)]
 pub async fn get_overview() -> Result<Overview, ServerFnError> {
     let (source, ws) = ssr::context()?;
-    let mut overview = source.0.overview(&ws).await.map_err(ServerFnError::new)?;
+    let user = leptos::prelude::use_context::<ssr::CurrentUser>().map(|u| u.0);
+    let mut overview = source
+        .0
+        .overview(&ws, user.as_deref())
+        .await
+        .map_err(ServerFnError::new)?;
     overview.locale = ssr::viewer_locale();
+    overview.alerts.dismissed = ssr::dismissed_banner();
     Ok(overview)
+}
+
+/// Changes the workspace's alert settings (admins only; the server checks
+/// the signed-in user's role whatever the client sends). Each checked box
+/// (`t50`, `t80`, `t90`, `t100`) and `custom` (a number, or empty) is a
+/// threshold; `runout` checked turns the run-out forecast on.
+#[server(prefix = "/rpc", endpoint = "alert-settings", client = crate::session_client::SessionClient)]
+pub async fn save_alert_settings(
+    t50: Option<String>,
+    t80: Option<String>,
+    t90: Option<String>,
+    t100: Option<String>,
+    custom: Option<String>,
+    runout: Option<String>,
+) -> Result<(), ServerFnError> {
+    use crate::domain::alerts::AlertSettings;
+    let (source, ws) = ssr::context()?;
+    let mut thresholds: Vec<i64> = [(t50, 50), (t80, 80), (t90, 90), (t100, 100)]
+        .into_iter()
+        .filter_map(|(v, t)| v.is_some().then_some(t))
+        .collect();
+    let custom = custom.unwrap_or_default();
+    let custom = custom.trim().trim_end_matches('%').trim();
+    if !custom.is_empty() {
+        match custom.parse::<i64>() {
+            Ok(n) if (1..=100).contains(&n) => {
+                if !thresholds.contains(&n) {
+                    thresholds.push(n);
+                }
+            }
+            _ => return Err(ServerFnError::new("Type a whole percentage from 1 to 100.")),
+        }
+    }
+    let settings = AlertSettings::new(&thresholds, runout.is_some())
+        .map_err(|e| ServerFnError::new(format!("Choose {}.", e)))?;
+    let user = leptos::prelude::use_context::<ssr::CurrentUser>().map(|u| u.0);
+    source
+        .0
+        .set_alert_settings(&ws, user.as_deref(), settings)
+        .await
+        .map_err(ServerFnError::new)
 }
 
 /// Sends a request to the account manager: `intent` is `change_plan` or

@@ -48,6 +48,7 @@ pub async fn run(store: &Store, plan: &BenchPlan, now: DateTime<Utc>) -> Result<
             name: "Bench".into(),
             email: "bench@example.com".into(),
         }),
+        alerts: None,
     };
     store
         .put_workspace(&ws_id, &input, now - chrono::Duration::days(366))
@@ -115,12 +116,12 @@ pub async fn run(store: &Store, plan: &BenchPlan, now: DateTime<Utc>) -> Result<
             request: format!("b{n}"),
         });
         if batch.len() == 10_000 {
-            store.record_events(&ws_id, &batch).await?;
+            store.record_events(&ws_id, &batch, now).await?;
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        store.record_events(&ws_id, &batch).await?;
+        store.record_events(&ws_id, &batch, now).await?;
     }
     let seeded = started.elapsed();
     println!(

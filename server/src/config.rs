@@ -81,9 +81,14 @@ pub struct ServeArgs {
     /// The platform chat, offered after a request when running standalone.
     #[arg(long, env = "CREDITS_CHAT_URL")]
     pub chat_url: Option<String>,
-    /// Each request to the account manager is POSTed here (JSON), retried until a 2xx.
-    #[arg(long, env = "CREDITS_REQUEST_WEBHOOK_URL")]
-    pub request_webhook_url: Option<String>,
+    /// The platform's webhook: each request to the account manager and each
+    /// alert is POSTed here (JSON), retried until a 2xx.
+    /// `--request-webhook-url` / `CREDITS_REQUEST_WEBHOOK_URL` still work.
+    #[arg(long, env = "CREDITS_WEBHOOK_URL", alias = "request-webhook-url")]
+    pub webhook_url: Option<String>,
+    /// Key of the `X-Credits-Signature` HMAC-SHA256 header on every webhook delivery.
+    #[arg(long, env = "CREDITS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
     /// Where the built site (pkg/credits.js, .wasm) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

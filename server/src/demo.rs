@@ -12,7 +12,7 @@ use app::domain::ledger::Action;
 use app::model::{AccountManager, Plan, Price};
 
 use crate::api::validate::canonical;
-use crate::store::{GrantInput, Member, NewEvent, Store, StoreResult, WorkspaceInput};
+use crate::store::{AlertsPatch, GrantInput, Member, NewEvent, Store, StoreResult, WorkspaceInput};
 
 /// The demo workspace's id.
 pub const DEMO_WORKSPACE: &str = "acme";
@@ -87,6 +87,12 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
             name: "Laura Vidal".into(),
             email: "laura.vidal@example.com".into(),
         }),
+        // Half-way and 80 % are reached this cycle: a new user sees the
+        // banner and the alert list.
+        alerts: Some(AlertsPatch {
+            thresholds: Some(vec![50, 80, 100]),
+            runout_forecast: Some(true),
+        }),
     };
     // The workspace exists from the start of the history.
     store
@@ -127,6 +133,40 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
             .await?;
     }
 
+    // A rollover grant in a past cycle and an add-on in this one (granted
+    // before the usage is written, so that the alerts read as they would
+    // have happened).
+    let past = this_cycle
+        .start
+        .checked_sub_months(Months::new(2))
+        .unwrap_or(this_cycle.start);
+    grant(
+        store,
+        "g-demo-rollover",
+        "rollover",
+        750,
+        "Carried over after the migration",
+        None,
+        cal.day_start(past) + Duration::hours(10),
+    )
+    .await?;
+    let addon_at =
+        (cal.day_start(this_cycle.start) + Duration::days(9) + Duration::hours(11)).min(now);
+    let price = Some(Price {
+        amount_cents: 4_900,
+        currency: "EUR".into(),
+    });
+    grant(
+        store,
+        &format!("g-demo-addon-{}", this_cycle.start.format("%Y%m")),
+        "add_on",
+        500,
+        "Bought via chat",
+        price,
+        addon_at,
+    )
+    .await?;
+
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut batch: Vec<NewEvent> = Vec::new();
     let mut n = 0u64;
@@ -161,8 +201,10 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
             n += 1;
             batch.push(conversation_event(n, at, &mut rng));
         }
-        if batch.len() >= 2_000 {
-            store.record_events(DEMO_WORKSPACE, &batch).await?;
+        // A day at a time, at the day's last event, so that alerts carry
+        // the time the usage that caused them happened.
+        if let Some(at) = batch.iter().map(|e| e.occurred_at).max() {
+            store.record_events(DEMO_WORKSPACE, &batch, at).await?;
             batch.clear();
         }
         day = day.succ_opt().unwrap_or(day);
@@ -170,41 +212,7 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
             break;
         }
     }
-    if !batch.is_empty() {
-        store.record_events(DEMO_WORKSPACE, &batch).await?;
-    }
 
-    // A rollover grant in a past cycle and an add-on in this one.
-    let past = this_cycle
-        .start
-        .checked_sub_months(Months::new(2))
-        .unwrap_or(this_cycle.start);
-    grant(
-        store,
-        "g-demo-rollover",
-        "rollover",
-        750,
-        "Carried over after the migration",
-        None,
-        cal.day_start(past) + Duration::hours(10),
-    )
-    .await?;
-    let addon_at =
-        (cal.day_start(this_cycle.start) + Duration::days(9) + Duration::hours(11)).min(now);
-    let price = Some(Price {
-        amount_cents: 4_900,
-        currency: "EUR".into(),
-    });
-    grant(
-        store,
-        &format!("g-demo-addon-{}", this_cycle.start.format("%Y%m")),
-        "add_on",
-        500,
-        "Bought via chat",
-        price,
-        addon_at,
-    )
-    .await?;
     Ok(true)
 }
 

@@ -57,6 +57,8 @@ pub struct AppState {
     pub https: bool,
     /// Embedding origins and the chat URL.
     pub contact: app::model::ContactLinks,
+    /// Whether a webhook is configured (else deliveries are `none`).
+    pub webhook: bool,
 }
 
 impl AppState {

@@ -105,6 +105,12 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
     if !hydrate {
         tracing::warn!(path = %wasm.display(), "no WASM bundle: pages render server-side only");
     }
+    // The old name of the webhook setting, read when the new one is unset.
+    let webhook_url = args
+        .webhook_url
+        .clone()
+        .or_else(|| std::env::var("CREDITS_REQUEST_WEBHOOK_URL").ok())
+        .filter(|u| !u.trim().is_empty());
     let state = AppState {
         store: store.clone(),
         clock,
@@ -118,6 +124,7 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
             .filter(|s| !s.is_empty())
             .map(|s| Arc::from(s.as_str())),
         https: args.https,
+        webhook: webhook_url.is_some(),
         contact: app::model::ContactLinks {
             platform_origins: args
                 .embed_origins
@@ -129,18 +136,16 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         },
     };
     let (stop_outbox, outbox_stopped) = tokio::sync::watch::channel(false);
-    let outbox = args
-        .request_webhook_url
-        .clone()
-        .filter(|u| !u.trim().is_empty())
-        .map(|url| {
-            tracing::info!(%url, "delivering requests to the webhook");
-            tokio::spawn(outbox::run(
-                store.clone(),
-                outbox::OutboxConfig::new(url),
-                outbox_stopped,
-            ))
-        });
+    let secret = args.webhook_secret.clone().filter(|s| !s.is_empty());
+    let outbox = webhook_url.map(|url| {
+        tracing::info!(
+            signed = secret.is_some(),
+            "delivering requests and alerts to the webhook"
+        );
+        let mut config = outbox::OutboxConfig::new(url);
+        config.secret = secret;
+        tokio::spawn(outbox::run(store.clone(), config, outbox_stopped))
+    });
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .map_err(|e| format!("cannot bind {}: {e}", args.bind))?;

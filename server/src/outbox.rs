@@ -25,6 +25,8 @@ pub struct OutboxConfig {
     pub poll: Duration,
     /// How long a leased delivery stays with this process before another may take it.
     pub lease: Duration,
+    /// Key of the `X-Credits-Signature` header, when set.
+    pub secret: Option<String>,
 }
 
 impl OutboxConfig {
@@ -36,6 +38,7 @@ impl OutboxConfig {
             max_backoff: Duration::from_secs(3600),
             poll: Duration::from_secs(1),
             lease: Duration::from_secs(60),
+            secret: None,
         }
     }
 
@@ -85,7 +88,7 @@ pub async fn deliver_due(
     let due = store.claim_deliveries(Utc::now(), lease, 20).await?;
     let n = due.len();
     for item in due {
-        let outcome = attempt(client, &config.url, &item).await;
+        let outcome = attempt(client, config, &item).await;
         let outcome = match outcome {
             Ok(()) => {
                 tracing::info!(request = %item.request_id, "webhook delivered");
@@ -104,9 +107,35 @@ pub async fn deliver_due(
     Ok(n)
 }
 
-async fn attempt(client: &reqwest::Client, url: &str, item: &Claimed) -> Result<(), String> {
-    let res = client
-        .post(url)
+/// `X-Credits-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+pub fn signature(secret: &str, unix_seconds: i64, body: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = match Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        // HMAC takes keys of any length; this cannot happen.
+        Err(_) => return String::new(),
+    };
+    mac.update(unix_seconds.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={unix_seconds},v1={hex}")
+}
+
+async fn attempt(
+    client: &reqwest::Client,
+    config: &OutboxConfig,
+    item: &Claimed,
+) -> Result<(), String> {
+    let mut req = client.post(&config.url);
+    if let Some(secret) = &config.secret {
+        req = req.header(
+            "x-credits-signature",
+            signature(secret, Utc::now().timestamp(), &item.payload),
+        );
+    }
+    let res = req
         .header("content-type", "application/json")
         .header("idempotency-key", &item.request_id)
         .header(
@@ -127,6 +156,15 @@ async fn attempt(client: &reqwest::Client, url: &str, item: &Claimed) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signatures_follow_the_contract() {
+        // echo -n '1700000000.{"a":1}' | openssl dgst -sha256 -hmac secret
+        assert_eq!(
+            signature("secret", 1_700_000_000, r#"{"a":1}"#),
+            "t=1700000000,v1=49f24e537407743fa4a0242bb63b94b9a47ee99cbbe071ccd8a22550ae411686"
+        );
+    }
 
     #[test]
     fn backoff_doubles_to_a_ceiling() {

@@ -29,6 +29,7 @@ struct StoreSource {
     clock: Clock,
     contact: ContactLinks,
     embed_secret: Option<Arc<str>>,
+    webhook: bool,
 }
 
 fn public(e: crate::store::StoreError) -> String {
@@ -42,6 +43,64 @@ fn public(e: crate::store::StoreError) -> String {
 }
 
 impl StoreSource {
+    async fn is_admin(
+        &self,
+        workspace_id: &str,
+        user_id: Option<&str>,
+    ) -> Result<bool, crate::store::StoreError> {
+        let Some(user) = user_id else {
+            return Ok(false);
+        };
+        Ok(self.store.user_role(workspace_id, user).await?.as_deref() == Some("admin"))
+    }
+
+    /// This cycle's alerts and the settings, as the viewer may see them.
+    async fn alerts_info(
+        &self,
+        workspace_id: &str,
+        user_id: Option<&str>,
+        overview: &Overview,
+    ) -> Result<app::model::AlertsInfo, crate::store::StoreError> {
+        let ws = self
+            .store
+            .workspace(workspace_id)
+            .await?
+            .ok_or(crate::store::StoreError::NotFound)?;
+        let start = overview.summary.cycle.start;
+        let reached = self.store.reached_thresholds(workspace_id, start).await?;
+        let alerts = self
+            .store
+            .alerts(workspace_id, 50, None, Some(start))
+            .await?;
+        let runs_out_on = alerts
+            .iter()
+            .find(|(a, _)| a.kind == crate::store::AlertKind::RunoutForecast)
+            .and_then(|(a, _)| a.runs_out_on);
+        Ok(app::model::AlertsInfo {
+            thresholds: ws.alerts.thresholds.clone(),
+            runout_forecast: ws.alerts.runout_forecast,
+            reached: reached.iter().next_back().copied(),
+            runs_out_on,
+            cycle_alerts: alerts
+                .iter()
+                .map(|(a, d)| app::model::AlertItem {
+                    id: a.id.clone(),
+                    kind: a.kind.key().to_string(),
+                    percent: a.percent,
+                    used: a.used,
+                    granted: a.granted,
+                    runs_out_on: a.runs_out_on,
+                    created_at: a
+                        .created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    delivery: crate::api::alerts::delivery_status(self.webhook, d).to_string(),
+                })
+                .collect(),
+            can_edit: self.is_admin(workspace_id, user_id).await?,
+            dismissed: 0,
+        })
+    }
+
     async fn workspace(&self, id: &str) -> Result<crate::store::Workspace, String> {
         self.store
             .workspace(id)
@@ -53,9 +112,34 @@ impl StoreSource {
 
 #[async_trait::async_trait]
 impl UsageSource for StoreSource {
-    async fn overview(&self, workspace_id: &str) -> Result<Overview, String> {
-        self.store
+    async fn overview(
+        &self,
+        workspace_id: &str,
+        user_id: Option<&str>,
+    ) -> Result<Overview, String> {
+        let mut overview = self
+            .store
             .overview(workspace_id, self.clock.now(), self.contact.clone())
+            .await
+            .map_err(public)?;
+        overview.alerts = self
+            .alerts_info(workspace_id, user_id, &overview)
+            .await
+            .map_err(public)?;
+        Ok(overview)
+    }
+
+    async fn set_alert_settings(
+        &self,
+        workspace_id: &str,
+        user_id: Option<&str>,
+        settings: app::domain::alerts::AlertSettings,
+    ) -> Result<(), String> {
+        if !self.is_admin(workspace_id, user_id).await.map_err(public)? {
+            return Err("Only admins of the workspace can change its alerts.".into());
+        }
+        self.store
+            .set_alert_settings(workspace_id, &settings, self.clock.now())
             .await
             .map_err(public)
     }
@@ -171,6 +255,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         clock: state.clock,
         contact: state.contact.clone(),
         embed_secret: state.embed_secret.clone(),
+        webhook: state.webhook,
     }));
     let contact = state.contact.clone();
     let context = move || {

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
+use app::domain::alerts::AlertSettings;
 use app::domain::calendar::{BillingCycle, Calendar, DateRange, WeekStart};
 use app::domain::ledger::{plan_change_grant, Action, CycleCredits};
 use app::model::{
@@ -21,6 +22,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Row};
+
+mod alerts;
+pub use alerts::{Alert, AlertKind};
 
 /// Which engine a database URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +82,7 @@ pub struct Workspace {
     pub week_start: WeekStart,
     pub plan: Plan,
     pub account_manager: Option<AccountManager>,
+    pub alerts: AlertSettings,
 }
 
 impl Workspace {
@@ -95,6 +100,10 @@ impl Workspace {
             "week_start": self.week_start.as_str(),
             "plan": self.plan,
             "account_manager": self.account_manager,
+            "alerts": {
+                "thresholds": self.alerts.thresholds,
+                "runout_forecast": self.alerts.runout_forecast,
+            },
         })
     }
 }
@@ -107,6 +116,28 @@ pub struct WorkspaceInput {
     pub week_start: WeekStart,
     pub plan: Plan,
     pub account_manager: Option<AccountManager>,
+    /// Fields left out keep the stored settings (the default for a new workspace).
+    pub alerts: Option<AlertsPatch>,
+}
+
+/// A change of alert settings: a field left out keeps the stored value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertsPatch {
+    pub thresholds: Option<Vec<u8>>,
+    pub runout_forecast: Option<bool>,
+}
+
+impl AlertsPatch {
+    /// The settings after this change.
+    pub fn apply(&self, to: &AlertSettings) -> AlertSettings {
+        AlertSettings {
+            thresholds: self
+                .thresholds
+                .clone()
+                .unwrap_or_else(|| to.thresholds.clone()),
+            runout_forecast: self.runout_forecast.unwrap_or(to.runout_forecast),
+        }
+    }
 }
 
 /// A user, identity or campaign, as the platform sends it.
@@ -306,7 +337,15 @@ fn workspace_from_row(row: &AnyRow) -> StoreResult<Workspace> {
     let week_start: String = row.try_get("week_start")?;
     let am_name: Option<String> = row.try_get("am_name")?;
     let am_email: Option<String> = row.try_get("am_email")?;
+    let thresholds: String = row.try_get("alert_thresholds")?;
+    let runout: i64 = row.try_get("alert_runout")?;
     Ok(Workspace {
+        alerts: AlertSettings {
+            thresholds: app::domain::alerts::parse_set(&thresholds)
+                .into_iter()
+                .collect(),
+            runout_forecast: runout != 0,
+        },
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         tz,
@@ -531,8 +570,13 @@ impl Store {
     /// Records a batch of events, all or nothing. Events already stored with
     /// the same content are skipped; the same id with other content is a
     /// conflict for the whole batch.
-    pub async fn record_events(&self, ws: &str, events: &[NewEvent]) -> StoreResult<BatchOutcome> {
-        in_write_tx!(self, |tx| record_events_tx(&mut tx, ws, events).await)
+    pub async fn record_events(
+        &self,
+        ws: &str,
+        events: &[NewEvent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<BatchOutcome> {
+        in_write_tx!(self, |tx| record_events_tx(&mut tx, ws, events, now).await)
     }
 
     /// Atomic check-and-spend at `now`.
@@ -611,7 +655,20 @@ impl Store {
                 .map(|(r, _)| r),
             contact,
             locale: None,
+            // Filled in by the page layer, which knows the viewer.
+            alerts: Default::default(),
         })
+    }
+
+    /// The role (`admin` or `member`) of a user of a workspace.
+    pub async fn user_role(&self, ws: &str, user: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT role FROM users WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.to_string())
+                .bind(user.to_string())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     // ---- requests to the account manager ----------------------------------
@@ -684,7 +741,8 @@ impl Store {
                     FROM support_requests r LEFT JOIN webhook_outbox o ON o.request_id = r.id WHERE r.workspace_id = $1";
         let order = format!(
             " ORDER BY r.created_at DESC, r.id DESC LIMIT {}",
-            limit.clamp(1, 100)
+            // One past the largest page: the API asks for it to know whether there is more.
+            limit.clamp(1, 101)
         );
         let rows = match before {
             Some((ms, id)) => {
@@ -1047,12 +1105,18 @@ impl Store {
 /// Request ids sort by creation: real milliseconds (even under a pinned
 /// clock), then a per-process sequence, then a random tail.
 fn new_request_id() -> String {
+    new_id("req")
+}
+
+/// A new id that sorts by creation (real milliseconds, then a per-process
+/// sequence) with a random tail, such as `al_019a…`.
+fn new_id(prefix: &str) -> String {
     use rand::Rng;
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed) % 0x1_0000;
     format!(
-        "req_{:012x}{seq:04x}{:04x}",
+        "{prefix}_{:012x}{seq:04x}{:04x}",
         Utc::now().timestamp_millis(),
         rand::thread_rng().gen::<u16>()
     )
@@ -1080,8 +1144,9 @@ fn prepare_sqlite_url(url: &str) -> StoreResult<String> {
 }
 
 /// Sorts groups as API.md says and labels them. `group_by=day` alone lists
-/// every day of the period, zero-filled, in date order; anything else is by
-/// value descending, then key (none last).
+/// every day of the period, zero-filled, in date order; `day` with another
+/// dimension is a time series (date order, then value descending, then
+/// key); anything else is by value descending, then key (none last).
 fn arrange_rows(
     dims: &[Dimension],
     groups: BTreeMap<Vec<Option<String>>, i64>,
@@ -1113,17 +1178,23 @@ fn arrange_rows(
             GroupRow { keys, label, value }
         })
         .collect();
-    rows.sort_by(|a, b| {
-        b.value.cmp(&a.value).then_with(|| {
-            let key = |r: &GroupRow| {
-                r.keys
-                    .iter()
-                    .map(|k| (k.is_none(), k.clone()))
-                    .collect::<Vec<_>>()
-            };
-            key(a).cmp(&key(b))
-        })
-    });
+    let key = |r: &GroupRow| {
+        r.keys
+            .iter()
+            .map(|k| (k.is_none(), k.clone()))
+            .collect::<Vec<_>>()
+    };
+    match dims.iter().position(|d| *d == Dimension::Day) {
+        // A time series (`day,action`, `user,day`...): date order, then
+        // value descending, then key.
+        Some(day) => rows.sort_by(|a, b| {
+            a.keys[day]
+                .cmp(&b.keys[day])
+                .then_with(|| b.value.cmp(&a.value))
+                .then_with(|| key(a).cmp(&key(b)))
+        }),
+        None => rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| key(a).cmp(&key(b)))),
+    }
     rows
 }
 
@@ -1237,7 +1308,15 @@ async fn put_workspace_tx(
     now: DateTime<Utc>,
 ) -> StoreResult<(bool, Workspace)> {
     let existing = load_workspace(conn, id).await?;
+    let stored_alerts = existing
+        .as_ref()
+        .map_or_else(AlertSettings::default, |w| w.alerts.clone());
+    let alerts = match &input.alerts {
+        Some(patch) => patch.apply(&stored_alerts),
+        None => stored_alerts,
+    };
     let stored = Workspace {
+        alerts: alerts.clone(),
         id: id.to_string(),
         name: input.name.clone(),
         tz: input.tz,
@@ -1262,13 +1341,16 @@ async fn put_workspace_tx(
             .bind(am_name.clone())
             .bind(am_email.clone())
             .bind(now.timestamp_millis())
+            .bind(alerts.thresholds_text())
+            .bind(i64::from(alerts.runout_forecast))
     };
     match existing {
         None => {
             binds(sqlx::query(
                 "INSERT INTO workspaces (id, name, timezone, week_start, plan_name, monthly_credits, \
-                 identities_included, price_cents, currency, am_name, am_email, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                 identities_included, price_cents, currency, am_name, am_email, created_at, updated_at, \
+                 alert_thresholds, alert_runout) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)",
             ))
             .execute(&mut *conn)
             .await?;
@@ -1285,7 +1367,8 @@ async fn put_workspace_tx(
             binds(sqlx::query(
                 "UPDATE workspaces SET name = $2, timezone = $3, week_start = $4, plan_name = $5, \
                  monthly_credits = $6, identities_included = $7, price_cents = $8, currency = $9, \
-                 am_name = $10, am_email = $11, updated_at = $12 WHERE id = $1",
+                 am_name = $10, am_email = $11, updated_at = $12, alert_thresholds = $13, \
+                 alert_runout = $14 WHERE id = $1",
             ))
             .execute(&mut *conn)
             .await?;
@@ -1302,6 +1385,8 @@ async fn put_workspace_tx(
                     .bind(raise)
                     .execute(&mut *conn)
                     .await?;
+                // More credits may recover reached thresholds.
+                alerts::record_alerts(conn, &stored, cycle.start, now, false).await?;
             }
             Ok((false, stored))
         }
@@ -1482,6 +1567,8 @@ async fn create_grant_tx(
     .bind(grant.credits)
     .execute(&mut *conn)
     .await?;
+    // More credits may recover reached thresholds.
+    alerts::record_alerts(conn, &ws, cycle.start, now, false).await?;
     let body = serde_json::json!({
         "id": grant.id,
         "kind": grant.kind,
@@ -1680,6 +1767,7 @@ async fn record_events_tx(
     conn: &mut AnyConnection,
     ws_id: &str,
     events: &[NewEvent],
+    now: DateTime<Utc>,
 ) -> StoreResult<BatchOutcome> {
     let ws = load_workspace(conn, ws_id)
         .await?
@@ -1703,7 +1791,12 @@ async fn record_events_tx(
     // Insert in id order: concurrent batches lock index entries alike.
     fresh.sort_by(|a, b| a.id.cmp(&b.id));
     let deltas = insert_events(conn, &ws, &fresh).await?;
+    let cycles: Vec<NaiveDate> = deltas.cycle_used.keys().copied().collect();
     deltas.apply(conn, &ws).await?;
+    // Each cycle the batch spent from is locked by now: decide its alerts.
+    for start in cycles {
+        alerts::record_alerts(conn, &ws, start, now, true).await?;
+    }
     Ok(BatchOutcome {
         inserted: fresh.len(),
         duplicates,
@@ -1780,6 +1873,7 @@ async fn charge_tx(
     // The spend is already on the cycle row.
     deltas.cycle_used.clear();
     deltas.apply(conn, &ws).await?;
+    alerts::record_alerts(conn, &ws, cycle.start, now, true).await?;
     let body = serde_json::json!({
         "charge": {
             "id": event.id,

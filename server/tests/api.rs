@@ -631,6 +631,7 @@ async fn reports_equal_a_recomputation(app: &TestApp) {
         "campaign",
         "identity",
         "day,action",
+        "user,day",
         "user,campaign",
     ];
     for p in periods {
@@ -695,6 +696,22 @@ async fn reports_equal_a_recomputation(app: &TestApp) {
                     let mut sorted = days.clone();
                     sorted.sort();
                     assert_eq!(days, sorted);
+                } else if dims.contains(&"day") {
+                    // A time series: date order, then value descending, then key.
+                    let order: Vec<(String, i64, String)> = rows
+                        .iter()
+                        .map(|r| {
+                            let other = dims.iter().find(|d| **d != "day").copied().unwrap_or("");
+                            (
+                                r["day"].as_str().unwrap_or("").to_string(),
+                                -r[vfield].as_i64().unwrap_or(0),
+                                r[field(other)].as_str().unwrap_or("\u{10ffff}").to_string(),
+                            )
+                        })
+                        .collect();
+                    let mut sorted = order.clone();
+                    sorted.sort();
+                    assert_eq!(order, sorted, "time series order: {metric} {p} {g}");
                 } else {
                     let values: Vec<i64> = rows
                         .iter()

@@ -1,5 +1,6 @@
 //! The dashboard's screens: one file per screen and per concern.
 
+pub mod alerts;
 pub mod chart;
 pub mod conversations;
 pub mod credits;

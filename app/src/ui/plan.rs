@@ -73,7 +73,11 @@ fn PlanDetails(o: Overview) -> impl IntoView {
     } else {
         [Intent::ChangePlan, Intent::BuyMore]
     };
-    let open = RwSignal::new(None::<Intent>);
+    // The alert banner's Buy More lands here with `?ask=buy_more`.
+    let asked = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("ask"))
+        .and_then(|a| Intent::parse(&a));
+    let open = RwSignal::new(asked);
     let manager = o.account_manager.clone();
     let am_name = manager
         .as_ref()
@@ -120,6 +124,7 @@ fn PlanDetails(o: Overview) -> impl IntoView {
             <RequestForm o=o.clone() open/>
             <LastRequest last am_name=am_name.clone() contact=o.contact.clone() timezone=o.summary.timezone.clone()/>
         </div>
+        <super::alerts::AlertsCard o=o.clone()/>
         {manager.map(|m| view! {
             <div class="card manager" data-testid="account-manager">
                 <h2>"Your account manager"</h2>
@@ -271,6 +276,7 @@ mod tests {
             last_request: None,
             contact: ContactLinks::default(),
             locale: None,
+            alerts: Default::default(),
         }
     }
 

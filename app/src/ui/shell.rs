@@ -190,6 +190,7 @@ pub fn App() -> impl IntoView {
             <ReportNavigation/>
             <div class="app">
                 <Header/>
+                <super::alerts::AlertBanner/>
                 <nav class="tabs" aria-label="Usage sections">
                     <TabLink tab=Tab::Plan label="Plan"/>
                     <TabLink tab=Tab::Credits label="Credits"/>

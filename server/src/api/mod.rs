@@ -1,5 +1,6 @@
 //! The platform API of API.md: `/api/v1`.
 
+pub mod alerts;
 pub mod csv;
 pub mod error;
 pub mod schema;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/workspaces/{workspace_id}/conversations",
             get(get_conversations),
         )
+        .route("/workspaces/{workspace_id}/alerts", get(alerts::get_alerts))
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(state, require_token));
@@ -181,6 +183,7 @@ fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
             }))
         }),
     };
+    let alerts = c.alerts(m, "", "alerts");
     let input = (|| {
         Some(WorkspaceInput {
             name: name?,
@@ -188,6 +191,7 @@ fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
             week_start: week_start?,
             plan: plan?,
             account_manager: account_manager?,
+            alerts,
         })
     })();
     checked(c, input)
@@ -616,7 +620,7 @@ pub async fn post_events(
         }
     }
     c.finish().map_err(ApiError::Validation)?;
-    let outcome = state.store.record_events(&ws, &events).await?;
+    let outcome = state.store.record_events(&ws, &events, now).await?;
     Ok(Json(
         json!({"inserted": outcome.inserted, "duplicates": outcome.duplicates}),
     ))
@@ -791,33 +795,7 @@ pub async fn get_support_requests(
     q: Params,
 ) -> ApiResult<Json<Value>> {
     let ws = workspace_or_404(&state, &ws).await?;
-    let params = params_of(q)?;
-    let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
-    let mut errors = Vec::new();
-    let limit = match get("limit").map(str::parse::<i64>) {
-        None => 20,
-        Some(Ok(n)) if (1..=100).contains(&n) => n,
-        Some(_) => {
-            errors.push(FieldError::new("limit", "must be an integer from 1 to 100"));
-            20
-        }
-    };
-    let cursor = match get("cursor") {
-        None => None,
-        Some(c) => match c
-            .split_once('_')
-            .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_string())))
-        {
-            Some(c) if is_valid_id(&c.1) => Some(c),
-            _ => {
-                errors.push(FieldError::new("cursor", "is not a cursor this API gave"));
-                None
-            }
-        },
-    };
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let (limit, cursor) = paging(q)?;
     let page = state
         .store
         .support_requests(&ws.id, limit + 1, cursor)
@@ -849,4 +827,37 @@ pub async fn get_support_requests(
     Ok(Json(
         json!({"requests": requests, "next_cursor": next_cursor}),
     ))
+}
+
+/// `limit` (1-100, default 20) and `cursor` (`<created ms>_<id>`, as a
+/// previous page's `next_cursor` gave it) of a newest-first list.
+pub(crate) fn paging(q: Params) -> ApiResult<(i64, Option<(i64, String)>)> {
+    let params = params_of(q)?;
+    let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
+    let mut errors = Vec::new();
+    let limit = match get("limit").map(str::parse::<i64>) {
+        None => 20,
+        Some(Ok(n)) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            errors.push(FieldError::new("limit", "must be an integer from 1 to 100"));
+            20
+        }
+    };
+    let cursor = match get("cursor") {
+        None => None,
+        Some(c) => match c
+            .split_once('_')
+            .and_then(|(ms, id)| Some((ms.parse::<i64>().ok()?, id.to_string())))
+        {
+            Some(c) if is_valid_id(&c.1) => Some(c),
+            _ => {
+                errors.push(FieldError::new("cursor", "is not a cursor this API gave"));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok((limit, cursor))
 }

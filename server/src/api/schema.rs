@@ -50,6 +50,20 @@ pub struct WorkspaceBody {
     pub week_start: Option<String>,
     pub plan: PlanBody,
     pub account_manager: Option<AccountManagerBody>,
+    /// Left out: the stored settings are kept (a new workspace gets the default).
+    pub alerts: Option<AlertSettingsBody>,
+}
+
+/// Alert settings. Default: `{"thresholds": [80, 100], "runout_forecast": true}`.
+/// In a `PUT`, a field left out keeps its stored value.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertSettingsBody {
+    /// 0 to 5 distinct integers from 1 to 100: percentages of the cycle's granted credits used.
+    #[schema(example = json!([50, 80, 100]))]
+    pub thresholds: Option<Vec<u8>>,
+    /// Record a `runout_forecast` alert (at most once a cycle) when the
+    /// pace of the last 7 full local days runs out before renewal.
+    pub runout_forecast: Option<bool>,
 }
 
 /// The workspace as stored.
@@ -61,6 +75,7 @@ pub struct WorkspaceOut {
     pub week_start: String,
     pub plan: PlanBody,
     pub account_manager: Option<AccountManagerBody>,
+    pub alerts: AlertSettingsBody,
 }
 
 /// `PUT /users/{id}` body.
@@ -311,7 +326,11 @@ pub struct ReportParams {
     pub from: Option<String>,
     /// With `period=custom`: last day, inclusive (at most 366 days).
     pub to: Option<String>,
-    /// One dimension or two joined by a comma, such as `day,action`.
+    /// One dimension or two joined by a comma, such as `day,action`. `day`
+    /// alone: every day of the period, zero-filled, in date order. `day`
+    /// with another dimension: a time series, in date order, then by value
+    /// descending, then key. Anything else: by value descending, then key
+    /// (`null` last).
     pub group_by: Option<String>,
     pub user_id: Option<String>,
     /// Credit reports only.
@@ -356,6 +375,51 @@ pub struct SupportRequestOut {
     pub delivery: DeliveryOut,
 }
 
+/// A billing cycle: `end` is exclusive (the renewal date).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertCycleOut {
+    pub start: String,
+    pub end: String,
+}
+
+/// An alert's delivery to the webhook.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertDeliveryOut {
+    /// `pending`, `delivered`, `failed` (still retried) or `none` (no webhook configured).
+    pub status: String,
+    pub attempts: i64,
+}
+
+/// An alert, recorded in the same transaction as the usage, grant or
+/// charge that caused it. With a webhook configured it is POSTed (without
+/// `delivery`, with `type` `credits.threshold_reached`, `credits.recovered`
+/// or `credits.runout_forecast`, `workspace_id` and `workspace_name`) with
+/// its id as `Idempotency-Key` and, with a secret, `X-Credits-Signature:
+/// t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertOut {
+    #[schema(example = "al_019ab3c4d5e60001a1b2")]
+    pub id: String,
+    /// `threshold`, `recovered` or `runout_forecast`.
+    pub kind: String,
+    /// The threshold; null for `runout_forecast`.
+    pub percent: Option<u8>,
+    pub cycle: AlertCycleOut,
+    pub used: i64,
+    pub granted: i64,
+    /// The forecast run-out date; null unless `runout_forecast`.
+    pub runs_out_on: Option<String>,
+    pub created_at: String,
+    pub delivery: AlertDeliveryOut,
+}
+
+/// A page of alerts, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertsOut {
+    pub alerts: Vec<AlertOut>,
+    pub next_cursor: Option<String>,
+}
+
 /// A page of requests, newest first.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct SupportRequestsOut {
@@ -384,6 +448,7 @@ impl Modify for BearerAuth {
         super::post_grant, super::post_events, super::post_charge,
         super::get_summary, super::get_credit_usage, super::get_conversations,
         super::csv::get_credit_usage_csv, super::get_support_requests,
+        super::alerts::get_alerts,
     ),
     components(schemas(ErrorBody, ErrorDetail, FieldError)),
     modifiers(&BearerAuth),

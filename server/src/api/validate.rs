@@ -218,6 +218,69 @@ impl Checker {
         })
     }
 
+    /// The workspace's `alerts` settings (API.md, "Alerts"), as a patch:
+    /// a field left out keeps the stored value. `thresholds` are 0 to 5
+    /// distinct integers from 1 to 100; `runout_forecast` a boolean.
+    pub fn alerts(
+        &mut self,
+        m: &Map<String, Value>,
+        prefix: &str,
+        key: &str,
+    ) -> Option<crate::store::AlertsPatch> {
+        let a = self.nested(m, prefix, key, false)?;
+        let path = join(prefix, key);
+        let mut patch = crate::store::AlertsPatch::default();
+        let list_path = join(&path, "thresholds");
+        match a.get("thresholds") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                let mut values = Vec::with_capacity(items.len());
+                let mut ok = true;
+                for (i, v) in items.iter().enumerate() {
+                    match v.as_i64().filter(|n| (1..=100).contains(n)) {
+                        Some(n) if !values.contains(&n) => values.push(n),
+                        Some(_) => {
+                            self.fail(format!("{list_path}[{i}]"), "repeats another threshold");
+                            ok = false;
+                        }
+                        None => {
+                            self.fail(
+                                format!("{list_path}[{i}]"),
+                                "must be an integer from 1 to 100",
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                if items.len() > app::domain::alerts::MAX_THRESHOLDS {
+                    self.fail(list_path.clone(), "must hold at most 5 thresholds");
+                    ok = false;
+                }
+                if ok {
+                    match app::domain::alerts::AlertSettings::new(&values, true) {
+                        Ok(s) => patch.thresholds = Some(s.thresholds),
+                        Err(e) => self.fail(list_path.clone(), e.to_string()),
+                    }
+                }
+            }
+            Some(_) => self.fail(
+                list_path.clone(),
+                "must be a list of 0 to 5 distinct integers from 1 to 100",
+            ),
+        }
+        match a.get("runout_forecast") {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => patch.runout_forecast = Some(*b),
+            Some(_) => self.fail(join(&path, "runout_forecast"), "must be true or false"),
+        }
+        for k in a.keys() {
+            if k != "thresholds" && k != "runout_forecast" {
+                self.fail(join(&path, k), "is not a field of alerts");
+            }
+        }
+        Some(patch)
+    }
+
     /// Ok when nothing failed.
     pub fn finish(self) -> Result<(), Vec<FieldError>> {
         if self.errors.is_empty() {

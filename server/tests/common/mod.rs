@@ -61,6 +61,7 @@ impl TestApp {
             demo: false,
             embed_secret: Some(Arc::from(EMBED_SECRET)),
             https: false,
+            webhook: true,
             contact: app::model::ContactLinks {
                 platform_origins: vec![
                     "http://platform.test".into(),

@@ -1,0 +1,31 @@
+-- Alerts (API.md, "Alerts (v1.1)"): the workspace's settings, the
+-- thresholds each cycle has reached (kept on the cycle's balance row, so
+-- that the row lock every spend takes also serialises alert decisions),
+-- the alerts themselves, and their delivery through the webhook outbox,
+-- which from now on carries alerts as well as support requests.
+
+ALTER TABLE workspaces ADD COLUMN alert_thresholds TEXT NOT NULL DEFAULT '80,100';
+ALTER TABLE workspaces ADD COLUMN alert_runout BIGINT NOT NULL DEFAULT 1;
+
+ALTER TABLE cycles ADD COLUMN reached TEXT NOT NULL DEFAULT '';
+ALTER TABLE cycles ADD COLUMN runout_alerted BIGINT NOT NULL DEFAULT 0;
+-- The run-out forecast's pace (credits of the 7 full days before pace_day),
+-- computed once a day per cycle instead of with every charge.
+ALTER TABLE cycles ADD COLUMN pace_day TEXT NOT NULL DEFAULT '';
+ALTER TABLE cycles ADD COLUMN pace_used BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+    kind TEXT NOT NULL,
+    percent BIGINT,
+    cycle_start TEXT NOT NULL,
+    cycle_end TEXT NOT NULL,
+    used BIGINT NOT NULL,
+    granted BIGINT NOT NULL,
+    runs_out_on TEXT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX alerts_newest ON alerts (workspace_id, created_at, id);
+
+ALTER TABLE webhook_outbox DROP CONSTRAINT IF EXISTS webhook_outbox_request_id_fkey;

@@ -1,0 +1,381 @@
+//! Alerts (API.md, "Alerts (v1.1)"): recorded in the transaction that
+//! changed a cycle's balance row, listed newest first, delivered through
+//! the webhook outbox.
+//!
+//! Exactly once: every write that changes a cycle (an event batch, a
+//! charge, a grant, a plan raise) first updates that cycle's row in
+//! `cycles`, which takes the row's lock (PostgreSQL) or the database's
+//! write lock (SQLite) until commit. The thresholds the cycle has reached
+//! live on that same row (`reached`), so the decision "this usage crossed
+//! 80 %" is read and written under the lock, by one transaction, on every
+//! process sharing the database.
+
+use app::domain::alerts::{assess, join, parse_set, AlertSettings};
+use app::domain::calendar::BillingCycle;
+use app::domain::forecast::{forecast, pace_window, Outlook};
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{AnyConnection, Row};
+
+use super::{day_str, from_ms, new_id, Delivery, StoreError, StoreResult, Workspace};
+
+/// What an alert says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    Threshold,
+    Recovered,
+    RunoutForecast,
+}
+
+impl AlertKind {
+    /// The API spelling.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Threshold => "threshold",
+            Self::Recovered => "recovered",
+            Self::RunoutForecast => "runout_forecast",
+        }
+    }
+
+    /// The webhook's event type.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Self::Threshold => "credits.threshold_reached",
+            Self::Recovered => "credits.recovered",
+            Self::RunoutForecast => "credits.runout_forecast",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "threshold" => Some(Self::Threshold),
+            "recovered" => Some(Self::Recovered),
+            "runout_forecast" => Some(Self::RunoutForecast),
+            _ => None,
+        }
+    }
+}
+
+/// An alert as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub id: String,
+    pub workspace_id: String,
+    pub kind: AlertKind,
+    pub percent: Option<u8>,
+    pub cycle: BillingCycle,
+    pub used: i64,
+    pub granted: i64,
+    pub runs_out_on: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Alert {
+    /// The webhook payload (API.md, "Delivery").
+    pub fn payload(&self, workspace_name: &str) -> serde_json::Value {
+        serde_json::json!({
+            "type": self.kind.event_type(),
+            "id": self.id,
+            "workspace_id": self.workspace_id,
+            "workspace_name": workspace_name,
+            "kind": self.kind.key(),
+            "percent": self.percent,
+            "cycle": {"start": self.cycle.start, "end": self.cycle.end},
+            "used": self.used,
+            "granted": self.granted,
+            "runs_out_on": self.runs_out_on,
+            "created_at": self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+    }
+}
+
+/// The cycle row's figures and alert state, read under the row's lock.
+struct CycleState {
+    granted: i64,
+    used: i64,
+    reached: std::collections::BTreeSet<u8>,
+    runout_alerted: bool,
+    pace_day: String,
+    pace_used: i64,
+}
+
+async fn cycle_state(
+    conn: &mut AnyConnection,
+    ws: &str,
+    start: NaiveDate,
+) -> StoreResult<Option<CycleState>> {
+    let row = sqlx::query(
+        "SELECT plan_credits + add_on + rollover AS granted, used, reached, runout_alerted, pace_day, pace_used \
+         FROM cycles WHERE workspace_id = $1 AND start_day = $2",
+    )
+    .bind(ws.to_string())
+    .bind(day_str(start))
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|r| {
+        let reached: String = r.try_get("reached")?;
+        Ok(CycleState {
+            granted: r.try_get("granted")?,
+            used: r.try_get("used")?,
+            reached: parse_set(&reached),
+            runout_alerted: r.try_get::<i64, _>("runout_alerted")? != 0,
+            pace_day: r.try_get("pace_day")?,
+            pace_used: r.try_get("pace_used")?,
+        })
+    })
+    .transpose()
+}
+
+/// Credits used in the pace window before `today` (the 7 full local days),
+/// cached on the cycle row for the day: the window only moves at midnight.
+async fn pace_used(
+    conn: &mut AnyConnection,
+    ws: &str,
+    state: &CycleState,
+    today: NaiveDate,
+) -> StoreResult<(i64, bool)> {
+    if state.pace_day == day_str(today) {
+        return Ok((state.pace_used, false));
+    }
+    let window = pace_window(today);
+    let used: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_daily \
+         WHERE workspace_id = $1 AND day >= $2 AND day < $3",
+    )
+    .bind(ws.to_string())
+    .bind(day_str(window.from))
+    .bind(day_str(window.to))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((used, true))
+}
+
+/// Records the alerts a change of the cycle starting `start` causes, in
+/// the caller's transaction, which must already have updated that cycle's
+/// row (so that it holds the row's lock). `usage` says whether the change
+/// was usage: thresholds and run-out forecasts fire only with usage; a
+/// grant or a plan raise can only recover thresholds.
+pub(super) async fn record_alerts(
+    conn: &mut AnyConnection,
+    ws: &Workspace,
+    start: NaiveDate,
+    now: DateTime<Utc>,
+    usage: bool,
+) -> StoreResult<Vec<Alert>> {
+    let Some(state) = cycle_state(conn, &ws.id, start).await? else {
+        return Ok(Vec::new());
+    };
+    let cycle = BillingCycle::containing(start);
+    let assessment = assess(
+        &ws.alerts.thresholds,
+        &state.reached,
+        state.used,
+        state.granted,
+        usage,
+    );
+    let alert = |kind, percent, runs_out_on| Alert {
+        id: new_id("al"),
+        workspace_id: ws.id.clone(),
+        kind,
+        percent,
+        cycle,
+        used: state.used,
+        granted: state.granted,
+        runs_out_on,
+        created_at: now,
+    };
+    let mut alerts: Vec<Alert> = Vec::new();
+    for &p in &assessment.recovered {
+        alerts.push(alert(AlertKind::Recovered, Some(p), None));
+    }
+    for &p in &assessment.fired {
+        alerts.push(alert(AlertKind::Threshold, Some(p), None));
+    }
+    let mut runout_alerted = state.runout_alerted;
+    let mut pace = (state.pace_day.clone(), state.pace_used);
+    let today = ws.calendar().local_day(now);
+    if usage
+        && ws.alerts.runout_forecast
+        && !runout_alerted
+        && cycle.start <= today
+        && today < cycle.end
+    {
+        let (used_in_window, fresh) = pace_used(conn, &ws.id, &state, today).await?;
+        if fresh {
+            pace = (day_str(today), used_in_window);
+        }
+        let left = state.granted - state.used;
+        if let Outlook::RunsOutOn { date } =
+            forecast(today, left, used_in_window, cycle.end).outlook
+        {
+            alerts.push(alert(AlertKind::RunoutForecast, None, Some(date)));
+            runout_alerted = true;
+        }
+    }
+    let changed = assessment.reached != state.reached
+        || runout_alerted != state.runout_alerted
+        || pace != (state.pace_day.clone(), state.pace_used);
+    if changed {
+        sqlx::query(
+            "UPDATE cycles SET reached = $3, runout_alerted = $4, pace_day = $5, pace_used = $6 \
+             WHERE workspace_id = $1 AND start_day = $2",
+        )
+        .bind(ws.id.clone())
+        .bind(day_str(start))
+        .bind(join(assessment.reached.iter().copied()))
+        .bind(i64::from(runout_alerted))
+        .bind(pace.0)
+        .bind(pace.1)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for a in &alerts {
+        insert_alert(conn, ws, a).await?;
+    }
+    Ok(alerts)
+}
+
+async fn insert_alert(conn: &mut AnyConnection, ws: &Workspace, a: &Alert) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO alerts (id, workspace_id, kind, percent, cycle_start, cycle_end, used, granted, runs_out_on, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(a.id.clone())
+    .bind(a.workspace_id.clone())
+    .bind(a.kind.key().to_string())
+    .bind(a.percent.map(i64::from))
+    .bind(day_str(a.cycle.start))
+    .bind(day_str(a.cycle.end))
+    .bind(a.used)
+    .bind(a.granted)
+    .bind(a.runs_out_on.map(day_str))
+    .bind(a.created_at.timestamp_millis())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO webhook_outbox (request_id, payload, next_attempt_at) VALUES ($1, $2, $3)",
+    )
+    .bind(a.id.clone())
+    .bind(a.payload(&ws.name).to_string())
+    .bind(Utc::now().timestamp_millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn alert_from_row(r: &sqlx::any::AnyRow) -> StoreResult<(Alert, Delivery)> {
+    let kind: String = r.try_get("kind")?;
+    let day = |col: &str| -> StoreResult<NaiveDate> {
+        let s: String = r.try_get(col)?;
+        NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(e.to_string()))
+    };
+    let runs_out_on: Option<String> = r.try_get("runs_out_on")?;
+    let created: i64 = r.try_get("created_at")?;
+    let delivered: Option<i64> = r.try_get("delivered_at")?;
+    let percent: Option<i64> = r.try_get("percent")?;
+    let start = day("cycle_start")?;
+    Ok((
+        Alert {
+            id: r.try_get("id")?,
+            workspace_id: r.try_get("workspace_id")?,
+            kind: AlertKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("alert kind {kind}")))?,
+            percent: percent.and_then(|p| u8::try_from(p).ok()),
+            cycle: BillingCycle::containing(start),
+            used: r.try_get("used")?,
+            granted: r.try_get("granted")?,
+            runs_out_on: runs_out_on
+                .map(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d"))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            created_at: from_ms(created)?,
+        },
+        Delivery {
+            created_ms: created,
+            attempts: r.try_get::<Option<i64>, _>("attempts")?.unwrap_or(0),
+            delivered_at: delivered.map(from_ms).transpose()?,
+            last_error: r.try_get("last_error")?,
+        },
+    ))
+}
+
+impl super::Store {
+    /// A workspace's alerts, newest first, after the cursor
+    /// `(created_at_ms, id)`; `cycle_start` narrows to one cycle.
+    pub async fn alerts(
+        &self,
+        ws: &str,
+        limit: i64,
+        before: Option<(i64, String)>,
+        cycle_start: Option<NaiveDate>,
+    ) -> StoreResult<Vec<(Alert, Delivery)>> {
+        let mut sql = String::from(
+            "SELECT a.id, a.workspace_id, a.kind, a.percent, a.cycle_start, a.used, a.granted, a.runs_out_on, \
+             a.created_at, o.attempts, o.delivered_at, o.last_error \
+             FROM alerts a LEFT JOIN webhook_outbox o ON o.request_id = a.id WHERE a.workspace_id = $1",
+        );
+        let mut n = 1;
+        if before.is_some() {
+            sql.push_str(" AND (a.created_at < $2 OR (a.created_at = $2 AND a.id < $3))");
+            n = 3;
+        }
+        if cycle_start.is_some() {
+            sql.push_str(&format!(" AND a.cycle_start = ${}", n + 1));
+        }
+        sql.push_str(&format!(
+            " ORDER BY a.created_at DESC, a.id DESC LIMIT {}",
+            limit.clamp(1, 101)
+        ));
+        let mut q = sqlx::query(&sql).bind(ws.to_string());
+        if let Some((ms, id)) = before {
+            q = q.bind(ms).bind(id);
+        }
+        if let Some(start) = cycle_start {
+            q = q.bind(day_str(start));
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(alert_from_row)
+            .collect()
+    }
+
+    /// The thresholds the cycle starting `start` has reached (and not recovered).
+    pub async fn reached_thresholds(
+        &self,
+        ws: &str,
+        start: NaiveDate,
+    ) -> StoreResult<std::collections::BTreeSet<u8>> {
+        let reached: Option<String> = sqlx::query_scalar(
+            "SELECT reached FROM cycles WHERE workspace_id = $1 AND start_day = $2",
+        )
+        .bind(ws.to_string())
+        .bind(day_str(start))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(reached.map(|r| parse_set(&r)).unwrap_or_default())
+    }
+
+    /// Changes a workspace's alert settings (an admin, from the dashboard).
+    /// Never fires anything by itself: the next usage is measured against
+    /// the new thresholds.
+    pub async fn set_alert_settings(
+        &self,
+        ws: &str,
+        settings: &AlertSettings,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE workspaces SET alert_thresholds = $2, alert_runout = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(ws.to_string())
+        .bind(settings.thresholds_text())
+        .bind(i64::from(settings.runout_forecast))
+        .bind(now.timestamp_millis())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
