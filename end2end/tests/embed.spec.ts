@@ -68,6 +68,8 @@ test.describe('inside the platform iframe, with third-party cookies blocked', ()
       return frameHeight();
     };
     const plan = await settled();
+    // The alert banner shows inside the platform too.
+    await expect(frame.getByTestId('alert-banner')).toBeVisible();
     // Up: the Credits tab is taller, and its charts draw after the tab click.
     await frame.getByRole('link', { name: 'Credits', exact: true }).click();
     await expect(frame.locator('#table-actions')).toBeVisible();

@@ -79,7 +79,12 @@ impl StoreSource {
         Ok(app::model::AlertsInfo {
             thresholds: ws.alerts.thresholds.clone(),
             runout_forecast: ws.alerts.runout_forecast,
-            reached: reached.iter().next_back().copied(),
+            // The banner speaks of the thresholds the workspace still has.
+            reached: reached
+                .iter()
+                .rev()
+                .find(|p| ws.alerts.thresholds.contains(p))
+                .copied(),
             runs_out_on,
             cycle_alerts: alerts
                 .iter()

@@ -208,13 +208,7 @@ pub fn AlertsCard(o: Overview) -> impl IntoView {
 
 #[component]
 fn AlertSettingsForm(a: AlertsInfo) -> impl IntoView {
-    let overview = expect_context::<OverviewResource>();
-    let save = ServerAction::<SaveAlertSettings>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = save.value().get() {
-            overview.refetch();
-        }
-    });
+    let save = use_context::<ServerAction<SaveAlertSettings>>().unwrap_or_else(ServerAction::new);
     let presets = [50u8, 80, 90, 100];
     let custom = a
         .thresholds

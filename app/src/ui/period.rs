@@ -92,6 +92,12 @@ fn hidden_filters(params: &[(String, String)]) -> AnyView {
         .into_any()
 }
 
+/// Drops the unnamed submit button that the router adds to a GET form's
+/// data (it would leave `&=` in the address).
+fn no_empty_names() -> std::sync::Arc<dyn Fn(&leptos::web_sys::FormData)> {
+    std::sync::Arc::new(|data: &leptos::web_sys::FormData| data.delete(""))
+}
+
 /// Presets, a day, a custom range, and the dates covered.
 #[component]
 pub fn PeriodPicker(
@@ -131,16 +137,18 @@ pub fn PeriodPicker(
         <div class="period-picker card">
             <nav class="presets" aria-label="Period">{presets}</nav>
             <div class="period-forms">
-                <Form method="GET" action=path attr:class="inline-form" attr:data-form="day">
+                <Form method="GET" action=path on_form_data=no_empty_names() attr:class="inline-form" attr:data-form="day">
                     {hidden_day}
+                    <input type="hidden" name="period" value="day"/>
                     <label>"Daily " <input type="date" name="date" value=day_value required/></label>
-                    <button type="submit" name="period" value="day" class="secondary" class:active=is_day>"Show day"</button>
+                    <button type="submit" class="secondary" class:active=is_day>"Show day"</button>
                 </Form>
-                <Form method="GET" action=path attr:class="inline-form" attr:data-form="custom">
+                <Form method="GET" action=path on_form_data=no_empty_names() attr:class="inline-form" attr:data-form="custom">
                     {hidden_custom}
+                    <input type="hidden" name="period" value="custom"/>
                     <label>"From " <input type="date" name="from" value=from_value required/></label>
                     <label>"to " <input type="date" name="to" value=to_value required/></label>
-                    <button type="submit" name="period" value="custom" class="secondary" class:active=is_custom>"Apply range"</button>
+                    <button type="submit" class="secondary" class:active=is_custom>"Apply range"</button>
                 </Form>
             </div>
             <p class="covered" data-testid="covered" data-from=from_attr data-to=to_attr>

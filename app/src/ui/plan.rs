@@ -16,6 +16,15 @@ use crate::rpc::SendSupportRequest;
 #[component]
 pub fn PlanTab() -> impl IntoView {
     let overview = expect_context::<OverviewResource>();
+    // The alert settings' action outlives the re-render its success causes,
+    // so that "Saved" stays on screen.
+    let save_alerts = ServerAction::<crate::rpc::SaveAlertSettings>::new();
+    provide_context(save_alerts);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save_alerts.value().get() {
+            overview.refetch();
+        }
+    });
     view! {
         <Title text="Plan — Credits"/>
         <section class="tab plan" aria-labelledby="plan-title">
