@@ -61,16 +61,28 @@ fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Reads the period, `group_by` and filters; every bad parameter is listed.
+/// Most parameters a query may carry; more is refused before parsing.
+pub const MAX_PARAMS: usize = 64;
+/// Longest query string, in bytes; longer is refused before parsing.
+pub const MAX_QUERY_BYTES: usize = 4_096;
+
 pub fn parse_usage_query(
     metric: Metric,
     params: &[(String, String)],
     names: FilterNames,
 ) -> Result<UsageQuery, Vec<ParamError>> {
     let mut errors = Vec::new();
+    if params.len() > MAX_PARAMS {
+        return Err(vec![ParamError::new(
+            "$query",
+            format!("has more than {MAX_PARAMS} parameters"),
+        )]);
+    }
+    // Linear: a set of the names seen, and one error per repeated name.
+    let mut seen = std::collections::HashSet::with_capacity(params.len());
+    let mut repeated = std::collections::HashSet::new();
     for (k, _) in params {
-        if params.iter().filter(|(k2, _)| k2 == k).count() > 1
-            && !errors.iter().any(|e: &ParamError| &e.param == k)
-        {
+        if !seen.insert(k.as_str()) && repeated.insert(k.as_str()) {
             errors.push(ParamError::new(k, "is given more than once"));
         }
     }

@@ -113,10 +113,23 @@ pub mod ssr {
             .unwrap_or(0)
     }
 
-    /// The pairs of a query string (`a=1&b=2`); unreadable pairs are skipped.
-    pub fn pairs(query: &str) -> Vec<(String, String)> {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(query.trim_start_matches('?'))
-            .unwrap_or_default()
+    /// The pairs of a query string (`a=1&b=2`); unreadable pairs are
+    /// skipped. A query past 4 KB or 64 parameters is refused before it is
+    /// read, so that no request can make parsing expensive.
+    pub fn pairs(query: &str) -> Result<Vec<(String, String)>, leptos::prelude::ServerFnError> {
+        use crate::query::{MAX_PARAMS, MAX_QUERY_BYTES};
+        let too_big = || {
+            leptos::prelude::ServerFnError::new(
+                "This address carries too many filters. Open the tab again from its link.",
+            )
+        };
+        if query.len() > MAX_QUERY_BYTES || query.split('&').count() > MAX_PARAMS {
+            return Err(too_big());
+        }
+        Ok(
+            serde_urlencoded::from_str::<Vec<(String, String)>>(query.trim_start_matches('?'))
+                .unwrap_or_default(),
+        )
     }
 
     /// The source and workspace of this request.
@@ -219,7 +232,7 @@ pub async fn send_support_request(
 #[server(prefix = "/rpc", endpoint = "credits-view", client = crate::session_client::SessionClient)]
 pub async fn get_credits_view(query: String) -> Result<CreditsView, ServerFnError> {
     let (source, ws) = ssr::context()?;
-    let params = ssr::pairs(&query);
+    let params = ssr::pairs(&query)?;
     source
         .0
         .credits_view(&ws, &params)
@@ -231,7 +244,7 @@ pub async fn get_credits_view(query: String) -> Result<CreditsView, ServerFnErro
 #[server(prefix = "/rpc", endpoint = "conversations-view", client = crate::session_client::SessionClient)]
 pub async fn get_conversations_view(query: String) -> Result<ConversationsView, ServerFnError> {
     let (source, ws) = ssr::context()?;
-    let params = ssr::pairs(&query);
+    let params = ssr::pairs(&query)?;
     source
         .0
         .conversations_view(&ws, &params)

@@ -76,18 +76,7 @@ pub async fn open_session(store: &Store, session: &Session) -> Result<String, St
 
 /// Where a sign-in may send the browser: a dashboard path, nothing else.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.len() <= 2_000
-                && (n == "/usage" || n.starts_with("/usage/") || n.starts_with("/usage?"))
-                && !n.contains("//")
-                && !n.contains('\\')
-                && !n.chars().any(char::is_control) =>
-        {
-            n.to_string()
-        }
-        _ => "/usage/plan".to_string(),
-    }
+    app::security::safe_next(next)
 }
 
 fn cookie(token: &str, embedded: bool, secure: bool) -> HeaderValue {
@@ -130,10 +119,9 @@ fn nonce() -> String {
 /// (`credits:token`) to come back to the same view.
 pub fn expired_page(state: &AppState, embedded: bool, path: &str, status: StatusCode) -> Response {
     let nonce = nonce();
-    let origins =
-        serde_json::to_string(&state.contact.platform_origins).unwrap_or_else(|_| "[]".into());
-    let next = serde_json::to_string(path.strip_prefix("/embed").unwrap_or(path))
-        .unwrap_or_else(|_| "\"/usage/plan\"".into());
+    // JSON inside a script: escaped so that no value can end the script.
+    let origins = app::security::script_json(&state.contact.platform_origins);
+    let next = app::security::script_json(path.strip_prefix("/embed").unwrap_or(path));
     let script = if embedded {
         format!(
             r#"<script nonce="{nonce}">(function () {{

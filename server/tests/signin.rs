@@ -410,7 +410,27 @@ async fn framing_and_security_headers(app: &TestApp) {
     assert!(h.get("strict-transport-security").is_some());
 }
 
+/// Reflected injection on the expired page: `next` and the path reach a
+/// script only as escaped JSON, and `next` is an allow-list.
+async fn the_expired_page_reflects_nothing(app: &TestApp) {
+    two_workspaces(app).await;
+    let attack = "/usage/%3C/script%3E%3Cmeta%20http-equiv=refresh%20content=0;url=https:evil.example%3E";
+    for path in [
+        format!("/embed?next={attack}"),
+        format!("/embed?token=bad&next={attack}"),
+        "/embed/usage/credits?x=%3C/script%3E%3Cscript%3Ealert(1)%3C/script%3E".to_string(),
+        "/usage/credits?x=%3C/script%3E%3Cb%3E".to_string(),
+    ] {
+        let (status, _, body) = app.request(Method::GET, &path, &[], None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(!body.contains("<meta http-equiv=refresh"), "{path}: {body}");
+        assert!(!body.contains("</script><meta"), "{path}: {body}");
+        assert!(!body.contains("<b>") && !body.contains("alert(1)</script>"), "{path}: {body}");
+    }
+}
+
 on_both_engines!(
+    the_expired_page_reflects_nothing,
     token_faults_are_401_without_data,
     handoff_opens_a_standalone_session,
     embed_works_without_cookies,

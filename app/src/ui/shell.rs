@@ -45,7 +45,7 @@ pub fn shell(options: ShellOptions) -> impl IntoView {
                 {page.token.map(|t| view! { <meta name="credits-session" content=t/> })}
                 {page.bootstrap.map(|(path, nonce)| view! {
                     // Entered as /embed?token=…: show the dashboard's own address.
-                    <script nonce=nonce>{format!("history.replaceState(null, '', {});", serde_json::to_string(&path).unwrap_or_default())}</script>
+                    <script nonce=nonce>{format!("history.replaceState(null, '', {});", crate::security::script_json(&path))}</script>
                 })}
                 {hydration}
                 <leptos_meta::MetaTags/>

@@ -15,12 +15,21 @@ use super::{params_of, read_query, workspace_or_404, Params};
 use crate::store::{label_of, Names};
 use crate::AppState;
 
-/// Quotes a field when it holds a comma, quote or line break (RFC 4180).
+/// One CSV cell: a value that a spreadsheet would run as a formula (it
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return: the OWASP
+/// rule) gets a leading `'`; then it is quoted when it holds a comma, quote
+/// or line break (RFC 4180). Every figure the exports carry is a
+/// non-negative number or a date, which no rule touches.
 pub fn field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    };
     if s.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s.into_owned()
     }
 }
 
@@ -190,5 +199,18 @@ mod tests {
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(record(&["a", "b\nc"]), "a,\"b\nc\"\r\n");
+    }
+
+    #[test]
+    fn formulas_are_defused() {
+        assert_eq!(field("=HYPERLINK(\"http://evil\",\"x\")"), "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\"");
+        assert_eq!(field("+1"), "'+1");
+        assert_eq!(field("-2+3"), "'-2+3");
+        assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(field("\tx"), "'\tx");
+        assert_eq!(field("\rx"), "\"'\rx\"");
+        assert_eq!(field("Q4 = CTOs"), "Q4 = CTOs");
+        assert_eq!(field("2026-11-03"), "2026-11-03");
+        assert_eq!(field("120"), "120");
     }
 }

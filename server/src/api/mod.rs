@@ -741,8 +741,16 @@ pub type Params = Result<Query<Vec<(String, String)>>, axum::extract::rejection:
 
 /// The pairs of a query string, or a `422`.
 pub fn params_of(q: Params) -> ApiResult<Vec<(String, String)>> {
-    q.map(|Query(p)| p)
-        .map_err(|e| ApiError::invalid("$query", e.body_text()))
+    let params = q
+        .map(|Query(p)| p)
+        .map_err(|e| ApiError::invalid("$query", e.body_text()))?;
+    if params.len() > app::query::MAX_PARAMS {
+        return Err(ApiError::invalid(
+            "$query",
+            format!("has more than {} parameters", app::query::MAX_PARAMS),
+        ));
+    }
+    Ok(params)
 }
 
 async fn report(state: AppState, ws: String, metric: Metric, q: Params) -> ApiResult<Json<Value>> {
