@@ -45,7 +45,12 @@ pub fn script_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 /// The dashboard addresses a sign-in may go on to: a tab under `/usage`
 /// with a query of plain characters; anything else is `/usage/plan`.
 pub fn safe_next(next: Option<&str>) -> String {
-    const TABS: [&str; 4] = ["/usage", "/usage/plan", "/usage/credits", "/usage/conversations"];
+    const TABS: [&str; 4] = [
+        "/usage",
+        "/usage/plan",
+        "/usage/credits",
+        "/usage/conversations",
+    ];
     let Some(n) = next.filter(|n| n.len() <= 2_000) else {
         return "/usage/plan".to_string();
     };
@@ -89,7 +94,8 @@ mod tests {
 
     #[test]
     fn json_in_a_script_cannot_close_it() {
-        let attack = "/usage/</script><meta http-equiv=refresh content=0;url=https:evil.example>&\u{2028}";
+        let attack =
+            "/usage/</script><meta http-equiv=refresh content=0;url=https:evil.example>&\u{2028}";
         let out = script_json(attack);
         assert!(!out.contains('<') && !out.contains('>') && !out.contains('&'));
         assert!(!out.contains('\u{2028}'));
@@ -99,7 +105,10 @@ mod tests {
 
     #[test]
     fn next_is_a_tab_with_a_plain_query() {
-        assert_eq!(safe_next(Some("/usage/credits?period=last_week&user=u_1")), "/usage/credits?period=last_week&user=u_1");
+        assert_eq!(
+            safe_next(Some("/usage/credits?period=last_week&user=u_1")),
+            "/usage/credits?period=last_week&user=u_1"
+        );
         assert_eq!(safe_next(Some("/usage")), "/usage");
         for bad in [
             "/usage/</script><meta http-equiv=refresh content=0;url=https:evil.example>",

@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// Key of the `X-Credits-Signature` HMAC-SHA256 header on every webhook delivery.
     #[arg(long, env = "CREDITS_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
+    /// Requests in flight at once, for the API and for the pages each;
+    /// beyond it the server answers `503` with `Retry-After` at once.
+    #[arg(long, env = "CREDITS_MAX_IN_FLIGHT", default_value_t = 256)]
+    pub max_in_flight: usize,
     /// Where the built site (pkg/credits.js, .wasm) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use clap::Parser;
 use credits_server::config::{Cli, Command, DbArgs, ServeArgs};
 use credits_server::store::Store;
-use credits_server::{app, demo, outbox, AppState, Clock};
+use credits_server::{demo, outbox, AppState, Clock};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -151,10 +151,17 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         .map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
     tracing::info!("listening on http://{}", args.bind);
     println!("Credits — View Usage: http://{}/usage/plan", args.bind);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .map_err(|e| e.to_string())?;
+    let limits = credits_server::serve::Limits {
+        in_flight: args.max_in_flight.max(1),
+        ..Default::default()
+    };
+    credits_server::serve::serve(
+        listener,
+        credits_server::app_with_limits(state, limits),
+        limits,
+        shutdown(),
+    )
+    .await;
     let _ = stop_outbox.send(true);
     if let Some(task) = outbox {
         let _ = task.await;

@@ -15,6 +15,7 @@ pub use app::security::{frame_ancestors, is_embed_route, page_policy};
 /// own policy, with its nonce, already).
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let embed = is_embed_route(req.uri().path());
+    let static_asset = req.uri().path().starts_with("/pkg/");
     let https = state.https
         || req
             .headers()
@@ -39,6 +40,33 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        if static_asset {
+            // Not content-hashed yet: cache, but ask whether it changed
+            // (a 304 from its Last-Modified) before each use.
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        } else {
+            // Pages, server functions, the API and exports depend on who
+            // asks: never stored by a browser or a shared cache.
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.append(
+                header::VARY,
+                HeaderValue::from_static("Cookie, X-Credits-Session"),
+            );
+        }
+    }
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
     );
     if https {
         h.insert(

@@ -489,6 +489,24 @@ impl Store {
         load_workspace(&mut conn, id).await
     }
 
+    /// Ready to serve: the database answers and every migration is applied.
+    pub async fn ready(&self) -> StoreResult<()> {
+        let expected = match self.engine {
+            Engine::Sqlite => sqlx::migrate!("../migrations/sqlite").migrations.len(),
+            Engine::Postgres => sqlx::migrate!("../migrations/postgres").migrations.len(),
+        };
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await?;
+        if applied < expected as i64 {
+            return Err(StoreError::Corrupt(format!(
+                "{applied} of {expected} migrations applied"
+            )));
+        }
+        Ok(())
+    }
+
     /// Whether the database holds no workspace yet.
     pub async fn is_empty(&self) -> StoreResult<bool> {
         let any: Option<String> = sqlx::query_scalar("SELECT id FROM workspaces LIMIT 1")

@@ -886,27 +886,46 @@ async fn csv_cells_never_run_as_formulas(app: &TestApp) {
     app.seed_basic().await;
     let evil = "=HYPERLINK(\"https://evil.example\",\"click\")";
     let (s, b) = app
-        .put(&format!("{WS}/campaigns/c_q4"), json!({"name": evil, "status": "active"}))
+        .put(
+            &format!("{WS}/campaigns/c_q4"),
+            json!({"name": evil, "status": "active"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let (s, b) = app
-        .put(&format!("{WS}/users/u_samara"), json!({"name": "@Samara", "email": "s@acme.test", "role": "member"}))
+        .put(
+            &format!("{WS}/users/u_samara"),
+            json!({"name": "@Samara", "email": "s@acme.test", "role": "member"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     let mut ev = credit("f1", "2026-11-20T10:00:00Z", "enrich_email", 3, "u_samara");
     ev["campaign_id"] = json!("c_q4");
-    let (s, _) = app.post(&format!("{WS}/usage-events"), json!({"events": [ev]})).await;
+    let (s, _) = app
+        .post(&format!("{WS}/usage-events"), json!({"events": [ev]}))
+        .await;
     assert_eq!(s, StatusCode::OK);
     for q in ["group_by=campaign", "group_by=user", ""] {
         let (s, csv) = app
-            .call_text(Method::GET, &format!("{WS}/credit-usage.csv?period=this_month&{q}"), None, Some(TOKEN))
+            .call_text(
+                Method::GET,
+                &format!("{WS}/credit-usage.csv?period=this_month&{q}"),
+                None,
+                Some(TOKEN),
+            )
             .await;
         assert_eq!(s, StatusCode::OK);
         for cell in csv.split(['\r', '\n', ',']) {
             let cell = cell.trim_start_matches('"');
-            assert!(!cell.starts_with(['=', '@', '+']), "{q}: a live formula in {csv}");
+            assert!(
+                !cell.starts_with(['=', '@', '+']),
+                "{q}: a live formula in {csv}"
+            );
         }
-        assert!(csv.contains("'=HYPERLINK") || csv.contains("'@Samara"), "{q}: {csv}");
+        assert!(
+            csv.contains("'=HYPERLINK") || csv.contains("'@Samara"),
+            "{q}: {csv}"
+        );
     }
 }
 

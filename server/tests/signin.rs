@@ -414,7 +414,8 @@ async fn framing_and_security_headers(app: &TestApp) {
 /// script only as escaped JSON, and `next` is an allow-list.
 async fn the_expired_page_reflects_nothing(app: &TestApp) {
     two_workspaces(app).await;
-    let attack = "/usage/%3C/script%3E%3Cmeta%20http-equiv=refresh%20content=0;url=https:evil.example%3E";
+    let attack =
+        "/usage/%3C/script%3E%3Cmeta%20http-equiv=refresh%20content=0;url=https:evil.example%3E";
     for path in [
         format!("/embed?next={attack}"),
         format!("/embed?token=bad&next={attack}"),
@@ -425,7 +426,10 @@ async fn the_expired_page_reflects_nothing(app: &TestApp) {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
         assert!(!body.contains("<meta http-equiv=refresh"), "{path}: {body}");
         assert!(!body.contains("</script><meta"), "{path}: {body}");
-        assert!(!body.contains("<b>") && !body.contains("alert(1)</script>"), "{path}: {body}");
+        assert!(
+            !body.contains("<b>") && !body.contains("alert(1)</script>"),
+            "{path}: {body}"
+        );
     }
 }
 

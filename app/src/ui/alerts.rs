@@ -36,9 +36,11 @@ pub fn banner_text(o: &Overview) -> Option<String> {
     });
     let text = match a.reached {
         Some(100) => {
-            let over = (c.overage > 0)
-                .then(|| format!(" · {} over plan", thousands(c.overage)))
-                .unwrap_or_default();
+            let over = if c.overage > 0 {
+                format!(" · {} over plan", thousands(c.overage))
+            } else {
+                String::new()
+            };
             format!("You have used all of this cycle's credits{over} · {renews}")
         }
         Some(p) => {
@@ -208,7 +210,7 @@ pub fn AlertsCard(o: Overview) -> impl IntoView {
 
 #[component]
 fn AlertSettingsForm(a: AlertsInfo) -> impl IntoView {
-    let save = use_context::<ServerAction<SaveAlertSettings>>().unwrap_or_else(ServerAction::new);
+    let save = use_context::<ServerAction<SaveAlertSettings>>().unwrap_or_default();
     let presets = [50u8, 80, 90, 100];
     let custom = a
         .thresholds

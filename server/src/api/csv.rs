@@ -203,7 +203,10 @@ mod tests {
 
     #[test]
     fn formulas_are_defused() {
-        assert_eq!(field("=HYPERLINK(\"http://evil\",\"x\")"), "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\"");
+        assert_eq!(
+            field("=HYPERLINK(\"http://evil\",\"x\")"),
+            "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""
+        );
         assert_eq!(field("+1"), "'+1");
         assert_eq!(field("-2+3"), "'-2+3");
         assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");

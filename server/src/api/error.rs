@@ -41,6 +41,10 @@ pub enum ApiError {
     InsufficientCredits { credits_left: i64 },
     #[error("internal error")]
     Internal(String),
+    #[error("the server is busy; retry in a moment")]
+    Unavailable,
+    #[error("the request took too long")]
+    Timeout,
 }
 
 impl ApiError {
@@ -60,6 +64,8 @@ impl ApiError {
                 (StatusCode::PAYMENT_REQUIRED, "insufficient_credits")
             }
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
         }
     }
 }
@@ -87,7 +93,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// `unauthorized`, `not_found`, `validation_failed`, `payload_too_large`,
-    /// `conflict`, `insufficient_credits` or `internal`.
+    /// `conflict`, `insufficient_credits`, `internal`, `unavailable` (the
+    /// server is at its in-flight cap: retry) or `timeout`.
     pub code: String,
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -120,6 +127,10 @@ impl IntoResponse for ApiError {
             credits_left,
         };
         let mut res = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 "www-authenticate",

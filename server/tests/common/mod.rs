@@ -48,11 +48,16 @@ fn unique() -> String {
 
 impl TestApp {
     fn with_store(store: Store, now: DateTime<Utc>) -> Router {
+        app(Self::state(store, now))
+    }
+
+    /// The state the test router is built from.
+    pub fn state(store: Store, now: DateTime<Utc>) -> AppState {
         let leptos = leptos::config::LeptosOptions::builder()
             .output_name("credits")
             .site_root("target/site")
             .build();
-        app(AppState {
+        AppState {
             store,
             clock: Clock::Fixed(now),
             api_token: Arc::from(TOKEN),
@@ -69,7 +74,7 @@ impl TestApp {
                 ],
                 chat_url: None,
             },
-        })
+        }
     }
 
     /// A fresh SQLite database in a temporary folder.

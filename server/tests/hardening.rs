@@ -1,0 +1,197 @@
+//! Operability and limits over real TCP: health and readiness, request ids,
+//! caching headers, the header-read timeout, and the in-flight cap that
+//! keeps the API answering while the pages are flooded.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use axum::http::{Method, StatusCode};
+use common::{now, TestApp, TOKEN};
+use credits_server::serve::{serve, Limits};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn health_readiness_ids_and_caching(app: &TestApp) {
+    app.seed_basic().await;
+    let (s, _, body) = app.request(Method::GET, "/healthz", &[], None).await;
+    assert_eq!((s, body.as_str()), (StatusCode::OK, "ok"));
+    let (s, _, body) = app.request(Method::GET, "/readyz", &[], None).await;
+    assert_eq!((s, body.as_str()), (StatusCode::OK, "ready"));
+    // A request id on every response: the caller's, or a fresh one.
+    let (_, h, _) = app
+        .request(
+            Method::GET,
+            "/healthz",
+            &[("x-request-id", "abc-123")],
+            None,
+        )
+        .await;
+    assert_eq!(h["x-request-id"], "abc-123");
+    let (_, h1, _) = app.request(Method::GET, "/usage/plan", &[], None).await;
+    let (_, h2, _) = app.request(Method::GET, "/usage/plan", &[], None).await;
+    assert!(!h1["x-request-id"].is_empty());
+    assert_ne!(h1["x-request-id"], h2["x-request-id"]);
+    // What depends on a session or a token is never stored.
+    let cookie = app.session_cookie("acme", "u_mikaela").await;
+    let (s, h, _) = app
+        .request(
+            Method::GET,
+            "/usage/credits",
+            &[("cookie", cookie.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["cache-control"], "no-store");
+    let vary: Vec<&str> = h
+        .get_all("vary")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert!(
+        vary.iter()
+            .any(|v| v.contains("Cookie") && v.contains("X-Credits-Session")),
+        "{vary:?}"
+    );
+    let auth = format!("Bearer {TOKEN}");
+    let (_, h, _) = app
+        .request(
+            Method::GET,
+            "/api/v1/workspaces/acme/summary",
+            &[("authorization", auth.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["cross-origin-opener-policy"], "same-origin");
+    // Compressed when asked.
+    let (_, h, _) = app
+        .request(
+            Method::GET,
+            "/usage/credits",
+            &[("cookie", cookie.as_str()), ("accept-encoding", "br")],
+            None,
+        )
+        .await;
+    assert_eq!(h["content-encoding"], "br");
+}
+
+/// Starts the app on a loopback port with `limits`.
+async fn spawn(app: &TestApp, limits: Limits) -> std::net::SocketAddr {
+    let router = credits_server::app_with_limits(TestApp::state(app.store.clone(), now()), limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(serve(listener, router, limits, std::future::pending()));
+    addr
+}
+
+/// Sends raw bytes and reads the answer until the server closes or `wait` passes.
+async fn raw(addr: std::net::SocketAddr, bytes: &[u8], wait: Duration) -> (String, Duration) {
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(bytes).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, s.read_to_end(&mut out)).await;
+    (String::from_utf8_lossy(&out).to_string(), started.elapsed())
+}
+
+async fn slow_headers_are_cut(app: &TestApp) {
+    let limits = Limits {
+        header_read: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let addr = spawn(app, limits).await;
+    // Headers never finished: the connection is closed after the timeout.
+    let (_, took) = raw(
+        addr,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(took < Duration::from_secs(2), "cut after {took:?}");
+    // A whole request is answered.
+    let (answer, _) = raw(
+        addr,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+async fn a_page_flood_gets_503_while_the_api_answers(app: &TestApp) {
+    app.seed_basic().await;
+    let limits = Limits {
+        in_flight: 2,
+        request: Duration::from_secs(3),
+        ..Limits::default()
+    };
+    let addr = spawn(app, limits).await;
+    let cookie = app.session_cookie("acme", "u_mikaela").await;
+    // Two slow-body clients hold the pages' two places.
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        let head = format!(
+            "POST /rpc/credits-view HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nquery="
+        );
+        s.write_all(head.as_bytes()).await.expect("write");
+        holders.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (answer, took) = raw(
+        addr,
+        format!(
+            "GET /usage/plan HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_millis(500), "answered in {took:?}");
+    let (answer, _) = raw(
+        addr,
+        format!("GET /api/v1/workspaces/acme/summary HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n").as_bytes(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The slow bodies are cut by the request timeout and the places come back.
+    let mut held = holders.pop().expect("holder");
+    let mut out = Vec::new();
+    let started = Instant::now();
+    let _ = tokio::time::timeout(Duration::from_secs(6), held.read_to_end(&mut out)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "slow body held for {:?}",
+        started.elapsed()
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 503"), "{text}");
+    drop(holders);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (answer, _) = raw(
+        addr,
+        format!(
+            "GET /usage/plan HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+on_both_engines!(
+    health_readiness_ids_and_caching,
+    slow_headers_are_cut,
+    a_page_flood_gets_503_while_the_api_answers,
+);
