@@ -9,8 +9,8 @@ const db = path.join(os.tmpdir(), `credits-e2e-${process.pid}`, 'e2e.db');
 export const baseURL = `http://127.0.0.1:${port}`;
 // The platform's example host page, on another origin (localhost vs 127.0.0.1).
 const hostPort = Number(process.env.E2E_HOST_PORT ?? 3108);
-export const apiToken = 'e2e-token';
-export const embedSecret = 'e2e-embed-secret';
+export const apiToken = 'e2e-api-token-0123456789abcdefghij';
+export const embedSecret = 'e2e-embed-secret-0123456789abcdefghij';
 
 export default defineConfig({
   testDir: './tests',

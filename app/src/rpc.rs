@@ -43,7 +43,12 @@ pub mod ssr {
             params: &[(String, String)],
         ) -> Result<ConversationsView, String>;
         /// Exchanges a fresh hand-off token from the platform for a new session token.
-        async fn refresh_session(&self, token: &str) -> Result<String, String>;
+        /// Ends `previous` (the page's current session) once the new one is open.
+        async fn refresh_session(
+            &self,
+            token: &str,
+            previous: Option<&str>,
+        ) -> Result<String, String>;
         /// Stores a request to the account manager (and queues its delivery).
         async fn send_request(
             &self,
@@ -258,9 +263,16 @@ pub async fn get_conversations_view(query: String) -> Result<ConversationsView, 
 pub async fn refresh_session(token: String) -> Result<String, ServerFnError> {
     let source = leptos::prelude::use_context::<ssr::Source>()
         .ok_or_else(|| ServerFnError::new("no data source"))?;
+    // The session the page had until now: revoked once the new one is open.
+    let previous = leptos::prelude::use_context::<http::request::Parts>().and_then(|p| {
+        p.headers
+            .get(crate::embed::SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    });
     source
         .0
-        .refresh_session(&token)
+        .refresh_session(&token, previous.as_deref())
         .await
         .map_err(ServerFnError::new)
 }

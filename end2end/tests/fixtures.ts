@@ -1,8 +1,8 @@
 import { test as base, expect, Page, APIRequestContext } from '@playwright/test';
-import { createHmac } from 'crypto';
+import { createHmac, randomUUID } from 'crypto';
 
-export const apiToken = 'e2e-token';
-export const embedSecret = 'e2e-embed-secret';
+export const apiToken = 'e2e-api-token-0123456789abcdefghij';
+export const embedSecret = 'e2e-embed-secret-0123456789abcdefghij';
 export const ws = 'acme';
 /** The platform's example host page (end2end/host/serve.mjs): another origin than the dashboard. */
 export const hostOrigin = `http://localhost:${process.env.E2E_HOST_PORT ?? 3108}`;
@@ -13,7 +13,7 @@ export const strangerOrigin = `http://127.0.0.1:${process.env.E2E_HOST_PORT ?? 3
 export function handoffToken(claims: Record<string, unknown> = {}, ttlSeconds = 300, secret = embedSecret): string {
   const b64 = (s: string) => Buffer.from(s).toString('base64url');
   const header = b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64(JSON.stringify({ sub: 'u_mikaela', ws, aud: 'credits', exp: Math.floor(Date.now() / 1000) + ttlSeconds, ...claims }));
+  const body = b64(JSON.stringify({ sub: 'u_mikaela', ws, aud: 'credits', exp: Math.floor(Date.now() / 1000) + ttlSeconds, jti: randomUUID(), ...claims }));
   const sig = createHmac('sha256', secret).update(`${header}.${body}`).digest('base64url');
   return `${header}.${body}.${sig}`;
 }

@@ -25,6 +25,9 @@ pub struct HandoffClaims {
     pub sub: String,
     pub ws: String,
     pub exp: i64,
+    /// The token's unique id: a token opens one session, once.
+    #[serde(default)]
+    pub jti: String,
     pub theme: Option<String>,
     pub locale: Option<String>,
 }
@@ -76,6 +79,11 @@ pub fn verify_handoff(
         return Err(TokenError::TooLong);
     }
     if !app::query::is_valid_id(&claims.sub) || !app::query::is_valid_id(&claims.ws) {
+        return Err(TokenError::Invalid);
+    }
+    let jti_ok =
+        (8..=128).contains(&claims.jti.len()) && claims.jti.bytes().all(|b| b.is_ascii_graphic());
+    if !jti_ok {
         return Err(TokenError::Invalid);
     }
     Ok(claims)
@@ -131,7 +139,12 @@ mod tests {
     fn every_fault_is_refused() {
         let now = Utc::now();
         let t = now.timestamp();
-        let ok = json!({"sub": "u1", "ws": "acme", "aud": "credits", "exp": t + 300});
+        let ok = json!({"sub": "u1", "ws": "acme", "aud": "credits", "exp": t + 300, "jti": "0123456789ab"});
+        let no_jti = json!({"sub": "u1", "ws": "acme", "aud": "credits", "exp": t + 300});
+        assert_eq!(
+            verify_handoff(Some("s3cret"), &sign(no_jti, "s3cret"), now),
+            Err(TokenError::Invalid)
+        );
         assert!(verify_handoff(Some("s3cret"), &sign(ok.clone(), "s3cret"), now).is_ok());
         assert_eq!(
             verify_handoff(Some("s3cret"), &sign(ok.clone(), "other"), now),
@@ -141,17 +154,17 @@ mod tests {
             verify_handoff(None, &sign(ok, "s3cret"), now),
             Err(TokenError::NotConfigured)
         );
-        let aud = json!({"sub": "u1", "ws": "acme", "aud": "billing", "exp": t + 300});
+        let aud = json!({"sub": "u1", "ws": "acme", "aud": "billing", "exp": t + 300, "jti": "0123456789ab"});
         assert_eq!(
             verify_handoff(Some("s"), &sign(aud, "s"), now),
             Err(TokenError::WrongAudience)
         );
-        let old = json!({"sub": "u1", "ws": "acme", "aud": "credits", "exp": t - 120});
+        let old = json!({"sub": "u1", "ws": "acme", "aud": "credits", "exp": t - 120, "jti": "0123456789ab"});
         assert_eq!(
             verify_handoff(Some("s"), &sign(old, "s"), now),
             Err(TokenError::Expired)
         );
-        let long = json!({"sub": "u1", "ws": "acme", "aud": "credits", "exp": t + 3600});
+        let long = json!({"sub": "u1", "ws": "acme", "aud": "credits", "exp": t + 3600, "jti": "0123456789ab"});
         assert_eq!(
             verify_handoff(Some("s"), &sign(long, "s"), now),
             Err(TokenError::TooLong)

@@ -98,6 +98,7 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
     store
         .put_workspace(DEMO_WORKSPACE, &workspace, cal.day_start(first_day))
         .await?;
+    store.mark_demo(DEMO_WORKSPACE).await?;
     for (id, name, role) in USERS {
         let email = format!("{}@acme.test", id.trim_start_matches("u_"));
         store

@@ -81,11 +81,39 @@ async fn run(cli: Cli) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
-    if args.api_token.trim().is_empty() {
-        return Err("--api-token (CREDITS_API_TOKEN) must not be empty".into());
+/// Secrets shorter than 32 bytes are refused at start.
+fn strong_secret(name: &str, value: Option<&str>) -> Result<(), String> {
+    match value {
+        Some(v) if v.len() < MIN_SECRET_BYTES => Err(format!(
+            "{name} must be at least {MIN_SECRET_BYTES} bytes; make one with: openssl rand -base64 32"
+        )),
+        _ => Ok(()),
     }
+}
+
+const MIN_SECRET_BYTES: usize = 32;
+
+async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
+    strong_secret("--api-token (CREDITS_API_TOKEN)", Some(&args.api_token))?;
+    strong_secret(
+        "--embed-secret (CREDITS_EMBED_SECRET)",
+        args.embed_secret.as_deref(),
+    )?;
+    strong_secret(
+        "--webhook-secret (CREDITS_WEBHOOK_SECRET)",
+        args.webhook_secret.as_deref(),
+    )?;
     let store = open(&args.db).await?;
+    // The demo's sign-in must not sit beside real workspaces the platform signs into.
+    if args.demo
+        && args.embed_secret.is_some()
+        && !store.only_demo().await.map_err(|e| e.to_string())?
+    {
+        return Err(
+            "--demo together with --embed-secret needs a database that holds only the demo workspace"
+                .into(),
+        );
+    }
     if args.demo && store.is_empty().await.map_err(|e| e.to_string())? {
         tracing::info!("seeding the demo workspace");
         demo::seed(&store, demo::DEMO_SEED, clock.now())

@@ -185,14 +185,18 @@ impl UsageSource for StoreSource {
             .map_err(public)
     }
 
-    async fn refresh_session(&self, token: &str) -> Result<String, String> {
+    async fn refresh_session(&self, token: &str, previous: Option<&str>) -> Result<String, String> {
         let session =
             signin::session_from_handoff(&self.store, self.embed_secret.as_deref(), token, true)
                 .await
                 .map_err(|e| e.to_string())?;
-        signin::open_session(&self.store, &session)
+        let fresh = signin::open_session(&self.store, &session)
             .await
-            .map_err(public)
+            .map_err(public)?;
+        if let Some(old) = previous.filter(|p| *p != fresh) {
+            self.store.end_session(old).await.map_err(public)?;
+        }
+        Ok(fresh)
     }
 }
 
@@ -302,6 +306,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(move |state, query, req| signin::embed_entry(state, query, req, render.clone())),
         )
         .route("/auth/handoff", get(signin::handoff))
+        .route("/auth/logout", axum::routing::post(signin::logout))
         .route("/demo", get(signin::demo_page).post(signin::demo_sign_in))
         .route("/assets/credits.css", get(stylesheet))
         .route("/usage/credits.csv", get(credits_csv))
@@ -314,7 +319,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             shell(ShellOptions { leptos, hydrate })
         }))
         .layer(axum::middleware::from_fn_with_state(
-            state,
+            state.clone(),
             signin::session_layer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            signin::same_origin_posts,
         ))
 }

@@ -38,6 +38,8 @@ pub enum SignInError {
     Token(#[from] TokenError),
     #[error("the user or workspace is unknown")]
     Unknown,
+    #[error("the token was used already")]
+    Replayed,
     #[error("the database is unavailable")]
     Store(#[from] StoreError),
 }
@@ -53,6 +55,16 @@ pub async fn session_from_handoff(
     let known = store.known_ids(&claims.ws).await?;
     if store.workspace(&claims.ws).await?.is_none() || !known.users.contains(&claims.sub) {
         return Err(SignInError::Unknown);
+    }
+    // One use per token, on every process: the first use records its id
+    // until the token expires; any later use is refused.
+    let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now)
+        + chrono::Duration::seconds(60);
+    if !store
+        .claim_handoff(&claims.jti, expires, Utc::now())
+        .await?
+    {
+        return Err(SignInError::Replayed);
     }
     let theme = claims.theme.filter(|t| t == "light" || t == "dark");
     let locale = claims
@@ -173,6 +185,73 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The origin this request was sent to, as a browser would name it.
+fn own_origin(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let https = state.https
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    Some(format!("{}://{host}", if https { "https" } else { "http" }))
+}
+
+/// Whether a state-changing request comes from our own pages (or the
+/// platform's): its `Origin` is ours or an embedding origin; without one,
+/// `Sec-Fetch-Site` says same-origin; with neither it is not a browser's.
+fn same_origin(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    match headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or("null"))
+    {
+        Some(origin) => {
+            own_origin(state, headers).as_deref() == Some(origin)
+                || state.contact.platform_origins.iter().any(|o| o == origin)
+        }
+        None => headers
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v == "same-origin" || v == "none"),
+    }
+}
+
+/// Refuses cross-site POSTs to the server functions and the sign-in forms
+/// (CSRF): SameSite cookies alone do not cover the embedded session.
+pub async fn same_origin_posts(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path();
+    let guarded = path.starts_with("/rpc/") || path == "/demo" || path == "/auth/logout";
+    if req.method() == axum::http::Method::POST && guarded && !same_origin(&state, req.headers()) {
+        tracing::warn!(path, "cross-site POST refused");
+        return (StatusCode::FORBIDDEN, "Cross-site requests are refused.").into_response();
+    }
+    next.run(req).await
+}
+
+/// `POST /auth/logout`: ends the session (in the database, for every
+/// process) and expires the cookie; then the sign-in page.
+pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
+    if let Some(token) = session_token(req.headers()) {
+        if let Err(e) = state.store.end_session(&token).await {
+            tracing::error!(cause = %e, "session could not be ended");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The dashboard is unavailable; try again shortly.",
+            )
+                .into_response();
+        }
+    }
+    let mut res = Redirect::to("/usage/plan").into_response();
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("credits_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
+    );
+    res
 }
 
 /// Whether a query string names a workspace (`workspace=` or `ws=`) other than the session's.
@@ -351,6 +430,9 @@ pub async fn demo_page(
         return StatusCode::NOT_FOUND.into_response();
     }
     let next = safe_next(q.get("next").map(String::as_str));
+    if !matches!(state.store.is_demo(DEMO_WORKSPACE).await, Ok(true)) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let names = match state.store.names(DEMO_WORKSPACE).await {
         Ok(n) => n,
         Err(e) => {
@@ -393,6 +475,12 @@ pub async fn demo_sign_in(
     }
     let user = form.get("user_id").cloned().unwrap_or_default();
     let next = safe_next(form.get("next").map(String::as_str));
+    // Only a workspace seeded as the demo: never a real one named like it.
+    match state.store.is_demo(DEMO_WORKSPACE).await {
+        Ok(true) => {}
+        Ok(false) => return expired_page(&state, false, &next, StatusCode::UNAUTHORIZED),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
     let known = match state.store.known_ids(DEMO_WORKSPACE).await {
         Ok(k) => k,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),

@@ -507,6 +507,33 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a workspace as the demo (`/demo` signs in to it alone).
+    pub async fn mark_demo(&self, ws: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE workspaces SET is_demo = 1 WHERE id = $1")
+            .bind(ws.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `ws` was seeded as the demo.
+    pub async fn is_demo(&self, ws: &str) -> StoreResult<bool> {
+        let flag: Option<i64> = sqlx::query_scalar("SELECT is_demo FROM workspaces WHERE id = $1")
+            .bind(ws.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(flag == Some(1))
+    }
+
+    /// Whether every workspace in the database is the demo (or there is none).
+    pub async fn only_demo(&self) -> StoreResult<bool> {
+        let real: Option<String> =
+            sqlx::query_scalar("SELECT id FROM workspaces WHERE is_demo = 0 LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(real.is_none())
+    }
+
     /// Whether the database holds no workspace yet.
     pub async fn is_empty(&self) -> StoreResult<bool> {
         let any: Option<String> = sqlx::query_scalar("SELECT id FROM workspaces LIMIT 1")
@@ -875,6 +902,28 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Records the first use of a hand-off token's id; false when it was
+    /// used already (a replay). Ids of expired tokens are forgotten.
+    pub async fn claim_handoff(
+        &self,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        sqlx::query("DELETE FROM used_handoffs WHERE expires_at < $1")
+            .bind(now.timestamp_millis())
+            .execute(&self.pool)
+            .await?;
+        let done = sqlx::query(
+            "INSERT INTO used_handoffs (jti_hash, expires_at) VALUES ($1, $2) ON CONFLICT (jti_hash) DO NOTHING",
+        )
+        .bind(crate::auth::token_hash(jti))
+        .bind(expires_at.timestamp_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Leases up to `limit` due deliveries for `lease`; another process

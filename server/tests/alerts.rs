@@ -332,7 +332,8 @@ async fn only_admins_change_settings_from_the_dashboard(app: &TestApp) {
             &[
                 ("cookie", cookie.as_str()),
                 ("content-type", "application/x-www-form-urlencoded"),
-                ("origin", "http://localhost"),
+                ("host", "dash.test"),
+                ("origin", "http://dash.test"),
             ],
             Some(body.to_string()),
         )

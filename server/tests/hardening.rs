@@ -195,3 +195,62 @@ on_both_engines!(
     slow_headers_are_cut,
     a_page_flood_gets_503_while_the_api_answers,
 );
+
+/// `/demo` signs in to a workspace seeded as the demo, never to a real one
+/// that happens to have the demo's id.
+async fn demo_sign_in_only_to_the_demo(app: &TestApp) {
+    app.seed_basic().await; // a real workspace called `acme`
+    let mut state = TestApp::state(app.store.clone(), now());
+    state.demo = true;
+    let router = credits_server::app(state);
+    use tower::ServiceExt;
+    let req = axum::http::Request::post("/demo")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("user_id=u_mikaela&next=/usage/plan"))
+        .expect("request");
+    let res = router.clone().oneshot(req).await.expect("answer");
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get("set-cookie").is_none());
+    let req = axum::http::Request::get("/demo")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    assert_eq!(
+        router.oneshot(req).await.expect("answer").status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+on_both_engines!(demo_sign_in_only_to_the_demo);
+
+/// The real binary refuses weak secrets, and the demo beside real workspaces.
+#[test]
+fn weak_secrets_and_a_mixed_demo_are_refused_at_start() {
+    let dir = std::env::temp_dir().join(format!("credits-start-{}", std::process::id()));
+    let db = format!("sqlite://{}/x.db", dir.display());
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_credits"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &db])
+            .args(args)
+            .env_remove("CREDITS_API_TOKEN")
+            .env_remove("CREDITS_EMBED_SECRET")
+            .env_remove("CREDITS_WEBHOOK_SECRET")
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("runs")
+    };
+    let strong = "0123456789abcdef0123456789abcdef";
+    for args in [
+        vec!["--api-token", "short"],
+        vec!["--api-token", strong, "--embed-secret", "tiny"],
+        vec!["--api-token", strong, "--webhook-secret", "tiny"],
+    ] {
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("at least 32 bytes") && err.contains("openssl rand -base64 32"),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

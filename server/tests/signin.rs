@@ -19,7 +19,8 @@ fn jwt(claims: Value, secret: &str) -> String {
 }
 
 fn claims(user: &str, ws: &str, ttl: i64) -> Value {
-    json!({"sub": user, "ws": ws, "aud": "credits", "exp": Utc::now().timestamp() + ttl})
+    json!({"sub": user, "ws": ws, "aud": "credits", "exp": Utc::now().timestamp() + ttl,
+           "jti": credits_server::auth::new_session_token()})
 }
 
 /// Two workspaces: `acme` (seed_basic) and `globex` with its own user.
@@ -179,7 +180,8 @@ async fn handoff_opens_a_standalone_session(app: &TestApp) {
 async fn embed_works_without_cookies(app: &TestApp) {
     two_workspaces(app).await;
     let token = jwt(
-        json!({"sub": "u_mikaela", "ws": "acme", "aud": "credits", "exp": Utc::now().timestamp() + 300, "theme": "dark"}),
+        json!({"sub": "u_mikaela", "ws": "acme", "aud": "credits", "exp": Utc::now().timestamp() + 300, "theme": "dark",
+               "jti": credits_server::auth::new_session_token()}),
         EMBED_SECRET,
     );
     let (s, headers, html) = app
@@ -433,7 +435,166 @@ async fn the_expired_page_reflects_nothing(app: &TestApp) {
     }
 }
 
+/// A hand-off token opens one session, once, on any process; a token
+/// without an id opens none.
+async fn a_token_is_used_once(app: &TestApp) {
+    two_workspaces(app).await;
+    let (second, second_store) = app.second_server().await;
+    for entry in ["/auth/handoff", "/embed"] {
+        let token = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+        let path = format!("{entry}?token={token}&next=/usage/plan");
+        let (first, _, _) = app.request(Method::GET, &path, &[], None).await;
+        assert!(
+            first == StatusCode::SEE_OTHER || first == StatusCode::OK,
+            "{entry}: {first}"
+        );
+        let (again, _, body) = app.request(Method::GET, &path, &[], None).await;
+        assert_eq!(
+            again,
+            StatusCode::UNAUTHORIZED,
+            "{entry}: replay on the same server"
+        );
+        assert!(
+            body.contains("session expired") || body.contains("Your session expired"),
+            "{body}"
+        );
+        // The other server shares what was used.
+        use tower::ServiceExt;
+        let req = axum::http::Request::get(&path)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let res = second.clone().oneshot(req).await.expect("answer");
+        assert_eq!(
+            res.status(),
+            StatusCode::UNAUTHORIZED,
+            "{entry}: replay on another server"
+        );
+    }
+    let mut no_id = claims("u_mikaela", "acme", 300);
+    no_id.as_object_mut().map(|m| m.remove("jti"));
+    let (s, _, _) = app
+        .request(
+            Method::GET,
+            &format!(
+                "/auth/handoff?token={}&next=/usage/plan",
+                jwt(no_id, EMBED_SECRET)
+            ),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    second_store.close().await;
+}
+
+/// Cross-site POSTs are refused; sessions end at logout and when the
+/// platform's fresh token replaces them.
+async fn csrf_logout_and_refresh_revoke(app: &TestApp) {
+    two_workspaces(app).await;
+    let cookie = app.session_cookie("acme", "u_mikaela").await;
+    let post = |headers: Vec<(&'static str, String)>| async move {
+        let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        app.request(Method::POST, "/rpc/overview", &h, Some(String::new()))
+            .await
+    };
+    let form = (
+        "content-type",
+        "application/x-www-form-urlencoded".to_string(),
+    );
+    let base = vec![
+        form.clone(),
+        ("cookie", cookie.clone()),
+        ("host", "dash.test".to_string()),
+    ];
+    for (origin, expected) in [
+        (Some("https://evil.example"), StatusCode::FORBIDDEN),
+        (Some("null"), StatusCode::FORBIDDEN),
+        (Some("http://dash.test"), StatusCode::OK),
+        (Some("https://app.example.com"), StatusCode::OK),
+        (None, StatusCode::OK),
+    ] {
+        let mut h = base.clone();
+        if let Some(o) = origin {
+            h.push(("origin", o.to_string()));
+        }
+        let (s, _, body) = post(h).await;
+        assert_eq!(s, expected, "{origin:?}: {body}");
+    }
+    let mut h = base.clone();
+    h.push(("sec-fetch-site", "cross-site".to_string()));
+    assert_eq!(post(h).await.0, StatusCode::FORBIDDEN);
+    // Logout ends the session for every process and expires the cookie.
+    let (s, headers, _) = app
+        .request(
+            Method::POST,
+            "/auth/logout",
+            &[("cookie", cookie.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(headers["set-cookie"]
+        .to_str()
+        .unwrap_or("")
+        .contains("Max-Age=0"));
+    let (s, _, _) = post(base.clone()).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A refreshed embedded session revokes the one it replaces.
+    let token = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+    let (_, _, html) = app
+        .request(
+            Method::GET,
+            &format!("/embed?token={token}&next=/usage/plan"),
+            &[],
+            None,
+        )
+        .await;
+    let old = html
+        .split(r#"<meta name="credits-session" content=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(!old.is_empty());
+    let fresh = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+    let (s, _, body) = app
+        .request(
+            Method::POST,
+            "/rpc/refresh-session",
+            &[form_header(), ("x-credits-session", old.as_str())],
+            Some(format!("token={fresh}")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let renewed: String = serde_json::from_str(&body).unwrap_or_default();
+    let with = |t: &str| {
+        let t = t.to_string();
+        async move {
+            app.request(
+                Method::POST,
+                "/rpc/overview",
+                &[form_header(), ("x-credits-session", t.as_str())],
+                Some(String::new()),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(with(&renewed).await, StatusCode::OK);
+    assert_eq!(
+        with(&old).await,
+        StatusCode::UNAUTHORIZED,
+        "the replaced session is revoked"
+    );
+}
+
+fn form_header() -> (&'static str, &'static str) {
+    ("content-type", "application/x-www-form-urlencoded")
+}
+
 on_both_engines!(
+    csrf_logout_and_refresh_revoke,
+    a_token_is_used_once,
     the_expired_page_reflects_nothing,
     token_faults_are_401_without_data,
     handoff_opens_a_standalone_session,
