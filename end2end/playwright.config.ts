@@ -53,6 +53,6 @@ export default defineConfig({
     url: `http://localhost:${hostPort}/platform.html`,
     cwd: path.resolve(__dirname, '..'),
     reuseExistingServer: false,
-    env: { HOST_PORT: String(hostPort) },
+    env: { HOST_PORT: String(hostPort), DASHBOARD_ORIGINS: baseURL },
   }],
 });

@@ -4,7 +4,9 @@ import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const page = readFileSync(fileURLToPath(new URL('./platform.html', import.meta.url)));
+// The dashboard origins the example page may frame (DASHBOARD_ORIGINS, space-separated).
+const page = readFileSync(fileURLToPath(new URL('./platform.html', import.meta.url)), 'utf8')
+  .replace('__DASHBOARD_ORIGINS__', process.env.DASHBOARD_ORIGINS ?? '');
 const port = Number(process.env.HOST_PORT ?? 3108);
 createServer((req, res) => {
   if (req.url.startsWith('/platform.html')) {

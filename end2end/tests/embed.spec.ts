@@ -144,6 +144,19 @@ test.describe('inside the platform iframe, with third-party cookies blocked', ()
   });
 });
 
+test('the example host page frames only an http(s) address on a dashboard origin', async ({ page, baseURL }) => {
+  let dialogs = 0;
+  page.on('dialog', async (d) => { dialogs++; await d.dismiss(); });
+  for (const src of ['javascript:alert(document.domain)', 'https://evil.example/embed', 'data:text/html,<script>alert(1)</script>']) {
+    await host(page, hostOrigin, src);
+    await expect(page.locator('#refused')).toBeVisible();
+    expect(await page.locator('#credits').getAttribute('src')).toBeNull();
+  }
+  expect(dialogs).toBe(0);
+  await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/plan`);
+  await expect(page.frameLocator('#credits').locator('html')).toHaveAttribute('data-hydrated', 'true');
+});
+
 test('an origin not in the list cannot frame the dashboard, nor anyone a standalone page', async ({ page, baseURL, problems }) => {
   await host(page, strangerOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/plan`);
   await page.waitForTimeout(1500);

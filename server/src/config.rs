@@ -55,6 +55,56 @@ pub struct DbArgs {
     pub database_url: String,
 }
 
+/// Whether `s` is an origin as browsers send it: `http(s)://host[:port]`,
+/// no path, no wildcard, nothing a header could be split with.
+pub fn is_origin(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.contains(']') || h.ends_with(']') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    (scheme == "http" || scheme == "https")
+        && !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_checked() {
+        for ok in [
+            "https://app.example.com",
+            "http://localhost:3108",
+            "http://127.0.0.1:3000",
+            "http://[::1]:8080",
+        ] {
+            assert!(is_origin(ok), "{ok}");
+        }
+        for bad in [
+            "*",
+            "https://*.example.com",
+            "https://a.com/",
+            "https://a.com/x",
+            "app.example.com",
+            "javascript://x",
+            "https://a.com;b",
+            "https://a.com:",
+            "https://a.com:99999x",
+            "https://",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
+}
+
 /// `credits serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {

@@ -95,6 +95,13 @@ const MIN_SECRET_BYTES: usize = 32;
 
 async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
     strong_secret("--api-token (CREDITS_API_TOKEN)", Some(&args.api_token))?;
+    for origin in args.embed_origins.iter().filter(|o| !o.trim().is_empty()) {
+        if !credits_server::config::is_origin(origin.trim()) {
+            return Err(format!(
+                "--embed-origins (CREDITS_EMBED_ORIGINS): {origin:?} is not an origin; write scheme://host[:port], such as https://app.example.com"
+            ));
+        }
+    }
     strong_secret(
         "--embed-secret (CREDITS_EMBED_SECRET)",
         args.embed_secret.as_deref(),

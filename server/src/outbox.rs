@@ -23,8 +23,16 @@ pub struct OutboxConfig {
     pub max_backoff: Duration,
     /// How often to look for due deliveries.
     pub poll: Duration,
-    /// How long a leased delivery stays with this process before another may take it.
+    /// How long a leased delivery stays with this process before another
+    /// may take it: longer than a whole pass (every attempt of a batch
+    /// timing out), so that no row is sent by two processes at once.
     pub lease: Duration,
+    /// Most deliveries leased in one pass.
+    pub batch: i64,
+    /// Longest wait for the receiver's answer.
+    pub attempt_timeout: Duration,
+    /// This process's name on the leases it holds.
+    pub owner: String,
     /// Key of the `X-Credits-Signature` header, when set.
     pub secret: Option<String>,
 }
@@ -37,7 +45,11 @@ impl OutboxConfig {
             base_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(3600),
             poll: Duration::from_secs(1),
-            lease: Duration::from_secs(60),
+            // 20 attempts of at most 10 s each, and a margin.
+            lease: Duration::from_secs(20 * 10 + 30),
+            batch: 20,
+            attempt_timeout: Duration::from_secs(10),
+            owner: crate::auth::new_session_token(),
             secret: None,
         }
     }
@@ -53,10 +65,7 @@ impl OutboxConfig {
 
 /// Runs deliveries until `shutdown` resolves.
 pub async fn run(store: Store, config: OutboxConfig, shutdown: tokio::sync::watch::Receiver<bool>) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-    {
+    let client = match client(&config) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(cause = %e, "webhook client could not start");
@@ -78,6 +87,16 @@ pub async fn run(store: Store, config: OutboxConfig, shutdown: tokio::sync::watc
     }
 }
 
+/// The webhook's HTTP client: a bounded wait, and no redirects (a
+/// redirect is a failed delivery, retried; the payload never goes
+/// anywhere but the configured URL).
+pub fn client(config: &OutboxConfig) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(config.attempt_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
 /// One pass: lease the due deliveries and attempt each once.
 pub async fn deliver_due(
     store: &Store,
@@ -85,7 +104,9 @@ pub async fn deliver_due(
     config: &OutboxConfig,
 ) -> Result<usize, crate::store::StoreError> {
     let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60));
-    let due = store.claim_deliveries(Utc::now(), lease, 20).await?;
+    let due = store
+        .claim_deliveries(Utc::now(), lease, config.batch, &config.owner)
+        .await?;
     let n = due.len();
     for item in due {
         let outcome = attempt(client, config, &item).await;
@@ -102,7 +123,12 @@ pub async fn deliver_due(
                 Err((error, next))
             }
         };
-        store.finish_delivery(&item.request_id, &outcome).await?;
+        if !store
+            .finish_delivery(&item.request_id, &config.owner, &outcome)
+            .await?
+        {
+            tracing::warn!(request = %item.request_id, "lease lost before the outcome was recorded");
+        }
     }
     Ok(n)
 }
@@ -145,7 +171,8 @@ async fn attempt(
         .body(item.payload.clone())
         .send()
         .await
-        .map_err(|e| format!("request failed: {e}"))?;
+        // reqwest's message names the URL, which may carry a secret: never logged or stored.
+        .map_err(|e| format!("request failed: {}", e.without_url()))?;
     if res.status().is_success() {
         Ok(())
     } else {

@@ -179,6 +179,27 @@ impl UsageSource for StoreSource {
         message: &str,
     ) -> Result<SupportRequest, String> {
         let ws = self.workspace(workspace_id).await?;
+        // A person writes a handful; a loop or a script is held back.
+        let now = chrono::Utc::now();
+        for (window, most, wait) in [
+            (chrono::Duration::minutes(1), 10, "a minute"),
+            (chrono::Duration::days(1), 100, "tomorrow"),
+        ] {
+            let sent = self
+                .store
+                .requests_since(workspace_id, user_id, now - window)
+                .await
+                .map_err(public)?;
+            if sent >= most {
+                return Err(format!(
+                    "You have sent {most} requests already; {} has them all. You can send another in {wait}.",
+                    ws.account_manager
+                        .as_ref()
+                        .map_or("your account manager", |m| m.name.as_str())
+                )
+                .replace("in tomorrow", "tomorrow"));
+            }
+        }
         self.store
             .create_support_request(&ws, user_id, intent, message, self.clock.now())
             .await

@@ -751,7 +751,7 @@ impl Store {
         in_write_tx!(self, |tx| {
             async {
             sqlx::query(
-                "INSERT INTO support_requests (id, workspace_id, user_id, intent, message, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO support_requests (id, workspace_id, user_id, intent, message, created_at, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(request.id.clone())
             .bind(ws.id.clone())
@@ -759,6 +759,7 @@ impl Store {
             .bind(intent.key().to_string())
             .bind(message.to_string())
             .bind(now.timestamp_millis())
+            .bind(Utc::now().timestamp_millis())
             .execute(&mut *tx)
             .await?;
             sqlx::query("INSERT INTO webhook_outbox (request_id, payload, next_attempt_at) VALUES ($1, $2, $3)")
@@ -772,6 +773,23 @@ impl Store {
         .await
         })?;
         Ok(request)
+    }
+
+    /// How many requests a user of a workspace sent since `since` (real time).
+    pub async fn requests_since(
+        &self,
+        ws: &str,
+        user_id: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM support_requests WHERE workspace_id = $1 AND user_id = $2 AND sent_at >= $3",
+        )
+        .bind(ws.to_string())
+        .bind(user_id.unwrap_or("").to_string())
+        .bind(since.timestamp_millis())
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// A workspace's requests, newest first, after the cursor `(created_at_ms, id)`.
@@ -926,20 +944,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Leases up to `limit` due deliveries for `lease`; another process
-    /// cannot take them until the lease ends.
+    /// Leases up to `limit` due deliveries to `owner` for `lease`; another
+    /// process cannot take them until the lease ends.
     pub async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: i64,
+        owner: &str,
     ) -> StoreResult<Vec<Claimed>> {
         let now_ms = now.timestamp_millis();
         let until = (now + lease).timestamp_millis();
         in_write_tx!(self, |tx| {
             async {
             let rows = sqlx::query(&format!(
-                "UPDATE webhook_outbox SET locked_until = $2 WHERE delivered_at IS NULL AND locked_until <= $1 \
+                "UPDATE webhook_outbox SET locked_until = $2, lease_owner = $3 WHERE delivered_at IS NULL AND locked_until <= $1 \
                  AND request_id IN (SELECT request_id FROM webhook_outbox WHERE delivered_at IS NULL \
                  AND next_attempt_at <= $1 AND locked_until <= $1 ORDER BY next_attempt_at LIMIT {}) \
                  RETURNING request_id, payload, attempts",
@@ -947,6 +966,7 @@ impl Store {
             ))
             .bind(now_ms)
             .bind(until)
+            .bind(owner.to_string())
             .fetch_all(&mut *tx)
             .await?;
             rows.iter()
@@ -957,32 +977,36 @@ impl Store {
         })
     }
 
-    /// Records a delivery's outcome: delivered at an instant, or an error and
-    /// the next attempt's time.
+    /// Records a delivery's outcome (delivered at an instant, or an error and
+    /// the next attempt's time) if `owner` still holds its lease; false when
+    /// the lease had passed to another process, which then owns the row.
     pub async fn finish_delivery(
         &self,
         request_id: &str,
+        owner: &str,
         outcome: &Result<DateTime<Utc>, (String, DateTime<Utc>)>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         in_write_tx!(self, |tx| {
             async {
             let q = match outcome {
                 Ok(at) => sqlx::query(
                     "UPDATE webhook_outbox SET delivered_at = $2, attempts = attempts + 1, locked_until = 0, \
-                     last_error = NULL WHERE request_id = $1",
+                     last_error = NULL, lease_owner = NULL WHERE request_id = $1 AND lease_owner = $3 AND delivered_at IS NULL",
                 )
                 .bind(request_id.to_string())
-                .bind(at.timestamp_millis()),
+                .bind(at.timestamp_millis())
+                .bind(owner.to_string()),
                 Err((error, next)) => sqlx::query(
                     "UPDATE webhook_outbox SET attempts = attempts + 1, next_attempt_at = $2, locked_until = 0, \
-                     last_error = $3 WHERE request_id = $1",
+                     last_error = $3, lease_owner = NULL WHERE request_id = $1 AND lease_owner = $4 AND delivered_at IS NULL",
                 )
                 .bind(request_id.to_string())
                 .bind(next.timestamp_millis())
-                .bind(error.chars().take(500).collect::<String>()),
+                .bind(error.chars().take(500).collect::<String>())
+                .bind(owner.to_string()),
             };
-            q.execute(&mut *tx).await?;
-            Ok::<_, StoreError>(())
+            let done = q.execute(&mut *tx).await?;
+            Ok::<_, StoreError>(done.rows_affected() == 1)
         }
         .await
         })
@@ -1182,10 +1206,12 @@ fn new_id(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed) % 0x1_0000;
+    // 64 random bits: ids made by several processes in the same
+    // millisecond with the same sequence number still differ.
     format!(
-        "{prefix}_{:012x}{seq:04x}{:04x}",
+        "{prefix}_{:012x}{seq:04x}{:016x}",
         Utc::now().timestamp_millis(),
-        rand::thread_rng().gen::<u16>()
+        rand::thread_rng().gen::<u64>()
     )
 }
 

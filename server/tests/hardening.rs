@@ -65,6 +65,33 @@ async fn health_readiness_ids_and_caching(app: &TestApp) {
         .await;
     assert_eq!(h["cache-control"], "no-store");
     assert_eq!(h["cross-origin-opener-policy"], "same-origin");
+    // The scheme in any case; a wrong token of any length is refused alike.
+    let lower = format!("bearer {TOKEN}");
+    let (s, _, _) = app
+        .request(
+            Method::GET,
+            "/api/v1/workspaces/acme/summary",
+            &[("authorization", lower.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    for wrong in [
+        "Bearer x",
+        "Bearer ",
+        "Basic abc",
+        "Bearer aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ] {
+        let (s, _, _) = app
+            .request(
+                Method::GET,
+                "/api/v1/workspaces/acme/summary",
+                &[("authorization", wrong)],
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{wrong}");
+    }
     // Compressed when asked.
     let (_, h, _) = app
         .request(
@@ -239,6 +266,14 @@ fn weak_secrets_and_a_mixed_demo_are_refused_at_start() {
             .expect("runs")
     };
     let strong = "0123456789abcdef0123456789abcdef";
+    let out = run(&[
+        "--api-token",
+        strong,
+        "--embed-origins",
+        "https://*.example.com",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an origin"));
     for args in [
         vec!["--api-token", "short"],
         vec!["--api-token", strong, "--embed-secret", "tiny"],

@@ -182,7 +182,12 @@ async fn webhook_survives_a_restart(app: &TestApp) {
     // A process leases the deliveries and dies before sending them.
     let leased = app
         .store
-        .claim_deliveries(chrono::Utc::now(), chrono::Duration::milliseconds(300), 20)
+        .claim_deliveries(
+            chrono::Utc::now(),
+            chrono::Duration::milliseconds(300),
+            20,
+            "a-crashed-process",
+        )
         .await
         .expect("claim");
     assert_eq!(leased.len(), 3);
@@ -211,7 +216,128 @@ async fn webhook_survives_a_restart(app: &TestApp) {
     assert!(per_id.values().all(|n| *n == 1), "{per_id:?}");
 }
 
+/// A process whose lease passed to another cannot record an outcome over
+/// the new holder's; URLs never reach the log or `last_error`; redirects
+/// are not followed.
+async fn leases_have_owners_and_urls_stay_secret(app: &TestApp) {
+    app.seed_basic().await;
+    let (s, _) = send(app, "buy_more", "one").await;
+    assert_eq!(s, StatusCode::OK);
+    let now = chrono::Utc::now();
+    let short = chrono::Duration::milliseconds(100);
+    let a = app
+        .store
+        .claim_deliveries(now, short, 20, "process-a")
+        .await
+        .expect("claim");
+    assert_eq!(a.len(), 1);
+    let later = now + chrono::Duration::milliseconds(150);
+    let b = app
+        .store
+        .claim_deliveries(later, short, 20, "process-b")
+        .await
+        .expect("claim");
+    assert_eq!(b.len(), 1, "the expired lease passes on");
+    let ok = Ok(chrono::Utc::now());
+    assert!(!app
+        .store
+        .finish_delivery(&a[0].request_id, "process-a", &ok)
+        .await
+        .expect("finish"));
+    assert!(app
+        .store
+        .finish_delivery(&b[0].request_id, "process-b", &ok)
+        .await
+        .expect("finish"));
+    let (_, page) = app.get("/api/v1/workspaces/acme/support-requests").await;
+    assert_eq!(
+        page["requests"][0]["delivery"]["attempts"], 1,
+        "recorded once"
+    );
+
+    // A receiver that cannot be reached, at a URL carrying a secret.
+    let (s, _) = send(app, "buy_more", "two").await;
+    assert_eq!(s, StatusCode::OK);
+    let mut config = fast("http://127.0.0.1:9/hook?key=SECRET-IN-URL");
+    config.attempt_timeout = Duration::from_secs(2);
+    let client = credits_server::outbox::client(&config).expect("client");
+    deliver_due(&app.store, &client, &config)
+        .await
+        .expect("pass");
+    let (_, page) = app.get("/api/v1/workspaces/acme/support-requests").await;
+    let error = page["requests"][0]["delivery"]["last_error"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(!error.is_empty(), "{page}");
+    assert!(
+        !error.contains("SECRET-IN-URL") && !error.contains("127.0.0.1:9"),
+        "{error}"
+    );
+
+    // A redirect is a failed delivery; the payload never goes to its target.
+    let target = receiver(0).await;
+    let redirect_to = target.url.clone();
+    let app_router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let to = redirect_to.clone();
+            async move { axum::response::Redirect::temporary(&to) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app_router).await;
+    });
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let config = fast(&format!("http://{addr}/hook"));
+    let client = credits_server::outbox::client(&config).expect("client");
+    deliver_due(&app.store, &client, &config)
+        .await
+        .expect("pass");
+    assert!(
+        target.seen.lock().expect("lock").is_empty(),
+        "followed a redirect"
+    );
+    let (_, page) = app.get("/api/v1/workspaces/acme/support-requests").await;
+    assert!(
+        page["requests"][0]["delivery"]["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("307"),
+        "{page}"
+    );
+}
+
+/// Ten requests a minute per person, with a plain message past them.
+async fn requests_are_rate_limited(app: &TestApp) {
+    app.seed_basic().await;
+    for i in 0..10 {
+        let (s, b) = send(app, "buy_more", &format!("request {i}")).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let (s, b) = send(app, "buy_more", "one too many").await;
+    assert_ne!(s, StatusCode::OK);
+    assert!(
+        b.to_string().contains("You have sent 10 requests already"),
+        "{b}"
+    );
+    let (_, page) = app
+        .get("/api/v1/workspaces/acme/support-requests?limit=100")
+        .await;
+    assert_eq!(
+        page["requests"].as_array().map(Vec::len),
+        Some(10),
+        "nothing stored"
+    );
+}
+
 on_both_engines!(
+    requests_are_rate_limited,
+    leases_have_owners_and_urls_stay_secret,
     requests_are_stored_and_listed,
     webhook_retries_until_acknowledged,
     webhook_survives_a_restart

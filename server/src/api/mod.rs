@@ -84,10 +84,17 @@ async fn require_token(State(state): State<AppState>, req: Request, next: Next) 
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| v.split_once(' '))
+        // The scheme is case-insensitive (RFC 9110).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
         .unwrap_or("");
-    let expected = state.api_token.as_bytes();
-    let ok = !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected));
+    // Digests of equal length, compared in constant time: neither the
+    // token's content nor its length leaks through timing.
+    use sha2::Digest;
+    let expected = sha2::Sha256::digest(state.api_token.as_bytes());
+    let offered = sha2::Sha256::digest(given.as_bytes());
+    let ok = !state.api_token.is_empty() && bool::from(offered.ct_eq(&expected));
     if ok {
         next.run(req).await
     } else {
