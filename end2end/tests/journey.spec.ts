@@ -40,11 +40,21 @@ async function barTotals(page: Page, id: string): Promise<Figures | null> {
   return out;
 }
 
+/** Polls until `a()` and `b()` agree (both read afresh each time: the view may still be changing). */
+async function agree<T>(a: () => Promise<T>, b: () => Promise<T>, what: string) {
+  await expect
+    .poll(async () => {
+      const [x, y] = [await a(), await b()];
+      return JSON.stringify(x) === JSON.stringify(y) && x !== null ? 'equal' : `${what}: chart ${JSON.stringify(x)} vs table ${JSON.stringify(y)}`;
+    })
+    .toBe('equal');
+}
+
 /** The Credits tab's two charts equal their tables. */
 async function creditsChartsMatch(page: Page) {
   await expect(page.locator('#table-actions')).toBeVisible();
-  await expect.poll(() => barTotals(page, 'chart-actions')).toEqual(await table(page, 'table-actions'));
-  await expect.poll(() => barTotals(page, 'chart-users')).toEqual(await table(page, 'table-users'));
+  await agree(() => barTotals(page, 'chart-actions'), () => table(page, 'table-actions'), 'actions');
+  await agree(() => barTotals(page, 'chart-users'), () => table(page, 'table-users'), 'users');
 }
 
 /** The pie a table implies: the top 8 rows by value, then "Other". */
@@ -61,18 +71,23 @@ async function pieOfTable(page: Page, id: string): Promise<Array<[string, number
 /** The Conversations tab's line and pies equal their tables. */
 async function conversationsChartsMatch(page: Page) {
   await expect(page.locator('#table-campaigns')).toBeVisible();
-  const daily = Object.values(await table(page, 'table-daily'));
-  await expect.poll(async () => (await drawn(page, 'chart-daily'))?.series[0].data.map(Number) ?? null).toEqual(daily);
+  await agree(
+    async () => (await drawn(page, 'chart-daily'))?.series[0].data.map(Number) ?? null,
+    async () => Object.values(await table(page, 'table-daily')),
+    'daily',
+  );
+  const order = (rows: Array<[string, number]>) => rows.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   for (const [chart, tbl] of [['chart-campaigns', 'table-campaigns'], ['chart-identities', 'table-identities']]) {
-    const expected = await pieOfTable(page, tbl);
-    await expect
-      .poll(async () => {
+    await agree(
+      async () => {
         const option = await drawn(page, chart);
         if (!option) return null;
         const data = option.series[0].data as Array<{ name: string; value: number }>;
-        return data.map((d) => [d.name, d.value]).sort((a: any, b: any) => b[1] - a[1] || a[0].localeCompare(b[0]));
-      })
-      .toEqual(expected.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
+        return order(data.map((d) => [d.name, d.value] as [string, number]));
+      },
+      async () => order(await pieOfTable(page, tbl)),
+      chart,
+    );
   }
 }
 

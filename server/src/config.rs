@@ -23,6 +23,33 @@ pub enum Command {
     SeedDemo(DbArgs),
     /// Seed a synthetic workspace and time the dashboard's queries.
     Bench(BenchArgs),
+    /// Copy a SQLite database to a file, safely while the server runs.
+    Backup(BackupArgs),
+    /// Check the ledger: pre-aggregates and cycle balances against the raw
+    /// events, the database's integrity, and (with --expect) what a client
+    /// was told was stored. Prints a JSON report; fails on any difference.
+    Verify(VerifyArgs),
+}
+
+/// `credits backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The file to write (must not exist).
+    #[arg(long)]
+    pub to: String,
+}
+
+/// `credits verify`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// A JSON file of what was sent: `{"workspace": id, "batches": [{"ids":
+    /// [...], "acked": bool}], "charges": [{"id", "acked": bool}]}`.
+    #[arg(long)]
+    pub expect: Option<String>,
 }
 
 /// `credits bench`.

@@ -13,6 +13,7 @@ pub mod security;
 pub mod serve;
 pub mod signin;
 pub mod store;
+pub mod verify;
 pub mod views;
 
 use std::sync::Arc;

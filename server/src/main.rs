@@ -64,6 +64,19 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
         }
         Command::Serve(args) => serve(args, clock).await?,
+        Command::Backup(args) => {
+            let store = open(&args.db).await?;
+            store.backup_to(&args.to).await.map_err(|e| e.to_string())?;
+            println!("backed up to {}", args.to);
+        }
+        Command::Verify(args) => {
+            let store = open(&args.db).await?;
+            let report = credits_server::verify::run(&store, args.expect.as_deref()).await?;
+            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            if !report.consistent {
+                return Err("the ledger is not consistent (see the report above)".into());
+            }
+        }
         Command::Bench(args) => {
             let store = open(&DbArgs {
                 database_url: args.database_url.clone(),

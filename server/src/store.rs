@@ -24,7 +24,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyConnection, AnyPool, Row};
 
 mod alerts;
+mod check;
 pub use alerts::{Alert, AlertKind};
+pub use check::LedgerCheck;
 
 /// Which engine a database URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -247,7 +247,55 @@ async fn demo_sign_in_only_to_the_demo(app: &TestApp) {
     );
 }
 
-on_both_engines!(demo_sign_in_only_to_the_demo);
+/// The ledger check agrees with a healthy ledger, catches a tampered one;
+/// a SQLite backup taken while writing is complete and consistent.
+async fn ledger_check_and_backup(app: &TestApp) {
+    app.seed_basic().await;
+    let events: Vec<serde_json::Value> = (0..300)
+        .map(|i| serde_json::json!({"id": format!("v{i}"), "type": "credits", "occurred_at": format!("2026-11-{:02}T10:00:00Z", 1 + i % 20),
+                                     "action": "enrich_email", "credits": 1 + i % 4, "user_id": "u_mikaela", "campaign_id": "c_q4"}))
+        .collect();
+    let (s, _) = app.post("/api/v1/workspaces/acme/usage-events", serde_json::json!({"events": events})).await;
+    assert_eq!(s, StatusCode::OK);
+    for i in 0..5 {
+        let (s, _) = app
+            .post("/api/v1/workspaces/acme/charges", serde_json::json!({"id": format!("k{i}"), "action": "ai_completion", "credits": 2, "user_id": "u_samara"}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let check = app.store.check_ledger().await.expect("check");
+    assert!(check.consistent(), "{check:?}");
+    if app.url.starts_with("sqlite:") {
+        let file = std::env::temp_dir().join(format!("credits-backup-{}.db", std::process::id() as u64 * 1000 + rand_suffix()));
+        let to = file.display().to_string();
+        app.store.backup_to(&to).await.expect("backup");
+        assert!(app.store.backup_to(&to).await.is_err(), "never overwrites");
+        let copy = credits_server::store::Store::connect(&format!("sqlite://{to}")).await.expect("opens");
+        assert!(copy.check_ledger().await.expect("check").consistent());
+        assert_eq!(copy.count_events("acme").await.expect("count"), 305);
+        copy.close().await;
+        let _ = std::fs::remove_file(&file);
+    } else {
+        assert!(app.store.backup_to("/tmp/x.db").await.is_err(), "PostgreSQL has pg_dump");
+    }
+    // A tampered balance is found.
+    sqlx::query("UPDATE cycles SET used = used + 1")
+        .execute(&sqlx::AnyPool::connect(&app.url).await.expect("pool"))
+        .await
+        .expect("tamper");
+    let check = app.store.check_ledger().await.expect("check");
+    assert!(!check.consistent());
+    assert!(!check.cycle_differences.is_empty());
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64 % 1000)
+        .unwrap_or(0)
+}
+
+on_both_engines!(demo_sign_in_only_to_the_demo, ledger_check_and_backup);
 
 /// The real binary refuses weak secrets, and the demo beside real workspaces.
 #[test]
