@@ -118,13 +118,23 @@ pub mod ssr {
             .unwrap_or(0)
     }
 
+    /// Marks the response with `status` (a refused call is a 4xx, not the
+    /// 500 server functions answer by default).
+    pub fn refuse(status: http::StatusCode, message: impl Into<String>) -> leptos::prelude::ServerFnError {
+        if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(status);
+        }
+        leptos::prelude::ServerFnError::new(message.into())
+    }
+
     /// The pairs of a query string (`a=1&b=2`); unreadable pairs are
     /// skipped. A query past 4 KB or 64 parameters is refused before it is
     /// read, so that no request can make parsing expensive.
     pub fn pairs(query: &str) -> Result<Vec<(String, String)>, leptos::prelude::ServerFnError> {
         use crate::query::{MAX_PARAMS, MAX_QUERY_BYTES};
         let too_big = || {
-            leptos::prelude::ServerFnError::new(
+            refuse(
+                http::StatusCode::UNPROCESSABLE_ENTITY,
                 "This address carries too many filters. Open the tab again from its link.",
             )
         };
@@ -190,17 +200,32 @@ pub async fn save_alert_settings(
                     thresholds.push(n);
                 }
             }
-            _ => return Err(ServerFnError::new("Type a whole percentage from 1 to 100.")),
+            _ => {
+                return Err(ssr::refuse(
+                    http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "Type a whole percentage from 1 to 100.",
+                ))
+            }
         }
     }
-    let settings = AlertSettings::new(&thresholds, runout.is_some())
-        .map_err(|e| ServerFnError::new(format!("Choose {}.", e)))?;
+    let settings = AlertSettings::new(&thresholds, runout.is_some()).map_err(|e| {
+        ssr::refuse(
+            http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("Choose {e}."),
+        )
+    })?;
     let user = leptos::prelude::use_context::<ssr::CurrentUser>().map(|u| u.0);
     source
         .0
         .set_alert_settings(&ws, user.as_deref(), settings)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(|e| {
+            if e.starts_with("Only admins") {
+                ssr::refuse(http::StatusCode::FORBIDDEN, e)
+            } else {
+                ServerFnError::new(e)
+            }
+        })
 }
 
 /// Sends a request to the account manager: `intent` is `change_plan` or
@@ -212,25 +237,34 @@ pub async fn send_support_request(
 ) -> Result<SupportRequest, ServerFnError> {
     use crate::model::{Intent, MAX_REQUEST_MESSAGE};
     let (source, ws) = ssr::context()?;
+    let unprocessable = http::StatusCode::UNPROCESSABLE_ENTITY;
     let intent = Intent::parse(&intent)
-        .ok_or_else(|| ServerFnError::new("Choose Change Plan or Buy More."))?;
+        .ok_or_else(|| ssr::refuse(unprocessable, "Choose Change Plan or Buy More."))?;
     let message = message.trim();
     if message.is_empty() {
-        return Err(ServerFnError::new(
+        return Err(ssr::refuse(
+            unprocessable,
             "Write a few words for your account manager.",
         ));
     }
     if message.chars().count() > MAX_REQUEST_MESSAGE {
-        return Err(ServerFnError::new(format!(
-            "Keep the message under {MAX_REQUEST_MESSAGE} characters."
-        )));
+        return Err(ssr::refuse(
+            unprocessable,
+            format!("Keep the message under {MAX_REQUEST_MESSAGE} characters."),
+        ));
     }
     let user = leptos::prelude::use_context::<ssr::CurrentUser>().map(|u| u.0);
     source
         .0
         .send_request(&ws, user.as_deref(), intent, message)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(|e| {
+            if e.starts_with("You have sent") {
+                ssr::refuse(http::StatusCode::TOO_MANY_REQUESTS, e)
+            } else {
+                ServerFnError::new(e)
+            }
+        })
 }
 
 /// The Credits tab for the page's query string.

@@ -536,6 +536,11 @@ impl Store {
         Ok(real.is_none())
     }
 
+    /// The connection pool (for tests that read the database directly).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Whether the database holds no workspace yet.
     pub async fn is_empty(&self) -> StoreResult<bool> {
         let any: Option<String> = sqlx::query_scalar("SELECT id FROM workspaces LIMIT 1")
