@@ -120,7 +120,10 @@ pub mod ssr {
 
     /// Marks the response with `status` (a refused call is a 4xx, not the
     /// 500 server functions answer by default).
-    pub fn refuse(status: http::StatusCode, message: impl Into<String>) -> leptos::prelude::ServerFnError {
+    pub fn refuse(
+        status: http::StatusCode,
+        message: impl Into<String>,
+    ) -> leptos::prelude::ServerFnError {
         if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             res.set_status(status);
         }

@@ -8,7 +8,7 @@
 pub type SessionClient = leptos::server_fn::client::browser::BrowserClient;
 
 #[cfg(feature = "hydrate")]
-pub use browser::{session_ended, set_token, SessionClient};
+pub use browser::{session_ended, set_token, token, SessionClient};
 
 /// Whether the server last answered that the session has ended (always
 /// false on the server, where the session is checked before rendering).
@@ -45,7 +45,8 @@ mod browser {
         ENDED.with(|e| e.set(false));
     }
 
-    fn token() -> Option<String> {
+    /// The embedded page's session token, if it carries one.
+    pub fn token() -> Option<String> {
         TOKEN.with(|t| t.borrow().clone())
     }
 

@@ -91,6 +91,20 @@ test.describe('inside the platform iframe, with third-party cookies blocked', ()
     expect(await lastHeight()).toBe(again);
   });
 
+  test('Export CSV works inside the frame with cookies blocked', async ({ page, baseURL }) => {
+    await blockFrameCookies(page, baseURL!);
+    await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/credits?period=last_month`);
+    const frame = page.frameLocator('#credits');
+    await expect(frame.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    const download = page.waitForEvent('download');
+    await frame.getByTestId('export').click();
+    const file = await download;
+    expect(file.suggestedFilename()).toBe('credit-usage.csv');
+    const text = require('fs').readFileSync(await file.path(), 'utf8');
+    expect(text.split('\r\n')[0]).toMatch(/^occurred_at,/);
+    expect(text.split('\r\n').length).toBeGreaterThan(10);
+  });
+
   test('Change Plan asks the platform to open its chat', async ({ page, baseURL }) => {
     await blockFrameCookies(page, baseURL!);
     await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/plan`);

@@ -72,7 +72,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Verify(args) => {
             let store = open(&args.db).await?;
             let report = credits_server::verify::run(&store, args.expect.as_deref()).await?;
-            println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
             if !report.consistent {
                 return Err("the ledger is not consistent (see the report above)".into());
             }

@@ -75,6 +75,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 const MAX_ATTEMPTS: usize = 8;
 
+/// The most credits a cycle may grant or use: 1,000 times the largest
+/// single figure the API takes (10^12), far inside 64 bits.
+pub const MAX_CYCLE_CREDITS: i64 = 1_000_000_000_000_000;
+
 /// A workspace as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workspace {
@@ -1659,14 +1663,22 @@ async fn create_grant_tx(
     } else {
         "add_on"
     };
-    sqlx::query(&format!(
-        "UPDATE cycles SET {column} = {column} + $3 WHERE workspace_id = $1 AND start_day = $2"
+    let granted = sqlx::query(&format!(
+        "UPDATE cycles SET {column} = {column} + $3 WHERE workspace_id = $1 AND start_day = $2 \
+         AND plan_credits + add_on + rollover <= $4 - $3"
     ))
     .bind(ws_id.to_string())
     .bind(day_str(cycle.start))
     .bind(grant.credits)
+    .bind(MAX_CYCLE_CREDITS)
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected();
+    if granted == 0 {
+        return Err(StoreError::Conflict(format!(
+            "this cycle's grants would pass {MAX_CYCLE_CREDITS} credits"
+        )));
+    }
     // More credits may recover reached thresholds.
     alerts::record_alerts(conn, &ws, cycle.start, now, false).await?;
     let body = serde_json::json!({
@@ -1782,14 +1794,22 @@ impl Deltas {
         }
         for (start, used) in self.cycle_used {
             ensure_cycle(conn, ws, start).await?;
-            sqlx::query(
-                "UPDATE cycles SET used = used + $3 WHERE workspace_id = $1 AND start_day = $2",
+            // Checked in the statement: a cycle's figures stay far inside
+            // 64 bits (SQLite would silently turn an overflow into a float).
+            let done = sqlx::query(
+                "UPDATE cycles SET used = used + $3 WHERE workspace_id = $1 AND start_day = $2 AND used <= $4 - $3",
             )
             .bind(ws.id.clone())
             .bind(day_str(start))
             .bind(used)
+            .bind(MAX_CYCLE_CREDITS)
             .execute(&mut *conn)
             .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "the cycle starting {start} would pass {MAX_CYCLE_CREDITS} credits used"
+                )));
+            }
         }
         Ok(())
     }

@@ -177,11 +177,18 @@ fn attack() -> impl Strategy<Value = Attack> {
             let method = Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET);
             let (body, ct) = if p.starts_with("/rpc/") {
                 // Server functions take form bodies: hostile values inside.
-                (format!("query={}&t50={}", urlencode(&q), urlencode(&body)), "application/x-www-form-urlencoded")
+                (
+                    format!("query={}&t50={}", urlencode(&q), urlencode(&body)),
+                    "application/x-www-form-urlencoded",
+                )
             } else {
                 (body, ct)
             };
-            let path = if q.is_empty() { p.to_string() } else { format!("{p}?{q}") };
+            let path = if q.is_empty() {
+                p.to_string()
+            } else {
+                format!("{p}?{q}")
+            };
             Attack {
                 body: (method != Method::GET).then_some(body),
                 method,
@@ -226,23 +233,35 @@ async fn hostile_requests_are_refused_cleanly(app: &TestApp) {
         runner.run(&attack(), |a| {
             handle.block_on(async {
                 let before = written(app).await;
-                let mut headers: Vec<(&str, &str)> = vec![("authorization", auth.as_str()), ("cookie", cookie.as_str())];
+                let mut headers: Vec<(&str, &str)> = vec![
+                    ("authorization", auth.as_str()),
+                    ("cookie", cookie.as_str()),
+                ];
                 if !a.content_type.is_empty() {
                     headers.push(("content-type", a.content_type));
                 }
-                let (status, h, body) = app.request(a.method.clone(), &a.path, &headers, a.body.clone()).await;
+                let (status, h, body) = app
+                    .request(a.method.clone(), &a.path, &headers, a.body.clone())
+                    .await;
                 if status.is_server_error() {
-                    return Err(TestCaseError::fail(format!("{status} for {a:?}: {}", body.chars().take(300).collect::<String>())));
+                    return Err(TestCaseError::fail(format!(
+                        "{status} for {a:?}: {}",
+                        body.chars().take(300).collect::<String>()
+                    )));
                 }
                 let api = a.path.starts_with("/api/");
                 if api && status.is_client_error() {
                     let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
                     if !v["error"]["code"].is_string() || !v["error"]["message"].is_string() {
-                        return Err(TestCaseError::fail(format!("no error shape for {a:?}: {body}")));
+                        return Err(TestCaseError::fail(format!(
+                            "no error shape for {a:?}: {body}"
+                        )));
                     }
                 }
                 if !status.is_success() && written(app).await != before {
-                    return Err(TestCaseError::fail(format!("a refused request ({status}) wrote: {a:?}")));
+                    return Err(TestCaseError::fail(format!(
+                        "a refused request ({status}) wrote: {a:?}"
+                    )));
                 }
                 let _ = h;
                 Ok(())

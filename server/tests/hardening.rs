@@ -255,7 +255,12 @@ async fn ledger_check_and_backup(app: &TestApp) {
         .map(|i| serde_json::json!({"id": format!("v{i}"), "type": "credits", "occurred_at": format!("2026-11-{:02}T10:00:00Z", 1 + i % 20),
                                      "action": "enrich_email", "credits": 1 + i % 4, "user_id": "u_mikaela", "campaign_id": "c_q4"}))
         .collect();
-    let (s, _) = app.post("/api/v1/workspaces/acme/usage-events", serde_json::json!({"events": events})).await;
+    let (s, _) = app
+        .post(
+            "/api/v1/workspaces/acme/usage-events",
+            serde_json::json!({"events": events}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     for i in 0..5 {
         let (s, _) = app
@@ -266,17 +271,25 @@ async fn ledger_check_and_backup(app: &TestApp) {
     let check = app.store.check_ledger().await.expect("check");
     assert!(check.consistent(), "{check:?}");
     if app.url.starts_with("sqlite:") {
-        let file = std::env::temp_dir().join(format!("credits-backup-{}.db", std::process::id() as u64 * 1000 + rand_suffix()));
+        let file = std::env::temp_dir().join(format!(
+            "credits-backup-{}.db",
+            std::process::id() as u64 * 1000 + rand_suffix()
+        ));
         let to = file.display().to_string();
         app.store.backup_to(&to).await.expect("backup");
         assert!(app.store.backup_to(&to).await.is_err(), "never overwrites");
-        let copy = credits_server::store::Store::connect(&format!("sqlite://{to}")).await.expect("opens");
+        let copy = credits_server::store::Store::connect(&format!("sqlite://{to}"))
+            .await
+            .expect("opens");
         assert!(copy.check_ledger().await.expect("check").consistent());
         assert_eq!(copy.count_events("acme").await.expect("count"), 305);
         copy.close().await;
         let _ = std::fs::remove_file(&file);
     } else {
-        assert!(app.store.backup_to("/tmp/x.db").await.is_err(), "PostgreSQL has pg_dump");
+        assert!(
+            app.store.backup_to("/tmp/x.db").await.is_err(),
+            "PostgreSQL has pg_dump"
+        );
     }
     // A tampered balance is found.
     sqlx::query("UPDATE cycles SET used = used + 1")
@@ -295,7 +308,33 @@ fn rand_suffix() -> u64 {
         .unwrap_or(0)
 }
 
-on_both_engines!(demo_sign_in_only_to_the_demo, ledger_check_and_backup);
+/// Sums near the limits are checked: a batch that would push a cycle past
+/// 10^15 credits is refused whole, with the error shape, and writes nothing.
+async fn sums_stay_inside_the_limits(app: &TestApp) {
+    app.seed_basic().await;
+    let events: Vec<serde_json::Value> = (0..2_000)
+        .map(|i| serde_json::json!({"id": format!("h{i}"), "type": "credits", "occurred_at": "2026-11-20T10:00:00Z",
+                                     "action": "enrich_email", "credits": 1_000_000_000_000i64, "user_id": "u_mikaela"}))
+        .collect();
+    let (s, b) = app
+        .post(
+            "/api/v1/workspaces/acme/usage-events",
+            serde_json::json!({"events": events}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert_eq!(b["error"]["code"], "conflict");
+    assert_eq!(app.store.count_events("acme").await.expect("count"), 0);
+    let (_, summary) = app.get("/api/v1/workspaces/acme/summary").await;
+    assert_eq!(summary["credits"]["used"], 0);
+    assert!(app.store.check_ledger().await.expect("check").consistent());
+}
+
+on_both_engines!(
+    demo_sign_in_only_to_the_demo,
+    ledger_check_and_backup,
+    sums_stay_inside_the_limits
+);
 
 /// The real binary refuses weak secrets, and the demo beside real workspaces.
 #[test]

@@ -33,8 +33,21 @@ fn free_port() -> u16 {
 async fn start(url: &str, webhook: &str) -> (Proc, String) {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_credits"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--database-url", url])
-        .args(["--api-token", TOKEN, "--embed-secret", SECRET, "--webhook-url", webhook])
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            url,
+        ])
+        .args([
+            "--api-token",
+            TOKEN,
+            "--embed-secret",
+            SECRET,
+            "--webhook-url",
+            webhook,
+        ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -43,7 +56,12 @@ async fn start(url: &str, webhook: &str) -> (Proc, String) {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..300 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
             return (Proc(child), base);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -56,21 +74,40 @@ fn jwt(user: &str) -> String {
     let claims = json!({"sub": user, "ws": "acme", "aud": "credits",
                         "exp": chrono::Utc::now().timestamp() + 300,
                         "jti": credits_server::auth::new_session_token()});
-    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap_or_default()
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_share_one_postgres() {
-    let Some(base) = std::env::var("TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty()) else {
+    let Some(base) = std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
         eprintln!("TEST_POSTGRES_URL not set: skipped");
         return;
     };
     let name = format!("credits_procs_{}", std::process::id());
     let admin = sqlx::PgPool::connect(&base).await.expect("postgres");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create");
-    let (head, query) = base.split_once('?').map_or((base.as_str(), None), |(h, q)| (h, Some(q)));
-    let root = &head[..head.rfind('/').filter(|i| *i > "postgres://".len()).unwrap_or(head.len())];
-    let url = format!("{root}/{name}{}", query.map(|q| format!("?{q}")).unwrap_or_default());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create");
+    let (head, query) = base
+        .split_once('?')
+        .map_or((base.as_str(), None), |(h, q)| (h, Some(q)));
+    let root = &head[..head
+        .rfind('/')
+        .filter(|i| *i > "postgres://".len())
+        .unwrap_or(head.len())];
+    let url = format!(
+        "{root}/{name}{}",
+        query.map(|q| format!("?{q}")).unwrap_or_default()
+    );
 
     // The platform's webhook receiver: counts each Idempotency-Key.
     let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
@@ -80,7 +117,11 @@ async fn two_processes_share_one_postgres() {
         axum::routing::post(move |h: axum::http::HeaderMap| {
             let seen = s2.clone();
             async move {
-                let key = h.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let key = h
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
                 // A slow receiver: leases must cover it.
                 tokio::time::sleep(Duration::from_millis(30)).await;
                 *seen.lock().expect("lock").entry(key).or_default() += 1;
@@ -88,7 +129,9 @@ async fn two_processes_share_one_postgres() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let hook_url = format!("http://{}/hook", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
         let _ = axum::serve(listener, hook).await;
@@ -102,11 +145,25 @@ async fn two_processes_share_one_postgres() {
     assert!(put(api(&a, ""), json!({"name": "Acme", "timezone": "Europe/Madrid",
         "plan": {"name": "G", "monthly_credits": 1000, "identities_included": 1, "price": {"amount_cents": 0, "currency": "EUR"}}}))
         .await.expect("put").status().is_success());
-    assert!(put(api(&b, "/users/u1"), json!({"name": "U", "email": "u@x.test", "role": "admin"}))
-        .await.expect("put").status().is_success());
+    assert!(put(
+        api(&b, "/users/u1"),
+        json!({"name": "U", "email": "u@x.test", "role": "admin"})
+    )
+    .await
+    .expect("put")
+    .status()
+    .is_success());
     let pre = json!({"events": [{"id": "pre", "type": "credits", "occurred_at": chrono::Utc::now().to_rfc3339(),
                                  "action": "enrich_email", "credits": 500, "user_id": "u1"}]});
-    assert!(client.post(api(&a, "/usage-events")).bearer_auth(TOKEN).json(&pre).send().await.expect("post").status().is_success());
+    assert!(client
+        .post(api(&a, "/usage-events"))
+        .bearer_auth(TOKEN)
+        .json(&pre)
+        .send()
+        .await
+        .expect("post")
+        .status()
+        .is_success());
 
     // 1,000 charges of 1 credit against 500 left, half on each process.
     let mut tasks = Vec::new();
@@ -132,11 +189,23 @@ async fn two_processes_share_one_postgres() {
     }
     assert_eq!(by_status.get(&201), Some(&500), "{by_status:?}");
     assert_eq!(by_status.get(&402), Some(&500), "{by_status:?}");
-    let summary: Value = client.get(api(&b, "/summary")).bearer_auth(TOKEN).send().await.expect("get").json().await.expect("json");
+    let summary: Value = client
+        .get(api(&b, "/summary"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(summary["credits"]["left"], 0);
 
     // A session opened by A is accepted by B.
-    let page = client.get(format!("{a}/embed?token={}&next=/usage/plan", jwt("u1"))).send().await.expect("embed");
+    let page = client
+        .get(format!("{a}/embed?token={}&next=/usage/plan", jwt("u1")))
+        .send()
+        .await
+        .expect("embed");
     let html = page.text().await.unwrap_or_default();
     let session = html
         .split(r#"<meta name="credits-session" content=""#)
@@ -168,8 +237,19 @@ async fn two_processes_share_one_postgres() {
     }
 
     // Alerts 80 and 100 fired once each; with the 4 requests, 6 rows, each delivered once.
-    let alerts: Value = client.get(api(&a, "/alerts")).bearer_auth(TOKEN).send().await.expect("get").json().await.expect("json");
-    let percents: Vec<i64> = alerts["alerts"].as_array().map(|a| a.iter().filter_map(|x| x["percent"].as_i64()).collect()).unwrap_or_default();
+    let alerts: Value = client
+        .get(api(&a, "/alerts"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let percents: Vec<i64> = alerts["alerts"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["percent"].as_i64()).collect())
+        .unwrap_or_default();
     assert_eq!(percents, vec![100, 80]);
     for _ in 0..200 {
         if seen.lock().expect("lock").len() >= 6 {
@@ -180,9 +260,14 @@ async fn two_processes_share_one_postgres() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let seen = seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 6, "{seen:?}");
-    assert!(seen.values().all(|n| *n == 1), "delivered more than once: {seen:?}");
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "delivered more than once: {seen:?}"
+    );
 
     drop(_a);
     drop(_b);
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin).await;
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await;
 }

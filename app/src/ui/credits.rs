@@ -222,7 +222,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
                     <li data-category=c.key()><span>{c.label()}</span><strong>{thousands(n)}</strong></li>
                 }).collect_view()}
             </ul>
-            <p class="export"><a href=csv_href download="credit-usage.csv" data-testid="export">"Export CSV"</a></p>
+            <p class="export"><a href=csv_href download="credit-usage.csv" data-testid="export" on:click=export_with_session>"Export CSV"</a></p>
         </div>
         <Forecast v=v.clone()/>
         <div class="card">
@@ -236,6 +236,58 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
             <SortableTable id="table-users" caption="Credits by user" key_header="User" extra_header=None value_header="Credits" rows=user_rows/>
         </div>
     }
+}
+
+/// Inside the platform's frame the session travels in a header, not a
+/// cookie (third-party cookies may be blocked): download the export with
+/// `fetch` and the header, then save it. Standalone, the plain link works.
+#[allow(unused_variables)]
+fn export_with_session(ev: leptos::ev::MouseEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Some(token) = crate::session_client::token() else {
+            return;
+        };
+        let Some(link) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+        else {
+            return;
+        };
+        ev.prevent_default();
+        let href = link.href();
+        leptos::task::spawn_local(async move {
+            if let Err(e) = download(&href, &token).await {
+                leptos::logging::warn!("export failed: {e:?}");
+            }
+        });
+    }
+}
+
+#[cfg(feature = "hydrate")]
+async fn download(href: &str, token: &str) -> Result<(), wasm_bindgen::JsValue> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let window = web_sys::window().ok_or("no window")?;
+    let headers = web_sys::Headers::new()?;
+    headers.append(crate::embed::SESSION_HEADER, token)?;
+    let init = web_sys::RequestInit::new();
+    init.set_headers(&headers);
+    let res: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(href, &init))
+        .await?
+        .dyn_into()?;
+    if !res.ok() {
+        return Err(format!("HTTP {}", res.status()).into());
+    }
+    let blob: web_sys::Blob = JsFuture::from(res.blob()?).await?.dyn_into()?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let a: web_sys::HtmlAnchorElement = document().create_element("a")?.dyn_into()?;
+    a.set_href(&url);
+    a.set_download("credit-usage.csv");
+    a.click();
+    web_sys::Url::revoke_object_url(&url)?;
+    Ok(())
 }
 
 #[component]

@@ -50,7 +50,10 @@ fn differences(name: &str, stored: &Sums, recomputed: &Sums) -> Vec<String> {
     let mut out: Vec<String> = keys
         .into_iter()
         .filter_map(|k| {
-            let (a, b) = (stored.get(k).copied().unwrap_or(0), recomputed.get(k).copied().unwrap_or(0));
+            let (a, b) = (
+                stored.get(k).copied().unwrap_or(0),
+                recomputed.get(k).copied().unwrap_or(0),
+            );
             (a != b).then(|| format!("{name} {k:?}: stored {a}, events say {b}"))
         })
         .collect();
@@ -63,9 +66,11 @@ impl Store {
     /// Recomputes every pre-aggregate and cycle balance from the raw events.
     pub async fn check_ledger(&self) -> StoreResult<LedgerCheck> {
         let integrity = match self.engine {
-            Engine::Sqlite => sqlx::query_scalar::<_, String>("PRAGMA integrity_check")
-                .fetch_all(&self.pool)
-                .await?,
+            Engine::Sqlite => {
+                sqlx::query_scalar::<_, String>("PRAGMA integrity_check")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
             Engine::Postgres => vec!["ok".to_string()],
         };
         let credit_stored = sums(
@@ -93,7 +98,11 @@ impl Store {
         )
         .await?;
         let mut aggregate_differences = differences("credit_daily", &credit_stored, &credit_events);
-        aggregate_differences.extend(differences("conversation_daily", &conv_stored, &conv_events));
+        aggregate_differences.extend(differences(
+            "conversation_daily",
+            &conv_stored,
+            &conv_events,
+        ));
         // A cycle runs from the 1st to the 1st: its events are those whose
         // local day falls in that month.
         let cycles = sums(
@@ -105,7 +114,14 @@ impl Store {
         for ((ws, day, ..), credits) in &credit_events {
             let start = format!("{}-01", day.get(..7).unwrap_or(""));
             *per_cycle
-                .entry((ws.clone(), start, String::new(), String::new(), String::new(), String::new()))
+                .entry((
+                    ws.clone(),
+                    start,
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ))
                 .or_default() += credits;
         }
         let cycle_differences = differences("cycle", &cycles, &per_cycle);
@@ -135,7 +151,11 @@ impl Store {
     }
 
     /// Which of `ids` are stored as charges of `ws`.
-    pub async fn stored_charge_ids(&self, ws: &str, ids: &[String]) -> StoreResult<HashSet<String>> {
+    pub async fn stored_charge_ids(
+        &self,
+        ws: &str,
+        ids: &[String],
+    ) -> StoreResult<HashSet<String>> {
         let mut found = HashSet::new();
         for chunk in ids.chunks(500) {
             let places: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
