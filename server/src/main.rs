@@ -127,6 +127,16 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         args.webhook_secret.as_deref(),
     )?;
     let store = open(&args.db).await?;
+    let resumed = store
+        .resume_rebucketing()
+        .await
+        .map_err(|e| e.to_string())?;
+    if resumed > 0 {
+        tracing::info!(
+            workspaces = resumed,
+            "finished time-zone moves a stop interrupted"
+        );
+    }
     // The demo's sign-in must not sit beside real workspaces the platform signs into.
     if args.demo
         && args.embed_secret.is_some()

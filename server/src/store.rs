@@ -562,7 +562,12 @@ impl Store {
         input: &WorkspaceInput,
         now: DateTime<Utc>,
     ) -> StoreResult<(bool, Workspace)> {
-        in_write_tx!(self, |tx| put_workspace_tx(&mut tx, id, input, now).await)
+        let (created, stored) =
+            in_write_tx!(self, |tx| put_workspace_tx(&mut tx, id, input, now).await)?;
+        // A new zone: move the events in short transactions, never holding
+        // SQLite's write lock for the whole move.
+        self.rebucket(id).await?;
+        Ok((created, stored))
     }
 
     /// Creates or updates a user, identity or campaign of a workspace.
@@ -1477,7 +1482,12 @@ async fn put_workspace_tx(
             .execute(&mut *conn)
             .await?;
             if old.tz != stored.tz {
-                rebuild_days(conn, &stored).await?;
+                // The events move to their new local days in chunks after
+                // this transaction (Store::put_workspace), from the start.
+                sqlx::query("UPDATE workspaces SET rebucket_from = '' WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await?;
             }
             let raise = plan_change_grant(old.plan.monthly_credits, stored.plan.monthly_credits);
             let cycle = stored.calendar().cycle_at(now);
@@ -1497,30 +1507,45 @@ async fn put_workspace_tx(
     }
 }
 
-/// After a change of zone, re-buckets every event into the new local days
-/// and recomputes what each cycle used.
-async fn rebuild_days(conn: &mut AnyConnection, ws: &Workspace) -> StoreResult<()> {
+/// Events moved per transaction when a workspace changes its time zone.
+const REBUCKET_CHUNK: i64 = 2_000;
+
+/// Moves the next chunk of a workspace's events (after `after`, in id
+/// order) to their local days in its current zone. Aggregates and cycle
+/// balances stay exact at every commit: each moved event is taken off its
+/// old day's keys and added to its new day's, in the same transaction, and
+/// its stored day says where it is counted. Returns the last id looked at,
+/// or `None` when no event is left.
+async fn rebucket_chunk(
+    conn: &mut AnyConnection,
+    ws: &Workspace,
+    after: &str,
+) -> StoreResult<Option<String>> {
     let cal = ws.calendar();
-    let rows = sqlx::query(
-        "SELECT id, occurred_at, action, credits, user_id, campaign_id, identity_id FROM usage_events WHERE workspace_id = $1",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT id, occurred_at, day, action, credits, user_id, campaign_id, identity_id FROM usage_events \
+         WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT {REBUCKET_CHUNK}"
+    ))
     .bind(ws.id.clone())
+    .bind(after.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    for table in ["credit_daily", "conversation_daily"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE workspace_id = $1"))
-            .bind(ws.id.clone())
-            .execute(&mut *conn)
-            .await?;
-    }
-    sqlx::query("UPDATE cycles SET used = 0 WHERE workspace_id = $1")
-        .bind(ws.id.clone())
-        .execute(&mut *conn)
-        .await?;
-    let mut deltas = Deltas::default();
-    let mut new_days: Vec<(String, String)> = Vec::new();
+    let Some(last) = rows.last() else {
+        return Ok(None);
+    };
+    let last: String = last.try_get("id")?;
+    let mut minus = Deltas::default();
+    let mut plus = Deltas::default();
+    let mut moved: Vec<(String, String)> = Vec::new();
     for r in &rows {
         let at = from_ms(r.try_get("occurred_at")?)?;
+        let stored: String = r.try_get("day")?;
+        let new_day = cal.local_day(at);
+        if day_str(new_day) == stored {
+            continue;
+        }
+        let old_day = NaiveDate::parse_from_str(&stored, "%Y-%m-%d")
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let action: Option<String> = r.try_get("action")?;
         let credits = match (
             action.as_deref().and_then(Action::parse),
@@ -1538,11 +1563,14 @@ async fn rebuild_days(conn: &mut AnyConnection, ws: &Workspace) -> StoreResult<(
             identity_id: r.try_get("identity_id")?,
             request: String::new(),
         };
-        let day = cal.local_day(at);
-        new_days.push((event.id.clone(), day_str(day)));
-        deltas.add(&event, day);
+        minus.add(&event, old_day);
+        plus.add(&event, new_day);
+        moved.push((event.id, day_str(new_day)));
     }
-    for (id, day) in new_days {
+    minus.negate();
+    minus.apply(conn, ws).await?;
+    plus.apply(conn, ws).await?;
+    for (id, day) in moved {
         sqlx::query("UPDATE usage_events SET day = $3 WHERE workspace_id = $1 AND id = $2")
             .bind(ws.id.clone())
             .bind(id)
@@ -1550,7 +1578,55 @@ async fn rebuild_days(conn: &mut AnyConnection, ws: &Workspace) -> StoreResult<(
             .execute(&mut *conn)
             .await?;
     }
-    deltas.apply(conn, ws).await
+    Ok(Some(last))
+}
+
+impl Store {
+    /// Moves a workspace's events to its current zone's local days, one
+    /// short transaction per chunk, from where a previous move stopped.
+    pub async fn rebucket(&self, ws_id: &str) -> StoreResult<()> {
+        loop {
+            let done = in_write_tx!(self, |tx| {
+                async {
+                    let from: Option<String> =
+                        sqlx::query_scalar("SELECT rebucket_from FROM workspaces WHERE id = $1")
+                            .bind(ws_id.to_string())
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .flatten();
+                    let Some(from) = from else {
+                        return Ok::<_, StoreError>(true);
+                    };
+                    let ws = load_workspace(&mut tx, ws_id)
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    let next = rebucket_chunk(&mut tx, &ws, &from).await?;
+                    sqlx::query("UPDATE workspaces SET rebucket_from = $2 WHERE id = $1")
+                        .bind(ws_id.to_string())
+                        .bind(next.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(next.is_none())
+                }
+                .await
+            })?;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Finishes every move a crash interrupted (called at start).
+    pub async fn resume_rebucketing(&self) -> StoreResult<usize> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM workspaces WHERE rebucket_from IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        for id in &ids {
+            self.rebucket(id).await?;
+        }
+        Ok(ids.len())
+    }
 }
 
 async fn put_member_tx(
@@ -1719,6 +1795,13 @@ struct Deltas {
 }
 
 impl Deltas {
+    /// The opposite changes (an event leaving its keys).
+    fn negate(&mut self) {
+        self.credit_daily.values_mut().for_each(|v| *v = -*v);
+        self.conversation_daily.values_mut().for_each(|v| *v = -*v);
+        self.cycle_used.values_mut().for_each(|v| *v = -*v);
+    }
+
     fn add(&mut self, e: &NewEvent, day: NaiveDate) {
         let d = day_str(day);
         match e.credits {

@@ -330,10 +330,75 @@ async fn sums_stay_inside_the_limits(app: &TestApp) {
     assert!(app.store.check_ledger().await.expect("check").consistent());
 }
 
+/// A change of zone moves every event to its new local day in chunks,
+/// charges keep working meanwhile, and the ledger stays exact (events near
+/// midnight cross days, and at the end of a month cross cycles).
+async fn a_zone_change_moves_events_in_chunks(app: &TestApp) {
+    app.seed_basic().await;
+    // 5,000 events at 21:30 UTC: that evening in Madrid, the next day in Kolkata.
+    for chunk in 0..5 {
+        let events: Vec<serde_json::Value> = (0..1_000)
+            .map(|i| {
+                let n = chunk * 1_000 + i;
+                let mut e = serde_json::json!({"id": format!("z{n:05}"), "type": "credits",
+                    "occurred_at": format!("2026-10-{:02}T21:30:00Z", 1 + n % 31), "action": "enrich_email",
+                    "credits": 1 + n % 3, "user_id": "u_mikaela", "campaign_id": "c_q4", "identity_id": "i_mikaela_li"});
+                if n % 7 == 0 {
+                    e = serde_json::json!({"id": format!("z{n:05}"), "type": "conversation",
+                        "occurred_at": format!("2026-10-{:02}T21:30:00Z", 1 + n % 31),
+                        "campaign_id": "c_q4", "identity_id": "i_mikaela_li"});
+                }
+                e
+            })
+            .collect();
+        let (s, b) = app
+            .post(
+                "/api/v1/workspaces/acme/usage-events",
+                serde_json::json!({"events": events}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let report = "/api/v1/workspaces/acme/credit-usage?period=custom&from=2026-10-01&to=2026-11-30&group_by=day";
+    let (_, before) = app.get(report).await;
+    let mut body = common::workspace_body(10_000);
+    body["timezone"] = serde_json::json!("Asia/Kolkata");
+    let put = app.put("/api/v1/workspaces/acme", body);
+    // A charge while the events move.
+    let charge = app.post(
+        "/api/v1/workspaces/acme/charges",
+        serde_json::json!({"id": "during", "action": "ai_completion", "credits": 1, "user_id": "u_samara"}),
+    );
+    let ((s, b), (cs, cb)) = tokio::join!(put, charge);
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(cs, StatusCode::CREATED, "{cb}");
+    let check = app.store.check_ledger().await.expect("check");
+    assert!(check.consistent(), "{check:?}");
+    let (_, after) = app.get(report).await;
+    assert_eq!(after["period"]["timezone"], "Asia/Kolkata");
+    let day = |b: &serde_json::Value, d: &str| {
+        b["rows"]
+            .as_array()
+            .and_then(|r| r.iter().find(|x| x["day"] == d))
+            .map(|x| x["credits"].as_i64().unwrap_or(0))
+            .unwrap_or(0)
+    };
+    // 21:30 UTC on the 1st is the 2nd in Kolkata: the figures moved a day.
+    assert!(day(&before, "2026-10-01") > 0);
+    assert_eq!(day(&before, "2026-10-01"), day(&after, "2026-10-02"));
+    assert_eq!(day(&after, "2026-10-01"), 0);
+    assert_eq!(
+        before["total"].as_i64(),
+        after["total"].as_i64().map(|t| t - 1),
+        "only the charge was added"
+    );
+}
+
 on_both_engines!(
     demo_sign_in_only_to_the_demo,
     ledger_check_and_backup,
-    sums_stay_inside_the_limits
+    sums_stay_inside_the_limits,
+    a_zone_change_moves_events_in_chunks,
 );
 
 /// The real binary refuses weak secrets, and the demo beside real workspaces.

@@ -32,27 +32,30 @@ fn free_port() -> u16 {
 
 async fn start(url: &str, webhook: &str) -> (Proc, String) {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_credits"))
-        .args([
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--database-url",
-            url,
-        ])
-        .args([
-            "--api-token",
-            TOKEN,
-            "--embed-secret",
-            SECRET,
-            "--webhook-url",
-            webhook,
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
+    // Owned by `Proc` at once, which kills and waits for it when dropped.
+    let child = Proc(
+        Command::new(env!("CARGO_BIN_EXE_credits"))
+            .args([
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+                "--database-url",
+                url,
+            ])
+            .args([
+                "--api-token",
+                TOKEN,
+                "--embed-secret",
+                SECRET,
+                "--webhook-url",
+                webhook,
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts"),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..300 {
@@ -62,7 +65,7 @@ async fn start(url: &str, webhook: &str) -> (Proc, String) {
             .await
             .is_ok_and(|r| r.status() == 200)
         {
-            return (Proc(child), base);
+            return (child, base);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
