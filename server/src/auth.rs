@@ -16,6 +16,10 @@ pub const MAX_TOKEN_LIFETIME_SECS: i64 = 600;
 const LEEWAY_SECS: i64 = 30;
 /// Standalone cookie.
 pub const SESSION_COOKIE: &str = "credits_session";
+/// The embedded session's own (partitioned, SameSite=None) cookie: read
+/// only for page loads under `/embed/`, never for server functions, which
+/// embedded pages call with the session header.
+pub const EMBED_SESSION_COOKIE: &str = "credits_embed_session";
 /// Header the embedded page sends its session in (third-party cookies may be blocked).
 pub const SESSION_HEADER: &str = "x-credits-session";
 
@@ -104,18 +108,32 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// The session token a request carries: the header (embedded pages) first,
-/// then the cookie.
+/// then the standalone cookie.
 pub fn session_token(headers: &axum::http::HeaderMap) -> Option<String> {
     if let Some(v) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
         return Some(v.trim().to_string()).filter(|t| !t.is_empty());
     }
+    cookie(headers, SESSION_COOKIE)
+}
+
+/// The session token of a request to `path`: as [`session_token`], and the
+/// embedded cookie for page loads under `/embed/` (a reload, the export).
+pub fn session_token_for(headers: &axum::http::HeaderMap, path: &str) -> Option<String> {
+    session_token(headers).or_else(|| {
+        path.starts_with("/embed/")
+            .then(|| cookie(headers, EMBED_SESSION_COOKIE))
+            .flatten()
+    })
+}
+
+fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
         .filter(|t| !t.is_empty())
 }
@@ -199,5 +217,19 @@ mod tests {
         assert_eq!(session_token(&h).as_deref(), Some("xyz"));
         assert_eq!(token_hash("abc").len(), 64);
         assert_ne!(new_session_token(), new_session_token());
+        // The embedded cookie opens embedded pages only, never a server function.
+        let mut e = axum::http::HeaderMap::new();
+        e.insert(
+            "cookie",
+            "credits_embed_session=emb"
+                .parse()
+                .unwrap_or(axum::http::HeaderValue::from_static("")),
+        );
+        assert_eq!(
+            session_token_for(&e, "/embed/usage/plan").as_deref(),
+            Some("emb")
+        );
+        assert_eq!(session_token_for(&e, "/rpc/overview"), None);
+        assert_eq!(session_token_for(&e, "/usage/plan"), None);
     }
 }

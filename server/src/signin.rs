@@ -13,7 +13,10 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 
-use crate::auth::{session_token, verify_handoff, TokenError, SESSION_COOKIE};
+use crate::auth::{
+    session_token, session_token_for, verify_handoff, TokenError, EMBED_SESSION_COOKIE,
+    SESSION_COOKIE,
+};
 use crate::store::{Session, Store, StoreError};
 use crate::AppState;
 
@@ -96,7 +99,7 @@ fn cookie(token: &str, embedded: bool, secure: bool) -> HeaderValue {
     let value = if embedded {
         // A partitioned (CHIPS) cookie where the browser allows one; the page
         // also carries the token for browsers that block it.
-        format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None; Partitioned")
+        format!("{EMBED_SESSION_COOKIE}={token}; Path=/embed/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None; Partitioned")
     } else {
         let secure = if secure { "; Secure" } else { "" };
         format!(
@@ -230,7 +233,32 @@ pub async fn same_origin_posts(
         tracing::warn!(path, "cross-site POST refused");
         return (StatusCode::FORBIDDEN, "Cross-site requests are refused.").into_response();
     }
-    next.run(req).await
+    let rpc = path.starts_with("/rpc/");
+    let res = next.run(req).await;
+    if rpc && res.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        return client_fault_as_400(res).await;
+    }
+    res
+}
+
+/// Leptos answers a server function's unreadable arguments (a malformed or
+/// oversized body, a missing field) with a 500; they are the client's
+/// fault: 400 (413 for the size), with the same body.
+async fn client_fault_as_400(res: Response) -> Response {
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    if text.contains("length limit exceeded") {
+        parts.status = StatusCode::PAYLOAD_TOO_LARGE;
+    } else if ["Args|", "Deserialization|", "MissingArg|"]
+        .iter()
+        .any(|p| text.starts_with(p))
+    {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// `POST /auth/logout`: ends the session (in the database, for every
@@ -280,7 +308,7 @@ pub async fn session_layer(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_string();
-    let token = session_token(req.headers());
+    let token = session_token_for(req.headers(), &path);
     let session = match &token {
         Some(t) => match state.store.session(t, Utc::now()).await {
             Ok(s) => s,

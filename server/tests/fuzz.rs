@@ -175,7 +175,10 @@ fn attack() -> impl Strategy<Value = Attack> {
     )
         .prop_map(|((m, p), q, body, ct)| {
             let method = Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET);
-            let (body, ct) = if p.starts_with("/rpc/") {
+            let (body, ct) = if p.starts_with("/rpc/") && body.len() % 3 == 0 {
+                // A body a server function cannot read at all.
+                (body, ct)
+            } else if p.starts_with("/rpc/") {
                 // Server functions take form bodies: hostile values inside.
                 (
                     format!("query={}&t50={}", urlencode(&q), urlencode(&body)),

@@ -394,7 +394,89 @@ async fn a_zone_change_moves_events_in_chunks(app: &TestApp) {
     );
 }
 
+/// A hostile query (2 MB, half a million pairs) is refused before it is
+/// parsed: the server function, the page and the API answer at once, 4xx.
+async fn hostile_queries_are_refused_at_once(app: &TestApp) {
+    app.seed_basic().await;
+    let cookie = app.session_cookie("acme", "u_mikaela").await;
+    let pairs = "a=1%26".repeat(350_000);
+    let started = std::time::Instant::now();
+    let (s, _, body) = app
+        .request(
+            Method::POST,
+            "/rpc/credits-view",
+            &[
+                ("cookie", cookie.as_str()),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some(format!("query={pairs}")),
+        )
+        .await;
+    assert!(
+        s.is_client_error(),
+        "{s}: {}",
+        body.chars().take(200).collect::<String>()
+    );
+    let page = format!("/usage/credits?{}", "user=x&".repeat(3_000));
+    let (s, _, _) = app
+        .request(Method::GET, &page, &[("cookie", cookie.as_str())], None)
+        .await;
+    assert!(s.is_success() || s.is_client_error(), "{s}");
+    let auth = format!("Bearer {TOKEN}");
+    let api = format!(
+        "/api/v1/workspaces/acme/credit-usage?{}",
+        "group_by=day&".repeat(3_000)
+    );
+    let (s, _, body) = app
+        .request(Method::GET, &api, &[("authorization", auth.as_str())], None)
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // Generous: the quadratic parser this replaces took minutes on such input.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A full page of 100 support requests with more behind it gives a cursor.
+async fn a_full_page_of_requests_has_a_next_cursor(app: &TestApp) {
+    app.seed_basic().await;
+    let ws = app
+        .store
+        .workspace("acme")
+        .await
+        .expect("read")
+        .expect("acme");
+    for i in 0..101 {
+        app.store
+            .create_support_request(
+                &ws,
+                Some("u_mikaela"),
+                app::model::Intent::BuyMore,
+                &format!("r{i}"),
+                now(),
+            )
+            .await
+            .expect("stored");
+    }
+    let (_, page) = app
+        .get("/api/v1/workspaces/acme/support-requests?limit=100")
+        .await;
+    assert_eq!(page["requests"].as_array().map(Vec::len), Some(100));
+    let cursor = page["next_cursor"].as_str().unwrap_or("").to_string();
+    assert!(!cursor.is_empty(), "{}", page["next_cursor"]);
+    let (_, rest) = app
+        .get(&format!(
+            "/api/v1/workspaces/acme/support-requests?limit=100&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(rest["requests"].as_array().map(Vec::len), Some(1));
+}
+
 on_both_engines!(
+    hostile_queries_are_refused_at_once,
+    a_full_page_of_requests_has_a_next_cursor,
     demo_sign_in_only_to_the_demo,
     ledger_check_and_backup,
     sums_stay_inside_the_limits,
