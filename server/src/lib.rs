@@ -61,6 +61,8 @@ pub struct AppState {
     pub contact: app::model::ContactLinks,
     /// Whether a webhook is configured (else deliveries are `none`).
     pub webhook: bool,
+    /// The chart library's address under `/pkg` (content-hashed by the build).
+    pub echarts_src: Arc<str>,
 }
 
 impl AppState {

@@ -97,6 +97,24 @@ async fn run(cli: Cli) -> Result<(), String> {
     Ok(())
 }
 
+/// The build's `hash.txt` beside the binary (`js: …`, `wasm: …`,
+/// `echarts: …`), when every hashed file it names is in the site.
+fn asset_hashes(site_root: &str) -> Option<std::collections::HashMap<String, String>> {
+    let exe = std::env::current_exe().ok()?;
+    let text = std::fs::read_to_string(exe.parent()?.join("hash.txt")).ok()?;
+    let hashes: std::collections::HashMap<String, String> = text
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let pkg = std::path::Path::new(site_root).join("pkg");
+    let present = |name: String| pkg.join(name).exists();
+    let all = present(format!("credits.{}.js", hashes.get("js")?))
+        && present(format!("credits.{}.wasm", hashes.get("wasm")?))
+        && present(format!("echarts.{}.js", hashes.get("echarts")?));
+    all.then_some(hashes)
+}
+
 /// Secrets shorter than 32 bytes are refused at start.
 fn strong_secret(name: &str, value: Option<&str>) -> Result<(), String> {
     match value {
@@ -153,12 +171,20 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
     }
+    // Content-hashed bundle names, when the build wrote them beside the
+    // binary (scripts/build) and the files are there.
+    let hashes = asset_hashes(&args.site_root);
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("credits")
         .site_root(args.site_root.clone())
         .site_pkg_dir("pkg")
         .site_addr(args.bind)
+        .hash_files(hashes.is_some())
         .build();
+    let echarts_src = match hashes.as_ref().and_then(|h| h.get("echarts")) {
+        Some(h) => format!("/pkg/echarts.{h}.js"),
+        None => "/pkg/echarts.min.js".to_string(),
+    };
     let wasm = std::path::Path::new(&args.site_root)
         .join("pkg")
         .join("credits_bg.wasm");
@@ -186,6 +212,7 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
             .map(|s| Arc::from(s.as_str())),
         https: args.https,
         webhook: webhook_url.is_some(),
+        echarts_src: Arc::from(echarts_src.as_str()),
         contact: app::model::ContactLinks {
             platform_origins: args
                 .embed_origins

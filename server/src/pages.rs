@@ -296,8 +296,18 @@ pub fn router(state: AppState) -> Router<AppState> {
     let options = ShellOptions {
         leptos: state.leptos.clone(),
         hydrate: state.hydrate,
+        echarts_src: state.echarts_src.to_string(),
     };
     let hydrate = state.hydrate;
+    let echarts_src = state.echarts_src.to_string();
+    // The built bundle: brotli or gzip copies made at build time, chosen by
+    // Accept-Encoding; content-hashed names are cached for a year.
+    let pkg = tower_http::services::ServeDir::new(
+        std::path::Path::new(state.leptos.site_root.as_ref())
+            .join(state.leptos.site_pkg_dir.as_ref()),
+    )
+    .precompressed_br()
+    .precompressed_gzip();
     let app_fn = {
         let options = options.clone();
         move || shell(options.clone())
@@ -330,6 +340,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/auth/logout", axum::routing::post(signin::logout))
         .route("/demo", get(signin::demo_page).post(signin::demo_sign_in))
         .route("/assets/credits.css", get(stylesheet))
+        .nest_service("/pkg", pkg)
         .route("/usage/credits.csv", get(credits_csv))
         .route("/embed/usage/credits.csv", get(credits_csv))
         .leptos_routes_with_context(&state, routes, context.clone(), app_fn)
@@ -337,7 +348,11 @@ pub fn router(state: AppState) -> Router<AppState> {
             AppState,
             _,
         >(context, move |leptos| {
-            shell(ShellOptions { leptos, hydrate })
+            shell(ShellOptions {
+                leptos,
+                hydrate,
+                echarts_src: echarts_src.clone(),
+            })
         }))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

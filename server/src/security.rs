@@ -11,11 +11,20 @@ use crate::AppState;
 
 pub use app::security::{frame_ancestors, is_embed_route, page_policy};
 
+/// Whether a bundle file's name carries its content hash
+/// (`credits.0123456789abcdef.wasm`).
+fn is_hashed_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or("");
+    name.split('.')
+        .any(|part| part.len() == 16 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// Sets the security headers on every response (a page may have set its
 /// own policy, with its nonce, already).
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let embed = is_embed_route(req.uri().path());
     let static_asset = req.uri().path().starts_with("/pkg/");
+    let hashed = static_asset && is_hashed_name(req.uri().path());
     let https = state.https
         || req
             .headers()
@@ -42,7 +51,13 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
     if !h.contains_key(header::CACHE_CONTROL) {
-        if static_asset {
+        if hashed {
+            // The name changes with the content: keep it for a year.
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            );
+        } else if static_asset {
             // Not content-hashed yet: cache, but ask whether it changed
             // (a 304 from its Last-Modified) before each use.
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -65,8 +65,41 @@ mod draw {
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
 
-    /// Frames to wait for the box to be attached and laid out (about 2 s).
-    const MAX_WAIT_FRAMES: u32 = 120;
+    /// Frames to wait for the box to be laid out and the chart library to
+    /// arrive (about 15 s: it loads on demand, over a slow network too).
+    const MAX_WAIT_FRAMES: u32 = 900;
+
+    /// Adds the chart library's script (its address is in the page's
+    /// `credits-echarts` meta tag) unless a page already has it.
+    fn load_echarts() {
+        let doc = document();
+        if doc
+            .query_selector("script[data-echarts]")
+            .ok()
+            .flatten()
+            .is_some()
+            || doc
+                .query_selector("script[src*='echarts']")
+                .ok()
+                .flatten()
+                .is_some()
+        {
+            return;
+        }
+        let src = doc
+            .query_selector("meta[name=\"credits-echarts\"]")
+            .ok()
+            .flatten()
+            .and_then(|m| m.get_attribute("content"))
+            .unwrap_or_else(|| "/pkg/echarts.min.js".into());
+        if let Ok(script) = doc.create_element("script") {
+            let _ = script.set_attribute("src", &src);
+            let _ = script.set_attribute("data-echarts", "");
+            if let Some(head) = doc.head() {
+                let _ = head.append_child(&script);
+            }
+        }
+    }
 
     fn call(target: &JsValue, method: &str, args: &[JsValue]) -> Option<JsValue> {
         let f = js_sys::Reflect::get(target, &JsValue::from_str(method)).ok()?;
@@ -177,6 +210,9 @@ mod draw {
         }
         let ready = el.is_connected() && el.client_width() > 0;
         let lib = echarts();
+        if lib.is_none() {
+            load_echarts();
+        }
         let (true, Some(lib)) = (ready, lib) else {
             // Not attached or laid out yet (a client-side navigation), or
             // the chart script still loading: try again next frame.

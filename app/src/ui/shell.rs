@@ -20,14 +20,20 @@ pub struct ShellOptions {
     pub leptos: LeptosOptions,
     /// Whether the WASM bundle exists; without it the page is server-rendered only.
     pub hydrate: bool,
+    /// The chart library's address (content-hashed when the build made one).
+    pub echarts_src: String,
 }
 
 /// The whole document (rendered on the server only).
 pub fn shell(options: ShellOptions) -> impl IntoView {
-    // ECharts first: a deferred classic script runs before the module that hydrates.
+    // ECharts only where a chart is drawn first, deferred (it never blocks
+    // the first paint; a deferred classic script runs before the module
+    // that hydrates). Other tabs load it when a chart first needs it.
+    let charts_first = options.hydrate && tab_draws_charts(&page_path());
+    let echarts_src = options.echarts_src.clone();
     let hydration = options.hydrate.then(|| {
         view! {
-            <script src="/pkg/echarts.min.js" defer></script>
+            {charts_first.then(|| view! { <script src=echarts_src.clone() defer></script> })}
             <HydrationScripts options=options.leptos.clone()/>
         }
     });
@@ -42,6 +48,7 @@ pub fn shell(options: ShellOptions) -> impl IntoView {
                 <link rel="icon" href="data:,"/>
                 <link rel="stylesheet" href="/assets/credits.css"/>
                 <meta name="credits-embed-origins" content=page.origins/>
+                <meta name="credits-echarts" content=options.echarts_src.clone()/>
                 {page.token.map(|t| view! { <meta name="credits-session" content=t/> })}
                 {page.bootstrap.map(|(path, nonce)| view! {
                     // Entered as /embed?token=…: show the dashboard's own address.
@@ -55,6 +62,21 @@ pub fn shell(options: ShellOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Whether the tab at `path` draws charts.
+fn tab_draws_charts(path: &str) -> bool {
+    path.ends_with("/usage/credits") || path.ends_with("/usage/conversations")
+}
+
+#[cfg(feature = "ssr")]
+fn page_path() -> String {
+    request_path()
+}
+
+#[cfg(not(feature = "ssr"))]
+fn page_path() -> String {
+    String::new()
 }
 
 /// What the document head carries for this request's session.

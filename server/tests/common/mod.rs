@@ -67,6 +67,7 @@ impl TestApp {
             embed_secret: Some(Arc::from(EMBED_SECRET)),
             https: false,
             webhook: true,
+            echarts_src: Arc::from("/pkg/echarts.min.js"),
             contact: app::model::ContactLinks {
                 platform_origins: vec![
                     "http://platform.test".into(),

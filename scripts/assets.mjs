@@ -1,0 +1,62 @@
+// Content-hashed, precompressed copies of the first view's assets, and
+// their brotli sizes against the budgets of the first view.
+//   node scripts/assets.mjs <site>/pkg <dir of the credits binary>
+// Writes credits.<hash>.js, credits.<hash>.wasm and echarts.<hash>.js (the
+// originals stay, for `cargo leptos` and for a server started without the
+// hash file), .br and .gz beside every asset, and hash.txt beside the
+// binary, which the server reads at start (Leptos's `hash_files`).
+import { createHash } from 'node:crypto';
+import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
+import { readFileSync, writeFileSync, readdirSync, unlinkSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const [pkg, binDir] = process.argv.slice(2);
+const hash = (b) => createHash('sha256').update(b).digest('hex').slice(0, 16);
+for (const f of readdirSync(pkg)) {
+  // Earlier builds' hashed copies and compressed files.
+  if (/\.[0-9a-f]{16}\.(js|wasm)(\.br|\.gz)?$/.test(f) || /\.(br|gz)$/.test(f)) unlinkSync(join(pkg, f));
+}
+const assets = [
+  ['js', 'credits.js', (h) => `credits.${h}.js`],
+  ['wasm', 'credits_bg.wasm', (h) => `credits.${h}.wasm`],
+  ['echarts', 'echarts.min.js', (h) => `echarts.${h}.js`],
+];
+const lines = [];
+const sizes = {};
+for (const [key, file, hashed] of assets) {
+  const bytes = readFileSync(join(pkg, file));
+  const h = hash(bytes);
+  const name = hashed(h);
+  writeFileSync(join(pkg, name), bytes);
+  const br = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } });
+  const gz = gzipSync(bytes, { level: 9 });
+  for (const target of [file, name]) {
+    writeFileSync(join(pkg, `${target}.br`), br);
+    writeFileSync(join(pkg, `${target}.gz`), gz);
+  }
+  lines.push(`${key}: ${h}`);
+  sizes[key] = { name, raw: bytes.length, br: br.length, gz: gz.length };
+}
+mkdirSync(binDir, { recursive: true });
+writeFileSync(join(binDir, 'hash.txt'), lines.join('\n') + '\n');
+const css = readFileSync(new URL('../style/main.css', import.meta.url));
+sizes.css = { name: 'credits.css', raw: css.length, br: brotliCompressSync(css).length, gz: gzipSync(css).length };
+
+const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+console.log('first-view assets (brotli):');
+for (const [key, s] of Object.entries(sizes)) console.log(`  ${key.padEnd(8)} ${s.name.padEnd(34)} ${kb(s.raw).padStart(10)} raw ${kb(s.br).padStart(9)} br ${kb(s.gz).padStart(9)} gz`);
+const budgets = [
+  ['WASM + glue', sizes.wasm.br + sizes.js.br, 200 * 1024],
+  ['charts', sizes.echarts.br, 150 * 1024],
+  ['first view (CSS, JS, WASM, charts; HTML is ~10 KB more)', sizes.wasm.br + sizes.js.br + sizes.echarts.br + sizes.css.br, 400 * 1024],
+];
+let over = 0;
+for (const [what, size, budget] of budgets) {
+  const ok = size <= budget;
+  if (!ok) over++;
+  console.log(`  budget ${what}: ${kb(size)} of ${kb(budget)} ${ok ? 'ok' : 'OVER'}`);
+}
+if (over && process.env.CREDITS_ENFORCE_BUDGETS === '1') {
+  console.error(`${over} budget(s) exceeded`);
+  process.exit(1);
+}
