@@ -1,0 +1,110 @@
+// Page speed, measured in the browser and printed as figures (not timed
+// assertions): LCP and CLS of a cold first view of each tab, bytes
+// transferred on a cold and a warm visit, the time from a period preset
+// to the new figures (median of 10), and the first view on a throttled
+// network. The only assertions are about what must be true at any speed:
+// the warm visit fetches no bundle again, and the throttled first view has
+// its figures in the server's HTML.
+import { Page, CDPSession } from '@playwright/test';
+import { test, expect, hydrated } from './fixtures';
+
+const figures: string[] = [];
+test.afterAll(() => {
+  console.log('\nPage speed (loopback, demo data):\n' + figures.map((f) => `  ${f}`).join('\n'));
+});
+
+/** Bytes on the wire per resource, read from the Network domain. */
+async function wireBytes(cdp: CDPSession): Promise<() => Record<string, number>> {
+  await cdp.send('Network.enable');
+  const urls = new Map<string, string>();
+  const bytes: Record<string, number> = {};
+  cdp.on('Network.responseReceived', (e: any) => urls.set(e.requestId, e.response.url));
+  cdp.on('Network.loadingFinished', (e: any) => {
+    const url = urls.get(e.requestId) ?? '?';
+    const kind = /\.wasm/.test(url) ? 'wasm' : /echarts/.test(url) ? 'charts' : /\.js/.test(url) ? 'js' : /\.css/.test(url) ? 'css' : /\/rpc\//.test(url) ? 'data' : 'html';
+    bytes[kind] = (bytes[kind] ?? 0) + e.encodedDataLength;
+  });
+  return () => ({ ...bytes });
+}
+
+async function vitals(page: Page): Promise<{ lcp: number; cls: number }> {
+  return page.evaluate(
+    () =>
+      new Promise<{ lcp: number; cls: number }>((resolve) => {
+        let lcp = 0;
+        let cls = 0;
+        new PerformanceObserver((l) => l.getEntries().forEach((e: any) => (lcp = e.startTime))).observe({ type: 'largest-contentful-paint', buffered: true });
+        new PerformanceObserver((l) => l.getEntries().forEach((e: any) => { if (!e.hadRecentInput) cls += e.value; })).observe({ type: 'layout-shift', buffered: true });
+        setTimeout(() => resolve({ lcp, cls }), 1500);
+      }),
+  );
+}
+
+const total = (b: Record<string, number>) => Object.values(b).reduce((a, n) => a + n, 0);
+const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+
+test('cold first view of each tab: LCP, CLS and bytes', async ({ browser }) => {
+  for (const tab of ['plan', 'credits', 'conversations']) {
+    const context = await browser.newContext({ baseURL: test.info().project.use.baseURL });
+    await context.request.post('/demo', { form: { user_id: 'u_mikaela', next: '/usage/plan' }, maxRedirects: 0 });
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: false });
+    const read = await wireBytes(cdp);
+    await page.goto(`/usage/${tab}`);
+    await hydrated(page);
+    const v = await vitals(page);
+    const b = read();
+    figures.push(`/usage/${tab} cold: LCP ${v.lcp.toFixed(0)} ms, CLS ${v.cls.toFixed(3)}, transferred ${kb(total(b))} (${Object.entries(b).map(([k, n]) => `${k} ${kb(n)}`).join(', ')})`);
+    // A warm second visit in the same browser: HTML and data only.
+    const before = read();
+    await page.goto(`/usage/${tab}`);
+    await hydrated(page);
+    await page.waitForTimeout(500);
+    const after = read();
+    const warm: Record<string, number> = {};
+    for (const k of Object.keys(after)) warm[k] = after[k] - (before[k] ?? 0);
+    figures.push(`/usage/${tab} warm: transferred ${kb(total(warm))} (${Object.entries(warm).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${kb(n)}`).join(', ')})`);
+    expect((warm.wasm ?? 0) + (warm.charts ?? 0), 'the bundle is not fetched again').toBeLessThan(2_000);
+    await context.close();
+  }
+});
+
+test('a period preset to the new figures: median of 10', async ({ page }) => {
+  await page.goto('/usage/credits');
+  await hydrated(page);
+  const presets = ['last_week', 'this_month', 'last_month', 'last_28_days', 'yesterday'];
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const period = presets[i % presets.length];
+    const before = await page.getByTestId('covered').getAttribute('data-from');
+    const started = Date.now();
+    await page.locator(`.presets [data-period="${period}"]`).click();
+    await expect(page.locator(`.presets [data-period="${period}"]`)).toHaveAttribute('aria-current', 'true');
+    await page.waitForFunction(
+      ([b, p]) => document.querySelector('[data-testid="covered"]')?.getAttribute('data-from') !== b || p === 'this_month',
+      [before, period],
+    );
+    times.push(Date.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  figures.push(`period change (click to new figures): median ${times[5]} ms, max ${times[9]} ms`);
+});
+
+test('throttled network (1.6 Mbit/s, 150 ms): figures at once, interactive soon', async ({ page }) => {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false, latency: 150, downloadThroughput: (1.6 * 1024 * 1024) / 8, uploadThroughput: (750 * 1024) / 8,
+  });
+  const started = Date.now();
+  await page.goto('/usage/credits', { waitUntil: 'commit' });
+  await expect(page.getByTestId('credits-total')).toBeVisible();
+  const figuresAt = Date.now() - started;
+  const html = await page.content();
+  expect(html).toContain('data-testid="credits-total"');
+  await hydrated(page);
+  const interactiveAt = Date.now() - started;
+  figures.push(`throttled /usage/credits: figures visible after ${figuresAt} ms (server-rendered), hydrated after ${interactiveAt} ms`);
+});
+
