@@ -234,8 +234,8 @@ async fn credits_csv(
             .workspace(&session.workspace_id)
             .await?
             .ok_or(crate::api::error::ApiError::NotFound)?;
-        let known = state.store.known_ids(&ws.id).await?;
-        let (query, _notes) = crate::views::page_query(Metric::Credits, &params, &known);
+        let names = state.store.names(&ws.id).await?;
+        let (query, _notes) = crate::views::page_query(Metric::Credits, &params, &names);
         crate::api::csv::csv_response(&state, ws, query).await
     }
     .await;

@@ -1036,10 +1036,23 @@ impl Store {
         query: &UsageQuery,
         now: DateTime<Utc>,
     ) -> StoreResult<Report> {
+        let names = self.names(&ws.id).await?;
+        self.report_named(ws, metric, query, now, &names).await
+    }
+
+    /// A usage report labelled with names the caller loaded once (a view
+    /// makes several reports: one statement each).
+    pub async fn report_named(
+        &self,
+        ws: &Workspace,
+        metric: Metric,
+        query: &UsageQuery,
+        now: DateTime<Utc>,
+        names: &Names,
+    ) -> StoreResult<Report> {
         let cal = ws.calendar();
         let range = query.period.range(cal.today(now), cal.week_start);
         let mut conn = self.pool.acquire().await?;
-        let names = load_names(&mut conn, &ws.id).await?;
         let (table, value) = match metric {
             Metric::Credits => ("credit_daily", "credits"),
             Metric::Conversations => ("conversation_daily", "conversations"),
@@ -1105,7 +1118,7 @@ impl Store {
             }
             *groups.entry(keys).or_default() += v;
         }
-        let rows = arrange_rows(&query.group_by, groups, range, &names);
+        let rows = arrange_rows(&query.group_by, groups, range, names);
         Ok(Report {
             metric,
             period: PeriodInfo {

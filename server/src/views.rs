@@ -11,7 +11,7 @@ use app::model::{
 };
 use app::query::{parse_usage_query, PAGE_FILTERS};
 
-use crate::store::{KnownIds, Names, Store, StoreResult, Workspace};
+use crate::store::{Names, Store, StoreResult, Workspace};
 
 const PERIOD_PARAMS: [&str; 4] = ["period", "date", "from", "to"];
 
@@ -20,7 +20,7 @@ const PERIOD_PARAMS: [&str; 4] = ["period", "date", "from", "to"];
 pub fn page_query(
     metric: Metric,
     params: &[(String, String)],
-    known: &KnownIds,
+    known: &Names,
 ) -> (UsageQuery, Vec<String>) {
     let mut notes = Vec::new();
     let mut kept: Vec<(String, String)> = params
@@ -57,9 +57,9 @@ pub fn page_query(
             *v = None;
         }
     };
-    unknown(&mut f.user_id, "user", &|id| known.users.contains(id));
+    unknown(&mut f.user_id, "user", &|id| known.users.contains_key(id));
     unknown(&mut f.campaign_id, "campaign", &|id| {
-        known.campaigns.contains(id)
+        known.campaigns.contains_key(id)
     });
     unknown(&mut f.identity_id, "identity", &|id| {
         known.identities.contains_key(id)
@@ -110,7 +110,7 @@ fn directory(names: &Names) -> Directory {
     }
 }
 
-/// The query's report grouped by `dims`.
+/// The query's report grouped by `dims`, labelled with `names`.
 async fn grouped_report(
     store: &Store,
     ws: &Workspace,
@@ -118,12 +118,13 @@ async fn grouped_report(
     query: &UsageQuery,
     dims: &[Dimension],
     now: DateTime<Utc>,
+    names: &Names,
 ) -> StoreResult<Report> {
     let grouped = UsageQuery {
         group_by: dims.to_vec(),
         ..query.clone()
     };
-    store.report(ws, metric, &grouped, now).await
+    store.report_named(ws, metric, &grouped, now, names).await
 }
 
 /// The previous period of the same length, as a custom period.
@@ -151,18 +152,11 @@ pub async fn credits_view(
     params: &[(String, String)],
     now: DateTime<Utc>,
 ) -> StoreResult<CreditsView> {
-    let known = store.known_ids(&ws.id).await?;
-    let (query, notes) = page_query(Metric::Credits, params, &known);
-    let report = |metric, dims| grouped_report(store, ws, metric, &query, dims, now);
-    let by_action = report(Metric::Credits, &[Dimension::Action]).await?;
-    let by_category = report(Metric::Credits, &[Dimension::Category]).await?;
-    let by_user = report(Metric::Credits, &[Dimension::User]).await?;
-    let by_day_action = report(Metric::Credits, &[Dimension::Day, Dimension::Action]).await?;
-    let by_day_user = report(Metric::Credits, &[Dimension::Day, Dimension::User]).await?;
-    let previous_total = store
-        .report(ws, Metric::Credits, &previous(&query, ws, now), now)
-        .await?
-        .total;
+    // The directory once (it checks the filters and labels every report),
+    // then the view's reports at once: one statement each.
+    let names = store.names(&ws.id).await?;
+    let (query, notes) = page_query(Metric::Credits, params, &names);
+    let report = |metric, dims| grouped_report(store, ws, metric, &query, dims, now, &names);
     // The forecast is about the whole workspace's current cycle.
     let cal = ws.calendar();
     let today = cal.today(now);
@@ -175,13 +169,19 @@ pub async fn credits_view(
         group_by: Vec::new(),
         filters: Filters::default(),
     };
-    let used_in_window = store
-        .report(ws, Metric::Credits, &pace_query, now)
-        .await?
-        .total;
+    let previous_query = previous(&query, ws, now);
     let cycle = BillingCycle::containing(today);
-    let left = store.cycle_credits(ws, cycle).await?.left();
-    let names = store.names(&ws.id).await?;
+    let (by_action, by_category, by_user, by_day_action, by_day_user, previous, pace, credits) = tokio::try_join!(
+        report(Metric::Credits, &[Dimension::Action]),
+        report(Metric::Credits, &[Dimension::Category]),
+        report(Metric::Credits, &[Dimension::User]),
+        report(Metric::Credits, &[Dimension::Day, Dimension::Action]),
+        report(Metric::Credits, &[Dimension::Day, Dimension::User]),
+        store.report_named(ws, Metric::Credits, &previous_query, now, &names),
+        store.report_named(ws, Metric::Credits, &pace_query, now, &names),
+        store.cycle_credits(ws, cycle),
+    )?;
+    let (previous_total, used_in_window, left) = (previous.total, pace.total, credits.left());
     Ok(CreditsView {
         notes,
         period: by_action.period.clone(),
@@ -205,19 +205,19 @@ pub async fn conversations_view(
     params: &[(String, String)],
     now: DateTime<Utc>,
 ) -> StoreResult<ConversationsView> {
-    let known = store.known_ids(&ws.id).await?;
-    let (query, notes) = page_query(Metric::Conversations, params, &known);
-    let report = |metric, dims| grouped_report(store, ws, metric, &query, dims, now);
-    let by_day = report(Metric::Conversations, &[Dimension::Day]).await?;
-    let by_campaign = report(Metric::Conversations, &[Dimension::Campaign]).await?;
-    let by_identity = report(Metric::Conversations, &[Dimension::Identity]).await?;
-    let credits_by_campaign = report(Metric::Credits, &[Dimension::Campaign]).await?;
-    let credits_by_identity = report(Metric::Credits, &[Dimension::Identity]).await?;
-    let previous_total = store
-        .report(ws, Metric::Conversations, &previous(&query, ws, now), now)
-        .await?
-        .total;
     let names = store.names(&ws.id).await?;
+    let (query, notes) = page_query(Metric::Conversations, params, &names);
+    let report = |metric, dims| grouped_report(store, ws, metric, &query, dims, now, &names);
+    let previous_query = previous(&query, ws, now);
+    let (by_day, by_campaign, by_identity, credits_by_campaign, credits_by_identity, previous) = tokio::try_join!(
+        report(Metric::Conversations, &[Dimension::Day]),
+        report(Metric::Conversations, &[Dimension::Campaign]),
+        report(Metric::Conversations, &[Dimension::Identity]),
+        report(Metric::Credits, &[Dimension::Campaign]),
+        report(Metric::Credits, &[Dimension::Identity]),
+        store.report_named(ws, Metric::Conversations, &previous_query, now, &names),
+    )?;
+    let previous_total = previous.total;
     Ok(ConversationsView {
         notes,
         period: by_day.period.clone(),
@@ -246,8 +246,8 @@ mod tests {
 
     #[test]
     fn bad_values_fall_back_with_notes() {
-        let mut known = KnownIds::default();
-        known.users.insert("u_mikaela".into());
+        let mut known = Names::default();
+        known.users.insert("u_mikaela".into(), "Mikaela".into());
         let (q, notes) = page_query(
             Metric::Credits,
             &p(&[("period", "fortnight"), ("user", "u_mikaela")]),
