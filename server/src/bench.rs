@@ -186,5 +186,29 @@ pub async fn run(store: &Store, plan: &BenchPlan, now: DateTime<Utc>) -> Result<
         worst.as_secs_f64() * 1000.0,
         plan.iterations
     );
+    // Whole tab views, as the server functions compute them.
+    println!("{:<14} {:<14} {:>9} {:>9} {:>9}", "view", "period", "p50 ms", "p95 ms", "max ms");
+    for (pname, _) in periods {
+        let params = vec![("period".to_string(), pname.to_string())];
+        for tab in ["credits", "conversations"] {
+            let mut times = Vec::with_capacity(plan.iterations);
+            for _ in 0..plan.iterations {
+                let t = Instant::now();
+                if tab == "credits" {
+                    crate::views::credits_view(store, &ws, &params, now).await?;
+                } else {
+                    crate::views::conversations_view(store, &ws, &params, now).await?;
+                }
+                times.push(t.elapsed());
+            }
+            times.sort();
+            println!(
+                "{tab:<14} {pname:<14} {:>9.2} {:>9.2} {:>9.2}",
+                percentile(&times, 0.5).as_secs_f64() * 1000.0,
+                percentile(&times, 0.95).as_secs_f64() * 1000.0,
+                times.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
+            );
+        }
+    }
     Ok(())
 }
