@@ -122,7 +122,7 @@ pub struct AlertsInfo {
     pub runout_forecast: bool,
     /// The highest threshold this cycle has reached (and not recovered).
     pub reached: Option<u8>,
-    /// The run-out date this cycle's forecast alert gave, if any.
+    /// The day the credits run out at the pace of the last 7 full days, when before renewal.
     pub runs_out_on: Option<NaiveDate>,
     /// This cycle's alerts, newest first.
     pub cycle_alerts: Vec<AlertItem>,

@@ -187,7 +187,10 @@ pub async fn run(store: &Store, plan: &BenchPlan, now: DateTime<Utc>) -> Result<
         plan.iterations
     );
     // Whole tab views, as the server functions compute them.
-    println!("{:<14} {:<14} {:>9} {:>9} {:>9}", "view", "period", "p50 ms", "p95 ms", "max ms");
+    println!(
+        "{:<14} {:<14} {:>9} {:>9} {:>9}",
+        "view", "period", "p50 ms", "p95 ms", "max ms"
+    );
     for (pname, _) in periods {
         let params = vec![("period".to_string(), pname.to_string())];
         for tab in ["credits", "conversations"] {

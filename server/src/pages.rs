@@ -72,10 +72,39 @@ impl StoreSource {
             .store
             .alerts(workspace_id, 50, None, Some(start))
             .await?;
-        let runs_out_on = alerts
-            .iter()
-            .find(|(a, _)| a.kind == crate::store::AlertKind::RunoutForecast)
-            .and_then(|(a, _)| a.runs_out_on);
+        // The banner speaks of today's forecast (the same as the Credits
+        // tab's), not of an alert recorded days ago at another pace.
+        let runs_out_on = if ws.alerts.runout_forecast {
+            let today = overview.summary.today;
+            let window = app::domain::forecast::pace_window(today);
+            let pace = app::model::UsageQuery {
+                period: app::domain::calendar::Period::Custom {
+                    from: window.from,
+                    to: window.last_day(),
+                },
+                group_by: Vec::new(),
+                filters: Default::default(),
+            };
+            let used = self
+                .store
+                .report(&ws, Metric::Credits, &pace, self.clock.now())
+                .await?
+                .total;
+            let c = overview.summary.credits;
+            match app::domain::forecast::forecast(
+                today,
+                c.left,
+                used,
+                overview.summary.cycle.renews_on,
+            )
+            .outlook
+            {
+                app::domain::forecast::Outlook::RunsOutOn { date } => Some(date),
+                _ => None,
+            }
+        } else {
+            None
+        };
         Ok(app::model::AlertsInfo {
             thresholds: ws.alerts.thresholds.clone(),
             runout_forecast: ws.alerts.runout_forecast,
