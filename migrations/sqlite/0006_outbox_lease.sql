@@ -11,3 +11,8 @@ ALTER TABLE support_requests ADD COLUMN sent_at BIGINT NOT NULL DEFAULT 0;
 -- starts (the last event id moved), NULL when no move is under way. A
 -- crash resumes from here at the next start.
 ALTER TABLE workspaces ADD COLUMN rebucket_from TEXT;
+
+-- Alerts of a cycle are numbered under the cycle row's lock, so that their
+-- ids and times follow the order they were decided in, on every process.
+ALTER TABLE cycles ADD COLUMN alert_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE cycles ADD COLUMN last_alert_at BIGINT NOT NULL DEFAULT 0;

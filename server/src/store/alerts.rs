@@ -16,7 +16,7 @@ use app::domain::forecast::{forecast, pace_window, Outlook};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{AnyConnection, Row};
 
-use super::{day_str, from_ms, new_id, Delivery, StoreError, StoreResult, Workspace};
+use super::{day_str, from_ms, Delivery, StoreError, StoreResult, Workspace};
 
 /// What an alert says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +96,8 @@ struct CycleState {
     runout_alerted: bool,
     pace_day: String,
     pace_used: i64,
+    alert_seq: i64,
+    last_alert_at: i64,
 }
 
 async fn cycle_state(
@@ -104,8 +106,8 @@ async fn cycle_state(
     start: NaiveDate,
 ) -> StoreResult<Option<CycleState>> {
     let row = sqlx::query(
-        "SELECT plan_credits + add_on + rollover AS granted, used, reached, runout_alerted, pace_day, pace_used \
-         FROM cycles WHERE workspace_id = $1 AND start_day = $2",
+        "SELECT plan_credits + add_on + rollover AS granted, used, reached, runout_alerted, pace_day, pace_used, \
+         alert_seq, last_alert_at FROM cycles WHERE workspace_id = $1 AND start_day = $2",
     )
     .bind(ws.to_string())
     .bind(day_str(start))
@@ -120,6 +122,8 @@ async fn cycle_state(
             runout_alerted: r.try_get::<i64, _>("runout_alerted")? != 0,
             pace_day: r.try_get("pace_day")?,
             pace_used: r.try_get("pace_used")?,
+            alert_seq: r.try_get("alert_seq")?,
+            last_alert_at: r.try_get("last_alert_at")?,
         })
     })
     .transpose()
@@ -172,16 +176,24 @@ pub(super) async fn record_alerts(
         state.granted,
         usage,
     );
-    let alert = |kind, percent, runs_out_on| Alert {
-        id: new_id("al"),
-        workspace_id: ws.id.clone(),
-        kind,
-        percent,
-        cycle,
-        used: state.used,
-        granted: state.granted,
-        runs_out_on,
-        created_at: now,
+    // Numbered and timed under the cycle row's lock: a later decision never
+    // gets an earlier time or a smaller id, whichever process makes it.
+    let created_ms = now.timestamp_millis().max(state.last_alert_at);
+    let created_at = from_ms(created_ms)?;
+    let mut seq = state.alert_seq;
+    let mut alert = |kind, percent, runs_out_on| {
+        seq += 1;
+        Alert {
+            id: alert_id(created_ms, seq),
+            workspace_id: ws.id.clone(),
+            kind,
+            percent,
+            cycle,
+            used: state.used,
+            granted: state.granted,
+            runs_out_on,
+            created_at,
+        }
     };
     let mut alerts: Vec<Alert> = Vec::new();
     for &p in &assessment.recovered {
@@ -211,13 +223,14 @@ pub(super) async fn record_alerts(
             runout_alerted = true;
         }
     }
-    let changed = assessment.reached != state.reached
+    let changed = !alerts.is_empty()
+        || assessment.reached != state.reached
         || runout_alerted != state.runout_alerted
         || pace != (state.pace_day.clone(), state.pace_used);
     if changed {
         sqlx::query(
-            "UPDATE cycles SET reached = $3, runout_alerted = $4, pace_day = $5, pace_used = $6 \
-             WHERE workspace_id = $1 AND start_day = $2",
+            "UPDATE cycles SET reached = $3, runout_alerted = $4, pace_day = $5, pace_used = $6, \
+             alert_seq = $7, last_alert_at = $8 WHERE workspace_id = $1 AND start_day = $2",
         )
         .bind(ws.id.clone())
         .bind(day_str(start))
@@ -225,6 +238,12 @@ pub(super) async fn record_alerts(
         .bind(i64::from(runout_alerted))
         .bind(pace.0)
         .bind(pace.1)
+        .bind(state.alert_seq + alerts.len() as i64)
+        .bind(if alerts.is_empty() {
+            state.last_alert_at
+        } else {
+            created_ms
+        })
         .execute(&mut *conn)
         .await?;
     }
@@ -232,6 +251,16 @@ pub(super) async fn record_alerts(
         insert_alert(conn, ws, a).await?;
     }
     Ok(alerts)
+}
+
+/// `al_` + the time, the cycle's sequence number and a random tail: ids
+/// sort in the order the alerts were decided.
+fn alert_id(created_ms: i64, seq: i64) -> String {
+    use rand::Rng;
+    format!(
+        "al_{created_ms:012x}{seq:08x}{:08x}",
+        rand::thread_rng().gen::<u32>()
+    )
 }
 
 async fn insert_alert(conn: &mut AnyConnection, ws: &Workspace, a: &Alert) -> StoreResult<()> {
