@@ -20,8 +20,9 @@ pub const SESSION_COOKIE: &str = "credits_session";
 /// only for page loads under `/embed/`, never for server functions, which
 /// embedded pages call with the session header.
 pub const EMBED_SESSION_COOKIE: &str = "credits_embed_session";
-/// Header the embedded page sends its session in (third-party cookies may be blocked).
-pub const SESSION_HEADER: &str = "x-credits-session";
+// The header embedded pages send their session in: one definition, shared
+// with the browser code.
+pub use app::embed::SESSION_HEADER;
 
 /// The claims of a hand-off token.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
