@@ -1,0 +1,447 @@
+//! Ledger writes: cycles and their balances, grants, event batches and
+//! charges, and the pre-aggregates kept in the same transaction.
+
+use super::*;
+
+/// Makes sure the cycle starting on `start` has its row, granting the
+/// plan's monthly credits when the cycle is first used.
+pub(super) async fn ensure_cycle(
+    conn: &mut AnyConnection,
+    ws: &Workspace,
+    start: NaiveDate,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO cycles (workspace_id, start_day, plan_credits) VALUES ($1, $2, $3) \
+         ON CONFLICT (workspace_id, start_day) DO NOTHING",
+    )
+    .bind(ws.id.clone())
+    .bind(day_str(start))
+    .bind(ws.plan.monthly_credits)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A cycle's credits; a cycle never used yet holds the plan's credits.
+pub(super) async fn cycle_credits(
+    conn: &mut AnyConnection,
+    ws: &Workspace,
+    start: NaiveDate,
+) -> StoreResult<CycleCredits> {
+    let row = sqlx::query(
+        "SELECT plan_credits, add_on, rollover, used FROM cycles WHERE workspace_id = $1 AND start_day = $2",
+    )
+    .bind(ws.id.clone())
+    .bind(day_str(start))
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        Some(r) => CycleCredits {
+            plan: r.try_get("plan_credits")?,
+            add_on: r.try_get("add_on")?,
+            rollover: r.try_get("rollover")?,
+            used: r.try_get("used")?,
+        },
+        None => CycleCredits {
+            plan: ws.plan.monthly_credits,
+            ..CycleCredits::default()
+        },
+    })
+}
+
+pub(super) async fn create_grant_tx(
+    conn: &mut AnyConnection,
+    ws_id: &str,
+    grant: &GrantInput,
+    now: DateTime<Utc>,
+) -> StoreResult<(bool, serde_json::Value)> {
+    let ws = load_workspace(conn, ws_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let existing = sqlx::query(
+        "SELECT request, response FROM credit_grants WHERE workspace_id = $1 AND id = $2",
+    )
+    .bind(ws_id.to_string())
+    .bind(grant.id.clone())
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = existing {
+        let request: String = row.try_get("request")?;
+        if request != grant.request {
+            return Err(StoreError::Conflict(format!(
+                "grant {} exists with another body",
+                grant.id
+            )));
+        }
+        let response: String = row.try_get("response")?;
+        let body =
+            serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        return Ok((false, body));
+    }
+    let cycle = ws.calendar().cycle_at(now);
+    ensure_cycle(conn, &ws, cycle.start).await?;
+    let column = if grant.kind == "rollover" {
+        "rollover"
+    } else {
+        "add_on"
+    };
+    let granted = sqlx::query(&format!(
+        "UPDATE cycles SET {column} = {column} + $3 WHERE workspace_id = $1 AND start_day = $2 \
+         AND plan_credits + add_on + rollover <= $4 - $3"
+    ))
+    .bind(ws_id.to_string())
+    .bind(day_str(cycle.start))
+    .bind(grant.credits)
+    .bind(MAX_CYCLE_CREDITS)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if granted == 0 {
+        return Err(StoreError::Conflict(format!(
+            "this cycle's grants would pass {MAX_CYCLE_CREDITS} credits"
+        )));
+    }
+    // More credits may recover reached thresholds.
+    alerts::record_alerts(conn, &ws, cycle.start, now, false).await?;
+    let body = serde_json::json!({
+        "id": grant.id,
+        "kind": grant.kind,
+        "credits": grant.credits,
+        "note": grant.note,
+        "price": grant.price,
+        "cycle": {"start": cycle.start, "end": cycle.end},
+        "expires_on": cycle.end,
+        "created_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    sqlx::query(
+        "INSERT INTO credit_grants (workspace_id, id, kind, credits, cycle_start, request, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(ws_id.to_string())
+    .bind(grant.id.clone())
+    .bind(grant.kind.clone())
+    .bind(grant.credits)
+    .bind(day_str(cycle.start))
+    .bind(grant.request.clone())
+    .bind(body.to_string())
+    .bind(now.timestamp_millis())
+    .execute(&mut *conn)
+    .await?;
+    Ok((true, body))
+}
+
+/// Changes to the pre-aggregates and cycle counters that a set of events
+/// makes; applied in key order so that concurrent writers lock rows in the
+/// same order and cannot deadlock.
+#[derive(Default)]
+pub(super) struct Deltas {
+    credit_daily: BTreeMap<(String, String, String, String, String), i64>,
+    conversation_daily: BTreeMap<(String, String, String, String), i64>,
+    cycle_used: BTreeMap<NaiveDate, i64>,
+}
+
+impl Deltas {
+    /// The opposite changes (an event leaving its keys).
+    pub(super) fn negate(&mut self) {
+        self.credit_daily.values_mut().for_each(|v| *v = -*v);
+        self.conversation_daily.values_mut().for_each(|v| *v = -*v);
+        self.cycle_used.values_mut().for_each(|v| *v = -*v);
+    }
+
+    pub(super) fn add(&mut self, e: &NewEvent, day: NaiveDate) {
+        let d = day_str(day);
+        match e.credits {
+            Some((action, credits)) => {
+                let key = (
+                    d,
+                    action.key().to_string(),
+                    e.user_id.clone(),
+                    key_of(&e.campaign_id),
+                    key_of(&e.identity_id),
+                );
+                *self.credit_daily.entry(key).or_default() += credits;
+                *self
+                    .cycle_used
+                    .entry(BillingCycle::containing(day).start)
+                    .or_default() += credits;
+            }
+            None => {
+                let key = (
+                    d,
+                    key_of(&e.campaign_id),
+                    key_of(&e.identity_id),
+                    e.user_id.clone(),
+                );
+                *self.conversation_daily.entry(key).or_default() += 1;
+            }
+        }
+    }
+
+    pub(super) async fn apply(self, conn: &mut AnyConnection, ws: &Workspace) -> StoreResult<()> {
+        let credit: Vec<_> = self.credit_daily.into_iter().collect();
+        for chunk in credit.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO credit_daily (workspace_id, day, action, user_id, campaign_id, identity_id, credits) VALUES {} \
+                 ON CONFLICT (workspace_id, day, action, user_id, campaign_id, identity_id) \
+                 DO UPDATE SET credits = credit_daily.credits + excluded.credits",
+                values_sql(chunk.len(), 7, 1)
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * 7);
+            for ((day, action, user, campaign, identity), credits) in chunk {
+                vals.extend([
+                    Val::S(ws.id.clone()),
+                    Val::S(day.clone()),
+                    Val::S(action.clone()),
+                    Val::S(user.clone()),
+                    Val::S(campaign.clone()),
+                    Val::S(identity.clone()),
+                    Val::I(*credits),
+                ]);
+            }
+            exec_values(conn, &sql, vals).await?;
+        }
+        let convs: Vec<_> = self.conversation_daily.into_iter().collect();
+        for chunk in convs.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO conversation_daily (workspace_id, day, campaign_id, identity_id, user_id, conversations) VALUES {} \
+                 ON CONFLICT (workspace_id, day, campaign_id, identity_id, user_id) \
+                 DO UPDATE SET conversations = conversation_daily.conversations + excluded.conversations",
+                values_sql(chunk.len(), 6, 1)
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * 6);
+            for ((day, campaign, identity, user), n) in chunk {
+                vals.extend([
+                    Val::S(ws.id.clone()),
+                    Val::S(day.clone()),
+                    Val::S(campaign.clone()),
+                    Val::S(identity.clone()),
+                    Val::S(user.clone()),
+                    Val::I(*n),
+                ]);
+            }
+            exec_values(conn, &sql, vals).await?;
+        }
+        for (start, used) in self.cycle_used {
+            ensure_cycle(conn, ws, start).await?;
+            // Checked in the statement: a cycle's figures stay far inside
+            // 64 bits (SQLite would silently turn an overflow into a float).
+            let done = sqlx::query(
+                "UPDATE cycles SET used = used + $3 WHERE workspace_id = $1 AND start_day = $2 AND used <= $4 - $3",
+            )
+            .bind(ws.id.clone())
+            .bind(day_str(start))
+            .bind(used)
+            .bind(MAX_CYCLE_CREDITS)
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "the cycle starting {start} would pass {MAX_CYCLE_CREDITS} credits used"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) async fn insert_events(
+    conn: &mut AnyConnection,
+    ws: &Workspace,
+    events: &[&NewEvent],
+) -> StoreResult<Deltas> {
+    let cal = ws.calendar();
+    let mut deltas = Deltas::default();
+    for chunk in events.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO usage_events (workspace_id, id, kind, occurred_at, day, action, credits, user_id, \
+             campaign_id, identity_id, request) VALUES {}",
+            values_sql(chunk.len(), 11, 1)
+        );
+        let mut vals = Vec::with_capacity(chunk.len() * 11);
+        for e in chunk {
+            let day = cal.local_day(e.occurred_at);
+            deltas.add(e, day);
+            let (kind, action, credits) = match e.credits {
+                Some((a, c)) => ("credits", Some(a.key().to_string()), Val::I(c)),
+                None => ("conversation", None, Val::N(None)),
+            };
+            // A NULL credits column must be bound as a typed NULL on PostgreSQL.
+            let credits = match credits {
+                Val::N(_) => Val::I(0),
+                v => v,
+            };
+            vals.extend([
+                Val::S(ws.id.clone()),
+                Val::S(e.id.clone()),
+                Val::S(kind.to_string()),
+                Val::I(e.occurred_at.timestamp_millis()),
+                Val::S(day_str(day)),
+                Val::N(action),
+                credits,
+                Val::S(e.user_id.clone()),
+                Val::N(e.campaign_id.clone()),
+                Val::N(e.identity_id.clone()),
+                Val::S(e.request.clone()),
+            ]);
+        }
+        exec_values(conn, &sql, vals).await?;
+    }
+    Ok(deltas)
+}
+
+pub(super) async fn stored_requests(
+    conn: &mut AnyConnection,
+    ws: &str,
+    ids: &[&str],
+) -> StoreResult<HashMap<String, String>> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let places: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT id, request FROM usage_events WHERE workspace_id = $1 AND id IN ({})",
+            places.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(ws.to_string());
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            found.insert(row.try_get("id")?, row.try_get("request")?);
+        }
+    }
+    Ok(found)
+}
+
+pub(super) async fn record_events_tx(
+    conn: &mut AnyConnection,
+    ws_id: &str,
+    events: &[NewEvent],
+    now: DateTime<Utc>,
+) -> StoreResult<BatchOutcome> {
+    let ws = load_workspace(conn, ws_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let stored = stored_requests(conn, ws_id, &ids).await?;
+    let mut fresh: Vec<&NewEvent> = Vec::with_capacity(events.len());
+    let mut duplicates = 0;
+    for e in events {
+        match stored.get(&e.id) {
+            Some(request) if *request == e.request => duplicates += 1,
+            Some(_) => {
+                return Err(StoreError::Conflict(format!(
+                    "event {} exists with other content",
+                    e.id
+                )))
+            }
+            None => fresh.push(e),
+        }
+    }
+    // Insert in id order: concurrent batches lock index entries alike.
+    fresh.sort_by(|a, b| a.id.cmp(&b.id));
+    let deltas = insert_events(conn, &ws, &fresh).await?;
+    let cycles: Vec<NaiveDate> = deltas.cycle_used.keys().copied().collect();
+    deltas.apply(conn, &ws).await?;
+    // Each cycle the batch spent from is locked by now: decide its alerts.
+    for start in cycles {
+        alerts::record_alerts(conn, &ws, start, now, true).await?;
+    }
+    Ok(BatchOutcome {
+        inserted: fresh.len(),
+        duplicates,
+    })
+}
+
+pub(super) async fn charge_tx(
+    conn: &mut AnyConnection,
+    ws_id: &str,
+    event: &NewEvent,
+    now: DateTime<Utc>,
+) -> StoreResult<ChargeOutcome> {
+    let ws = load_workspace(conn, ws_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let existing =
+        sqlx::query("SELECT request, response FROM charges WHERE workspace_id = $1 AND id = $2")
+            .bind(ws_id.to_string())
+            .bind(event.id.clone())
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(row) = existing {
+        let request: String = row.try_get("request")?;
+        if request != event.request {
+            return Err(StoreError::Conflict(format!(
+                "charge {} exists with another body",
+                event.id
+            )));
+        }
+        let response: String = row.try_get("response")?;
+        let body =
+            serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        return Ok(ChargeOutcome::Replayed(body));
+    }
+    if !stored_requests(conn, ws_id, &[event.id.as_str()])
+        .await?
+        .is_empty()
+    {
+        return Err(StoreError::Conflict(format!(
+            "an event {} exists already",
+            event.id
+        )));
+    }
+    let Some((action, credits)) = event.credits else {
+        return Err(StoreError::Corrupt("a charge without credits".into()));
+    };
+    let cal = ws.calendar();
+    let day = cal.local_day(now);
+    let cycle = BillingCycle::containing(day);
+    ensure_cycle(conn, &ws, cycle.start).await?;
+    // Check-and-spend in one statement: the row lock (PostgreSQL) or the
+    // write lock (SQLite) makes it atomic.
+    let left: Option<i64> = sqlx::query_scalar(
+        "UPDATE cycles SET used = used + $3 WHERE workspace_id = $1 AND start_day = $2 \
+         AND plan_credits + add_on + rollover - used >= $3 \
+         RETURNING plan_credits + add_on + rollover - used",
+    )
+    .bind(ws_id.to_string())
+    .bind(day_str(cycle.start))
+    .bind(credits)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(left) = left else {
+        let c = cycle_credits(conn, &ws, cycle.start).await?;
+        return Ok(ChargeOutcome::Insufficient {
+            credits_left: c.left(),
+        });
+    };
+    let at = NewEvent {
+        occurred_at: now,
+        ..event.clone()
+    };
+    let mut deltas = insert_events(conn, &ws, &[&at]).await?;
+    // The spend is already on the cycle row.
+    deltas.cycle_used.clear();
+    deltas.apply(conn, &ws).await?;
+    alerts::record_alerts(conn, &ws, cycle.start, now, true).await?;
+    let body = serde_json::json!({
+        "charge": {
+            "id": event.id,
+            "action": action.key(),
+            "credits": credits,
+            "user_id": event.user_id,
+            "campaign_id": event.campaign_id,
+            "identity_id": event.identity_id,
+            "occurred_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        },
+        "credits_left": left,
+    });
+    sqlx::query("INSERT INTO charges (workspace_id, id, request, response, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(ws_id.to_string())
+        .bind(event.id.clone())
+        .bind(event.request.clone())
+        .bind(body.to_string())
+        .bind(now.timestamp_millis())
+        .execute(&mut *conn)
+        .await?;
+    Ok(ChargeOutcome::Created(body))
+}

@@ -1,0 +1,354 @@
+//! Reports over the per-day aggregates, the summary and the overview,
+//! and the ordering and labels of report rows.
+
+use super::*;
+
+impl Store {
+    // ---- reads ----------------------------------------------------------
+
+    /// The credits of the cycle holding `date`.
+    pub async fn cycle_credits(
+        &self,
+        ws: &Workspace,
+        cycle: BillingCycle,
+    ) -> StoreResult<CycleCredits> {
+        let mut conn = self.pool.acquire().await?;
+        cycle_credits(&mut conn, ws, cycle.start).await
+    }
+
+    /// `GET /summary`.
+    pub async fn summary(&self, ws_id: &str, now: DateTime<Utc>) -> StoreResult<Summary> {
+        let ws = self.workspace(ws_id).await?.ok_or(StoreError::NotFound)?;
+        self.summary_of(&ws, now).await
+    }
+
+    async fn summary_of(&self, ws: &Workspace, now: DateTime<Utc>) -> StoreResult<Summary> {
+        let today = ws.calendar().today(now);
+        let cycle = BillingCycle::containing(today);
+        let credits = self.cycle_credits(ws, cycle).await?;
+        Ok(Summary {
+            workspace_id: ws.id.clone(),
+            timezone: ws.tz.name().to_string(),
+            today,
+            cycle: CycleInfo {
+                start: cycle.start,
+                end: cycle.end,
+                renews_on: cycle.end,
+                days_until_renewal: cycle.days_until_renewal(today),
+            },
+            plan: ws.plan.clone(),
+            credits: CreditsInfo::from(credits),
+        })
+    }
+
+    /// The dashboard's header and Plan tab.
+    pub async fn overview(
+        &self,
+        ws_id: &str,
+        now: DateTime<Utc>,
+        contact: ContactLinks,
+    ) -> StoreResult<Overview> {
+        let ws = self.workspace(ws_id).await?.ok_or(StoreError::NotFound)?;
+        let summary = self.summary_of(&ws, now).await?;
+        let identities: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE workspace_id = $1")
+                .bind(ws_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Overview {
+            summary,
+            workspace_name: ws.name.clone(),
+            week_start: ws.week_start.as_str().to_string(),
+            account_manager: ws.account_manager.clone(),
+            identities_registered: identities,
+            as_of: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            last_request: self
+                .support_requests(ws_id, 1, None)
+                .await?
+                .into_iter()
+                .next()
+                .map(|(r, _)| r),
+            contact,
+            locale: None,
+            // Filled in by the page layer, which knows the viewer.
+            alerts: Default::default(),
+        })
+    }
+
+    /// The role (`admin` or `member`) of a user of a workspace.
+    pub async fn user_role(&self, ws: &str, user: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT role FROM users WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.to_string())
+                .bind(user.to_string())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// A usage report over the per-day aggregates.
+    pub async fn report(
+        &self,
+        ws: &Workspace,
+        metric: Metric,
+        query: &UsageQuery,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Report> {
+        let names = self.names(&ws.id).await?;
+        self.report_named(ws, metric, query, now, &names).await
+    }
+
+    /// A usage report labelled with names the caller loaded once (a view
+    /// makes several reports: one statement each).
+    pub async fn report_named(
+        &self,
+        ws: &Workspace,
+        metric: Metric,
+        query: &UsageQuery,
+        now: DateTime<Utc>,
+        names: &Names,
+    ) -> StoreResult<Report> {
+        let cal = ws.calendar();
+        let range = query.period.range(cal.today(now), cal.week_start);
+        let mut conn = self.pool.acquire().await?;
+        let (table, value) = match metric {
+            Metric::Credits => ("credit_daily", "credits"),
+            Metric::Conversations => ("conversation_daily", "conversations"),
+        };
+        // Category is folded from action in Rust.
+        let columns: Vec<&str> = query
+            .group_by
+            .iter()
+            .map(|d| match d {
+                Dimension::Day => "day",
+                Dimension::Action | Dimension::Category => "action",
+                Dimension::User => "user_id",
+                Dimension::Campaign => "campaign_id",
+                Dimension::Identity => "identity_id",
+            })
+            .collect();
+        let mut sql = String::from("SELECT ");
+        for (i, c) in columns.iter().enumerate() {
+            sql.push_str(&format!("{c} AS k{i}, "));
+        }
+        sql.push_str(&format!(
+            "CAST(COALESCE(SUM({value}), 0) AS BIGINT) AS v FROM {table} WHERE workspace_id = $1 AND day >= $2 AND day < $3"
+        ));
+        let mut binds = vec![ws.id.clone(), day_str(range.from), day_str(range.to)];
+        let f = &query.filters;
+        let mut filter = |col: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                binds.push(v.clone());
+                sql.push_str(&format!(" AND {col} = ${}", binds.len()));
+            }
+        };
+        filter("user_id", &f.user_id);
+        if metric == Metric::Credits {
+            filter("action", &f.action);
+        }
+        filter("campaign_id", &f.campaign_id);
+        filter("identity_id", &f.identity_id);
+        if !columns.is_empty() {
+            sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
+        }
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(&mut *conn).await?;
+        let mut groups: BTreeMap<Vec<Option<String>>, i64> = BTreeMap::new();
+        let mut total = 0i64;
+        for row in &rows {
+            let v: i64 = row.try_get("v")?;
+            total += v;
+            if columns.is_empty() {
+                continue;
+            }
+            let mut keys = Vec::with_capacity(columns.len());
+            for (i, d) in query.group_by.iter().enumerate() {
+                let raw: String = row.try_get(format!("k{i}").as_str())?;
+                keys.push(match d {
+                    Dimension::Category => {
+                        Action::parse(&raw).map(|a| a.category().key().to_string())
+                    }
+                    _ => none_if_empty(raw),
+                });
+            }
+            *groups.entry(keys).or_default() += v;
+        }
+        let rows = arrange_rows(&query.group_by, groups, range, names);
+        Ok(Report {
+            metric,
+            period: PeriodInfo {
+                name: query.period.name().to_string(),
+                from: range.from,
+                to: range.to,
+                timezone: ws.tz.name().to_string(),
+            },
+            group_by: query.group_by.clone(),
+            total,
+            rows,
+        })
+    }
+
+    /// Credit events of a period with the query's filters, in time order,
+    /// a page at a time after `(after_ms, after_id)`.
+    pub async fn credit_events_page(
+        &self,
+        ws: &Workspace,
+        range: DateRange,
+        query: &UsageQuery,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> StoreResult<Vec<EventRow>> {
+        let (from, to) = ws.calendar().instants(range);
+        let mut sql = String::from(
+            "SELECT id, occurred_at, action, credits, user_id, campaign_id, identity_id FROM usage_events \
+             WHERE workspace_id = $1 AND kind = 'credits' AND occurred_at >= $2 AND occurred_at < $3",
+        );
+        let mut ints = vec![from.timestamp_millis(), to.timestamp_millis()];
+        let mut texts: Vec<String> = Vec::new();
+        let mut n = 3;
+        if let Some((ms, _)) = &after {
+            ints.push(*ms);
+            n += 1;
+            let ms_pos = n;
+            n += 1;
+            sql.push_str(&format!(
+                " AND (occurred_at > ${ms_pos} OR (occurred_at = ${ms_pos} AND id > ${n}))"
+            ));
+        }
+        let f = &query.filters;
+        let mut filters: Vec<(&str, String)> = Vec::new();
+        for (col, v) in [
+            ("user_id", &f.user_id),
+            ("action", &f.action),
+            ("campaign_id", &f.campaign_id),
+            ("identity_id", &f.identity_id),
+        ] {
+            if let Some(v) = v {
+                filters.push((col, v.clone()));
+            }
+        }
+        let first_filter = n + 1;
+        for (i, (col, _)) in filters.iter().enumerate() {
+            sql.push_str(&format!(" AND {col} = ${}", first_filter + i));
+        }
+        sql.push_str(&format!(
+            " ORDER BY occurred_at, id LIMIT {}",
+            limit.clamp(1, 10_000)
+        ));
+        let mut q = sqlx::query(&sql).bind(ws.id.clone());
+        for i in ints {
+            q = q.bind(i);
+        }
+        if let Some((_, id)) = after {
+            texts.push(id);
+        }
+        for t in texts {
+            q = q.bind(t);
+        }
+        for (_, v) in filters {
+            q = q.bind(v);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EventRow {
+                    id: r.try_get("id")?,
+                    occurred_at: from_ms(r.try_get("occurred_at")?)?,
+                    action: r
+                        .try_get::<Option<String>, _>("action")?
+                        .unwrap_or_default(),
+                    credits: r.try_get::<Option<i64>, _>("credits")?.unwrap_or_default(),
+                    user_id: r.try_get("user_id")?,
+                    campaign_id: r.try_get("campaign_id")?,
+                    identity_id: r.try_get("identity_id")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many usage events a workspace holds.
+    pub async fn count_events(&self, ws: &str) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM usage_events WHERE workspace_id = $1")
+                .bind(ws)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}
+
+/// Sorts groups as API.md says and labels them. `group_by=day` alone lists
+/// every day of the period, zero-filled, in date order; `day` with another
+/// dimension is a time series (date order, then value descending, then
+/// key); anything else is by value descending, then key (none last).
+pub(super) fn arrange_rows(
+    dims: &[Dimension],
+    groups: BTreeMap<Vec<Option<String>>, i64>,
+    range: DateRange,
+    names: &Names,
+) -> Vec<GroupRow> {
+    if dims.is_empty() {
+        return Vec::new();
+    }
+    if dims == [Dimension::Day] {
+        return range
+            .dates()
+            .map(|d| {
+                let key = Some(day_str(d));
+                let value = groups.get(&vec![key.clone()]).copied().unwrap_or(0);
+                GroupRow {
+                    keys: vec![key],
+                    label: None,
+                    value,
+                }
+            })
+            .collect();
+    }
+    let single = dims.len() == 1 && dims[0] != Dimension::Day;
+    let mut rows: Vec<GroupRow> = groups
+        .into_iter()
+        .map(|(keys, value)| {
+            let label = single.then(|| label_of(dims[0], keys[0].as_deref(), names));
+            GroupRow { keys, label, value }
+        })
+        .collect();
+    let key = |r: &GroupRow| {
+        r.keys
+            .iter()
+            .map(|k| (k.is_none(), k.clone()))
+            .collect::<Vec<_>>()
+    };
+    match dims.iter().position(|d| *d == Dimension::Day) {
+        // A time series (`day,action`, `user,day`...): date order, then
+        // value descending, then key.
+        Some(day) => rows.sort_by(|a, b| {
+            a.keys[day]
+                .cmp(&b.keys[day])
+                .then_with(|| b.value.cmp(&a.value))
+                .then_with(|| key(a).cmp(&key(b)))
+        }),
+        None => rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| key(a).cmp(&key(b)))),
+    }
+    rows
+}
+
+/// The current label of a key; "None" for events that name none.
+pub fn label_of(dim: Dimension, key: Option<&str>, names: &Names) -> String {
+    let Some(key) = key else {
+        return "None".to_string();
+    };
+    let found = match dim {
+        Dimension::Day => None,
+        Dimension::Action => Action::parse(key).map(|a| a.label().to_string()),
+        Dimension::Category => {
+            app::domain::ledger::Category::parse(key).map(|c| c.label().to_string())
+        }
+        Dimension::User => names.users.get(key).cloned(),
+        Dimension::Campaign => names.campaigns.get(key).map(|(n, _)| n.clone()),
+        Dimension::Identity => names.identities.get(key).cloned(),
+    };
+    found.unwrap_or_else(|| key.to_string())
+}

@@ -1,0 +1,191 @@
+//! The store's types: workspaces and what they own, events, sessions,
+//! deliveries and names, as the store reads and writes them.
+
+use super::*;
+
+/// A workspace as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub tz: Tz,
+    pub week_start: WeekStart,
+    pub plan: Plan,
+    pub account_manager: Option<AccountManager>,
+    pub alerts: AlertSettings,
+}
+
+impl Workspace {
+    /// The workspace's calendar.
+    pub fn calendar(&self) -> Calendar {
+        Calendar::new(self.tz, self.week_start)
+    }
+
+    /// The workspace as the API returns it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "timezone": self.tz.name(),
+            "week_start": self.week_start.as_str(),
+            "plan": self.plan,
+            "account_manager": self.account_manager,
+            "alerts": {
+                "thresholds": self.alerts.thresholds,
+                "runout_forecast": self.alerts.runout_forecast,
+            },
+        })
+    }
+}
+
+/// A workspace's fields as the platform sends them.
+#[derive(Debug, Clone)]
+pub struct WorkspaceInput {
+    pub name: String,
+    pub tz: Tz,
+    pub week_start: WeekStart,
+    pub plan: Plan,
+    pub account_manager: Option<AccountManager>,
+    /// Fields left out keep the stored settings (the default for a new workspace).
+    pub alerts: Option<AlertsPatch>,
+}
+
+/// A change of alert settings: a field left out keeps the stored value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertsPatch {
+    pub thresholds: Option<Vec<u8>>,
+    pub runout_forecast: Option<bool>,
+}
+
+impl AlertsPatch {
+    /// The settings after this change.
+    pub fn apply(&self, to: &AlertSettings) -> AlertSettings {
+        AlertSettings {
+            thresholds: self
+                .thresholds
+                .clone()
+                .unwrap_or_else(|| to.thresholds.clone()),
+            runout_forecast: self.runout_forecast.unwrap_or(to.runout_forecast),
+        }
+    }
+}
+
+/// A user, identity or campaign, as the platform sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Member {
+    User {
+        name: String,
+        email: String,
+        role: String,
+    },
+    Identity {
+        name: String,
+        channel: String,
+        user_id: String,
+    },
+    Campaign {
+        name: String,
+        status: String,
+    },
+}
+
+/// Ids known in a workspace, to check references before writing.
+#[derive(Debug, Default, Clone)]
+pub struct KnownIds {
+    pub users: HashSet<String>,
+    /// identity id → its user id
+    pub identities: HashMap<String, String>,
+    pub campaigns: HashSet<String>,
+}
+
+/// A credit grant to the current cycle.
+#[derive(Debug, Clone)]
+pub struct GrantInput {
+    pub id: String,
+    pub kind: String,
+    pub credits: i64,
+    pub note: Option<String>,
+    pub price: Option<Price>,
+    /// The request as canonical JSON, to recognise a replay.
+    pub request: String,
+}
+
+/// A validated usage event.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    pub occurred_at: DateTime<Utc>,
+    /// `Some` for credit events, `None` for conversations.
+    pub credits: Option<(Action, i64)>,
+    pub user_id: String,
+    pub campaign_id: Option<String>,
+    pub identity_id: Option<String>,
+    /// The event as canonical JSON, to recognise a duplicate.
+    pub request: String,
+}
+
+/// Outcome of a batch of events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub inserted: usize,
+    pub duplicates: usize,
+}
+
+/// Outcome of a charge.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChargeOutcome {
+    /// Spent; the response body.
+    Created(serde_json::Value),
+    /// The same request again; the first response's body.
+    Replayed(serde_json::Value),
+    /// Not enough credits left; nothing recorded.
+    Insufficient { credits_left: i64 },
+}
+
+/// One event row of the CSV export.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub action: String,
+    pub credits: i64,
+    pub user_id: String,
+    pub campaign_id: Option<String>,
+    pub identity_id: Option<String>,
+}
+
+/// A signed-in user of one workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub workspace_id: String,
+    pub user_id: String,
+    /// Opened inside the platform's iframe.
+    pub embedded: bool,
+    pub theme: Option<String>,
+    pub locale: Option<String>,
+}
+
+/// Where a request's webhook delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub created_ms: i64,
+    pub attempts: i64,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// A delivery leased to this process.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub request_id: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// Names of a workspace's users, identities and campaigns, for labels.
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    pub users: HashMap<String, String>,
+    pub identities: HashMap<String, String>,
+    pub campaigns: HashMap<String, (String, String)>,
+}

@@ -1,0 +1,297 @@
+//! Workspaces and their members, and the move of events to new local
+//! days after a change of time zone.
+
+use super::*;
+
+pub(super) async fn put_workspace_tx(
+    conn: &mut AnyConnection,
+    id: &str,
+    input: &WorkspaceInput,
+    now: DateTime<Utc>,
+) -> StoreResult<(bool, Workspace)> {
+    let existing = load_workspace(conn, id).await?;
+    let stored_alerts = existing
+        .as_ref()
+        .map_or_else(AlertSettings::default, |w| w.alerts.clone());
+    let alerts = match &input.alerts {
+        Some(patch) => patch.apply(&stored_alerts),
+        None => stored_alerts,
+    };
+    let stored = Workspace {
+        alerts: alerts.clone(),
+        id: id.to_string(),
+        name: input.name.clone(),
+        tz: input.tz,
+        week_start: input.week_start,
+        plan: input.plan.clone(),
+        account_manager: input.account_manager.clone(),
+    };
+    let (am_name, am_email) = match &input.account_manager {
+        Some(am) => (Some(am.name.clone()), Some(am.email.clone())),
+        None => (None, None),
+    };
+    let binds = |q: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments<'static>>| {
+        q.bind(id.to_string())
+            .bind(input.name.clone())
+            .bind(input.tz.name().to_string())
+            .bind(input.week_start.as_str().to_string())
+            .bind(input.plan.name.clone())
+            .bind(input.plan.monthly_credits)
+            .bind(input.plan.identities_included)
+            .bind(input.plan.price.amount_cents)
+            .bind(input.plan.price.currency.clone())
+            .bind(am_name.clone())
+            .bind(am_email.clone())
+            .bind(now.timestamp_millis())
+            .bind(alerts.thresholds_text())
+            .bind(i64::from(alerts.runout_forecast))
+    };
+    match existing {
+        None => {
+            binds(sqlx::query(
+                "INSERT INTO workspaces (id, name, timezone, week_start, plan_name, monthly_credits, \
+                 identities_included, price_cents, currency, am_name, am_email, created_at, updated_at, \
+                 alert_thresholds, alert_runout) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)",
+            ))
+            .execute(&mut *conn)
+            .await?;
+            // Created mid-cycle: the full monthly credits.
+            let cycle = stored.calendar().cycle_at(now);
+            ensure_cycle(conn, &stored, cycle.start).await?;
+            Ok((true, stored))
+        }
+        Some(old) => {
+            // Pin the current cycle's grant at the old plan before changing it,
+            // so that a cut waits for the next cycle.
+            let old_cycle = old.calendar().cycle_at(now);
+            ensure_cycle(conn, &old, old_cycle.start).await?;
+            binds(sqlx::query(
+                "UPDATE workspaces SET name = $2, timezone = $3, week_start = $4, plan_name = $5, \
+                 monthly_credits = $6, identities_included = $7, price_cents = $8, currency = $9, \
+                 am_name = $10, am_email = $11, updated_at = $12, alert_thresholds = $13, \
+                 alert_runout = $14 WHERE id = $1",
+            ))
+            .execute(&mut *conn)
+            .await?;
+            if old.tz != stored.tz {
+                // The events move to their new local days in chunks after
+                // this transaction (Store::put_workspace), from the start.
+                sqlx::query("UPDATE workspaces SET rebucket_from = '' WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            let raise = plan_change_grant(old.plan.monthly_credits, stored.plan.monthly_credits);
+            let cycle = stored.calendar().cycle_at(now);
+            ensure_cycle(conn, &stored, cycle.start).await?;
+            if raise > 0 {
+                sqlx::query("UPDATE cycles SET plan_credits = plan_credits + $3 WHERE workspace_id = $1 AND start_day = $2")
+                    .bind(id.to_string())
+                    .bind(day_str(cycle.start))
+                    .bind(raise)
+                    .execute(&mut *conn)
+                    .await?;
+                // More credits may recover reached thresholds.
+                alerts::record_alerts(conn, &stored, cycle.start, now, false).await?;
+            }
+            Ok((false, stored))
+        }
+    }
+}
+
+/// Events moved per transaction when a workspace changes its time zone.
+const REBUCKET_CHUNK: i64 = 2_000;
+
+/// Moves the next chunk of a workspace's events (after `after`, in id
+/// order) to their local days in its current zone. Aggregates and cycle
+/// balances stay exact at every commit: each moved event is taken off its
+/// old day's keys and added to its new day's, in the same transaction, and
+/// its stored day says where it is counted. Returns the last id looked at,
+/// or `None` when no event is left.
+pub(super) async fn rebucket_chunk(
+    conn: &mut AnyConnection,
+    ws: &Workspace,
+    after: &str,
+) -> StoreResult<Option<String>> {
+    let cal = ws.calendar();
+    let rows = sqlx::query(&format!(
+        "SELECT id, occurred_at, day, action, credits, user_id, campaign_id, identity_id FROM usage_events \
+         WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT {REBUCKET_CHUNK}"
+    ))
+    .bind(ws.id.clone())
+    .bind(after.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some(last) = rows.last() else {
+        return Ok(None);
+    };
+    let last: String = last.try_get("id")?;
+    let mut minus = Deltas::default();
+    let mut plus = Deltas::default();
+    let mut moved: Vec<(String, String)> = Vec::new();
+    for r in &rows {
+        let at = from_ms(r.try_get("occurred_at")?)?;
+        let stored: String = r.try_get("day")?;
+        let new_day = cal.local_day(at);
+        if day_str(new_day) == stored {
+            continue;
+        }
+        let old_day = NaiveDate::parse_from_str(&stored, "%Y-%m-%d")
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let action: Option<String> = r.try_get("action")?;
+        let credits = match (
+            action.as_deref().and_then(Action::parse),
+            r.try_get::<Option<i64>, _>("credits")?,
+        ) {
+            (Some(a), Some(c)) => Some((a, c)),
+            _ => None,
+        };
+        let event = NewEvent {
+            id: r.try_get("id")?,
+            occurred_at: at,
+            credits,
+            user_id: r.try_get("user_id")?,
+            campaign_id: r.try_get("campaign_id")?,
+            identity_id: r.try_get("identity_id")?,
+            request: String::new(),
+        };
+        minus.add(&event, old_day);
+        plus.add(&event, new_day);
+        moved.push((event.id, day_str(new_day)));
+    }
+    minus.negate();
+    minus.apply(conn, ws).await?;
+    plus.apply(conn, ws).await?;
+    for (id, day) in moved {
+        sqlx::query("UPDATE usage_events SET day = $3 WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.id.clone())
+            .bind(id)
+            .bind(day)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Some(last))
+}
+
+impl Store {
+    /// Moves a workspace's events to its current zone's local days, one
+    /// short transaction per chunk, from where a previous move stopped.
+    pub async fn rebucket(&self, ws_id: &str) -> StoreResult<()> {
+        loop {
+            let done = in_write_tx!(self, |tx| {
+                async {
+                    let from: Option<String> =
+                        sqlx::query_scalar("SELECT rebucket_from FROM workspaces WHERE id = $1")
+                            .bind(ws_id.to_string())
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .flatten();
+                    let Some(from) = from else {
+                        return Ok::<_, StoreError>(true);
+                    };
+                    let ws = load_workspace(&mut tx, ws_id)
+                        .await?
+                        .ok_or(StoreError::NotFound)?;
+                    let next = rebucket_chunk(&mut tx, &ws, &from).await?;
+                    sqlx::query("UPDATE workspaces SET rebucket_from = $2 WHERE id = $1")
+                        .bind(ws_id.to_string())
+                        .bind(next.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(next.is_none())
+                }
+                .await
+            })?;
+            if done {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Finishes every move a crash interrupted (called at start).
+    pub async fn resume_rebucketing(&self) -> StoreResult<usize> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM workspaces WHERE rebucket_from IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        for id in &ids {
+            self.rebucket(id).await?;
+        }
+        Ok(ids.len())
+    }
+}
+
+pub(super) async fn put_member_tx(
+    conn: &mut AnyConnection,
+    ws: &str,
+    id: &str,
+    member: &Member,
+) -> StoreResult<bool> {
+    let (table, cols, vals): (&str, [&str; 3], [String; 3]) = match member {
+        Member::User { name, email, role } => (
+            "users",
+            ["name", "email", "role"],
+            [name.clone(), email.clone(), role.clone()],
+        ),
+        Member::Identity {
+            name,
+            channel,
+            user_id,
+        } => (
+            "identities",
+            ["name", "channel", "user_id"],
+            [name.clone(), channel.clone(), user_id.clone()],
+        ),
+        Member::Campaign { name, status } => (
+            "campaigns",
+            ["name", "status", "status"],
+            [name.clone(), status.clone(), status.clone()],
+        ),
+    };
+    if load_workspace(conn, ws).await?.is_none() {
+        return Err(StoreError::NotFound);
+    }
+    let exists: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT id FROM {table} WHERE workspace_id = $1 AND id = $2"
+    ))
+    .bind(ws.to_string())
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let distinct: Vec<usize> = if matches!(member, Member::Campaign { .. }) {
+        vec![0, 1]
+    } else {
+        vec![0, 1, 2]
+    };
+    if exists.is_some() {
+        let sets: Vec<String> = distinct
+            .iter()
+            .map(|&i| format!("{} = ${}", cols[i], i + 3))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} SET {} WHERE workspace_id = $1 AND id = $2",
+            sets.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(ws.to_string()).bind(id.to_string());
+        for &i in &distinct {
+            q = q.bind(vals[i].clone());
+        }
+        q.execute(&mut *conn).await?;
+        Ok(false)
+    } else {
+        let names: Vec<&str> = distinct.iter().map(|&i| cols[i]).collect();
+        let places: Vec<String> = distinct.iter().map(|&i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "INSERT INTO {table} (workspace_id, id, {}) VALUES ($1, $2, {})",
+            names.join(", "),
+            places.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(ws.to_string()).bind(id.to_string());
+        for &i in &distinct {
+            q = q.bind(vals[i].clone());
+        }
+        q.execute(&mut *conn).await?;
+        Ok(true)
+    }
+}
