@@ -85,9 +85,16 @@ impl StoreSource {
                 group_by: Vec::new(),
                 filters: Default::default(),
             };
+            // A total: no rows to label, so no names to load.
             let used = self
                 .store
-                .report(&ws, Metric::Credits, &pace, self.clock.now())
+                .report_named(
+                    &ws,
+                    Metric::Credits,
+                    &pace,
+                    self.clock.now(),
+                    &crate::store::Names::default(),
+                )
                 .await?
                 .total;
             let c = overview.summary.credits;

@@ -5,7 +5,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::error::ApiResult;
-use super::{paging, schema, workspace_or_404, Params};
+use super::{page_of, paging, schema, workspace_or_404, Params};
 use crate::store::{Alert, Delivery};
 use crate::AppState;
 
@@ -55,15 +55,7 @@ pub async fn get_alerts(
     let ws = workspace_or_404(&state, &ws).await?;
     let (limit, cursor) = paging(q)?;
     let page = state.store.alerts(&ws.id, limit + 1, cursor, None).await?;
-    let more = page.len() as i64 > limit;
-    let items: Vec<_> = page.into_iter().take(limit as usize).collect();
-    let next_cursor = more
-        .then(|| {
-            items
-                .last()
-                .map(|(a, d)| format!("{}_{}", d.created_ms, a.id))
-        })
-        .flatten();
+    let (items, next_cursor) = page_of(page, limit, |a| a.id.as_str());
     let alerts: Vec<Value> = items
         .iter()
         .map(|(a, d)| alert_json(a, d, state.webhook))

@@ -134,20 +134,7 @@ impl Store {
 
     /// Which of `ids` are stored as events of `ws`.
     pub async fn stored_event_ids(&self, ws: &str, ids: &[String]) -> StoreResult<HashSet<String>> {
-        let mut found = HashSet::new();
-        for chunk in ids.chunks(500) {
-            let places: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let sql = format!(
-                "SELECT id FROM usage_events WHERE workspace_id = $1 AND id IN ({})",
-                places.join(", ")
-            );
-            let mut q = sqlx::query_scalar::<_, String>(&sql).bind(ws.to_string());
-            for id in chunk {
-                q = q.bind(id.clone());
-            }
-            found.extend(q.fetch_all(&self.pool).await?);
-        }
-        Ok(found)
+        self.stored_ids("usage_events", ws, ids).await
     }
 
     /// Which of `ids` are stored as charges of `ws`.
@@ -156,11 +143,21 @@ impl Store {
         ws: &str,
         ids: &[String],
     ) -> StoreResult<HashSet<String>> {
+        self.stored_ids("charges", ws, ids).await
+    }
+
+    /// Which of `ids` are rows of `table` (keyed by workspace and id) in `ws`.
+    async fn stored_ids(
+        &self,
+        table: &str,
+        ws: &str,
+        ids: &[String],
+    ) -> StoreResult<HashSet<String>> {
         let mut found = HashSet::new();
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(super::CHUNK) {
             let places: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
-                "SELECT id FROM charges WHERE workspace_id = $1 AND id IN ({})",
+                "SELECT id FROM {table} WHERE workspace_id = $1 AND id IN ({})",
                 places.join(", ")
             );
             let mut q = sqlx::query_scalar::<_, String>(&sql).bind(ws.to_string());

@@ -1,0 +1,327 @@
+//! Credit grants, usage-event batches and charges.
+
+use super::*;
+
+/// `POST /workspaces/{ws}/credit-grants`: add-on or rollover credits for the current cycle.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/credit-grants", tag = "credits",
+    params(("workspace_id" = String, Path)),
+    request_body = schema::GrantBody,
+    responses((status = 201, description = "Granted", body = schema::GrantOut),
+              (status = 200, description = "The same grant again: the first body", body = schema::GrantOut),
+              (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
+              (status = 409, description = "Same id, other body", body = error::ErrorBody),
+              (status = 422, body = error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn post_grant(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    body: RawBody,
+) -> ApiResult<Response> {
+    workspace_or_404(&state, &ws).await?;
+    let value = body.json()?;
+    let mut c = Checker::default();
+    let grant = c.object(&value, "").and_then(|m| {
+        let id = c.id(m, "", "id", true);
+        let kind = c.choice(m, "", "kind", true, &["add_on", "rollover"]);
+        let credits = c.integer(m, "", "credits", true, 1);
+        let note = c.text(m, "", "note", false, 1000);
+        let price = if m.get("price").is_some_and(|p| !p.is_null()) {
+            c.price(m, "", "price", false)
+        } else {
+            None
+        };
+        Some(GrantInput {
+            id: id?,
+            kind: kind?,
+            credits: credits?,
+            note,
+            price,
+            request: canonical(&value),
+        })
+    });
+    let grant = checked(c, grant)?;
+    let (created, body) = state.store.create_grant(&ws, &grant, state.now()).await?;
+    Ok((status_of(created), Json(body)).into_response())
+}
+
+/// Reads one credits event or charge: action, credits, user and optional
+/// campaign and identity, all known in the workspace.
+fn read_spend(
+    c: &mut Checker,
+    m: &Map<String, Value>,
+    prefix: &str,
+    known: &KnownIds,
+) -> Option<(Action, i64, String)> {
+    let path = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    let action = match m.get("action") {
+        None | Some(Value::Null) => {
+            c.fail(path("action"), "is required");
+            None
+        }
+        Some(v) => match v.as_str().and_then(Action::parse) {
+            Some(a) => Some(a),
+            None => {
+                c.fail(
+                    path("action"),
+                    format!("must be one of: {}", Action::valid_keys()),
+                );
+                None
+            }
+        },
+    };
+    let credits = c.integer(m, prefix, "credits", true, 1);
+    let user = c.id(m, prefix, "user_id", true).and_then(|u| {
+        if known.users.contains(&u) {
+            Some(u)
+        } else {
+            c.fail(path("user_id"), "no such user in this workspace");
+            None
+        }
+    });
+    Some((action?, credits?, user?))
+}
+
+fn known_campaign(
+    c: &mut Checker,
+    m: &Map<String, Value>,
+    prefix: &str,
+    required: bool,
+    known: &KnownIds,
+) -> Option<Option<String>> {
+    let present = m.get("campaign_id").is_some_and(|v| !v.is_null());
+    if !present && !required {
+        return Some(None);
+    }
+    let id = c.id(m, prefix, "campaign_id", required)?;
+    if known.campaigns.contains(&id) {
+        Some(Some(id))
+    } else {
+        c.fail(
+            format!(
+                "{prefix}{}campaign_id",
+                if prefix.is_empty() { "" } else { "." }
+            ),
+            "no such campaign in this workspace",
+        );
+        None
+    }
+}
+
+fn known_identity(
+    c: &mut Checker,
+    m: &Map<String, Value>,
+    prefix: &str,
+    required: bool,
+    known: &KnownIds,
+) -> Option<Option<String>> {
+    let present = m.get("identity_id").is_some_and(|v| !v.is_null());
+    if !present && !required {
+        return Some(None);
+    }
+    let id = c.id(m, prefix, "identity_id", required)?;
+    if known.identities.contains_key(&id) {
+        Some(Some(id))
+    } else {
+        c.fail(
+            format!(
+                "{prefix}{}identity_id",
+                if prefix.is_empty() { "" } else { "." }
+            ),
+            "no such identity in this workspace",
+        );
+        None
+    }
+}
+
+fn read_event(
+    c: &mut Checker,
+    v: &Value,
+    prefix: &str,
+    known: &KnownIds,
+    now: DateTime<Utc>,
+) -> Option<NewEvent> {
+    let m = c.object(v, prefix)?;
+    let id = c.id(m, prefix, "id", true);
+    let kind = c.choice(m, prefix, "type", true, &["credits", "conversation"]);
+    let occurred_at =
+        c.text(m, prefix, "occurred_at", true, 64).and_then(
+            |s| match DateTime::parse_from_rfc3339(&s) {
+                Ok(t)
+                    if t.with_timezone(&Utc)
+                        > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) =>
+                {
+                    c.fail(
+                        format!("{prefix}.occurred_at"),
+                        "must not be more than 5 minutes in the future",
+                    );
+                    None
+                }
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(_) => {
+                    c.fail(
+                        format!("{prefix}.occurred_at"),
+                        "must be an RFC 3339 timestamp with an offset",
+                    );
+                    None
+                }
+            },
+        );
+    let event = match kind.as_deref() {
+        Some("credits") => {
+            let spend = read_spend(c, m, prefix, known);
+            let campaign = known_campaign(c, m, prefix, false, known);
+            let identity = known_identity(c, m, prefix, false, known);
+            let (action, credits, user) = spend?;
+            Some(NewEvent {
+                id: id?,
+                occurred_at: occurred_at?,
+                credits: Some((action, credits)),
+                user_id: user,
+                campaign_id: campaign?,
+                identity_id: identity?,
+                request: canonical(v),
+            })
+        }
+        Some(_) => {
+            let campaign = known_campaign(c, m, prefix, true, known);
+            let identity = known_identity(c, m, prefix, true, known)?;
+            let user = identity
+                .as_ref()
+                .and_then(|i| known.identities.get(i))
+                .cloned();
+            if let (Some(given), Some(user)) = (m.get("user_id").and_then(Value::as_str), &user) {
+                if given != user {
+                    c.fail(
+                        format!("{prefix}.user_id"),
+                        "must be the identity's user (or be left out)",
+                    );
+                    return None;
+                }
+            }
+            Some(NewEvent {
+                id: id?,
+                occurred_at: occurred_at?,
+                credits: None,
+                user_id: user?,
+                campaign_id: campaign?,
+                identity_id: identity,
+                request: canonical(v),
+            })
+        }
+        None => None,
+    };
+    event
+}
+
+/// `POST /workspaces/{ws}/usage-events`: a batch, all or nothing.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/usage-events", tag = "usage",
+    params(("workspace_id" = String, Path)),
+    request_body = schema::EventsBody,
+    responses((status = 200, body = schema::BatchOut),
+              (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
+              (status = 409, description = "An id already stored with other content; nothing written", body = error::ErrorBody),
+              (status = 413, body = error::ErrorBody),
+              (status = 422, description = "Every bad event listed by path; nothing written", body = error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn post_events(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    body: RawBody,
+) -> ApiResult<Json<Value>> {
+    workspace_or_404(&state, &ws).await?;
+    let value = body.json()?;
+    let mut c = Checker::default();
+    let list = c.object(&value, "").and_then(|m| match m.get("events") {
+        Some(Value::Array(a)) if a.is_empty() => {
+            c.fail("events", "must hold at least one event");
+            None
+        }
+        Some(Value::Array(a)) if a.len() > MAX_BATCH => {
+            c.fail("events", format!("must hold at most {MAX_BATCH} events"));
+            None
+        }
+        Some(Value::Array(a)) => Some(a),
+        _ => {
+            c.fail("events", "must be an array of events");
+            None
+        }
+    });
+    let Some(list) = list else {
+        return Err(ApiError::Validation(c.errors));
+    };
+    let known = state.store.known_ids(&ws).await?;
+    let now = state.now();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut events = Vec::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        let prefix = format!("events[{i}]");
+        if let Some(id) = v.get("id").and_then(Value::as_str) {
+            if let Some(first) = seen.insert(id.to_string(), i) {
+                c.fail(
+                    format!("{prefix}.id"),
+                    format!("repeats events[{first}].id"),
+                );
+            }
+        }
+        if let Some(e) = read_event(&mut c, v, &prefix, &known, now) {
+            events.push(e);
+        }
+    }
+    c.finish().map_err(ApiError::Validation)?;
+    let outcome = state.store.record_events(&ws, &events, now).await?;
+    Ok(Json(
+        json!({"inserted": outcome.inserted, "duplicates": outcome.duplicates}),
+    ))
+}
+
+/// `POST /workspaces/{ws}/charges`: atomic check-and-spend.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/charges", tag = "credits",
+    params(("workspace_id" = String, Path)),
+    request_body = schema::ChargeBody,
+    responses((status = 201, description = "Spent", body = schema::ChargeOut),
+              (status = 200, description = "The same charge again: the first body", body = schema::ChargeOut),
+              (status = 401, body = error::ErrorBody), (status = 402, description = "Not enough credits; `credits_left` beside `error`", body = error::ErrorBody),
+              (status = 404, body = error::ErrorBody), (status = 409, body = error::ErrorBody),
+              (status = 422, body = error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn post_charge(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    body: RawBody,
+) -> ApiResult<Response> {
+    workspace_or_404(&state, &ws).await?;
+    let value = body.json()?;
+    let known = state.store.known_ids(&ws).await?;
+    let now = state.now();
+    let mut c = Checker::default();
+    let event = c.object(&value, "").and_then(|m| {
+        let id = c.id(m, "", "id", true);
+        let spend = read_spend(&mut c, m, "", &known);
+        let campaign = known_campaign(&mut c, m, "", false, &known);
+        let identity = known_identity(&mut c, m, "", false, &known);
+        let (action, credits, user) = spend?;
+        Some(NewEvent {
+            id: id?,
+            occurred_at: now,
+            credits: Some((action, credits)),
+            user_id: user,
+            campaign_id: campaign?,
+            identity_id: identity?,
+            request: canonical(&value),
+        })
+    });
+    let event = checked(c, event)?;
+    match state.store.charge(&ws, &event, now).await? {
+        ChargeOutcome::Created(body) => Ok((StatusCode::CREATED, Json(body)).into_response()),
+        ChargeOutcome::Replayed(body) => Ok((StatusCode::OK, Json(body)).into_response()),
+        ChargeOutcome::Insufficient { credits_left } => {
+            Err(ApiError::InsufficientCredits { credits_left })
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! `PUT` of workspaces, users, identities and campaigns.
+
+use super::*;
+
+fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
+    let mut c = Checker::default();
+    let Some(m) = c.object(body, "") else {
+        return checked(c, None);
+    };
+    let name = c.text(m, "", "name", true, 200);
+    let tz = c.text(m, "", "timezone", true, 64).and_then(|t| {
+        let tz = parse_timezone(&t);
+        if tz.is_none() {
+            c.fail(
+                "timezone",
+                "must be an IANA time zone, such as Europe/Madrid",
+            );
+        }
+        tz
+    });
+    let week_start = match m.get("week_start") {
+        None | Some(Value::Null) => Some(WeekStart::Monday),
+        Some(_) => c
+            .choice(m, "", "week_start", false, &["monday", "sunday"])
+            .and_then(|w| WeekStart::parse(&w)),
+    };
+    let plan = c.nested(m, "", "plan", true).and_then(|p| {
+        let name = c.text(p, "plan", "name", true, 200);
+        let monthly = c.integer(p, "plan", "monthly_credits", true, 0);
+        let identities = c.integer(p, "plan", "identities_included", true, 0);
+        let price = c.price(p, "plan", "price", true);
+        Some(Plan {
+            name: name?,
+            monthly_credits: monthly?,
+            identities_included: identities?,
+            price: price?,
+        })
+    });
+    let account_manager = match m.get("account_manager") {
+        None | Some(Value::Null) => Some(None),
+        Some(_) => c.nested(m, "", "account_manager", false).and_then(|am| {
+            let name = c.text(am, "account_manager", "name", true, 200);
+            let email = c.email(am, "account_manager", "email", true);
+            Some(Some(AccountManager {
+                name: name?,
+                email: email?,
+            }))
+        }),
+    };
+    let alerts = c.alerts(m, "", "alerts");
+    let input = (|| {
+        Some(WorkspaceInput {
+            name: name?,
+            tz: tz?,
+            week_start: week_start?,
+            plan: plan?,
+            account_manager: account_manager?,
+            alerts,
+        })
+    })();
+    checked(c, input)
+}
+
+/// `PUT /workspaces/{workspace_id}`: create or update.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}", tag = "workspaces",
+    params(("workspace_id" = String, Path, description = "1-64 of [A-Za-z0-9_.:-]")),
+    request_body = schema::WorkspaceBody,
+    responses((status = 201, description = "Created", body = schema::WorkspaceOut),
+              (status = 200, description = "Updated", body = schema::WorkspaceOut),
+              (status = 401, body = error::ErrorBody), (status = 413, body = error::ErrorBody),
+              (status = 422, body = error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_workspace(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+    body: RawBody,
+) -> ApiResult<Response> {
+    if !is_valid_id(&ws) {
+        return Err(ApiError::invalid(
+            "workspace_id",
+            "must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+        ));
+    }
+    let input = read_workspace(&body.json()?)?;
+    let (created, stored) = state.store.put_workspace(&ws, &input, state.now()).await?;
+    Ok((status_of(created), Json(stored.to_json())).into_response())
+}
+
+fn member_json(id: &str, member: &Member) -> Value {
+    match member {
+        Member::User { name, email, role } => {
+            json!({"id": id, "name": name, "email": email, "role": role})
+        }
+        Member::Identity {
+            name,
+            channel,
+            user_id,
+        } => json!({"id": id, "name": name, "channel": channel, "user_id": user_id}),
+        Member::Campaign { name, status } => json!({"id": id, "name": name, "status": status}),
+    }
+}
+
+async fn put_member(
+    state: &AppState,
+    ws: &str,
+    id: &str,
+    id_field: &str,
+    body: &RawBody,
+    read: impl FnOnce(&mut Checker, &Map<String, Value>, &KnownIds) -> Option<Member>,
+) -> ApiResult<Response> {
+    workspace_or_404(state, ws).await?;
+    if !is_valid_id(id) {
+        return Err(ApiError::invalid(
+            id_field,
+            "must be 1-64 characters of A-Z a-z 0-9 _ . : -",
+        ));
+    }
+    let value = body.json()?;
+    let mut c = Checker::default();
+    let member = match c.object(&value, "") {
+        Some(m) => {
+            let known = state.store.known_ids(ws).await?;
+            read(&mut c, m, &known)
+        }
+        None => None,
+    };
+    let member = checked(c, member)?;
+    let created = state.store.put_member(ws, id, &member).await?;
+    Ok((status_of(created), Json(member_json(id, &member))).into_response())
+}
+
+/// `PUT /workspaces/{ws}/users/{user_id}`.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/users/{user_id}", tag = "workspaces",
+    params(("workspace_id" = String, Path), ("user_id" = String, Path)),
+    request_body = schema::UserBody,
+    responses((status = 201, body = schema::UserOut), (status = 200, body = schema::UserOut),
+              (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
+              (status = 422, body = error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_user(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    body: RawBody,
+) -> ApiResult<Response> {
+    put_member(&state, &ws, &id, "user_id", &body, |c, m, _| {
+        let name = c.text(m, "", "name", true, 200);
+        let email = c.email(m, "", "email", true);
+        let role = c.choice(m, "", "role", true, &["admin", "member"]);
+        Some(Member::User {
+            name: name?,
+            email: email?,
+            role: role?,
+        })
+    })
+    .await
+}
+
+/// `PUT /workspaces/{ws}/identities/{identity_id}`.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/identities/{identity_id}", tag = "workspaces",
+    params(("workspace_id" = String, Path), ("identity_id" = String, Path)),
+    request_body = schema::IdentityBody,
+    responses((status = 201, body = schema::IdentityOut), (status = 200, body = schema::IdentityOut),
+              (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
+              (status = 422, body = error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_identity(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    body: RawBody,
+) -> ApiResult<Response> {
+    put_member(&state, &ws, &id, "identity_id", &body, |c, m, known| {
+        let name = c.text(m, "", "name", true, 200);
+        let channel = c.choice(m, "", "channel", true, &["linkedin", "email"]);
+        let user_id = c.id(m, "", "user_id", true).and_then(|u| {
+            if known.users.contains(&u) {
+                Some(u)
+            } else {
+                c.fail("user_id", "no such user in this workspace");
+                None
+            }
+        });
+        Some(Member::Identity {
+            name: name?,
+            channel: channel?,
+            user_id: user_id?,
+        })
+    })
+    .await
+}
+
+/// `PUT /workspaces/{ws}/campaigns/{campaign_id}`.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/campaigns/{campaign_id}", tag = "workspaces",
+    params(("workspace_id" = String, Path), ("campaign_id" = String, Path)),
+    request_body = schema::CampaignBody,
+    responses((status = 201, body = schema::CampaignOut), (status = 200, body = schema::CampaignOut),
+              (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
+              (status = 422, body = error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_campaign(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    body: RawBody,
+) -> ApiResult<Response> {
+    put_member(&state, &ws, &id, "campaign_id", &body, |c, m, _| {
+        let name = c.text(m, "", "name", true, 200);
+        let status = c.choice(m, "", "status", true, &["active", "paused", "archived"]);
+        Some(Member::Campaign {
+            name: name?,
+            status: status?,
+        })
+    })
+    .await
+}
