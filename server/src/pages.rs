@@ -32,6 +32,18 @@ struct StoreSource {
     webhook: bool,
 }
 
+/// The server functions' data source over `store` alone (no embed, no
+/// webhook): what `credits bench` times the tab views through.
+pub fn store_source(store: Store, clock: Clock) -> Arc<dyn UsageSource> {
+    Arc::new(StoreSource {
+        store,
+        clock,
+        contact: ContactLinks::default(),
+        embed_secret: None,
+        webhook: false,
+    })
+}
+
 fn public(e: crate::store::StoreError) -> String {
     match e {
         crate::store::StoreError::NotFound => "workspace not found".into(),

@@ -142,8 +142,8 @@ async fn pace_used(
     }
     let window = pace_window(today);
     let used: i64 = sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(credits), 0) AS BIGINT) FROM credit_daily \
-         WHERE workspace_id = $1 AND day >= $2 AND day < $3",
+        "SELECT CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM daily_rollup \
+         WHERE workspace_id = $1 AND metric = 'credits' AND dim = '' AND day >= $2 AND day < $3",
     )
     .bind(ws.to_string())
     .bind(day_str(window.from))

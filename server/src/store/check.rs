@@ -27,7 +27,7 @@ impl LedgerCheck {
     }
 }
 
-type Sums = BTreeMap<(String, String, String, String, String, String), i64>;
+type Sums = BTreeMap<(String, String, String, String, String, String, String), i64>;
 
 async fn sums(store: &Store, sql: &str) -> StoreResult<Sums> {
     let mut out = Sums::new();
@@ -39,8 +39,9 @@ async fn sums(store: &Store, sql: &str) -> StoreResult<Sums> {
             r.try_get::<String, _>(3)?,
             r.try_get::<String, _>(4)?,
             r.try_get::<String, _>(5)?,
+            r.try_get::<String, _>(6)?,
         );
-        out.insert(key, r.try_get::<i64, _>(6)?);
+        out.insert(key, r.try_get::<i64, _>(7)?);
     }
     Ok(out)
 }
@@ -73,50 +74,70 @@ impl Store {
             }
             Engine::Postgres => vec!["ok".to_string()],
         };
-        let credit_stored = sums(
+        let stored = sums(
             self,
-            "SELECT workspace_id, day, action, user_id, campaign_id, identity_id, credits FROM credit_daily WHERE credits <> 0",
+            "SELECT workspace_id, metric, dim, day, action, key, key2, value FROM daily_rollup WHERE value <> 0",
         )
         .await?;
-        let credit_events = sums(
-            self,
-            "SELECT workspace_id, day, action, user_id, COALESCE(campaign_id, ''), COALESCE(identity_id, ''), \
-             CAST(SUM(credits) AS BIGINT) FROM usage_events WHERE kind = 'credits' \
-             GROUP BY workspace_id, day, action, user_id, COALESCE(campaign_id, ''), COALESCE(identity_id, '')",
-        )
-        .await?;
-        let conv_stored = sums(
-            self,
-            "SELECT workspace_id, day, campaign_id, identity_id, user_id, '', conversations FROM conversation_daily WHERE conversations <> 0",
-        )
-        .await?;
-        let conv_events = sums(
-            self,
-            "SELECT workspace_id, day, COALESCE(campaign_id, ''), COALESCE(identity_id, ''), user_id, '', \
-             CAST(COUNT(*) AS BIGINT) FROM usage_events WHERE kind = 'conversation' \
-             GROUP BY workspace_id, day, COALESCE(campaign_id, ''), COALESCE(identity_id, ''), user_id",
-        )
-        .await?;
-        let mut aggregate_differences = differences("credit_daily", &credit_stored, &credit_events);
-        aggregate_differences.extend(differences(
-            "conversation_daily",
-            &conv_stored,
-            &conv_events,
-        ));
+        let mut recomputed = Sums::new();
+        // (dimension, its key columns, its GROUP BY columns)
+        for (dim, column, group) in [
+            ("", "'', ''", ""),
+            ("user", "user_id, ''", ", user_id"),
+            (
+                "campaign",
+                "COALESCE(campaign_id, ''), ''",
+                ", COALESCE(campaign_id, '')",
+            ),
+            (
+                "identity",
+                "COALESCE(identity_id, ''), ''",
+                ", COALESCE(identity_id, '')",
+            ),
+            (
+                "campaign_identity",
+                "COALESCE(campaign_id, ''), COALESCE(identity_id, '')",
+                ", COALESCE(campaign_id, ''), COALESCE(identity_id, '')",
+            ),
+        ] {
+            for (metric, kind, value) in [
+                ("credits", "credits", "SUM(credits)"),
+                ("conversations", "conversation", "COUNT(*)"),
+            ] {
+                recomputed.extend(
+                    sums(
+                        self,
+                        &format!(
+                            "SELECT workspace_id, '{metric}', '{dim}', day, COALESCE(action, ''), {column}, \
+                             CAST({value} AS BIGINT) FROM usage_events WHERE kind = '{kind}' \
+                             GROUP BY workspace_id, day, COALESCE(action, ''){group}"
+                        ),
+                    )
+                    .await?,
+                );
+            }
+        }
+        // Conversation events carry no action: '' in the rollups.
+        recomputed.retain(|_, v| *v != 0);
+        let aggregate_differences = differences("daily_rollup", &stored, &recomputed);
         // A cycle runs from the 1st to the 1st: its events are those whose
         // local day falls in that month.
         let cycles = sums(
             self,
-            "SELECT workspace_id, start_day, '', '', '', '', used FROM cycles WHERE used <> 0",
+            "SELECT workspace_id, start_day, '', '', '', '', '', used FROM cycles WHERE used <> 0",
         )
         .await?;
         let mut per_cycle = Sums::new();
-        for ((ws, day, ..), credits) in &credit_events {
+        for ((ws, metric, dim, day, ..), credits) in &recomputed {
+            if metric != "credits" || !dim.is_empty() {
+                continue;
+            }
             let start = format!("{}-01", day.get(..7).unwrap_or(""));
             *per_cycle
                 .entry((
                     ws.clone(),
                     start,
+                    String::new(),
                     String::new(),
                     String::new(),
                     String::new(),

@@ -135,88 +135,68 @@ pub(super) async fn create_grant_tx(
 /// same order and cannot deadlock.
 #[derive(Default)]
 pub(super) struct Deltas {
-    credit_daily: BTreeMap<(String, String, String, String, String), i64>,
-    conversation_daily: BTreeMap<(String, String, String, String), i64>,
+    /// `(metric, dim, day, action, key, key2)` → change of `daily_rollup.value`.
+    rollup: BTreeMap<(&'static str, &'static str, String, String, String, String), i64>,
     cycle_used: BTreeMap<NaiveDate, i64>,
 }
+
+/// The rollups' dimensions: `''` holds the day's totals per action.
+const ROLLUP_DIMS: [&str; 5] = ["", "user", "campaign", "identity", "campaign_identity"];
 
 impl Deltas {
     /// The opposite changes (an event leaving its keys).
     pub(super) fn negate(&mut self) {
-        self.credit_daily.values_mut().for_each(|v| *v = -*v);
-        self.conversation_daily.values_mut().for_each(|v| *v = -*v);
+        self.rollup.values_mut().for_each(|v| *v = -*v);
         self.cycle_used.values_mut().for_each(|v| *v = -*v);
     }
 
     pub(super) fn add(&mut self, e: &NewEvent, day: NaiveDate) {
         let d = day_str(day);
-        match e.credits {
+        let (metric, action, value) = match e.credits {
             Some((action, credits)) => {
-                let key = (
-                    d,
-                    action.key().to_string(),
-                    e.user_id.clone(),
-                    key_of(&e.campaign_id),
-                    key_of(&e.identity_id),
-                );
-                *self.credit_daily.entry(key).or_default() += credits;
                 *self
                     .cycle_used
                     .entry(BillingCycle::containing(day).start)
                     .or_default() += credits;
+                ("credits", action.key(), credits)
             }
-            None => {
-                let key = (
-                    d,
-                    key_of(&e.campaign_id),
-                    key_of(&e.identity_id),
-                    e.user_id.clone(),
-                );
-                *self.conversation_daily.entry(key).or_default() += 1;
-            }
+            None => ("conversations", "", 1),
+        };
+        for dim in ROLLUP_DIMS {
+            let (key, key2) = match dim {
+                "user" => (e.user_id.clone(), String::new()),
+                "campaign" => (key_of(&e.campaign_id), String::new()),
+                "identity" => (key_of(&e.identity_id), String::new()),
+                "campaign_identity" => (key_of(&e.campaign_id), key_of(&e.identity_id)),
+                _ => (String::new(), String::new()),
+            };
+            *self
+                .rollup
+                .entry((metric, dim, d.clone(), action.to_string(), key, key2))
+                .or_default() += value;
         }
     }
 
     pub(super) async fn apply(self, conn: &mut AnyConnection, ws: &Workspace) -> StoreResult<()> {
-        let credit: Vec<_> = self.credit_daily.into_iter().collect();
-        for chunk in credit.chunks(CHUNK) {
+        let rows: Vec<_> = self.rollup.into_iter().filter(|(_, v)| *v != 0).collect();
+        for chunk in rows.chunks(CHUNK) {
             let sql = format!(
-                "INSERT INTO credit_daily (workspace_id, day, action, user_id, campaign_id, identity_id, credits) VALUES {} \
-                 ON CONFLICT (workspace_id, day, action, user_id, campaign_id, identity_id) \
-                 DO UPDATE SET credits = credit_daily.credits + excluded.credits",
-                values_sql(chunk.len(), 7, 1)
+                "INSERT INTO daily_rollup (workspace_id, metric, dim, day, action, key, key2, value) VALUES {} \
+                 ON CONFLICT (workspace_id, metric, dim, day, action, key, key2) \
+                 DO UPDATE SET value = daily_rollup.value + excluded.value",
+                values_sql(chunk.len(), 8, 1)
             );
-            let mut vals = Vec::with_capacity(chunk.len() * 7);
-            for ((day, action, user, campaign, identity), credits) in chunk {
+            let mut vals = Vec::with_capacity(chunk.len() * 8);
+            for ((metric, dim, day, action, key, key2), value) in chunk {
                 vals.extend([
                     Val::S(ws.id.clone()),
+                    Val::S(metric.to_string()),
+                    Val::S(dim.to_string()),
                     Val::S(day.clone()),
                     Val::S(action.clone()),
-                    Val::S(user.clone()),
-                    Val::S(campaign.clone()),
-                    Val::S(identity.clone()),
-                    Val::I(*credits),
-                ]);
-            }
-            exec_values(conn, &sql, vals).await?;
-        }
-        let convs: Vec<_> = self.conversation_daily.into_iter().collect();
-        for chunk in convs.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO conversation_daily (workspace_id, day, campaign_id, identity_id, user_id, conversations) VALUES {} \
-                 ON CONFLICT (workspace_id, day, campaign_id, identity_id, user_id) \
-                 DO UPDATE SET conversations = conversation_daily.conversations + excluded.conversations",
-                values_sql(chunk.len(), 6, 1)
-            );
-            let mut vals = Vec::with_capacity(chunk.len() * 6);
-            for ((day, campaign, identity, user), n) in chunk {
-                vals.extend([
-                    Val::S(ws.id.clone()),
-                    Val::S(day.clone()),
-                    Val::S(campaign.clone()),
-                    Val::S(identity.clone()),
-                    Val::S(user.clone()),
-                    Val::I(*n),
+                    Val::S(key.clone()),
+                    Val::S(key2.clone()),
+                    Val::I(*value),
                 ]);
             }
             exec_values(conn, &sql, vals).await?;

@@ -93,7 +93,23 @@ pub const MAX_CYCLE_CREDITS: i64 = 1_000_000_000_000_000;
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    growth: std::sync::Arc<Growth>,
 }
+
+/// PostgreSQL's planner statistics, refreshed where the app controls it:
+/// autovacuum may be off (or behind), and plans chosen on the statistics of
+/// a small table walk a large one. This process runs `ANALYZE` on the
+/// tables it grows after 10,000 new events, then at each doubling (at least
+/// every 1,000,000), in the background, one at a time.
+#[derive(Default)]
+struct Growth {
+    rows: std::sync::atomic::AtomicU64,
+    next: std::sync::atomic::AtomicU64,
+    running: std::sync::atomic::AtomicBool,
+}
+
+const FIRST_ANALYZE_AFTER: u64 = 10_000;
+const MAX_ANALYZE_INTERVAL: u64 = 1_000_000;
 
 fn day_str(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
@@ -282,7 +298,49 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        Ok(Store { pool, engine })
+        let growth = Growth::default();
+        growth
+            .next
+            .store(FIRST_ANALYZE_AFTER, std::sync::atomic::Ordering::Relaxed);
+        Ok(Store {
+            pool,
+            engine,
+            growth: std::sync::Arc::new(growth),
+        })
+    }
+
+    /// Notes `n` new events; past the next mark, refreshes PostgreSQL's
+    /// statistics of the ledger's tables in the background.
+    fn note_growth(&self, n: usize) {
+        use std::sync::atomic::Ordering;
+        if self.engine != Engine::Postgres || n == 0 {
+            return;
+        }
+        let g = &self.growth;
+        let rows = g.rows.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if rows < g.next.load(Ordering::Relaxed) || g.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        g.next
+            .store(rows + rows.min(MAX_ANALYZE_INTERVAL), Ordering::Relaxed);
+        let store = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.refresh_statistics().await {
+                tracing::warn!(error = %e, "ANALYZE failed");
+            }
+            store.growth.running.store(false, Ordering::Release);
+        });
+    }
+
+    /// Refreshes the planner's statistics of the ledger's tables
+    /// (PostgreSQL; SQLite plans these statements by their indexes alone).
+    pub async fn refresh_statistics(&self) -> StoreResult<()> {
+        if self.engine == Engine::Postgres {
+            sqlx::query("ANALYZE usage_events, daily_rollup, charges")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The engine behind the pool.
@@ -469,7 +527,9 @@ impl Store {
         events: &[NewEvent],
         now: DateTime<Utc>,
     ) -> StoreResult<BatchOutcome> {
-        in_write_tx!(self, |tx| record_events_tx(&mut tx, ws, events, now).await)
+        let outcome = in_write_tx!(self, |tx| record_events_tx(&mut tx, ws, events, now).await)?;
+        self.note_growth(outcome.inserted);
+        Ok(outcome)
     }
 
     /// Atomic check-and-spend at `now`.
@@ -479,7 +539,11 @@ impl Store {
         event: &NewEvent,
         now: DateTime<Utc>,
     ) -> StoreResult<ChargeOutcome> {
-        in_write_tx!(self, |tx| charge_tx(&mut tx, ws, event, now).await)
+        let outcome = in_write_tx!(self, |tx| charge_tx(&mut tx, ws, event, now).await)?;
+        if matches!(outcome, ChargeOutcome::Created(_)) {
+            self.note_growth(1);
+        }
+        Ok(outcome)
     }
 }
 

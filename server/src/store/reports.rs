@@ -111,62 +111,27 @@ impl Store {
         let cal = ws.calendar();
         let range = query.period.range(cal.today(now), cal.week_start);
         let mut conn = self.pool.acquire().await?;
-        let (table, value) = match metric {
-            Metric::Credits => ("credit_daily", "credits"),
-            Metric::Conversations => ("conversation_daily", "conversations"),
-        };
-        // Category is folded from action in Rust.
-        let columns: Vec<&str> = query
-            .group_by
-            .iter()
-            .map(|d| match d {
-                Dimension::Day => "day",
-                Dimension::Action | Dimension::Category => "action",
-                Dimension::User => "user_id",
-                Dimension::Campaign => "campaign_id",
-                Dimension::Identity => "identity_id",
-            })
-            .collect();
-        let mut sql = String::from("SELECT ");
-        for (i, c) in columns.iter().enumerate() {
-            sql.push_str(&format!("{c} AS k{i}, "));
-        }
-        sql.push_str(&format!(
-            "CAST(COALESCE(SUM({value}), 0) AS BIGINT) AS v FROM {table} WHERE workspace_id = $1 AND day >= $2 AND day < $3"
-        ));
-        let mut binds = vec![ws.id.clone(), day_str(range.from), day_str(range.to)];
-        let f = &query.filters;
-        let mut filter = |col: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                binds.push(v.clone());
-                sql.push_str(&format!(" AND {col} = ${}", binds.len()));
-            }
-        };
-        filter("user_id", &f.user_id);
-        if metric == Metric::Credits {
-            filter("action", &f.action);
-        }
-        filter("campaign_id", &f.campaign_id);
-        filter("identity_id", &f.identity_id);
-        if !columns.is_empty() {
-            sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
-        }
+        let (sql, binds) = report_sql(ws, metric, query, range);
         let mut q = sqlx::query(&sql);
         for b in binds {
-            q = q.bind(b);
+            q = match b {
+                Val::I(i) => q.bind(i),
+                Val::S(s) => q.bind(s),
+                Val::N(s) => q.bind(s),
+            };
         }
         let rows = q.fetch_all(&mut *conn).await?;
         let mut groups: BTreeMap<Vec<Option<String>>, i64> = BTreeMap::new();
         let mut total = 0i64;
         for row in &rows {
-            let v: i64 = row.try_get("v")?;
+            let v: i64 = row.try_get(query.group_by.len())?;
             total += v;
-            if columns.is_empty() {
+            if query.group_by.is_empty() {
                 continue;
             }
-            let mut keys = Vec::with_capacity(columns.len());
+            let mut keys = Vec::with_capacity(query.group_by.len());
             for (i, d) in query.group_by.iter().enumerate() {
-                let raw: String = row.try_get(format!("k{i}").as_str())?;
+                let raw: String = row.try_get(i)?;
                 keys.push(match d {
                     Dimension::Category => {
                         Action::parse(&raw).map(|a| a.category().key().to_string())
@@ -176,6 +141,8 @@ impl Store {
             }
             *groups.entry(keys).or_default() += v;
         }
+        // A zone move can leave a rollup key at zero: no event, no row.
+        groups.retain(|_, v| *v != 0);
         let rows = arrange_rows(&query.group_by, groups, range, names);
         Ok(Report {
             metric,
@@ -277,6 +244,160 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+}
+
+/// Where a report reads from: the rollup of the one dimension among user,
+/// campaign and identity that it groups or filters by (`''`, the day's
+/// totals, when none), or the events themselves when it names two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    Rollup(&'static str),
+    Events,
+}
+
+/// The rollup dimension of a grouping or filter, if it has one.
+fn rollup_dim(d: Dimension) -> Option<&'static str> {
+    match d {
+        Dimension::User => Some("user"),
+        Dimension::Campaign => Some("campaign"),
+        Dimension::Identity => Some("identity"),
+        Dimension::Day | Dimension::Action | Dimension::Category => None,
+    }
+}
+
+/// The filters that apply to `metric`, as (dimension, id).
+fn filters_of(metric: Metric, query: &UsageQuery) -> Vec<(Dimension, String)> {
+    let f = &query.filters;
+    let mut out = Vec::new();
+    for (dim, v) in [
+        (Dimension::User, &f.user_id),
+        (Dimension::Action, &f.action),
+        (Dimension::Campaign, &f.campaign_id),
+        (Dimension::Identity, &f.identity_id),
+    ] {
+        if dim == Dimension::Action && metric != Metric::Credits {
+            continue;
+        }
+        if let Some(v) = v {
+            out.push((dim, v.clone()));
+        }
+    }
+    out
+}
+
+pub(super) fn source_of(metric: Metric, query: &UsageQuery) -> Source {
+    let mut dims: Vec<&'static str> = query
+        .group_by
+        .iter()
+        .copied()
+        .chain(filters_of(metric, query).into_iter().map(|(d, _)| d))
+        .filter_map(rollup_dim)
+        .collect();
+    dims.sort_unstable();
+    dims.dedup();
+    match dims.as_slice() {
+        [] => Source::Rollup(""),
+        [one] => Source::Rollup(one),
+        ["campaign", "identity"] => Source::Rollup("campaign_identity"),
+        _ => Source::Events,
+    }
+}
+
+/// The statement of a report and its binds: the grouped columns first, in
+/// the query's order (category as action: it is folded in Rust), then the
+/// value.
+pub(super) fn report_sql(
+    ws: &Workspace,
+    metric: Metric,
+    query: &UsageQuery,
+    range: DateRange,
+) -> (String, Vec<Val>) {
+    let source = source_of(metric, query);
+    let column = |d: Dimension| -> &'static str {
+        match (d, source) {
+            (Dimension::Day, _) => "day",
+            (Dimension::Action | Dimension::Category, _) => "action",
+            (Dimension::Identity, Source::Rollup("campaign_identity")) => "key2",
+            (_, Source::Rollup(_)) => "key",
+            (Dimension::User, Source::Events) => "user_id",
+            (Dimension::Campaign, Source::Events) => "COALESCE(campaign_id, '')",
+            (Dimension::Identity, Source::Events) => "COALESCE(identity_id, '')",
+        }
+    };
+    let columns: Vec<&str> = query.group_by.iter().map(|d| column(*d)).collect();
+    let mut sql = String::from("SELECT ");
+    for c in &columns {
+        sql.push_str(c);
+        sql.push_str(", ");
+    }
+    let mut binds = vec![Val::S(ws.id.clone())];
+    let bind = |binds: &mut Vec<Val>, v: Val| {
+        binds.push(v);
+        format!("${}", binds.len())
+    };
+    match source {
+        Source::Rollup(dim) => {
+            let (m, d, from, to) = (
+                bind(&mut binds, Val::S(metric_key(metric).into())),
+                bind(&mut binds, Val::S(dim.into())),
+                bind(&mut binds, Val::S(day_str(range.from))),
+                bind(&mut binds, Val::S(day_str(range.to))),
+            );
+            sql.push_str(&format!(
+                "CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM daily_rollup \
+                 WHERE workspace_id = $1 AND metric = {m} AND dim = {d} AND day >= {from} AND day < {to}"
+            ));
+        }
+        Source::Events => {
+            // The instants bound the index range (a day is at most 26
+            // hours from UTC either way, and a zone move in progress may
+            // leave an event on its old zone's day); the stored day decides.
+            let (start, end) = ws.calendar().instants(range);
+            let slack = chrono::Duration::days(2);
+            let value = match metric {
+                Metric::Credits => "SUM(credits)",
+                Metric::Conversations => "COUNT(*)",
+            };
+            let (kind, lo, hi, from, to) = (
+                bind(
+                    &mut binds,
+                    Val::S(
+                        match metric {
+                            Metric::Credits => "credits",
+                            Metric::Conversations => "conversation",
+                        }
+                        .into(),
+                    ),
+                ),
+                bind(&mut binds, Val::I((start - slack).timestamp_millis())),
+                bind(&mut binds, Val::I((end + slack).timestamp_millis())),
+                bind(&mut binds, Val::S(day_str(range.from))),
+                bind(&mut binds, Val::S(day_str(range.to))),
+            );
+            sql.push_str(&format!(
+                "CAST(COALESCE({value}, 0) AS BIGINT) FROM usage_events \
+                 WHERE workspace_id = $1 AND kind = {kind} AND occurred_at >= {lo} AND occurred_at < {hi} \
+                 AND day >= {from} AND day < {to}"
+            ));
+        }
+    }
+    for (dim, v) in filters_of(metric, query) {
+        let col = column(dim);
+        let place = bind(&mut binds, Val::S(v));
+        sql.push_str(&format!(" AND {col} = {place}"));
+    }
+    if !columns.is_empty() {
+        sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
+    }
+    (sql, binds)
+}
+
+/// The rollups' name of a metric.
+pub(super) fn metric_key(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Credits => "credits",
+        Metric::Conversations => "conversations",
     }
 }
 
