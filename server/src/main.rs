@@ -86,12 +86,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             })
             .await?;
             let plan = credits_server::bench::BenchPlan {
-                events: args.events,
+                database_url: args.database_url.clone(),
+                scale: args.scale,
+                seed: args.seed,
+                timezone: args.timezone,
                 iterations: args.iterations.max(1),
+                naive_iterations: args.naive_iterations.max(1),
+                http_seconds: args.http_seconds.max(0.0),
+                json: args.json.clone(),
             };
-            credits_server::bench::run(&store, &plan, clock.now())
-                .await
-                .map_err(|e| e.to_string())?;
+            credits_server::bench::run(&store, &plan, clock.now()).await?;
         }
     }
     Ok(())

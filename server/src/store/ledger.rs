@@ -281,6 +281,7 @@ pub(super) async fn stored_requests(
             "SELECT id, request FROM usage_events WHERE workspace_id = $1 AND id IN ({})",
             places.join(", ")
         );
+        let sql = placeholders_for(conn, &sql);
         let mut q = sqlx::query(&sql).bind(ws.to_string());
         for id in chunk {
             q = q.bind(id.to_string());
@@ -330,6 +331,25 @@ pub(super) async fn record_events_tx(
         inserted: fresh.len(),
         duplicates,
     })
+}
+
+/// Charges one after another in one transaction, exactly as each would
+/// run alone. A charge refused for its content (a conflict, an unknown
+/// workspace) wrote nothing and is answered as refused; any other error
+/// fails the whole group.
+pub(super) async fn charge_group_tx(
+    conn: &mut AnyConnection,
+    charges: &[(&str, &NewEvent, DateTime<Utc>)],
+) -> StoreResult<Vec<StoreResult<ChargeOutcome>>> {
+    let mut out = Vec::with_capacity(charges.len());
+    for (ws, event, now) in charges {
+        match charge_tx(conn, ws, event, *now).await {
+            Ok(o) => out.push(Ok(o)),
+            Err(e @ (StoreError::Conflict(_) | StoreError::NotFound)) => out.push(Err(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 pub(super) async fn charge_tx(

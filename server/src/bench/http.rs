@@ -1,0 +1,258 @@
+//! Ingestion through the HTTP API: the real `credits serve` binary as a
+//! child process on loopback, against the bench's database, loaded by
+//! concurrent clients; its peak RSS read from `/proc`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+/// Throughput and latency of one kind of request.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Load {
+    /// Successful requests per second.
+    pub per_s: f64,
+    /// Events per second (batches: 1,000 per request).
+    pub events_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub requests: usize,
+    pub errors: usize,
+    pub concurrency: usize,
+}
+
+/// What the HTTP phase measured.
+pub struct HttpFigures {
+    pub batches: Load,
+    pub charges: Load,
+    pub rss_mb: f64,
+}
+
+/// Events per batch request.
+pub const BATCH_EVENTS: usize = 1_000;
+/// Concurrent batch requests (SQLite writes one at a time: more only
+/// queue, and latency grows with the queue).
+pub const BATCH_CONCURRENCY: usize = 4;
+/// Concurrent single charges.
+pub const CHARGE_CONCURRENCY: usize = 32;
+
+struct Server {
+    child: tokio::process::Child,
+    base: String,
+    token: String,
+}
+
+impl Server {
+    async fn start(database_url: &str) -> Result<Server, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let token = format!("bench-{:032x}", rand::random::<u128>());
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let child = tokio::process::Command::new(exe)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", database_url, "--api-token", &token])
+            .args(["--max-in-flight", "1024"])
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the server: {e}"))?;
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            token,
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await {
+                if r.status().is_success() {
+                    return Ok(server);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err("the server did not become ready in 60 s".into())
+    }
+
+    /// Peak resident set of the server process, in MB.
+    fn peak_rss_mb(&self) -> f64 {
+        let Some(pid) = self.child.id() else {
+            return 0.0;
+        };
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+}
+
+async fn put(
+    client: &reqwest::Client,
+    s: &Server,
+    path: &str,
+    body: serde_json::Value,
+) -> Result<(), String> {
+    let r = client
+        .put(format!("{}/api/v1/workspaces/{path}", s.base))
+        .bearer_auth(&s.token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("PUT {path}: {}", r.status()));
+    }
+    Ok(())
+}
+
+/// Runs `workers` loops of `request` for `seconds`, timing each.
+async fn drive<F, Fut>(workers: usize, seconds: f64, events_per_request: usize, request: F) -> Load
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            let mut errors = 0;
+            let mut n = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                if request(w, n).await {
+                    times.push(t.elapsed());
+                } else {
+                    errors += 1;
+                }
+                n += 1;
+            }
+            (times, errors)
+        }));
+    }
+    let mut times = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        if let Ok((mut t, e)) = t.await {
+            times.append(&mut t);
+            errors += e;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64().max(0.001);
+    times.sort();
+    let ms = |p: f64| super::percentile(&times, p).as_secs_f64() * 1000.0;
+    Load {
+        per_s: times.len() as f64 / elapsed,
+        events_per_s: (times.len() * events_per_request) as f64 / elapsed,
+        p50_ms: ms(0.50),
+        p99_ms: ms(0.99),
+        requests: times.len() + errors,
+        errors,
+        concurrency: workers,
+    }
+}
+
+/// Starts the server, adds a workspace of its own (a fresh cycle row that
+/// every charge locks), sends batches, then charges.
+pub async fn run(database_url: &str, seconds: f64, tz: &str) -> Result<HttpFigures, String> {
+    let server = Server::start(database_url).await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let run = format!("{:x}", rand::random::<u32>());
+    let ws = format!("bench-ingest-{run}");
+    put(
+        &client,
+        &server,
+        &ws,
+        json!({"name": "Bench ingest", "timezone": tz,
+               "plan": {"name": "Scale", "monthly_credits": 1_000_000_000_000i64, "identities_included": 10,
+                        "price": {"amount_cents": 0, "currency": "EUR"}}}),
+    )
+    .await?;
+    put(
+        &client,
+        &server,
+        &format!("{ws}/users/u1"),
+        json!({"name": "Bench", "email": "bench@example.com", "role": "admin"}),
+    )
+    .await?;
+    put(
+        &client,
+        &server,
+        &format!("{ws}/campaigns/c1"),
+        json!({"name": "Campaign", "status": "active"}),
+    )
+    .await?;
+    put(
+        &client,
+        &server,
+        &format!("{ws}/identities/i1"),
+        json!({"name": "Identity", "channel": "email", "user_id": "u1"}),
+    )
+    .await?;
+    let base = format!("{}/api/v1/workspaces/{ws}", server.base);
+    let token = server.token.clone();
+
+    let batches = {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        drive(BATCH_CONCURRENCY, seconds, BATCH_EVENTS, move |w, n| {
+            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            async move {
+                let at = (chrono::Utc::now() - chrono::Duration::minutes(1))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let events: Vec<serde_json::Value> = (0..BATCH_EVENTS)
+                    .map(|i| {
+                        json!({"id": format!("b{w}-{n}-{i}"), "type": "credits", "occurred_at": at,
+                               "action": "enrich_email", "credits": 1 + i % 3, "user_id": "u1",
+                               "campaign_id": "c1", "identity_id": "i1"})
+                    })
+                    .collect();
+                client
+                    .post(format!("{base}/usage-events"))
+                    .bearer_auth(&token)
+                    .json(&json!({ "events": events }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await
+    };
+    let charges = {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        drive(CHARGE_CONCURRENCY, seconds, 1, move |w, n| {
+            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            async move {
+                client
+                    .post(format!("{base}/charges"))
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({"id": format!("ch{w}-{n}"), "action": "ai_completion", "credits": 1,
+                                  "user_id": "u1", "campaign_id": "c1", "identity_id": "i1"}),
+                    )
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().as_u16() == 201)
+            }
+        })
+        .await
+    };
+    let rss_mb = server.peak_rss_mb();
+    let mut child = server.child;
+    let _ = child.kill().await;
+    Ok(HttpFigures {
+        batches,
+        charges,
+        rss_mb,
+    })
+}

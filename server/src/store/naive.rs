@@ -1,0 +1,114 @@
+//! The benchmark's reference: a report computed naively from the raw
+//! events, with no pre-aggregate and no index on the local day.
+
+use super::reports::metric_key;
+use super::*;
+
+/// A report's groups, keyed by the grouped values (category folded from
+/// action, `None` for "no campaign/identity"), without zero rows.
+pub type Groups = BTreeMap<Vec<Option<String>>, i64>;
+
+impl Store {
+    /// `GROUP BY` over `usage_events` in the workspace's zone: PostgreSQL
+    /// computes each event's local day from its instant (`AT TIME ZONE`);
+    /// SQLite, which has no zone database, reads the local day stored with
+    /// each event at ingest. Returns the total and the groups.
+    pub async fn naive_report(
+        &self,
+        ws: &Workspace,
+        metric: Metric,
+        query: &UsageQuery,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(i64, Groups)> {
+        let cal = ws.calendar();
+        let range = query.period.range(cal.today(now), cal.week_start);
+        let mut binds = vec![
+            Val::S(ws.id.clone()),
+            Val::S(
+                match metric_key(metric) {
+                    "credits" => "credits",
+                    _ => "conversation",
+                }
+                .into(),
+            ),
+            Val::S(day_str(range.from)),
+            Val::S(day_str(range.to)),
+        ];
+        let day = match self.engine {
+            Engine::Postgres => {
+                binds.push(Val::S(ws.tz.name().to_string()));
+                "to_char(to_timestamp(occurred_at / 1000.0) AT TIME ZONE $5, 'YYYY-MM-DD')"
+            }
+            Engine::Sqlite => "day",
+        };
+        let column = |d: Dimension| match d {
+            Dimension::Day => day,
+            Dimension::Action | Dimension::Category => "action",
+            Dimension::User => "user_id",
+            Dimension::Campaign => "COALESCE(campaign_id, '')",
+            Dimension::Identity => "COALESCE(identity_id, '')",
+        };
+        let columns: Vec<&str> = query.group_by.iter().map(|d| column(*d)).collect();
+        let value = match metric {
+            Metric::Credits => "SUM(credits)",
+            Metric::Conversations => "COUNT(*)",
+        };
+        let mut sql = String::from("SELECT ");
+        for c in &columns {
+            sql.push_str(c);
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "CAST({value} AS BIGINT) FROM usage_events WHERE workspace_id = $1 AND kind = $2 \
+             AND {day} >= $3 AND {day} < $4"
+        ));
+        let f = &query.filters;
+        for (dim, v) in [
+            (Dimension::User, &f.user_id),
+            (Dimension::Action, &f.action),
+            (Dimension::Campaign, &f.campaign_id),
+            (Dimension::Identity, &f.identity_id),
+        ] {
+            if dim == Dimension::Action && metric != Metric::Credits {
+                continue;
+            }
+            if let Some(v) = v {
+                binds.push(Val::S(v.clone()));
+                sql.push_str(&format!(" AND {} = ${}", column(dim), binds.len()));
+            }
+        }
+        if !columns.is_empty() {
+            sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
+        }
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = match b {
+                Val::I(i) => q.bind(i),
+                Val::S(s) => q.bind(s),
+                Val::N(s) => q.bind(s),
+            };
+        }
+        let mut total = 0;
+        let mut groups = Groups::new();
+        for row in q.fetch_all(&self.pool).await? {
+            let v: Option<i64> = row.try_get(columns.len())?;
+            let v = v.unwrap_or(0);
+            total += v;
+            if columns.is_empty() || v == 0 {
+                continue;
+            }
+            let mut keys = Vec::with_capacity(columns.len());
+            for (i, d) in query.group_by.iter().enumerate() {
+                let raw: String = row.try_get(i)?;
+                keys.push(match d {
+                    Dimension::Category => {
+                        Action::parse(&raw).map(|a| a.category().key().to_string())
+                    }
+                    _ => none_if_empty(raw),
+                });
+            }
+            *groups.entry(keys).or_default() += v;
+        }
+        Ok((total, groups))
+    }
+}
