@@ -2,17 +2,17 @@
 -- keyed by every dimension at once (credit_daily, conversation_daily) had
 -- about one row per event at a busy customer's scale: they answered
 -- nothing faster than the events. The dashboard's questions name, beside
--- day and action, one of user, campaign or identity, or the pair campaign
--- and identity (the Conversations tab's drill-down), as groupings or
+-- day and action, one of user, campaign or identity, or the pairs campaign
+-- and identity or user and campaign (the drill-downs), as groupings or
 -- filters; one narrow rollup per such set answers each: a day holds at
 -- most (actions x keys) rows of each.
 --
 -- metric: 'credits' or 'conversations'; dim: '' (the day's totals per
--- action), 'user', 'campaign', 'identity' or 'campaign_identity';
--- action: '' for conversations; key: the (first) dimension's id, '' for
--- totals and for "no campaign/identity"; key2: the identity of
--- 'campaign_identity', else ''. Any other question (user with campaign,
--- say) reads the events themselves, through usage_events_by_time.
+-- action), 'user', 'campaign', 'identity', 'campaign_identity' or
+-- 'user_campaign'; action: '' for conversations; key: the (first)
+-- dimension's id, '' for totals and for "no campaign/identity"; key2: the
+-- second dimension's id of a pair, else ''. Any other question (user with
+-- identity, say) reads the events themselves, through usage_events_by_time.
 CREATE TABLE daily_rollup (
     workspace_id TEXT NOT NULL,
     metric TEXT NOT NULL,
@@ -56,6 +56,12 @@ FROM credit_daily GROUP BY workspace_id, day, action, campaign_id, identity_id;
 INSERT INTO daily_rollup (workspace_id, metric, dim, day, action, key, key2, value)
 SELECT workspace_id, 'conversations', 'campaign_identity', day, '', campaign_id, identity_id, SUM(conversations)
 FROM conversation_daily GROUP BY workspace_id, day, campaign_id, identity_id;
+INSERT INTO daily_rollup (workspace_id, metric, dim, day, action, key, key2, value)
+SELECT workspace_id, 'credits', 'user_campaign', day, action, user_id, campaign_id, SUM(credits)
+FROM credit_daily GROUP BY workspace_id, day, action, user_id, campaign_id;
+INSERT INTO daily_rollup (workspace_id, metric, dim, day, action, key, key2, value)
+SELECT workspace_id, 'conversations', 'user_campaign', day, '', user_id, campaign_id, SUM(conversations)
+FROM conversation_daily GROUP BY workspace_id, day, user_id, campaign_id;
 
 DROP TABLE credit_daily;
 DROP TABLE conversation_daily;

@@ -79,8 +79,8 @@ pub struct BenchArgs {
     /// Runs of each report and view.
     #[arg(long, default_value_t = 20)]
     pub iterations: usize,
-    /// Runs of each naive report.
-    #[arg(long, default_value_t = 3)]
+    /// Runs of each naive report (seconds each at the full scale).
+    #[arg(long, default_value_t = 2)]
     pub naive_iterations: usize,
     /// Seconds of each HTTP load (batches, then charges); 0 skips it.
     #[arg(long, default_value_t = 15.0)]

@@ -10,12 +10,18 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
+    let cli = Cli::parse();
+    // The bench runs slow naive queries on purpose: sqlx need not say so.
+    let default = match cli.command {
+        Command::Bench(_) => "warn,sqlx=error",
+        _ => "info,sqlx=warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
         )
         .init();
-    if let Err(e) = run(Cli::parse()).await {
+    if let Err(e) = run(cli).await {
         tracing::error!("{e}");
         eprintln!("credits: {e}");
         std::process::exit(1);

@@ -203,10 +203,10 @@ fn dashboard_reports() -> Vec<(String, Metric, Vec<Dimension>, Filters)> {
         .collect()
 }
 
-/// Report periods measured (the longest presets, and a week).
-const REPORT_PERIODS: [(&str, Period); 3] = [
+/// Report periods measured: the longest preset and a short one (each
+/// whole view is timed at every preset).
+const REPORT_PERIODS: [(&str, Period); 2] = [
     ("last_month", Period::LastMonth),
-    ("last_28_days", Period::Last28Days),
     ("this_week", Period::ThisWeek),
 ];
 
@@ -504,7 +504,10 @@ pub async fn run(
         differences,
         targets_missed: Vec::new(),
     };
-    result.targets_missed = targets_missed(&result);
+    // The targets are for the full data set.
+    if plan.scale >= 1.0 {
+        result.targets_missed = targets_missed(&result);
+    }
     let worst_report = result.reports.iter().map(|r| r.p95_ms).fold(0.0, f64::max);
     let worst_view = result.views.iter().map(|r| r.p95_ms).fold(0.0, f64::max);
     let least_speedup = result
@@ -515,7 +518,9 @@ pub async fn run(
     println!(
         "worst report p95 {worst_report:.2} ms, worst view p95 {worst_view:.2} ms, least speed-up {least_speedup:.0}x"
     );
-    if result.targets_missed.is_empty() {
+    if plan.scale < 1.0 {
+        println!("targets: checked at --scale 1 only");
+    } else if result.targets_missed.is_empty() {
         println!("targets: all met");
     } else {
         println!("targets missed ({}):", result.targets_missed.len());

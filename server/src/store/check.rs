@@ -99,6 +99,11 @@ impl Store {
                 "COALESCE(campaign_id, ''), COALESCE(identity_id, '')",
                 ", COALESCE(campaign_id, ''), COALESCE(identity_id, '')",
             ),
+            (
+                "user_campaign",
+                "user_id, COALESCE(campaign_id, '')",
+                ", user_id, COALESCE(campaign_id, '')",
+            ),
         ] {
             for (metric, kind, value) in [
                 ("credits", "credits", "SUM(credits)"),

@@ -141,7 +141,14 @@ pub(super) struct Deltas {
 }
 
 /// The rollups' dimensions: `''` holds the day's totals per action.
-const ROLLUP_DIMS: [&str; 5] = ["", "user", "campaign", "identity", "campaign_identity"];
+const ROLLUP_DIMS: [&str; 6] = [
+    "",
+    "user",
+    "campaign",
+    "identity",
+    "campaign_identity",
+    "user_campaign",
+];
 
 impl Deltas {
     /// The opposite changes (an event leaving its keys).
@@ -168,6 +175,7 @@ impl Deltas {
                 "campaign" => (key_of(&e.campaign_id), String::new()),
                 "identity" => (key_of(&e.identity_id), String::new()),
                 "campaign_identity" => (key_of(&e.campaign_id), key_of(&e.identity_id)),
+                "user_campaign" => (e.user_id.clone(), key_of(&e.campaign_id)),
                 _ => (String::new(), String::new()),
             };
             *self

@@ -300,6 +300,7 @@ pub(super) fn source_of(metric: Metric, query: &UsageQuery) -> Source {
         [] => Source::Rollup(""),
         [one] => Source::Rollup(one),
         ["campaign", "identity"] => Source::Rollup("campaign_identity"),
+        ["campaign", "user"] => Source::Rollup("user_campaign"),
         _ => Source::Events,
     }
 }
@@ -319,6 +320,7 @@ pub(super) fn report_sql(
             (Dimension::Day, _) => "day",
             (Dimension::Action | Dimension::Category, _) => "action",
             (Dimension::Identity, Source::Rollup("campaign_identity")) => "key2",
+            (Dimension::Campaign, Source::Rollup("user_campaign")) => "key2",
             (_, Source::Rollup(_)) => "key",
             (Dimension::User, Source::Events) => "user_id",
             (Dimension::Campaign, Source::Events) => "COALESCE(campaign_id, '')",
@@ -472,4 +474,67 @@ pub fn label_of(dim: Dimension, key: Option<&str>, names: &Names) -> String {
         Dimension::Identity => names.identities.get(key).cloned(),
     };
     found.unwrap_or_else(|| key.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::domain::calendar::Period;
+    use app::model::Filters;
+
+    fn query(group_by: Vec<Dimension>, filters: Filters) -> UsageQuery {
+        UsageQuery {
+            period: Period::LastMonth,
+            group_by,
+            filters,
+        }
+    }
+
+    #[test]
+    fn each_question_reads_the_narrowest_rollup() {
+        use Dimension::*;
+        let none = Filters::default;
+        let user = Filters {
+            user_id: Some("u".into()),
+            ..Filters::default()
+        };
+        let identity = Filters {
+            identity_id: Some("i".into()),
+            ..Filters::default()
+        };
+        let c = Metric::Credits;
+        let cases = [
+            (query(vec![], none()), Source::Rollup("")),
+            (query(vec![Day, Action], none()), Source::Rollup("")),
+            (query(vec![Category], none()), Source::Rollup("")),
+            (query(vec![Day, User], none()), Source::Rollup("user")),
+            (
+                query(vec![Day, Action], user.clone()),
+                Source::Rollup("user"),
+            ),
+            (query(vec![User], user.clone()), Source::Rollup("user")),
+            (
+                query(vec![Campaign], identity.clone()),
+                Source::Rollup("campaign_identity"),
+            ),
+            (
+                query(vec![Campaign], user.clone()),
+                Source::Rollup("user_campaign"),
+            ),
+            (query(vec![Identity], user.clone()), Source::Events),
+            (query(vec![Campaign, Identity], user), Source::Events),
+        ];
+        for (q, want) in cases {
+            assert_eq!(source_of(c, &q), want, "{:?} {:?}", q.group_by, q.filters);
+        }
+        // Conversations have no action: an action filter is not theirs.
+        let action = Filters {
+            action: Some("ai_completion".into()),
+            ..Filters::default()
+        };
+        assert_eq!(
+            source_of(Metric::Conversations, &query(vec![Identity], action)),
+            Source::Rollup("identity")
+        );
+    }
 }
