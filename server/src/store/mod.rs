@@ -267,42 +267,6 @@ fn workspace_from_row(row: &AnyRow) -> StoreResult<Workspace> {
     })
 }
 
-/// Retries a transaction body on transient failures.
-macro_rules! in_write_tx {
-    ($store:expr, |$tx:ident| $body:expr) => {{
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            // SQLite: this process's writers queue here, in order, instead
-            // of polling SQLite's lock (which lets one writer starve).
-            let _turn = $store.write_turn().await;
-            let mut $tx = $store.begin_write().await?;
-            let result = $body;
-            match result {
-                Ok(v) => match $tx.commit().await {
-                    Ok(()) => break Ok(v),
-                    Err(e) => {
-                        let e = StoreError::from(e);
-                        if attempt < MAX_ATTEMPTS && e.is_transient() {
-                            continue;
-                        }
-                        break Err(e);
-                    }
-                },
-                Err(e) => {
-                    let _ = $tx.rollback().await;
-                    if attempt < MAX_ATTEMPTS && e.is_transient() {
-                        tokio::time::sleep(Duration::from_millis(5 * attempt as u64)).await;
-                        continue;
-                    }
-                    break Err(e);
-                }
-            }
-        }
-    }};
-}
-
-// After the transaction macro, which these use.
 mod ledger;
 mod naive;
 mod reports;
@@ -443,6 +407,42 @@ impl Store {
         }
     }
 
+    /// Runs `body` in a write transaction and commits, retrying the whole
+    /// transaction on transient failures (a unique race, a serialization
+    /// failure, a deadlock, SQLite's busy). The body gets the transaction
+    /// and hands it back with its result, so that it can borrow what the
+    /// caller holds: `self.write(|mut tx| async move { let r = f(&mut tx).await; (tx, r) })`.
+    pub(super) async fn write<T, F, Fut>(&self, mut body: F) -> StoreResult<T>
+    where
+        F: FnMut(sqlx::Transaction<'static, sqlx::Any>) -> Fut,
+        Fut: std::future::Future<Output = (sqlx::Transaction<'static, sqlx::Any>, StoreResult<T>)>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // SQLite: this process's writers queue here, in order, instead
+            // of polling SQLite's lock (which lets one writer starve).
+            let turn = self.write_turn().await;
+            let tx = self.begin_write().await?;
+            let (tx, result) = body(tx).await;
+            let error = match result {
+                Ok(v) => match tx.commit().await {
+                    Ok(()) => return Ok(v),
+                    Err(e) => StoreError::from(e),
+                },
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    e
+                }
+            };
+            drop(turn);
+            if attempt >= MAX_ATTEMPTS || !error.is_transient() {
+                return Err(error);
+            }
+            tokio::time::sleep(Duration::from_millis(5 * attempt as u64)).await;
+        }
+    }
+
     async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.engine {
             Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
@@ -525,8 +525,12 @@ impl Store {
         input: &WorkspaceInput,
         now: DateTime<Utc>,
     ) -> StoreResult<(bool, Workspace)> {
-        let (created, stored) =
-            in_write_tx!(self, |tx| put_workspace_tx(&mut tx, id, input, now).await)?;
+        let (created, stored) = self
+            .write(|mut tx| async move {
+                let r = put_workspace_tx(&mut tx, id, input, now).await;
+                (tx, r)
+            })
+            .await?;
         // A new zone: move the events in short transactions, never holding
         // SQLite's write lock for the whole move.
         self.rebucket(id).await?;
@@ -536,7 +540,11 @@ impl Store {
     /// Creates or updates a user, identity or campaign of a workspace.
     /// Returns whether it was created.
     pub async fn put_member(&self, ws: &str, id: &str, member: &Member) -> StoreResult<bool> {
-        in_write_tx!(self, |tx| put_member_tx(&mut tx, ws, id, member).await)
+        self.write(|mut tx| async move {
+            let r = put_member_tx(&mut tx, ws, id, member).await;
+            (tx, r)
+        })
+        .await
     }
 
     /// The ids of a workspace's users, identities and campaigns.
@@ -586,7 +594,11 @@ impl Store {
         grant: &GrantInput,
         now: DateTime<Utc>,
     ) -> StoreResult<(bool, serde_json::Value)> {
-        in_write_tx!(self, |tx| create_grant_tx(&mut tx, ws, grant, now).await)
+        self.write(|mut tx| async move {
+            let r = create_grant_tx(&mut tx, ws, grant, now).await;
+            (tx, r)
+        })
+        .await
     }
 
     // ---- usage ------------------------------------------------------------
@@ -600,7 +612,12 @@ impl Store {
         events: &[NewEvent],
         now: DateTime<Utc>,
     ) -> StoreResult<BatchOutcome> {
-        let outcome = in_write_tx!(self, |tx| record_events_tx(&mut tx, ws, events, now).await)?;
+        let outcome = self
+            .write(|mut tx| async move {
+                let r = record_events_tx(&mut tx, ws, events, now).await;
+                (tx, r)
+            })
+            .await?;
         self.note_growth(outcome.inserted);
         Ok(outcome)
     }
@@ -646,7 +663,11 @@ impl Store {
         &self,
         requests: &[(&str, &NewEvent, DateTime<Utc>)],
     ) -> StoreResult<Vec<StoreResult<ChargeOutcome>>> {
-        in_write_tx!(self, |tx| charge_group_tx(&mut tx, requests).await)
+        self.write(|mut tx| async move {
+            let r = charge_group_tx(&mut tx, requests).await;
+            (tx, r)
+        })
+        .await
     }
 
     async fn charge_alone(
@@ -655,7 +676,11 @@ impl Store {
         event: &NewEvent,
         now: DateTime<Utc>,
     ) -> StoreResult<ChargeOutcome> {
-        in_write_tx!(self, |tx| charge_tx(&mut tx, ws, event, now).await)
+        self.write(|mut tx| async move {
+            let r = charge_tx(&mut tx, ws, event, now).await;
+            (tx, r)
+        })
+        .await
     }
 
     /// Runs queued charges in groups until the queue is empty.

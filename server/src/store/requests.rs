@@ -36,14 +36,16 @@ impl Store {
             "account_manager": ws.account_manager,
         })
         .to_string();
-        in_write_tx!(self, |tx| {
-            async {
+        // The body borrows; each attempt clones what it binds.
+        let (request_ref, payload) = (&request, &payload);
+        self.write(|mut tx| async move {
+            let result = async {
             sqlx::query(
                 "INSERT INTO support_requests (id, workspace_id, user_id, intent, message, created_at, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(request.id.clone())
+            .bind(request_ref.id.clone())
             .bind(ws.id.clone())
-            .bind(request.user_id.clone())
+            .bind(request_ref.user_id.clone())
             .bind(intent.key().to_string())
             .bind(message.to_string())
             .bind(now.timestamp_millis())
@@ -51,15 +53,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             sqlx::query("INSERT INTO webhook_outbox (request_id, payload, next_attempt_at) VALUES ($1, $2, $3)")
-                .bind(request.id.clone())
+                .bind(request_ref.id.clone())
                 .bind(payload.clone())
                 .bind(Utc::now().timestamp_millis())
                 .execute(&mut *tx)
                 .await?;
             Ok::<_, StoreError>(())
         }
-        .await
-        })?;
+        .await;
+        (tx, result)
+        })
+        .await?;
         Ok(request)
     }
 
@@ -151,8 +155,8 @@ impl Store {
     ) -> StoreResult<Vec<Claimed>> {
         let now_ms = now.timestamp_millis();
         let until = (now + lease).timestamp_millis();
-        in_write_tx!(self, |tx| {
-            async {
+        self.write(|mut tx| async move {
+            let result = async {
             let rows = sqlx::query(&format!(
                 "UPDATE webhook_outbox SET locked_until = $2, lease_owner = $3 WHERE delivered_at IS NULL AND locked_until <= $1 \
                  AND request_id IN (SELECT request_id FROM webhook_outbox WHERE delivered_at IS NULL \
@@ -169,8 +173,10 @@ impl Store {
                 .map(|r| Ok(Claimed { request_id: r.try_get("request_id")?, payload: r.try_get("payload")?, attempts: r.try_get("attempts")? }))
                 .collect::<StoreResult<Vec<_>>>()
         }
-        .await
+        .await;
+        (tx, result)
         })
+        .await
     }
 
     /// Records a delivery's outcome (delivered at an instant, or an error and
@@ -182,8 +188,8 @@ impl Store {
         owner: &str,
         outcome: &Result<DateTime<Utc>, (String, DateTime<Utc>)>,
     ) -> StoreResult<bool> {
-        in_write_tx!(self, |tx| {
-            async {
+        self.write(|mut tx| async move {
+            let result = async {
             let q = match outcome {
                 Ok(at) => sqlx::query(
                     "UPDATE webhook_outbox SET delivered_at = $2, attempts = attempts + 1, locked_until = 0, \
@@ -204,7 +210,9 @@ impl Store {
             let done = q.execute(&mut *tx).await?;
             Ok::<_, StoreError>(done.rows_affected() == 1)
         }
-        .await
+        .await;
+        (tx, result)
         })
+        .await
     }
 }

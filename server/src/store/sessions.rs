@@ -15,8 +15,9 @@ impl Store {
     ) -> StoreResult<String> {
         let token = crate::auth::new_session_token();
         let hash = crate::auth::token_hash(&token);
-        in_write_tx!(self, |tx| {
-            async {
+        let hash = &hash;
+        self.write(|mut tx| async move {
+            let result = async {
             sqlx::query(
                 "INSERT INTO sessions (token_hash, workspace_id, user_id, embedded, theme, locale, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -38,8 +39,10 @@ impl Store {
                 .await?;
             Ok::<_, StoreError>(())
         }
-        .await
-        })?;
+        .await;
+        (tx, result)
+        })
+        .await?;
         Ok(token)
     }
 

@@ -179,30 +179,34 @@ impl Store {
     /// short transaction per chunk, from where a previous move stopped.
     pub async fn rebucket(&self, ws_id: &str) -> StoreResult<()> {
         loop {
-            let done = in_write_tx!(self, |tx| {
-                async {
-                    let from: Option<String> =
-                        sqlx::query_scalar("SELECT rebucket_from FROM workspaces WHERE id = $1")
-                            .bind(ws_id.to_string())
-                            .fetch_optional(&mut *tx)
-                            .await?
-                            .flatten();
-                    let Some(from) = from else {
-                        return Ok::<_, StoreError>(true);
-                    };
-                    let ws = load_workspace(&mut tx, ws_id)
-                        .await?
-                        .ok_or(StoreError::NotFound)?;
-                    let next = rebucket_chunk(&mut tx, &ws, &from).await?;
-                    sqlx::query("UPDATE workspaces SET rebucket_from = $2 WHERE id = $1")
+            let done = self
+                .write(|mut tx| async move {
+                    let result = async {
+                        let from: Option<String> = sqlx::query_scalar(
+                            "SELECT rebucket_from FROM workspaces WHERE id = $1",
+                        )
                         .bind(ws_id.to_string())
-                        .bind(next.clone())
-                        .execute(&mut *tx)
-                        .await?;
-                    Ok(next.is_none())
-                }
-                .await
-            })?;
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .flatten();
+                        let Some(from) = from else {
+                            return Ok::<_, StoreError>(true);
+                        };
+                        let ws = load_workspace(&mut tx, ws_id)
+                            .await?
+                            .ok_or(StoreError::NotFound)?;
+                        let next = rebucket_chunk(&mut tx, &ws, &from).await?;
+                        sqlx::query("UPDATE workspaces SET rebucket_from = $2 WHERE id = $1")
+                            .bind(ws_id.to_string())
+                            .bind(next.clone())
+                            .execute(&mut *tx)
+                            .await?;
+                        Ok(next.is_none())
+                    }
+                    .await;
+                    (tx, result)
+                })
+                .await?;
             if done {
                 return Ok(());
             }
