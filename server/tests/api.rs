@@ -425,6 +425,76 @@ async fn concurrent_charges_never_overspend(app: &TestApp) {
     assert_eq!(b["credits"]["left"], 0);
 }
 
+/// Charges that arrive together are committed in groups: a replay, a
+/// conflicting body and an unknown workspace in the same burst are each
+/// answered as if they had come alone.
+async fn grouped_charges_answer_each_alone(app: &TestApp) {
+    app.seed_basic().await;
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let router = app.router.clone();
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            // 100 ids, each sent three times: twice with its body, once
+            // (every tenth id) with another.
+            let id = i % 100;
+            let credits = if i >= 200 && id % 10 == 0 { 2 } else { 1 };
+            let ws = if i == 299 { "/api/v1/workspaces/nowhere" } else { WS };
+            let body = json!({"id": format!("g{id}"), "action": "scrape_company", "credits": credits, "user_id": "u_samara"});
+            let req = axum::http::Request::post(format!("{ws}/charges"))
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .expect("request");
+            let res = router.oneshot(req).await.expect("answer");
+            let status = res.status();
+            let bytes = http_body_util::BodyExt::collect(res.into_body()).await.expect("body").to_bytes();
+            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            (id, status, v)
+        }));
+    }
+    let mut first: std::collections::HashMap<u64, Value> = Default::default();
+    let mut counts: std::collections::BTreeMap<u16, usize> = Default::default();
+    let mut answers = Vec::new();
+    for t in tasks {
+        let (id, status, v) = t.await.expect("task");
+        *counts.entry(status.as_u16()).or_default() += 1;
+        if status == StatusCode::CREATED {
+            assert!(
+                first.insert(id, v["charge"].clone()).is_none(),
+                "g{id} created twice"
+            );
+        }
+        answers.push((id, status, v));
+    }
+    for (id, status, v) in answers {
+        if status == StatusCode::OK {
+            assert_eq!(
+                Some(&v["charge"]),
+                first.get(&id),
+                "a replay of g{id} answers the first body"
+            );
+        }
+    }
+    // 100 created, one per id, whichever body came first; every other
+    // send is a replay or (another body) a conflict: 10 to 20 of those.
+    assert_eq!(counts.get(&201), Some(&100), "{counts:?}");
+    assert_eq!(counts.get(&404), Some(&1), "{counts:?}");
+    let conflicts = counts.get(&409).copied().unwrap_or(0);
+    assert_eq!(
+        counts.get(&200).copied().unwrap_or(0) + conflicts,
+        199,
+        "{counts:?}"
+    );
+    assert!((10..=20).contains(&conflicts), "{counts:?}");
+    let spent: i64 = first
+        .values()
+        .map(|c| c["credits"].as_i64().unwrap_or(0))
+        .sum();
+    let b = summary(app).await;
+    assert_eq!(b["credits"]["used"], spent);
+}
+
 /// Two servers, each with its own pool on the same database (as two
 /// processes would be), charge concurrently: still never past the grant.
 async fn two_servers_never_overspend(app: &TestApp) {
@@ -939,6 +1009,7 @@ on_both_engines!(
     a_full_batch_of_ten_thousand,
     charges_check_and_spend,
     concurrent_charges_never_overspend,
+    grouped_charges_answer_each_alone,
     two_servers_never_overspend,
     summary_shape,
     plan_changes_raise_now_and_cut_later,

@@ -350,8 +350,12 @@ pub(super) async fn charge_group_tx(
     charges: &[(&str, &NewEvent, DateTime<Utc>)],
 ) -> StoreResult<Vec<StoreResult<ChargeOutcome>>> {
     let mut out = Vec::with_capacity(charges.len());
+    // Each workspace is read, and each cycle row made sure of, once per
+    // group: the transaction sees its own writes and nothing else changes
+    // them here.
+    let mut seen = GroupSeen::default();
     for (ws, event, now) in charges {
-        match charge_tx(conn, ws, event, *now).await {
+        match charge_in(conn, ws, event, *now, &mut seen).await {
             Ok(o) => out.push(Ok(o)),
             Err(e @ (StoreError::Conflict(_) | StoreError::NotFound)) => out.push(Err(e)),
             Err(e) => return Err(e),
@@ -360,15 +364,39 @@ pub(super) async fn charge_group_tx(
     Ok(out)
 }
 
+/// What a group of charges has read or made sure of already.
+#[derive(Default)]
+pub(super) struct GroupSeen {
+    workspaces: HashMap<String, Workspace>,
+    cycles: HashSet<(String, NaiveDate)>,
+}
+
 pub(super) async fn charge_tx(
     conn: &mut AnyConnection,
     ws_id: &str,
     event: &NewEvent,
     now: DateTime<Utc>,
 ) -> StoreResult<ChargeOutcome> {
-    let ws = load_workspace(conn, ws_id)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    charge_in(conn, ws_id, event, now, &mut GroupSeen::default()).await
+}
+
+async fn charge_in(
+    conn: &mut AnyConnection,
+    ws_id: &str,
+    event: &NewEvent,
+    now: DateTime<Utc>,
+    seen: &mut GroupSeen,
+) -> StoreResult<ChargeOutcome> {
+    let ws = match seen.workspaces.get(ws_id) {
+        Some(ws) => ws.clone(),
+        None => {
+            let ws = load_workspace(conn, ws_id)
+                .await?
+                .ok_or(StoreError::NotFound)?;
+            seen.workspaces.insert(ws_id.to_string(), ws.clone());
+            ws
+        }
+    };
     let existing =
         sqlx::query("SELECT request, response FROM charges WHERE workspace_id = $1 AND id = $2")
             .bind(ws_id.to_string())
@@ -403,7 +431,9 @@ pub(super) async fn charge_tx(
     let cal = ws.calendar();
     let day = cal.local_day(now);
     let cycle = BillingCycle::containing(day);
-    ensure_cycle(conn, &ws, cycle.start).await?;
+    if seen.cycles.insert((ws.id.clone(), cycle.start)) {
+        ensure_cycle(conn, &ws, cycle.start).await?;
+    }
     // Check-and-spend in one statement: the row lock (PostgreSQL) or the
     // write lock (SQLite) makes it atomic.
     let left: Option<i64> = sqlx::query_scalar(
