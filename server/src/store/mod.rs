@@ -101,38 +101,6 @@ pub struct Store {
     charges: std::sync::Arc<std::sync::Mutex<ChargeQueue>>,
 }
 
-/// Charges per group transaction at most.
-const CHARGE_GROUP: usize = 64;
-
-#[derive(Default)]
-struct ChargeQueue {
-    pending: Vec<PendingCharge>,
-    /// Whether a task is running the queue.
-    leading: bool,
-}
-
-struct PendingCharge {
-    ws: String,
-    event: NewEvent,
-    now: DateTime<Utc>,
-    reply: tokio::sync::oneshot::Sender<StoreResult<ChargeOutcome>>,
-}
-
-/// PostgreSQL's planner statistics, refreshed where the app controls it:
-/// autovacuum may be off (or behind), and plans chosen on the statistics of
-/// a small table walk a large one. This process runs `ANALYZE` on the
-/// tables it grows after 10,000 new events, then at each doubling (at least
-/// every 1,000,000), in the background, one at a time.
-#[derive(Default)]
-struct Growth {
-    rows: std::sync::atomic::AtomicU64,
-    next: std::sync::atomic::AtomicU64,
-    running: std::sync::atomic::AtomicBool,
-}
-
-const FIRST_ANALYZE_AFTER: u64 = 10_000;
-const MAX_ANALYZE_INTERVAL: u64 = 1_000_000;
-
 fn day_str(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
@@ -269,6 +237,8 @@ fn workspace_from_row(row: &AnyRow) -> StoreResult<Workspace> {
 
 mod ledger;
 mod naive;
+mod writes;
+use writes::{ChargeQueue, Growth, FIRST_ANALYZE_AFTER};
 mod reports;
 mod requests;
 mod sessions;
@@ -337,40 +307,6 @@ impl Store {
         })
     }
 
-    /// Notes `n` new events; past the next mark, refreshes PostgreSQL's
-    /// statistics of the ledger's tables in the background.
-    fn note_growth(&self, n: usize) {
-        use std::sync::atomic::Ordering;
-        if self.engine != Engine::Postgres || n == 0 {
-            return;
-        }
-        let g = &self.growth;
-        let rows = g.rows.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-        if rows < g.next.load(Ordering::Relaxed) || g.running.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        g.next
-            .store(rows + rows.min(MAX_ANALYZE_INTERVAL), Ordering::Relaxed);
-        let store = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = store.refresh_statistics().await {
-                tracing::warn!(error = %e, "ANALYZE failed");
-            }
-            store.growth.running.store(false, Ordering::Release);
-        });
-    }
-
-    /// Refreshes the planner's statistics of the ledger's tables
-    /// (PostgreSQL; SQLite plans these statements by their indexes alone).
-    pub async fn refresh_statistics(&self) -> StoreResult<()> {
-        if self.engine == Engine::Postgres {
-            sqlx::query("ANALYZE usage_events, daily_rollup, charges")
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// The engine behind the pool.
     pub fn engine(&self) -> Engine {
         self.engine
@@ -396,58 +332,6 @@ impl Store {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    /// The turn of a write transaction (SQLite); none is needed on
-    /// PostgreSQL, whose row locks queue writers themselves.
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.engine {
-            Engine::Sqlite => Some(self.writer.lock().await),
-            Engine::Postgres => None,
-        }
-    }
-
-    /// Runs `body` in a write transaction and commits, retrying the whole
-    /// transaction on transient failures (a unique race, a serialization
-    /// failure, a deadlock, SQLite's busy). The body gets the transaction
-    /// and hands it back with its result, so that it can borrow what the
-    /// caller holds: `self.write(|mut tx| async move { let r = f(&mut tx).await; (tx, r) })`.
-    pub(super) async fn write<T, F, Fut>(&self, mut body: F) -> StoreResult<T>
-    where
-        F: FnMut(sqlx::Transaction<'static, sqlx::Any>) -> Fut,
-        Fut: std::future::Future<Output = (sqlx::Transaction<'static, sqlx::Any>, StoreResult<T>)>,
-    {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            // SQLite: this process's writers queue here, in order, instead
-            // of polling SQLite's lock (which lets one writer starve).
-            let turn = self.write_turn().await;
-            let tx = self.begin_write().await?;
-            let (tx, result) = body(tx).await;
-            let error = match result {
-                Ok(v) => match tx.commit().await {
-                    Ok(()) => return Ok(v),
-                    Err(e) => StoreError::from(e),
-                },
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    e
-                }
-            };
-            drop(turn);
-            if attempt >= MAX_ATTEMPTS || !error.is_transient() {
-                return Err(error);
-            }
-            tokio::time::sleep(Duration::from_millis(5 * attempt as u64)).await;
-        }
-    }
-
-    async fn begin_write(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => self.pool.begin().await?,
-        })
     }
 
     // ---- workspaces and what they own ------------------------------------
@@ -620,106 +504,6 @@ impl Store {
             .await?;
         self.note_growth(outcome.inserted);
         Ok(outcome)
-    }
-
-    /// Atomic check-and-spend at `now`.
-    ///
-    /// Group commit: concurrent charges of this process queue up, and one
-    /// task at a time runs the queue's charges (up to [`CHARGE_GROUP`]) in
-    /// one transaction, one after another as if each had its own: the
-    /// cycle row's lock and the commit are paid once per group, not once
-    /// per charge. A charge refused for its content (conflict, unknown
-    /// workspace) writes nothing and leaves the others in; any database
-    /// error rolls the group back and its charges run one by one.
-    pub async fn charge(
-        &self,
-        ws: &str,
-        event: &NewEvent,
-        now: DateTime<Utc>,
-    ) -> StoreResult<ChargeOutcome> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let lead = {
-            let mut q = self.charges.lock().unwrap_or_else(|e| e.into_inner());
-            q.pending.push(PendingCharge {
-                ws: ws.to_string(),
-                event: event.clone(),
-                now,
-                reply,
-            });
-            !std::mem::replace(&mut q.leading, true)
-        };
-        if lead {
-            // Its own task: a caller that goes away (a closed connection)
-            // must not take the queue's leader with it.
-            let store = self.clone();
-            tokio::spawn(async move { store.lead_charges().await });
-        }
-        answer
-            .await
-            .map_err(|_| StoreError::Corrupt("the charge's group ended without an answer".into()))?
-    }
-
-    async fn charge_group(
-        &self,
-        requests: &[(&str, &NewEvent, DateTime<Utc>)],
-    ) -> StoreResult<Vec<StoreResult<ChargeOutcome>>> {
-        self.write(|mut tx| async move {
-            let r = charge_group_tx(&mut tx, requests).await;
-            (tx, r)
-        })
-        .await
-    }
-
-    async fn charge_alone(
-        &self,
-        ws: &str,
-        event: &NewEvent,
-        now: DateTime<Utc>,
-    ) -> StoreResult<ChargeOutcome> {
-        self.write(|mut tx| async move {
-            let r = charge_tx(&mut tx, ws, event, now).await;
-            (tx, r)
-        })
-        .await
-    }
-
-    /// Runs queued charges in groups until the queue is empty.
-    async fn lead_charges(&self) {
-        loop {
-            let group: Vec<PendingCharge> = {
-                let mut q = self.charges.lock().unwrap_or_else(|e| e.into_inner());
-                if q.pending.is_empty() {
-                    q.leading = false;
-                    return;
-                }
-                let n = q.pending.len().min(CHARGE_GROUP);
-                q.pending.drain(..n).collect()
-            };
-            let requests: Vec<(&str, &NewEvent, DateTime<Utc>)> = group
-                .iter()
-                .map(|p| (p.ws.as_str(), &p.event, p.now))
-                .collect();
-            let grouped = self.charge_group(&requests).await;
-            let outcomes: Vec<StoreResult<ChargeOutcome>> = match grouped {
-                Ok(outcomes) => outcomes,
-                Err(_) => {
-                    // One by one, each in its own transaction.
-                    let mut out = Vec::with_capacity(requests.len());
-                    for (ws, event, now) in &requests {
-                        out.push(self.charge_alone(ws, event, *now).await);
-                    }
-                    out
-                }
-            };
-            let created = outcomes
-                .iter()
-                .filter(|o| matches!(o, Ok(ChargeOutcome::Created(_))))
-                .count();
-            self.note_growth(created);
-            for (p, outcome) in group.into_iter().zip(outcomes) {
-                let _ = p.reply.send(outcome);
-            }
-        }
     }
 }
 
