@@ -183,9 +183,11 @@ fn anonymous_placeholders(sql: &str) -> Option<String> {
     Some(out)
 }
 
-async fn exec_values(conn: &mut AnyConnection, sql: &str, vals: Vec<Val>) -> StoreResult<()> {
-    let sql = placeholders_for(conn, sql);
-    let mut q = sqlx::query(&sql);
+/// Binds `vals` in order.
+fn bind_vals<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    vals: Vec<Val>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     for v in vals {
         q = match v {
             Val::I(i) => q.bind(i),
@@ -193,7 +195,14 @@ async fn exec_values(conn: &mut AnyConnection, sql: &str, vals: Vec<Val>) -> Sto
             Val::N(s) => q.bind(s),
         };
     }
-    q.execute(&mut *conn).await?;
+    q
+}
+
+async fn exec_values(conn: &mut AnyConnection, sql: &str, vals: Vec<Val>) -> StoreResult<()> {
+    let sql = placeholders_for(conn, sql);
+    bind_vals(sqlx::query(&sql), vals)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

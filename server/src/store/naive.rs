@@ -1,7 +1,7 @@
 //! The benchmark's reference: a report computed naively from the raw
 //! events, with no pre-aggregate and no index on the local day.
 
-use super::reports::metric_key;
+use super::reports::{filters_of, metric_key};
 use super::*;
 
 /// A report's groups, keyed by the grouped values (category folded from
@@ -62,32 +62,14 @@ impl Store {
             "CAST({value} AS BIGINT) FROM usage_events WHERE workspace_id = $1 AND kind = $2 \
              AND {day} >= $3 AND {day} < $4"
         ));
-        let f = &query.filters;
-        for (dim, v) in [
-            (Dimension::User, &f.user_id),
-            (Dimension::Action, &f.action),
-            (Dimension::Campaign, &f.campaign_id),
-            (Dimension::Identity, &f.identity_id),
-        ] {
-            if dim == Dimension::Action && metric != Metric::Credits {
-                continue;
-            }
-            if let Some(v) = v {
-                binds.push(Val::S(v.clone()));
-                sql.push_str(&format!(" AND {} = ${}", column(dim), binds.len()));
-            }
+        for (dim, v) in filters_of(metric, query) {
+            binds.push(Val::S(v));
+            sql.push_str(&format!(" AND {} = ${}", column(dim), binds.len()));
         }
         if !columns.is_empty() {
             sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
         }
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = match b {
-                Val::I(i) => q.bind(i),
-                Val::S(s) => q.bind(s),
-                Val::N(s) => q.bind(s),
-            };
-        }
+        let q = bind_vals(sqlx::query(&sql), binds);
         let mut total = 0;
         let mut groups = Groups::new();
         for row in q.fetch_all(&self.pool).await? {

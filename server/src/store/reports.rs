@@ -112,14 +112,7 @@ impl Store {
         let range = query.period.range(cal.today(now), cal.week_start);
         let mut conn = self.pool.acquire().await?;
         let (sql, binds) = report_sql(ws, metric, query, range);
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = match b {
-                Val::I(i) => q.bind(i),
-                Val::S(s) => q.bind(s),
-                Val::N(s) => q.bind(s),
-            };
-        }
+        let q = bind_vals(sqlx::query(&sql), binds);
         let rows = q.fetch_all(&mut *conn).await?;
         let mut groups: BTreeMap<Vec<Option<String>>, i64> = BTreeMap::new();
         let mut total = 0i64;
@@ -267,7 +260,7 @@ fn rollup_dim(d: Dimension) -> Option<&'static str> {
 }
 
 /// The filters that apply to `metric`, as (dimension, id).
-fn filters_of(metric: Metric, query: &UsageQuery) -> Vec<(Dimension, String)> {
+pub(super) fn filters_of(metric: Metric, query: &UsageQuery) -> Vec<(Dimension, String)> {
     let f = &query.filters;
     let mut out = Vec::new();
     for (dim, v) in [
