@@ -295,9 +295,29 @@ pub async fn post_charge(
     Path(ws): Path<String>,
     body: RawBody,
 ) -> ApiResult<Response> {
-    workspace_or_404(&state, &ws).await?;
-    let value = body.json()?;
-    let known = state.store.known_ids(&ws).await?;
+    if !is_valid_id(&ws) {
+        return Err(ApiError::NotFound);
+    }
+    // The workspace and the references the charge names, in one statement.
+    let value = body.json();
+    let named = |field: &str| {
+        value
+            .as_ref()
+            .ok()
+            .and_then(|v| v.get(field))
+            .and_then(|v| v.as_str())
+    };
+    let known = state
+        .store
+        .known_among(
+            &ws,
+            named("user_id"),
+            named("campaign_id"),
+            named("identity_id"),
+        )
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let value = value?;
     let now = state.now();
     let mut c = Checker::default();
     let event = c.object(&value, "").and_then(|m| {

@@ -89,6 +89,7 @@ impl Alert {
 }
 
 /// The cycle row's figures and alert state, read under the row's lock.
+#[derive(Clone, PartialEq)]
 struct CycleState {
     granted: i64,
     used: i64,
@@ -100,33 +101,21 @@ struct CycleState {
     last_alert_at: i64,
 }
 
-async fn cycle_state(
-    conn: &mut AnyConnection,
-    ws: &str,
-    start: NaiveDate,
-) -> StoreResult<Option<CycleState>> {
-    let row = sqlx::query(
-        "SELECT plan_credits + add_on + rollover AS granted, used, reached, runout_alerted, pace_day, pace_used, \
-         alert_seq, last_alert_at FROM cycles WHERE workspace_id = $1 AND start_day = $2",
-    )
-    .bind(ws.to_string())
-    .bind(day_str(start))
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|r| {
-        let reached: String = r.try_get("reached")?;
-        Ok(CycleState {
-            granted: r.try_get("granted")?,
-            used: r.try_get("used")?,
-            reached: parse_set(&reached),
-            runout_alerted: r.try_get::<i64, _>("runout_alerted")? != 0,
-            pace_day: r.try_get("pace_day")?,
-            pace_used: r.try_get("pace_used")?,
-            alert_seq: r.try_get("alert_seq")?,
-            last_alert_at: r.try_get("last_alert_at")?,
-        })
+const STATE_COLUMNS: &str = "plan_credits + add_on + rollover AS granted, used, reached, \
+     runout_alerted, pace_day, pace_used, alert_seq, last_alert_at";
+
+fn state_from_row(r: &sqlx::any::AnyRow) -> StoreResult<CycleState> {
+    let reached: String = r.try_get("reached")?;
+    Ok(CycleState {
+        granted: r.try_get("granted")?,
+        used: r.try_get("used")?,
+        reached: parse_set(&reached),
+        runout_alerted: r.try_get::<i64, _>("runout_alerted")? != 0,
+        pace_day: r.try_get("pace_day")?,
+        pace_used: r.try_get("pace_used")?,
+        alert_seq: r.try_get("alert_seq")?,
+        last_alert_at: r.try_get("last_alert_at")?,
     })
-    .transpose()
 }
 
 /// Credits used in the pace window before `today` (the 7 full local days),
@@ -153,11 +142,181 @@ async fn pace_used(
     Ok((used, true))
 }
 
+/// One cycle's balance and alert state, read under the row's lock, and
+/// the alerts decided on it in this transaction: decisions are made in
+/// memory, one per change, and written once by [`AlertBook::close`].
+pub(super) struct AlertBook {
+    start: NaiveDate,
+    read: CycleState,
+    state: CycleState,
+    alerts: Vec<Alert>,
+}
+
+impl AlertBook {
+    /// Takes the cycle row's lock (a no-op update) and reads it; `None`
+    /// when the cycle has no row.
+    pub(super) async fn lock(
+        conn: &mut AnyConnection,
+        ws: &str,
+        start: NaiveDate,
+    ) -> StoreResult<Option<Self>> {
+        let row = sqlx::query(&format!(
+            "UPDATE cycles SET used = used WHERE workspace_id = $1 AND start_day = $2 RETURNING {STATE_COLUMNS}"
+        ))
+        .bind(ws.to_string())
+        .bind(day_str(start))
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row
+            .map(|r| state_from_row(&r))
+            .transpose()?
+            .map(|state| Self {
+                start,
+                read: state.clone(),
+                state,
+                alerts: Vec::new(),
+            }))
+    }
+
+    /// Reads a cycle whose row the transaction has already updated.
+    async fn read(
+        conn: &mut AnyConnection,
+        ws: &str,
+        start: NaiveDate,
+    ) -> StoreResult<Option<Self>> {
+        let row = sqlx::query(&format!(
+            "SELECT {STATE_COLUMNS} FROM cycles WHERE workspace_id = $1 AND start_day = $2"
+        ))
+        .bind(ws.to_string())
+        .bind(day_str(start))
+        .fetch_optional(&mut *conn)
+        .await?;
+        Ok(row
+            .map(|r| state_from_row(&r))
+            .transpose()?
+            .map(|state| Self {
+                start,
+                read: state.clone(),
+                state,
+                alerts: Vec::new(),
+            }))
+    }
+
+    /// Credits left in the cycle.
+    pub(super) fn left(&self) -> i64 {
+        self.state.granted - self.state.used
+    }
+
+    /// Spends `credits` (the caller checked [`AlertBook::left`]).
+    pub(super) fn spend(&mut self, credits: i64) {
+        self.state.used += credits;
+    }
+
+    /// Decides the alerts the cycle's figures as they stand now cause.
+    /// `usage` says whether the change was usage: thresholds and run-out
+    /// forecasts fire only with usage; a grant or a plan raise can only
+    /// recover thresholds.
+    pub(super) async fn decide(
+        &mut self,
+        conn: &mut AnyConnection,
+        ws: &Workspace,
+        now: DateTime<Utc>,
+        usage: bool,
+    ) -> StoreResult<()> {
+        let cycle = BillingCycle::containing(self.start);
+        let s = &mut self.state;
+        let assessment = assess(&ws.alerts.thresholds, &s.reached, s.used, s.granted, usage);
+        // Numbered and timed under the cycle row's lock: a later decision
+        // never gets an earlier time or a smaller id, whichever process
+        // makes it.
+        let created_ms = now.timestamp_millis().max(s.last_alert_at);
+        let created_at = from_ms(created_ms)?;
+        let (used, granted) = (s.used, s.granted);
+        let mut seq = s.alert_seq;
+        let mut alert = |kind, percent, runs_out_on| {
+            seq += 1;
+            Alert {
+                id: alert_id(created_ms, seq),
+                workspace_id: ws.id.clone(),
+                kind,
+                percent,
+                cycle,
+                used,
+                granted,
+                runs_out_on,
+                created_at,
+            }
+        };
+        let mut alerts: Vec<Alert> = Vec::new();
+        for &p in &assessment.recovered {
+            alerts.push(alert(AlertKind::Recovered, Some(p), None));
+        }
+        for &p in &assessment.fired {
+            alerts.push(alert(AlertKind::Threshold, Some(p), None));
+        }
+        let today = ws.calendar().local_day(now);
+        if usage
+            && ws.alerts.runout_forecast
+            && !s.runout_alerted
+            && cycle.start <= today
+            && today < cycle.end
+        {
+            let (used_in_window, fresh) = pace_used(conn, &ws.id, s, today).await?;
+            if fresh {
+                (s.pace_day, s.pace_used) = (day_str(today), used_in_window);
+            }
+            if let Outlook::RunsOutOn { date } =
+                forecast(today, granted - used, used_in_window, cycle.end).outlook
+            {
+                alerts.push(alert(AlertKind::RunoutForecast, None, Some(date)));
+                s.runout_alerted = true;
+            }
+        }
+        s.reached = assessment.reached;
+        if !alerts.is_empty() {
+            s.alert_seq += alerts.len() as i64;
+            s.last_alert_at = created_ms;
+        }
+        self.alerts.extend(alerts);
+        Ok(())
+    }
+
+    /// Writes what changed on the cycle row (spending, alert state) in one
+    /// statement, and the alerts with their webhook deliveries.
+    pub(super) async fn close(
+        self,
+        conn: &mut AnyConnection,
+        ws: &Workspace,
+    ) -> StoreResult<Vec<Alert>> {
+        let s = &self.state;
+        if *s != self.read {
+            sqlx::query(
+                "UPDATE cycles SET used = $3, reached = $4, runout_alerted = $5, pace_day = $6, pace_used = $7, \
+                 alert_seq = $8, last_alert_at = $9 WHERE workspace_id = $1 AND start_day = $2",
+            )
+            .bind(ws.id.clone())
+            .bind(day_str(self.start))
+            .bind(s.used)
+            .bind(join(s.reached.iter().copied()))
+            .bind(i64::from(s.runout_alerted))
+            .bind(s.pace_day.clone())
+            .bind(s.pace_used)
+            .bind(s.alert_seq)
+            .bind(s.last_alert_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for a in &self.alerts {
+            insert_alert(conn, ws, a).await?;
+        }
+        Ok(self.alerts)
+    }
+}
+
 /// Records the alerts a change of the cycle starting `start` causes, in
 /// the caller's transaction, which must already have updated that cycle's
-/// row (so that it holds the row's lock). `usage` says whether the change
-/// was usage: thresholds and run-out forecasts fire only with usage; a
-/// grant or a plan raise can only recover thresholds.
+/// row (so that it holds the row's lock). `usage` as in
+/// [`AlertBook::decide`].
 pub(super) async fn record_alerts(
     conn: &mut AnyConnection,
     ws: &Workspace,
@@ -165,92 +324,11 @@ pub(super) async fn record_alerts(
     now: DateTime<Utc>,
     usage: bool,
 ) -> StoreResult<Vec<Alert>> {
-    let Some(state) = cycle_state(conn, &ws.id, start).await? else {
+    let Some(mut book) = AlertBook::read(conn, &ws.id, start).await? else {
         return Ok(Vec::new());
     };
-    let cycle = BillingCycle::containing(start);
-    let assessment = assess(
-        &ws.alerts.thresholds,
-        &state.reached,
-        state.used,
-        state.granted,
-        usage,
-    );
-    // Numbered and timed under the cycle row's lock: a later decision never
-    // gets an earlier time or a smaller id, whichever process makes it.
-    let created_ms = now.timestamp_millis().max(state.last_alert_at);
-    let created_at = from_ms(created_ms)?;
-    let mut seq = state.alert_seq;
-    let mut alert = |kind, percent, runs_out_on| {
-        seq += 1;
-        Alert {
-            id: alert_id(created_ms, seq),
-            workspace_id: ws.id.clone(),
-            kind,
-            percent,
-            cycle,
-            used: state.used,
-            granted: state.granted,
-            runs_out_on,
-            created_at,
-        }
-    };
-    let mut alerts: Vec<Alert> = Vec::new();
-    for &p in &assessment.recovered {
-        alerts.push(alert(AlertKind::Recovered, Some(p), None));
-    }
-    for &p in &assessment.fired {
-        alerts.push(alert(AlertKind::Threshold, Some(p), None));
-    }
-    let mut runout_alerted = state.runout_alerted;
-    let mut pace = (state.pace_day.clone(), state.pace_used);
-    let today = ws.calendar().local_day(now);
-    if usage
-        && ws.alerts.runout_forecast
-        && !runout_alerted
-        && cycle.start <= today
-        && today < cycle.end
-    {
-        let (used_in_window, fresh) = pace_used(conn, &ws.id, &state, today).await?;
-        if fresh {
-            pace = (day_str(today), used_in_window);
-        }
-        let left = state.granted - state.used;
-        if let Outlook::RunsOutOn { date } =
-            forecast(today, left, used_in_window, cycle.end).outlook
-        {
-            alerts.push(alert(AlertKind::RunoutForecast, None, Some(date)));
-            runout_alerted = true;
-        }
-    }
-    let changed = !alerts.is_empty()
-        || assessment.reached != state.reached
-        || runout_alerted != state.runout_alerted
-        || pace != (state.pace_day.clone(), state.pace_used);
-    if changed {
-        sqlx::query(
-            "UPDATE cycles SET reached = $3, runout_alerted = $4, pace_day = $5, pace_used = $6, \
-             alert_seq = $7, last_alert_at = $8 WHERE workspace_id = $1 AND start_day = $2",
-        )
-        .bind(ws.id.clone())
-        .bind(day_str(start))
-        .bind(join(assessment.reached.iter().copied()))
-        .bind(i64::from(runout_alerted))
-        .bind(pace.0)
-        .bind(pace.1)
-        .bind(state.alert_seq + alerts.len() as i64)
-        .bind(if alerts.is_empty() {
-            state.last_alert_at
-        } else {
-            created_ms
-        })
-        .execute(&mut *conn)
-        .await?;
-    }
-    for a in &alerts {
-        insert_alert(conn, ws, a).await?;
-    }
-    Ok(alerts)
+    book.decide(conn, ws, now, usage).await?;
+    book.close(conn, ws).await
 }
 
 /// `al_` + the time, the cycle's sequence number and a random tail: ids

@@ -137,7 +137,7 @@ pub(super) async fn create_grant_tx(
 pub(super) struct Deltas {
     /// `(metric, dim, day, action, key, key2)` → change of `daily_rollup.value`.
     rollup: BTreeMap<(&'static str, &'static str, String, String, String, String), i64>,
-    cycle_used: BTreeMap<NaiveDate, i64>,
+    pub(super) cycle_used: BTreeMap<NaiveDate, i64>,
 }
 
 /// The rollups' dimensions: `''` holds the day's totals per action.
@@ -284,10 +284,9 @@ pub(super) async fn stored_requests(
 ) -> StoreResult<HashMap<String, String>> {
     let mut found = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
-        let places: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
             "SELECT id, request FROM usage_events WHERE workspace_id = $1 AND id IN ({})",
-            places.join(", ")
+            values_list(chunk.len(), 2)
         );
         let sql = placeholders_for(conn, &sql);
         let mut q = sqlx::query(&sql).bind(ws.to_string());
@@ -339,147 +338,4 @@ pub(super) async fn record_events_tx(
         inserted: fresh.len(),
         duplicates,
     })
-}
-
-/// Charges one after another in one transaction, exactly as each would
-/// run alone. A charge refused for its content (a conflict, an unknown
-/// workspace) wrote nothing and is answered as refused; any other error
-/// fails the whole group.
-pub(super) async fn charge_group_tx(
-    conn: &mut AnyConnection,
-    charges: &[(&str, &NewEvent, DateTime<Utc>)],
-) -> StoreResult<Vec<StoreResult<ChargeOutcome>>> {
-    let mut out = Vec::with_capacity(charges.len());
-    // Each workspace is read, and each cycle row made sure of, once per
-    // group: the transaction sees its own writes and nothing else changes
-    // them here.
-    let mut seen = GroupSeen::default();
-    for (ws, event, now) in charges {
-        match charge_in(conn, ws, event, *now, &mut seen).await {
-            Ok(o) => out.push(Ok(o)),
-            Err(e @ (StoreError::Conflict(_) | StoreError::NotFound)) => out.push(Err(e)),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(out)
-}
-
-/// What a group of charges has read or made sure of already.
-#[derive(Default)]
-pub(super) struct GroupSeen {
-    workspaces: HashMap<String, Workspace>,
-    cycles: HashSet<(String, NaiveDate)>,
-}
-
-pub(super) async fn charge_tx(
-    conn: &mut AnyConnection,
-    ws_id: &str,
-    event: &NewEvent,
-    now: DateTime<Utc>,
-) -> StoreResult<ChargeOutcome> {
-    charge_in(conn, ws_id, event, now, &mut GroupSeen::default()).await
-}
-
-async fn charge_in(
-    conn: &mut AnyConnection,
-    ws_id: &str,
-    event: &NewEvent,
-    now: DateTime<Utc>,
-    seen: &mut GroupSeen,
-) -> StoreResult<ChargeOutcome> {
-    let ws = match seen.workspaces.get(ws_id) {
-        Some(ws) => ws.clone(),
-        None => {
-            let ws = load_workspace(conn, ws_id)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            seen.workspaces.insert(ws_id.to_string(), ws.clone());
-            ws
-        }
-    };
-    let existing =
-        sqlx::query("SELECT request, response FROM charges WHERE workspace_id = $1 AND id = $2")
-            .bind(ws_id.to_string())
-            .bind(event.id.clone())
-            .fetch_optional(&mut *conn)
-            .await?;
-    if let Some(row) = existing {
-        let request: String = row.try_get("request")?;
-        if request != event.request {
-            return Err(StoreError::Conflict(format!(
-                "charge {} exists with another body",
-                event.id
-            )));
-        }
-        let response: String = row.try_get("response")?;
-        let body =
-            serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        return Ok(ChargeOutcome::Replayed(body));
-    }
-    if !stored_requests(conn, ws_id, &[event.id.as_str()])
-        .await?
-        .is_empty()
-    {
-        return Err(StoreError::Conflict(format!(
-            "an event {} exists already",
-            event.id
-        )));
-    }
-    let Some((action, credits)) = event.credits else {
-        return Err(StoreError::Corrupt("a charge without credits".into()));
-    };
-    let cal = ws.calendar();
-    let day = cal.local_day(now);
-    let cycle = BillingCycle::containing(day);
-    if seen.cycles.insert((ws.id.clone(), cycle.start)) {
-        ensure_cycle(conn, &ws, cycle.start).await?;
-    }
-    // Check-and-spend in one statement: the row lock (PostgreSQL) or the
-    // write lock (SQLite) makes it atomic.
-    let left: Option<i64> = sqlx::query_scalar(
-        "UPDATE cycles SET used = used + $3 WHERE workspace_id = $1 AND start_day = $2 \
-         AND plan_credits + add_on + rollover - used >= $3 \
-         RETURNING plan_credits + add_on + rollover - used",
-    )
-    .bind(ws_id.to_string())
-    .bind(day_str(cycle.start))
-    .bind(credits)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(left) = left else {
-        let c = cycle_credits(conn, &ws, cycle.start).await?;
-        return Ok(ChargeOutcome::Insufficient {
-            credits_left: c.left(),
-        });
-    };
-    let at = NewEvent {
-        occurred_at: now,
-        ..event.clone()
-    };
-    let mut deltas = insert_events(conn, &ws, &[&at]).await?;
-    // The spend is already on the cycle row.
-    deltas.cycle_used.clear();
-    deltas.apply(conn, &ws).await?;
-    alerts::record_alerts(conn, &ws, cycle.start, now, true).await?;
-    let body = serde_json::json!({
-        "charge": {
-            "id": event.id,
-            "action": action.key(),
-            "credits": credits,
-            "user_id": event.user_id,
-            "campaign_id": event.campaign_id,
-            "identity_id": event.identity_id,
-            "occurred_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        },
-        "credits_left": left,
-    });
-    sqlx::query("INSERT INTO charges (workspace_id, id, request, response, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(ws_id.to_string())
-        .bind(event.id.clone())
-        .bind(event.request.clone())
-        .bind(body.to_string())
-        .bind(now.timestamp_millis())
-        .execute(&mut *conn)
-        .await?;
-    Ok(ChargeOutcome::Created(body))
 }

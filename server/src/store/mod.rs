@@ -149,6 +149,14 @@ fn values_sql(rows: usize, cols: usize, first: usize) -> String {
     out
 }
 
+/// `$first, $first+1, ...`: `n` parameters for an `IN (...)` list.
+fn values_list(n: usize, first: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// For SQLite, `$1, $2, ...` (each once, in order) as anonymous `?`:
 /// sqlx looks each numbered parameter up by name, which SQLite answers by
 /// a linear scan, so a statement of n numbered parameters costs n² (80 %
@@ -244,6 +252,7 @@ fn workspace_from_row(row: &AnyRow) -> StoreResult<Workspace> {
     })
 }
 
+mod charges;
 mod ledger;
 mod naive;
 mod writes;
@@ -252,6 +261,7 @@ mod reports;
 mod requests;
 mod sessions;
 mod workspaces;
+use charges::{charge_group_tx, charge_tx, ChargeRequest};
 use ledger::*;
 pub use naive::Groups;
 pub use reports::label_of;
@@ -438,36 +448,6 @@ impl Store {
             (tx, r)
         })
         .await
-    }
-
-    /// The ids of a workspace's users, identities and campaigns.
-    pub async fn known_ids(&self, ws: &str) -> StoreResult<KnownIds> {
-        let mut conn = self.pool.acquire().await?;
-        let mut known = KnownIds::default();
-        for row in sqlx::query("SELECT id FROM users WHERE workspace_id = $1")
-            .bind(ws)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            known.users.insert(row.try_get("id")?);
-        }
-        for row in sqlx::query("SELECT id, user_id FROM identities WHERE workspace_id = $1")
-            .bind(ws)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            known
-                .identities
-                .insert(row.try_get("id")?, row.try_get("user_id")?);
-        }
-        for row in sqlx::query("SELECT id FROM campaigns WHERE workspace_id = $1")
-            .bind(ws)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            known.campaigns.insert(row.try_get("id")?);
-        }
-        Ok(known)
     }
 
     /// Current names of a workspace's users, identities and campaigns.

@@ -162,7 +162,7 @@ impl Store {
 
     async fn charge_group(
         &self,
-        requests: &[(&str, &NewEvent, DateTime<Utc>)],
+        requests: &[ChargeRequest<'_>],
     ) -> StoreResult<Vec<StoreResult<ChargeOutcome>>> {
         self.write(|mut tx| async move {
             let r = charge_group_tx(&mut tx, requests).await;
@@ -196,7 +196,7 @@ impl Store {
                 let n = q.pending.len().min(CHARGE_GROUP);
                 q.pending.drain(..n).collect()
             };
-            let requests: Vec<(&str, &NewEvent, DateTime<Utc>)> = group
+            let requests: Vec<ChargeRequest<'_>> = group
                 .iter()
                 .map(|p| (p.ws.as_str(), &p.event, p.now))
                 .collect();
