@@ -426,8 +426,8 @@ async fn concurrent_charges_never_overspend(app: &TestApp) {
 }
 
 /// Charges that arrive together are committed in groups: a replay, a
-/// conflicting body and an unknown workspace in the same burst are each
-/// answered as if they had come alone.
+/// conflicting body, an unknown workspace and unknown references in the
+/// same burst are each answered as if they had come alone.
 async fn grouped_charges_answer_each_alone(app: &TestApp) {
     app.seed_basic().await;
     let mut tasks = Vec::new();
@@ -440,7 +440,13 @@ async fn grouped_charges_answer_each_alone(app: &TestApp) {
             let id = i % 100;
             let credits = if i >= 200 && id % 10 == 0 { 2 } else { 1 };
             let ws = if i == 299 { "/api/v1/workspaces/nowhere" } else { WS };
-            let body = json!({"id": format!("g{id}"), "action": "scrape_company", "credits": credits, "user_id": "u_samara"});
+            let mut body = json!({"id": format!("g{id}"), "action": "scrape_company", "credits": credits, "user_id": "u_samara"});
+            if i == 298 {
+                body["user_id"] = json!("u_nobody");
+            }
+            if i == 297 {
+                body["campaign_id"] = json!("c_nowhere");
+            }
             let req = axum::http::Request::post(format!("{ws}/charges"))
                 .header("authorization", format!("Bearer {TOKEN}"))
                 .header("content-type", "application/json")
@@ -459,6 +465,15 @@ async fn grouped_charges_answer_each_alone(app: &TestApp) {
     for t in tasks {
         let (id, status, v) = t.await.expect("task");
         *counts.entry(status.as_u16()).or_default() += 1;
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            let text = v.to_string();
+            let (field, what) = if id == 98 {
+                ("user_id", "no such user in this workspace")
+            } else {
+                ("campaign_id", "no such campaign in this workspace")
+            };
+            assert!(text.contains(field) && text.contains(what), "{text}");
+        }
         if status == StatusCode::CREATED {
             assert!(
                 first.insert(id, v["charge"].clone()).is_none(),
@@ -480,10 +495,11 @@ async fn grouped_charges_answer_each_alone(app: &TestApp) {
     // send is a replay or (another body) a conflict: 10 to 20 of those.
     assert_eq!(counts.get(&201), Some(&100), "{counts:?}");
     assert_eq!(counts.get(&404), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(&422), Some(&2), "{counts:?}");
     let conflicts = counts.get(&409).copied().unwrap_or(0);
     assert_eq!(
         counts.get(&200).copied().unwrap_or(0) + conflicts,
-        199,
+        197,
         "{counts:?}"
     );
     assert!((10..=20).contains(&conflicts), "{counts:?}");

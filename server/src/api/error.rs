@@ -75,6 +75,15 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::UnknownReferences(fields) => Self::Validation(
+                fields
+                    .into_iter()
+                    .map(|f| {
+                        let what = f.trim_end_matches("_id");
+                        FieldError::new(f, format!("no such {what} in this workspace"))
+                    })
+                    .collect(),
+            ),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -9,6 +9,8 @@
 //! events, the rollups, the cycle rows and the charge records with
 //! multi-row statements.
 
+use std::collections::BTreeSet;
+
 use super::alerts::AlertBook;
 use super::*;
 
@@ -42,8 +44,15 @@ pub(super) async fn charge_group_tx(
     }
     let mut records: HashMap<(String, String), Record> = HashMap::new();
     let mut events: HashSet<(String, String)> = HashSet::new();
+    let mut known: HashMap<&str, KnownIds> = HashMap::new();
     for (ws, ids) in &ids {
         if workspaces.get(ws).is_some_and(Option::is_some) {
+            let named: Vec<&NewEvent> = charges
+                .iter()
+                .filter(|(w, _, _)| w == ws)
+                .map(|(_, e, _)| *e)
+                .collect();
+            known.insert(ws, known_references(conn, ws, &named).await?);
             for (id, record) in stored_charges(conn, ws, ids).await? {
                 records.insert((ws.to_string(), id), record);
             }
@@ -77,6 +86,12 @@ pub(super) async fn charge_group_tx(
             out.push(Err(StoreError::NotFound));
             continue;
         };
+        if let Some(unknown) = known.get(ws_id).map(|k| unknown_references(k, event)) {
+            if !unknown.is_empty() {
+                out.push(Err(StoreError::UnknownReferences(unknown)));
+                continue;
+            }
+        }
         let key = (ws.id.clone(), event.id.clone());
         if let Some(record) = records.get(&key) {
             out.push(if record.request == event.request {
@@ -226,4 +241,81 @@ async fn stored_charges(
         }
     }
     Ok(found)
+}
+
+/// The users, campaigns and identities of workspace `ws` that `events`
+/// name, in one statement.
+async fn known_references(
+    conn: &mut AnyConnection,
+    ws: &str,
+    events: &[&NewEvent],
+) -> StoreResult<KnownIds> {
+    let users: BTreeSet<&str> = events.iter().map(|e| e.user_id.as_str()).collect();
+    let campaigns: BTreeSet<&str> = events
+        .iter()
+        .filter_map(|e| e.campaign_id.as_deref())
+        .collect();
+    let identities: BTreeSet<&str> = events
+        .iter()
+        .filter_map(|e| e.identity_id.as_deref())
+        .collect();
+    let mut parts = Vec::new();
+    let mut vals = Vec::new();
+    for (kind, table, ids) in [
+        ("user", "users", &users),
+        ("campaign", "campaigns", &campaigns),
+        ("identity", "identities", &identities),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        parts.push(format!(
+            "SELECT '{kind}' AS kind, id FROM {table} WHERE workspace_id = ${} AND id IN ({})",
+            vals.len() + 1,
+            values_list(ids.len(), vals.len() + 2)
+        ));
+        vals.push(Val::S(ws.to_string()));
+        vals.extend(ids.iter().map(|id| Val::S(id.to_string())));
+    }
+    let mut known = KnownIds::default();
+    if parts.is_empty() {
+        return Ok(known);
+    }
+    let sql = placeholders_for(conn, &parts.join(" UNION ALL "));
+    for row in bind_vals(sqlx::query(&sql), vals)
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let kind: String = row.try_get("kind")?;
+        let id: String = row.try_get("id")?;
+        match kind.as_str() {
+            "user" => known.users.insert(id),
+            "campaign" => known.campaigns.insert(id),
+            _ => known.identities.insert(id, String::new()).is_none(),
+        };
+    }
+    Ok(known)
+}
+
+/// The fields of a charge whose ids are not in `known`.
+fn unknown_references(known: &KnownIds, event: &NewEvent) -> Vec<&'static str> {
+    let mut unknown = Vec::new();
+    if !known.has_user(&event.user_id) {
+        unknown.push("user_id");
+    }
+    if event
+        .campaign_id
+        .as_deref()
+        .is_some_and(|c| !known.has_campaign(c))
+    {
+        unknown.push("campaign_id");
+    }
+    if event
+        .identity_id
+        .as_deref()
+        .is_some_and(|i| !known.has_identity(i))
+    {
+        unknown.push("identity_id");
+    }
+    unknown
 }

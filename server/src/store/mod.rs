@@ -51,6 +51,10 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The fields (`user_id`, `campaign_id`, `identity_id`) whose ids the
+    /// workspace does not hold.
+    #[error("unknown references: {0:?}")]
+    UnknownReferences(Vec<&'static str>),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("migration error: {0}")]
