@@ -55,8 +55,8 @@ pub async fn session_from_handoff(
     embedded: bool,
 ) -> Result<Session, SignInError> {
     let claims = verify_handoff(secret, token, Utc::now())?;
-    let known = store.known_ids(&claims.ws).await?;
-    if store.workspace(&claims.ws).await?.is_none() || !known.users.contains(&claims.sub) {
+    let known = store.names(&claims.ws).await?;
+    if store.workspace(&claims.ws).await?.is_none() || !known.has_user(&claims.sub) {
         return Err(SignInError::Unknown);
     }
     // One use per token, on every process: the first use records its id
@@ -509,11 +509,11 @@ pub async fn demo_sign_in(
         Ok(false) => return expired_page(&state, false, &next, StatusCode::UNAUTHORIZED),
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
-    let known = match state.store.known_ids(DEMO_WORKSPACE).await {
+    let known = match state.store.names(DEMO_WORKSPACE).await {
         Ok(k) => k,
         Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
     };
-    if !known.users.contains(&user) {
+    if !known.has_user(&user) {
         return expired_page(&state, false, &next, StatusCode::UNAUTHORIZED);
     }
     let session = Session {

@@ -31,9 +31,7 @@ use app::domain::ledger::Action;
 use app::model::{AccountManager, Metric, Plan, UsageQuery};
 use app::query::{is_valid_id, parse_usage_query, API_FILTERS};
 
-use crate::store::{
-    ChargeOutcome, GrantInput, KnownIds, Member, NewEvent, Workspace, WorkspaceInput,
-};
+use crate::store::{ChargeOutcome, GrantInput, Member, Names, NewEvent, Workspace, WorkspaceInput};
 use crate::AppState;
 use error::{ApiError, ApiResult, FieldError};
 use validate::{canonical, Checker};

@@ -35,15 +35,15 @@ pub async fn read_query(
                 .collect(),
         )
     })?;
-    let known = state.store.known_ids(&ws.id).await?;
+    let known = state.store.names(&ws.id).await?;
     let f = &query.filters;
     let mut errors = Vec::new();
-    if f.user_id.as_ref().is_some_and(|u| !known.users.contains(u)) {
+    if f.user_id.as_ref().is_some_and(|u| !known.has_user(u)) {
         errors.push(FieldError::new("user_id", "no such user in this workspace"));
     }
     if f.campaign_id
         .as_ref()
-        .is_some_and(|u| !known.campaigns.contains(u))
+        .is_some_and(|u| !known.has_campaign(u))
     {
         errors.push(FieldError::new(
             "campaign_id",
@@ -52,7 +52,7 @@ pub async fn read_query(
     }
     if f.identity_id
         .as_ref()
-        .is_some_and(|u| !known.identities.contains_key(u))
+        .is_some_and(|u| !known.has_identity(u))
     {
         errors.push(FieldError::new(
             "identity_id",

@@ -50,7 +50,7 @@ fn read_spend(
     c: &mut Checker,
     m: &Map<String, Value>,
     prefix: &str,
-    known: &KnownIds,
+    known: &Names,
 ) -> Option<(Action, i64, String)> {
     let path = |k: &str| {
         if prefix.is_empty() {
@@ -92,7 +92,7 @@ fn known_campaign(
     m: &Map<String, Value>,
     prefix: &str,
     required: bool,
-    known: &KnownIds,
+    known: &Names,
 ) -> Option<Option<String>> {
     let present = m.get("campaign_id").is_some_and(|v| !v.is_null());
     if !present && !required {
@@ -118,7 +118,7 @@ fn known_identity(
     m: &Map<String, Value>,
     prefix: &str,
     required: bool,
-    known: &KnownIds,
+    known: &Names,
 ) -> Option<Option<String>> {
     let present = m.get("identity_id").is_some_and(|v| !v.is_null());
     if !present && !required {
@@ -143,7 +143,7 @@ fn read_event(
     c: &mut Checker,
     v: &Value,
     prefix: &str,
-    known: &KnownIds,
+    known: &Names,
     now: DateTime<Utc>,
 ) -> Option<NewEvent> {
     let m = c.object(v, prefix)?;
@@ -191,10 +191,7 @@ fn read_event(
         Some(_) => {
             let campaign = known_campaign(c, m, prefix, true, known);
             let identity = known_identity(c, m, prefix, true, known)?;
-            let user = identity
-                .as_ref()
-                .and_then(|i| known.identities.get(i))
-                .cloned();
+            let user = identity.as_ref().and_then(|i| known.owners.get(i)).cloned();
             if let (Some(given), Some(user)) = (m.get("user_id").and_then(Value::as_str), &user) {
                 if given != user {
                     c.fail(
@@ -255,7 +252,7 @@ pub async fn post_events(
     let Some(list) = list else {
         return Err(ApiError::Validation(c.errors));
     };
-    let known = state.store.known_ids(&ws).await?;
+    let known = state.store.names(&ws).await?;
     let now = state.now();
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut events = Vec::with_capacity(list.len());
@@ -306,7 +303,7 @@ pub async fn post_charge(
     if let Ok(event) = value
         .as_ref()
         .map_err(|_| ())
-        .and_then(|v| read_charge(v, &KnownIds::trusting(), now).map_err(|_| ()))
+        .and_then(|v| read_charge(v, &Names::trusting(), now).map_err(|_| ()))
     {
         return charge_answer(state.store.charge(&ws, &event, now).await?);
     }
@@ -335,7 +332,7 @@ pub async fn post_charge(
 
 /// A charge's body as a new event at `now`, its references checked
 /// against `known`.
-fn read_charge(value: &Value, known: &KnownIds, now: DateTime<Utc>) -> ApiResult<NewEvent> {
+fn read_charge(value: &Value, known: &Names, now: DateTime<Utc>) -> ApiResult<NewEvent> {
     let mut c = Checker::default();
     let event = c.object(value, "").and_then(|m| {
         let id = c.id(m, "", "id", true);

@@ -106,7 +106,7 @@ async fn put_member(
     id: &str,
     id_field: &str,
     body: &RawBody,
-    read: impl FnOnce(&mut Checker, &Map<String, Value>, &KnownIds) -> Option<Member>,
+    read: impl FnOnce(&mut Checker, &Map<String, Value>, &Names) -> Option<Member>,
 ) -> ApiResult<Response> {
     workspace_or_404(state, ws).await?;
     if !is_valid_id(id) {
@@ -119,7 +119,7 @@ async fn put_member(
     let mut c = Checker::default();
     let member = match c.object(&value, "") {
         Some(m) => {
-            let known = state.store.known_ids(ws).await?;
+            let known = state.store.names(ws).await?;
             read(&mut c, m, &known)
         }
         None => None,
@@ -172,7 +172,7 @@ pub async fn put_identity(
         let name = c.text(m, "", "name", true, 200);
         let channel = c.choice(m, "", "channel", true, &["linkedin", "email"]);
         let user_id = c.id(m, "", "user_id", true).and_then(|u| {
-            if known.users.contains(&u) {
+            if known.has_user(&u) {
                 Some(u)
             } else {
                 c.fail("user_id", "no such user in this workspace");

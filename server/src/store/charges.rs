@@ -44,7 +44,7 @@ pub(super) async fn charge_group_tx(
     }
     let mut records: HashMap<(String, String), Record> = HashMap::new();
     let mut events: HashSet<(String, String)> = HashSet::new();
-    let mut known: HashMap<&str, KnownIds> = HashMap::new();
+    let mut known: HashMap<&str, Names> = HashMap::new();
     for (ws, ids) in &ids {
         if workspaces.get(ws).is_some_and(Option::is_some) {
             let named: Vec<&NewEvent> = charges
@@ -249,7 +249,7 @@ async fn known_references(
     conn: &mut AnyConnection,
     ws: &str,
     events: &[&NewEvent],
-) -> StoreResult<KnownIds> {
+) -> StoreResult<Names> {
     let users: BTreeSet<&str> = events.iter().map(|e| e.user_id.as_str()).collect();
     let campaigns: BTreeSet<&str> = events
         .iter()
@@ -261,23 +261,23 @@ async fn known_references(
         .collect();
     let mut parts = Vec::new();
     let mut vals = Vec::new();
-    for (kind, table, ids) in [
-        ("user", "users", &users),
-        ("campaign", "campaigns", &campaigns),
-        ("identity", "identities", &identities),
+    for (kind, table, extra, ids) in [
+        ("user", "users", "''", &users),
+        ("campaign", "campaigns", "status", &campaigns),
+        ("identity", "identities", "user_id", &identities),
     ] {
         if ids.is_empty() {
             continue;
         }
         parts.push(format!(
-            "SELECT '{kind}' AS kind, id FROM {table} WHERE workspace_id = ${} AND id IN ({})",
+            "SELECT '{kind}' AS kind, id, name, {extra} AS extra FROM {table} WHERE workspace_id = ${} AND id IN ({})",
             vals.len() + 1,
             values_list(ids.len(), vals.len() + 2)
         ));
         vals.push(Val::S(ws.to_string()));
         vals.extend(ids.iter().map(|id| Val::S(id.to_string())));
     }
-    let mut known = KnownIds::default();
+    let mut known = Names::default();
     if parts.is_empty() {
         return Ok(known);
     }
@@ -287,18 +287,13 @@ async fn known_references(
         .await?
     {
         let kind: String = row.try_get("kind")?;
-        let id: String = row.try_get("id")?;
-        match kind.as_str() {
-            "user" => known.users.insert(id),
-            "campaign" => known.campaigns.insert(id),
-            _ => known.identities.insert(id, String::new()).is_none(),
-        };
+        known.add(&kind, &row)?;
     }
     Ok(known)
 }
 
 /// The fields of a charge whose ids are not in `known`.
-fn unknown_references(known: &KnownIds, event: &NewEvent) -> Vec<&'static str> {
+fn unknown_references(known: &Names, event: &NewEvent) -> Vec<&'static str> {
     let mut unknown = Vec::new();
     if !known.has_user(&event.user_id) {
         unknown.push("user_id");

@@ -89,40 +89,6 @@ pub enum Member {
     },
 }
 
-/// Ids known in a workspace, to check references before writing.
-#[derive(Debug, Default, Clone)]
-pub struct KnownIds {
-    pub users: HashSet<String>,
-    /// identity id → its user id
-    pub identities: HashMap<String, String>,
-    pub campaigns: HashSet<String>,
-    /// Takes every id as known: for a check that the store repeats.
-    pub trusting: bool,
-}
-
-impl KnownIds {
-    /// Known ids that take every id as known; the store checks the
-    /// references itself ([`super::StoreError::UnknownReferences`]).
-    pub fn trusting() -> Self {
-        Self {
-            trusting: true,
-            ..Self::default()
-        }
-    }
-
-    pub fn has_user(&self, id: &str) -> bool {
-        self.trusting || self.users.contains(id)
-    }
-
-    pub fn has_campaign(&self, id: &str) -> bool {
-        self.trusting || self.campaigns.contains(id)
-    }
-
-    pub fn has_identity(&self, id: &str) -> bool {
-        self.trusting || self.identities.contains_key(id)
-    }
-}
-
 /// A credit grant to the current cycle.
 #[derive(Debug, Clone)]
 pub struct GrantInput {
@@ -207,10 +173,43 @@ pub struct Claimed {
     pub attempts: i64,
 }
 
-/// Names of a workspace's users, identities and campaigns, for labels.
+/// A workspace's directory: its users, identities and campaigns by id,
+/// with their names (for labels) and what references them (to check a
+/// write's references). The one shape of it in the server; the pages get
+/// it as [`app::model::Directory`].
 #[derive(Debug, Default, Clone)]
 pub struct Names {
+    /// user id → name
     pub users: HashMap<String, String>,
+    /// identity id → name
     pub identities: HashMap<String, String>,
+    /// identity id → its user's id
+    pub owners: HashMap<String, String>,
+    /// campaign id → name and status
     pub campaigns: HashMap<String, (String, String)>,
+    /// Takes every id as known: for a check that the store repeats.
+    pub trusting: bool,
+}
+
+impl Names {
+    /// A directory that takes every id as known; the store checks the
+    /// references itself ([`super::StoreError::UnknownReferences`]).
+    pub fn trusting() -> Self {
+        Self {
+            trusting: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn has_user(&self, id: &str) -> bool {
+        self.trusting || self.users.contains_key(id)
+    }
+
+    pub fn has_campaign(&self, id: &str) -> bool {
+        self.trusting || self.campaigns.contains_key(id)
+    }
+
+    pub fn has_identity(&self, id: &str) -> bool {
+        self.trusting || self.identities.contains_key(id)
+    }
 }

@@ -175,36 +175,6 @@ pub(super) async fn rebucket_chunk(
 }
 
 impl Store {
-    /// The ids of a workspace's users, identities and campaigns.
-    pub async fn known_ids(&self, ws: &str) -> StoreResult<KnownIds> {
-        let mut conn = self.pool.acquire().await?;
-        let mut known = KnownIds::default();
-        for row in sqlx::query("SELECT id FROM users WHERE workspace_id = $1")
-            .bind(ws)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            known.users.insert(row.try_get("id")?);
-        }
-        for row in sqlx::query("SELECT id, user_id FROM identities WHERE workspace_id = $1")
-            .bind(ws)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            known
-                .identities
-                .insert(row.try_get("id")?, row.try_get("user_id")?);
-        }
-        for row in sqlx::query("SELECT id FROM campaigns WHERE workspace_id = $1")
-            .bind(ws)
-            .fetch_all(&mut *conn)
-            .await?
-        {
-            known.campaigns.insert(row.try_get("id")?);
-        }
-        Ok(known)
-    }
-
     /// Whether workspace `ws` exists and which of the named user,
     /// campaign and identity it holds, in one statement: what a charge
     /// needs to check its references (`None` when the workspace does not
@@ -215,12 +185,12 @@ impl Store {
         user: Option<&str>,
         campaign: Option<&str>,
         identity: Option<&str>,
-    ) -> StoreResult<Option<KnownIds>> {
+    ) -> StoreResult<Option<Names>> {
         let rows = sqlx::query(
-            "SELECT 'workspace' AS kind, id, '' AS owner FROM workspaces WHERE id = $1 \
-             UNION ALL SELECT 'user', id, '' FROM users WHERE workspace_id = $1 AND id = $2 \
-             UNION ALL SELECT 'campaign', id, '' FROM campaigns WHERE workspace_id = $1 AND id = $3 \
-             UNION ALL SELECT 'identity', id, user_id FROM identities WHERE workspace_id = $1 AND id = $4",
+            "SELECT 'workspace' AS kind, id, name, '' AS extra FROM workspaces WHERE id = $1 \
+             UNION ALL SELECT 'user', id, name, '' FROM users WHERE workspace_id = $1 AND id = $2 \
+             UNION ALL SELECT 'campaign', id, name, status FROM campaigns WHERE workspace_id = $1 AND id = $3 \
+             UNION ALL SELECT 'identity', id, name, user_id FROM identities WHERE workspace_id = $1 AND id = $4",
         )
         .bind(ws.to_string())
         .bind(user.unwrap_or_default().to_string())
@@ -228,22 +198,14 @@ impl Store {
         .bind(identity.unwrap_or_default().to_string())
         .fetch_all(&self.pool)
         .await?;
-        let mut known = KnownIds::default();
+        let mut known = Names::default();
         let mut exists = false;
         for row in rows {
             let kind: String = row.try_get("kind")?;
-            let id: String = row.try_get("id")?;
-            match kind.as_str() {
-                "workspace" => exists = true,
-                "user" => {
-                    known.users.insert(id);
-                }
-                "campaign" => {
-                    known.campaigns.insert(id);
-                }
-                _ => {
-                    known.identities.insert(id, row.try_get("owner")?);
-                }
+            if kind == "workspace" {
+                exists = true;
+            } else {
+                known.add(&kind, &row)?;
             }
         }
         Ok(exists.then_some(known))
