@@ -9,6 +9,7 @@ pub mod embed;
 pub mod format;
 pub mod model;
 pub mod query;
+pub mod rows;
 pub mod rpc;
 pub mod security;
 pub mod session_client;

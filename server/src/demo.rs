@@ -237,7 +237,9 @@ async fn grant(
         price,
         request,
     };
-    store.create_grant(DEMO_WORKSPACE, &input, at).await?;
+    store
+        .create_grant(DEMO_WORKSPACE, &input, at, crate::api::grant_body)
+        .await?;
     Ok(())
 }
 

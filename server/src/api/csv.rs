@@ -12,7 +12,9 @@ use app::model::{Dimension, Metric};
 
 use super::error::{ApiError, ApiResult};
 use super::{params_of, read_query, workspace_or_404, Params};
-use crate::store::{label_of, Names};
+use app::rows::label_of;
+
+use crate::store::Names;
 use crate::AppState;
 
 /// One CSV cell: a value that a spreadsheet would run as a formula (it

@@ -7,6 +7,7 @@ mod reports;
 pub mod schema;
 mod support;
 mod usage;
+pub use usage::grant_body;
 pub mod validate;
 mod workspaces;
 
@@ -31,7 +32,9 @@ use app::domain::ledger::Action;
 use app::model::{AccountManager, Metric, Plan, UsageQuery};
 use app::query::{is_valid_id, parse_usage_query, API_FILTERS};
 
-use crate::store::{ChargeOutcome, GrantInput, Member, Names, NewEvent, Workspace, WorkspaceInput};
+use crate::store::{
+    ChargeOutcome, Charged, GrantInput, Granted, Member, Names, NewEvent, Workspace, WorkspaceInput,
+};
 use crate::AppState;
 use error::{ApiError, ApiResult, FieldError};
 use validate::{canonical, Checker};

@@ -40,7 +40,10 @@ pub async fn post_grant(
         })
     });
     let grant = checked(c, grant)?;
-    let (created, body) = state.store.create_grant(&ws, &grant, state.now()).await?;
+    let (created, body) = state
+        .store
+        .create_grant(&ws, &grant, state.now(), grant_body)
+        .await?;
     Ok((status_of(created), Json(body)).into_response())
 }
 
@@ -305,7 +308,7 @@ pub async fn post_charge(
         .map_err(|_| ())
         .and_then(|v| read_charge(v, &Names::trusting(), now).map_err(|_| ()))
     {
-        return charge_answer(state.store.charge(&ws, &event, now).await?);
+        return charge_answer(state.store.charge(&ws, &event, now, charge_body).await?);
     }
     // Otherwise every error is named: the workspace and the references
     // the charge names are read in one statement.
@@ -327,7 +330,7 @@ pub async fn post_charge(
         .await?
         .ok_or(ApiError::NotFound)?;
     let event = read_charge(&value?, &known, now)?;
-    charge_answer(state.store.charge(&ws, &event, now).await?)
+    charge_answer(state.store.charge(&ws, &event, now, charge_body).await?)
 }
 
 /// A charge's body as a new event at `now`, its references checked
@@ -351,6 +354,50 @@ fn read_charge(value: &Value, known: &Names, now: DateTime<Utc>) -> ApiResult<Ne
         })
     });
     checked(c, event)
+}
+
+/// The body of a grant's answer (stored for its replays).
+pub fn grant_body(g: &Granted) -> Value {
+    json_of(&schema::GrantOut {
+        id: g.grant.id.clone(),
+        kind: g.grant.kind.clone(),
+        credits: g.grant.credits,
+        note: g.grant.note.clone(),
+        price: g.grant.price.as_ref().map(|p| schema::PriceBody {
+            amount_cents: p.amount_cents,
+            currency: p.currency.clone(),
+        }),
+        cycle: schema::CycleDates {
+            start: g.cycle.start.to_string(),
+            end: g.cycle.end.to_string(),
+        },
+        expires_on: g.cycle.end.to_string(),
+        created_at: g
+            .created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+}
+
+/// The body of a charge's answer (stored for its replays).
+fn charge_body(c: &Charged) -> Value {
+    json_of(&schema::ChargeOut {
+        charge: schema::ChargeRecord {
+            id: c.event.id.clone(),
+            action: c.action.key().to_string(),
+            credits: c.credits,
+            user_id: c.event.user_id.clone(),
+            campaign_id: c.event.campaign_id.clone(),
+            identity_id: c.event.identity_id.clone(),
+            occurred_at: c
+                .occurred_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        },
+        credits_left: c.credits_left,
+    })
+}
+
+fn json_of(body: &impl serde::Serialize) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
 }
 
 fn charge_answer(outcome: ChargeOutcome) -> ApiResult<Response> {

@@ -14,8 +14,9 @@ use std::collections::BTreeSet;
 use super::alerts::AlertBook;
 use super::*;
 
-/// One charge of a group: the workspace's id, the event, the time.
-pub(super) type ChargeRequest<'a> = (&'a str, &'a NewEvent, DateTime<Utc>);
+/// One charge of a group: the workspace's id, the event, the time, and
+/// how the API renders its body.
+pub(super) type ChargeRequest<'a> = (&'a str, &'a NewEvent, DateTime<Utc>, RenderCharge);
 
 /// A charge record: its request and its response body.
 struct Record {
@@ -32,14 +33,14 @@ pub(super) async fn charge_group_tx(
     charges: &[ChargeRequest<'_>],
 ) -> StoreResult<Vec<StoreResult<ChargeOutcome>>> {
     let mut workspaces: HashMap<&str, Option<Workspace>> = HashMap::new();
-    for (ws, _, _) in charges {
+    for (ws, _, _, _) in charges {
         if !workspaces.contains_key(ws) {
             workspaces.insert(ws, load_workspace(conn, ws).await?);
         }
     }
     // What exists already with these ids, per workspace.
     let mut ids: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (ws, event, _) in charges {
+    for (ws, event, _, _) in charges {
         ids.entry(ws).or_default().push(event.id.as_str());
     }
     let mut records: HashMap<(String, String), Record> = HashMap::new();
@@ -49,8 +50,8 @@ pub(super) async fn charge_group_tx(
         if workspaces.get(ws).is_some_and(Option::is_some) {
             let named: Vec<&NewEvent> = charges
                 .iter()
-                .filter(|(w, _, _)| w == ws)
-                .map(|(_, e, _)| *e)
+                .filter(|(w, _, _, _)| w == ws)
+                .map(|(_, e, _, _)| *e)
                 .collect();
             known.insert(ws, known_references(conn, ws, &named).await?);
             for (id, record) in stored_charges(conn, ws, ids).await? {
@@ -63,7 +64,7 @@ pub(super) async fn charge_group_tx(
     }
     // Each cycle spent from, locked in key order.
     let mut books: BTreeMap<(String, NaiveDate), Option<AlertBook>> = BTreeMap::new();
-    for (ws_id, _, now) in charges {
+    for (ws_id, _, now, _) in charges {
         if let Some(Some(ws)) = workspaces.get(ws_id) {
             let start = BillingCycle::containing(ws.calendar().local_day(*now)).start;
             books.insert((ws.id.clone(), start), None);
@@ -81,7 +82,7 @@ pub(super) async fn charge_group_tx(
     let mut spent: BTreeMap<String, Vec<NewEvent>> = BTreeMap::new();
     // The charges created, with their times.
     let mut fresh: Vec<((String, String), i64)> = Vec::new();
-    for (ws_id, event, now) in charges {
+    for (ws_id, event, now, render) in charges {
         let Some(Some(ws)) = workspaces.get(ws_id) else {
             out.push(Err(StoreError::NotFound));
             continue;
@@ -128,17 +129,12 @@ pub(super) async fn charge_group_tx(
         }
         book.spend(credits);
         book.decide(conn, ws, *now, true).await?;
-        let body = serde_json::json!({
-            "charge": {
-                "id": event.id,
-                "action": action.key(),
-                "credits": credits,
-                "user_id": event.user_id,
-                "campaign_id": event.campaign_id,
-                "identity_id": event.identity_id,
-                "occurred_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            },
-            "credits_left": book.left(),
+        let body = render(&Charged {
+            event,
+            action,
+            credits,
+            occurred_at: *now,
+            credits_left: book.left(),
         });
         records.insert(
             key.clone(),
@@ -204,8 +200,9 @@ pub(super) async fn charge_tx(
     ws_id: &str,
     event: &NewEvent,
     now: DateTime<Utc>,
+    render: RenderCharge,
 ) -> StoreResult<ChargeOutcome> {
-    charge_group_tx(conn, &[(ws_id, event, now)])
+    charge_group_tx(conn, &[(ws_id, event, now, render)])
         .await?
         .pop()
         .unwrap_or_else(|| Err(StoreError::Corrupt("a charge without an answer".into())))

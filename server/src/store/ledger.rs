@@ -54,6 +54,7 @@ pub(super) async fn create_grant_tx(
     ws_id: &str,
     grant: &GrantInput,
     now: DateTime<Utc>,
+    render: RenderGrant,
 ) -> StoreResult<(bool, serde_json::Value)> {
     let ws = load_workspace(conn, ws_id)
         .await?
@@ -103,15 +104,10 @@ pub(super) async fn create_grant_tx(
     }
     // More credits may recover reached thresholds.
     alerts::record_alerts(conn, &ws, cycle.start, now, false).await?;
-    let body = serde_json::json!({
-        "id": grant.id,
-        "kind": grant.kind,
-        "credits": grant.credits,
-        "note": grant.note,
-        "price": grant.price,
-        "cycle": {"start": cycle.start, "end": cycle.end},
-        "expires_on": cycle.end,
-        "created_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    let body = render(&Granted {
+        grant,
+        cycle,
+        created_at: now,
     });
     sqlx::query(
         "INSERT INTO credit_grants (workspace_id, id, kind, credits, cycle_start, request, response, created_at) \

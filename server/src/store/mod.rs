@@ -22,8 +22,8 @@ use app::domain::alerts::AlertSettings;
 use app::domain::calendar::{BillingCycle, Calendar, DateRange, WeekStart};
 use app::domain::ledger::{plan_change_grant, Action, CycleCredits};
 use app::model::{
-    AccountManager, ContactLinks, CreditsInfo, CycleInfo, Dimension, GroupRow, Intent, Metric,
-    Overview, PeriodInfo, Plan, Price, Report, Summary, SupportRequest, UsageQuery,
+    AccountManager, ContactLinks, CreditsInfo, CycleInfo, Dimension, Intent, Metric, Overview,
+    PeriodInfo, Plan, Price, Report, Summary, SupportRequest, UsageQuery,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -268,7 +268,6 @@ mod workspaces;
 use charges::{charge_group_tx, charge_tx, ChargeRequest};
 use ledger::*;
 pub use naive::Groups;
-pub use reports::label_of;
 use workspaces::*;
 
 impl Store {
@@ -463,16 +462,18 @@ impl Store {
     // ---- grants ---------------------------------------------------------
 
     /// Grants add-on or rollover credits to the current cycle. Returns
-    /// whether it was created and the response body (the first one on a
-    /// replay); the same id with another body is a conflict.
+    /// whether it was created and the response body as `render` made it
+    /// (the first one on a replay); the same id with another body is a
+    /// conflict.
     pub async fn create_grant(
         &self,
         ws: &str,
         grant: &GrantInput,
         now: DateTime<Utc>,
+        render: RenderGrant,
     ) -> StoreResult<(bool, serde_json::Value)> {
         self.write(|mut tx| async move {
-            let r = create_grant_tx(&mut tx, ws, grant, now).await;
+            let r = create_grant_tx(&mut tx, ws, grant, now, render).await;
             (tx, r)
         })
         .await

@@ -136,7 +136,7 @@ impl Store {
         }
         // A zone move can leave a rollup key at zero: no event, no row.
         groups.retain(|_, v| *v != 0);
-        let rows = arrange_rows(&query.group_by, groups, range, names);
+        let rows = app::rows::arrange_rows(&query.group_by, groups, range, names);
         Ok(Report {
             metric,
             period: PeriodInfo {
@@ -396,77 +396,16 @@ pub(super) fn metric_key(metric: Metric) -> &'static str {
     }
 }
 
-/// Sorts groups as API.md says and labels them. `group_by=day` alone lists
-/// every day of the period, zero-filled, in date order; `day` with another
-/// dimension is a time series (date order, then value descending, then
-/// key); anything else is by value descending, then key (none last).
-pub(super) fn arrange_rows(
-    dims: &[Dimension],
-    groups: BTreeMap<Vec<Option<String>>, i64>,
-    range: DateRange,
-    names: &Names,
-) -> Vec<GroupRow> {
-    if dims.is_empty() {
-        return Vec::new();
+impl app::rows::Labels for Names {
+    fn user(&self, id: &str) -> Option<&str> {
+        self.users.get(id).map(String::as_str)
     }
-    if dims == [Dimension::Day] {
-        return range
-            .dates()
-            .map(|d| {
-                let key = Some(day_str(d));
-                let value = groups.get(&vec![key.clone()]).copied().unwrap_or(0);
-                GroupRow {
-                    keys: vec![key],
-                    label: None,
-                    value,
-                }
-            })
-            .collect();
+    fn campaign(&self, id: &str) -> Option<&str> {
+        self.campaigns.get(id).map(|(name, _)| name.as_str())
     }
-    let single = dims.len() == 1 && dims[0] != Dimension::Day;
-    let mut rows: Vec<GroupRow> = groups
-        .into_iter()
-        .map(|(keys, value)| {
-            let label = single.then(|| label_of(dims[0], keys[0].as_deref(), names));
-            GroupRow { keys, label, value }
-        })
-        .collect();
-    let key = |r: &GroupRow| {
-        r.keys
-            .iter()
-            .map(|k| (k.is_none(), k.clone()))
-            .collect::<Vec<_>>()
-    };
-    match dims.iter().position(|d| *d == Dimension::Day) {
-        // A time series (`day,action`, `user,day`...): date order, then
-        // value descending, then key.
-        Some(day) => rows.sort_by(|a, b| {
-            a.keys[day]
-                .cmp(&b.keys[day])
-                .then_with(|| b.value.cmp(&a.value))
-                .then_with(|| key(a).cmp(&key(b)))
-        }),
-        None => rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| key(a).cmp(&key(b)))),
+    fn identity(&self, id: &str) -> Option<&str> {
+        self.identities.get(id).map(String::as_str)
     }
-    rows
-}
-
-/// The current label of a key; "None" for events that name none.
-pub fn label_of(dim: Dimension, key: Option<&str>, names: &Names) -> String {
-    let Some(key) = key else {
-        return "None".to_string();
-    };
-    let found = match dim {
-        Dimension::Day => None,
-        Dimension::Action => Action::parse(key).map(|a| a.label().to_string()),
-        Dimension::Category => {
-            app::domain::ledger::Category::parse(key).map(|c| c.label().to_string())
-        }
-        Dimension::User => names.users.get(key).cloned(),
-        Dimension::Campaign => names.campaigns.get(key).map(|(n, _)| n.clone()),
-        Dimension::Identity => names.identities.get(key).cloned(),
-    };
-    found.unwrap_or_else(|| key.to_string())
 }
 
 #[cfg(test)]

@@ -101,6 +101,32 @@ pub struct GrantInput {
     pub request: String,
 }
 
+/// How the API renders what a write made: the store keeps the rendered
+/// body beside the write, in the same transaction, to answer a replay
+/// with the first body.
+pub type RenderCharge = for<'a> fn(&Charged<'a>) -> serde_json::Value;
+
+/// [`RenderCharge`] for grants.
+pub type RenderGrant = for<'a> fn(&Granted<'a>) -> serde_json::Value;
+
+/// A charge as made: the event, at its time, and the credits left after it.
+#[derive(Debug, Clone, Copy)]
+pub struct Charged<'a> {
+    pub event: &'a NewEvent,
+    pub action: Action,
+    pub credits: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub credits_left: i64,
+}
+
+/// A grant as made: for the cycle it belongs to, at its time.
+#[derive(Debug, Clone, Copy)]
+pub struct Granted<'a> {
+    pub grant: &'a GrantInput,
+    pub cycle: BillingCycle,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A validated usage event.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

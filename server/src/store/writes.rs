@@ -18,6 +18,7 @@ struct PendingCharge {
     ws: String,
     event: NewEvent,
     now: DateTime<Utc>,
+    render: RenderCharge,
     reply: tokio::sync::oneshot::Sender<StoreResult<ChargeOutcome>>,
 }
 
@@ -137,6 +138,7 @@ impl Store {
         ws: &str,
         event: &NewEvent,
         now: DateTime<Utc>,
+        render: RenderCharge,
     ) -> StoreResult<ChargeOutcome> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let lead = {
@@ -145,6 +147,7 @@ impl Store {
                 ws: ws.to_string(),
                 event: event.clone(),
                 now,
+                render,
                 reply,
             });
             !std::mem::replace(&mut q.leading, true)
@@ -176,9 +179,10 @@ impl Store {
         ws: &str,
         event: &NewEvent,
         now: DateTime<Utc>,
+        render: RenderCharge,
     ) -> StoreResult<ChargeOutcome> {
         self.write(|mut tx| async move {
-            let r = charge_tx(&mut tx, ws, event, now).await;
+            let r = charge_tx(&mut tx, ws, event, now, render).await;
             (tx, r)
         })
         .await
@@ -198,7 +202,7 @@ impl Store {
             };
             let requests: Vec<ChargeRequest<'_>> = group
                 .iter()
-                .map(|p| (p.ws.as_str(), &p.event, p.now))
+                .map(|p| (p.ws.as_str(), &p.event, p.now, p.render))
                 .collect();
             let grouped = self.charge_group(&requests).await;
             let outcomes: Vec<StoreResult<ChargeOutcome>> = match grouped {
@@ -206,8 +210,8 @@ impl Store {
                 Err(_) => {
                     // One by one, each in its own transaction.
                     let mut out = Vec::with_capacity(requests.len());
-                    for (ws, event, now) in &requests {
-                        out.push(self.charge_alone(ws, event, *now).await);
+                    for (ws, event, now, render) in &requests {
+                        out.push(self.charge_alone(ws, event, *now, *render).await);
                     }
                     out
                 }
