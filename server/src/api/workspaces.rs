@@ -83,7 +83,7 @@ pub async fn put_workspace(
     }
     let input = read_workspace(&body.json()?)?;
     let (created, stored) = state.store.put_workspace(&ws, &input, state.now()).await?;
-    Ok((status_of(created), Json(stored.to_json())).into_response())
+    Ok((status_of(created), Json(workspace_body(&stored))).into_response())
 }
 
 fn member_json(id: &str, member: &Member) -> Value {
@@ -210,4 +210,20 @@ pub async fn put_campaign(
         })
     })
     .await
+}
+
+/// A workspace as the API returns it.
+fn workspace_body(ws: &Workspace) -> Value {
+    serde_json::json!({
+        "id": ws.id,
+        "name": ws.name,
+        "timezone": ws.tz.name(),
+        "week_start": ws.week_start.as_str(),
+        "plan": ws.plan,
+        "account_manager": ws.account_manager,
+        "alerts": {
+            "thresholds": ws.alerts.thresholds,
+            "runout_forecast": ws.alerts.runout_forecast,
+        },
+    })
 }

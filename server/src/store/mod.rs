@@ -552,48 +552,6 @@ async fn load_workspace(conn: &mut AnyConnection, id: &str) -> StoreResult<Optio
     row.as_ref().map(workspace_from_row).transpose()
 }
 
-async fn load_names(conn: &mut AnyConnection, ws: &str) -> StoreResult<Names> {
-    let mut names = Names::default();
-    let rows = sqlx::query(
-        "SELECT 'user' AS kind, id, name, '' AS extra FROM users WHERE workspace_id = $1 \
-         UNION ALL SELECT 'identity', id, name, user_id FROM identities WHERE workspace_id = $2 \
-         UNION ALL SELECT 'campaign', id, name, status FROM campaigns WHERE workspace_id = $3",
-    )
-    .bind(ws)
-    .bind(ws)
-    .bind(ws)
-    .fetch_all(&mut *conn)
-    .await?;
-    for row in rows {
-        let kind: String = row.try_get("kind")?;
-        names.add(&kind, &row)?;
-    }
-    Ok(names)
-}
-
-impl Names {
-    /// Adds a row of `kind` (`user`, `identity`, `campaign`) with columns
-    /// `id`, `name` and `extra` (an identity's user, a campaign's status).
-    fn add(&mut self, kind: &str, row: &AnyRow) -> StoreResult<()> {
-        let id: String = row.try_get("id")?;
-        let name: String = row.try_get("name")?;
-        let extra: String = row.try_get("extra")?;
-        match kind {
-            "user" => {
-                self.users.insert(id, name);
-            }
-            "identity" => {
-                self.owners.insert(id.clone(), extra);
-                self.identities.insert(id, name);
-            }
-            _ => {
-                self.campaigns.insert(id, (name, extra));
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! The benchmark's reference: a report computed naively from the raw
 //! events, with no pre-aggregate and no index on the local day.
 
-use super::reports::{filters_of, metric_key};
+use super::reports::{filters_of, fold_groups, metric_key};
 use super::*;
 
 /// A report's groups, keyed by the grouped values (category folded from
@@ -69,28 +69,9 @@ impl Store {
         if !columns.is_empty() {
             sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
         }
-        let q = bind_vals(sqlx::query(&sql), binds);
-        let mut total = 0;
-        let mut groups = Groups::new();
-        for row in q.fetch_all(&self.pool).await? {
-            let v: Option<i64> = row.try_get(columns.len())?;
-            let v = v.unwrap_or(0);
-            total += v;
-            if columns.is_empty() || v == 0 {
-                continue;
-            }
-            let mut keys = Vec::with_capacity(columns.len());
-            for (i, d) in query.group_by.iter().enumerate() {
-                let raw: String = row.try_get(i)?;
-                keys.push(match d {
-                    Dimension::Category => {
-                        Action::parse(&raw).map(|a| a.category().key().to_string())
-                    }
-                    _ => none_if_empty(raw),
-                });
-            }
-            *groups.entry(keys).or_default() += v;
-        }
-        Ok((total, groups))
+        let rows = bind_vals(sqlx::query(&sql), binds)
+            .fetch_all(&self.pool)
+            .await?;
+        fold_groups(&query.group_by, &rows)
     }
 }

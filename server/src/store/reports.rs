@@ -114,28 +114,7 @@ impl Store {
         let (sql, binds) = report_sql(ws, metric, query, range);
         let q = bind_vals(sqlx::query(&sql), binds);
         let rows = q.fetch_all(&mut *conn).await?;
-        let mut groups: BTreeMap<Vec<Option<String>>, i64> = BTreeMap::new();
-        let mut total = 0i64;
-        for row in &rows {
-            let v: i64 = row.try_get(query.group_by.len())?;
-            total += v;
-            if query.group_by.is_empty() {
-                continue;
-            }
-            let mut keys = Vec::with_capacity(query.group_by.len());
-            for (i, d) in query.group_by.iter().enumerate() {
-                let raw: String = row.try_get(i)?;
-                keys.push(match d {
-                    Dimension::Category => {
-                        Action::parse(&raw).map(|a| a.category().key().to_string())
-                    }
-                    _ => none_if_empty(raw),
-                });
-            }
-            *groups.entry(keys).or_default() += v;
-        }
-        // A zone move can leave a rollup key at zero: no event, no row.
-        groups.retain(|_, v| *v != 0);
+        let (total, groups) = fold_groups(&query.group_by, &rows)?;
         let rows = app::rows::arrange_rows(&query.group_by, groups, range, names);
         Ok(Report {
             metric,
@@ -394,6 +373,34 @@ pub(super) fn metric_key(metric: Metric) -> &'static str {
         Metric::Credits => "credits",
         Metric::Conversations => "conversations",
     }
+}
+
+/// The total and the groups of a report's rows: the grouped columns in
+/// the query's order, then the value (NULL as 0). Category is folded from
+/// the action, `''` stands for none, and zero groups are left out (a zone
+/// move can leave a rollup key at zero: no event, no row).
+pub(super) fn fold_groups(dims: &[Dimension], rows: &[AnyRow]) -> StoreResult<(i64, Groups)> {
+    let mut groups = Groups::new();
+    let mut total = 0i64;
+    for row in rows {
+        let v: Option<i64> = row.try_get(dims.len())?;
+        let v = v.unwrap_or(0);
+        total += v;
+        if dims.is_empty() || v == 0 {
+            continue;
+        }
+        let mut keys = Vec::with_capacity(dims.len());
+        for (i, d) in dims.iter().enumerate() {
+            let raw: String = row.try_get(i)?;
+            keys.push(match d {
+                Dimension::Category => Action::parse(&raw).map(|a| a.category().key().to_string()),
+                _ => none_if_empty(raw),
+            });
+        }
+        *groups.entry(keys).or_default() += v;
+    }
+    groups.retain(|_, v| *v != 0);
+    Ok((total, groups))
 }
 
 impl app::rows::Labels for Names {

@@ -20,22 +20,6 @@ impl Workspace {
     pub fn calendar(&self) -> Calendar {
         Calendar::new(self.tz, self.week_start)
     }
-
-    /// The workspace as the API returns it.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "name": self.name,
-            "timezone": self.tz.name(),
-            "week_start": self.week_start.as_str(),
-            "plan": self.plan,
-            "account_manager": self.account_manager,
-            "alerts": {
-                "thresholds": self.alerts.thresholds,
-                "runout_forecast": self.alerts.runout_forecast,
-            },
-        })
-    }
 }
 
 /// A workspace's fields as the platform sends them.
