@@ -302,6 +302,11 @@ impl Store {
                         sqlx::query("PRAGMA synchronous = NORMAL")
                             .execute(&mut *conn)
                             .await?;
+                        // Checkpoints run in the background (below), not
+                        // in the commit of whichever writer fills the WAL.
+                        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                            .execute(&mut *conn)
+                            .await?;
                         sqlx::query("PRAGMA foreign_keys = ON")
                             .execute(&mut *conn)
                             .await?;
@@ -320,13 +325,17 @@ impl Store {
         growth
             .next
             .store(FIRST_ANALYZE_AFTER, std::sync::atomic::Ordering::Relaxed);
-        Ok(Store {
+        let store = Store {
             pool,
             engine,
             growth: std::sync::Arc::new(growth),
             writer: Default::default(),
             charges: Default::default(),
-        })
+        };
+        if engine == Engine::Sqlite {
+            writes::checkpoint_in_background(&store);
+        }
+        Ok(store)
     }
 
     /// The engine behind the pool.

@@ -4,6 +4,32 @@
 
 use super::*;
 
+/// How often SQLite's WAL is checkpointed in the background.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Runs SQLite's WAL checkpoints on a connection of their own while the
+/// store lives: with `wal_autocheckpoint = 0` no writer pays for one in
+/// its commit (a PASSIVE checkpoint, as SQLite's automatic one, copies
+/// what no reader still needs and never blocks writers).
+pub(super) fn checkpoint_in_background(store: &Store) {
+    let alive = std::sync::Arc::downgrade(&store.growth);
+    let pool = store.pool.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+            if alive.upgrade().is_none() || pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!("WAL checkpoint: {e}");
+            }
+        }
+    });
+}
+
 /// Charges per group transaction at most.
 const CHARGE_GROUP: usize = 64;
 
