@@ -26,76 +26,112 @@ struct Record {
 
 /// Charges one after another in one transaction, exactly as each would
 /// run alone. A charge refused for its content (a conflict, an unknown
-/// workspace) wrote nothing and is answered as refused; any other error
-/// fails the whole group.
+/// workspace or reference) wrote nothing and is answered as refused; any
+/// other error fails the whole group.
 pub(super) async fn charge_group_tx(
     conn: &mut AnyConnection,
     charges: &[ChargeRequest<'_>],
 ) -> StoreResult<Vec<StoreResult<ChargeOutcome>>> {
-    let mut workspaces: HashMap<&str, Option<Workspace>> = HashMap::new();
-    for (ws, _, _, _) in charges {
-        if !workspaces.contains_key(ws) {
-            workspaces.insert(ws, load_workspace(conn, ws).await?);
-        }
+    let mut group = Group::read(conn, charges).await?;
+    group.lock(conn, charges).await?;
+    let mut out = Vec::with_capacity(charges.len());
+    for charge in charges {
+        out.push(group.decide(conn, charge).await?);
     }
-    // What exists already with these ids, per workspace.
-    let mut ids: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (ws, event, _, _) in charges {
-        ids.entry(ws).or_default().push(event.id.as_str());
-    }
-    let mut records: HashMap<(String, String), Record> = HashMap::new();
-    let mut events: HashSet<(String, String)> = HashSet::new();
-    let mut known: HashMap<&str, Names> = HashMap::new();
-    for (ws, ids) in &ids {
-        if workspaces.get(ws).is_some_and(Option::is_some) {
-            let named: Vec<&NewEvent> = charges
-                .iter()
-                .filter(|(w, _, _, _)| w == ws)
-                .map(|(_, e, _, _)| *e)
-                .collect();
-            known.insert(ws, known_references(conn, ws, &named).await?);
-            for (id, record) in stored_charges(conn, ws, ids).await? {
-                records.insert((ws.to_string(), id), record);
+    group.write(conn).await?;
+    Ok(out)
+}
+
+/// What a group of charges knows: read first, then grown by each charge
+/// decided, then written at once.
+#[derive(Default)]
+struct Group<'a> {
+    workspaces: HashMap<&'a str, Option<Workspace>>,
+    /// The users, campaigns and identities the charges name, per workspace.
+    known: HashMap<&'a str, Names>,
+    /// Charge records by (workspace, id): stored, or made by this group.
+    records: HashMap<(String, String), Record>,
+    /// Event ids by (workspace, id): stored, or made by this group.
+    events: HashSet<(String, String)>,
+    /// Each cycle spent from, by (workspace, start), locked in key order.
+    books: BTreeMap<(String, NaiveDate), Option<AlertBook>>,
+    /// The events to write, per workspace.
+    spent: BTreeMap<String, Vec<NewEvent>>,
+    /// The charges made, with their times.
+    fresh: Vec<((String, String), i64)>,
+}
+
+impl<'a> Group<'a> {
+    /// Reads the workspaces, the references the charges name, and the
+    /// charges and events that already have their ids.
+    async fn read(conn: &mut AnyConnection, charges: &[ChargeRequest<'a>]) -> StoreResult<Self> {
+        let mut group = Group::default();
+        let mut named: BTreeMap<&str, Vec<&NewEvent>> = BTreeMap::new();
+        for (ws, event, _, _) in charges {
+            if !group.workspaces.contains_key(ws) {
+                group.workspaces.insert(ws, load_workspace(conn, ws).await?);
             }
-            for id in stored_requests(conn, ws, ids).await?.into_keys() {
-                events.insert((ws.to_string(), id));
+            named.entry(ws).or_default().push(event);
+        }
+        for (ws, events) in named {
+            if !group.workspaces.get(ws).is_some_and(Option::is_some) {
+                continue;
+            }
+            group
+                .known
+                .insert(ws, known_references(conn, ws, &events).await?);
+            let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+            for (id, record) in stored_charges(conn, ws, &ids).await? {
+                group.records.insert((ws.to_string(), id), record);
+            }
+            for id in stored_requests(conn, ws, &ids).await?.into_keys() {
+                group.events.insert((ws.to_string(), id));
             }
         }
-    }
-    // Each cycle spent from, locked in key order.
-    let mut books: BTreeMap<(String, NaiveDate), Option<AlertBook>> = BTreeMap::new();
-    for (ws_id, _, now, _) in charges {
-        if let Some(Some(ws)) = workspaces.get(ws_id) {
-            let start = BillingCycle::containing(ws.calendar().local_day(*now)).start;
-            books.insert((ws.id.clone(), start), None);
-        }
-    }
-    for ((ws_id, start), book) in &mut books {
-        let Some(Some(ws)) = workspaces.get(ws_id.as_str()) else {
-            continue;
-        };
-        ensure_cycle(conn, ws, *start).await?;
-        *book = AlertBook::lock(conn, ws_id, *start).await?;
+        Ok(group)
     }
 
-    let mut out = Vec::with_capacity(charges.len());
-    let mut spent: BTreeMap<String, Vec<NewEvent>> = BTreeMap::new();
-    // The charges created, with their times.
-    let mut fresh: Vec<((String, String), i64)> = Vec::new();
-    for (ws_id, event, now, render) in charges {
-        let Some(Some(ws)) = workspaces.get(ws_id) else {
-            out.push(Err(StoreError::NotFound));
-            continue;
-        };
-        if let Some(unknown) = known.get(ws_id).map(|k| unknown_references(k, event)) {
-            if !unknown.is_empty() {
-                out.push(Err(StoreError::UnknownReferences(unknown)));
+    /// Makes sure of, and locks, each cycle the charges may spend from, in
+    /// key order (so that concurrent groups cannot deadlock).
+    async fn lock(
+        &mut self,
+        conn: &mut AnyConnection,
+        charges: &[ChargeRequest<'a>],
+    ) -> StoreResult<()> {
+        for (ws_id, _, now, _) in charges {
+            if let Some(Some(ws)) = self.workspaces.get(ws_id) {
+                self.books
+                    .insert((ws.id.clone(), cycle_start(ws, *now)), None);
+            }
+        }
+        for ((ws_id, start), book) in &mut self.books {
+            let Some(Some(ws)) = self.workspaces.get(ws_id.as_str()) else {
                 continue;
+            };
+            ensure_cycle(conn, ws, *start).await?;
+            *book = AlertBook::lock(conn, ws_id, *start).await?;
+        }
+        Ok(())
+    }
+
+    /// Decides one charge as if it ran alone after the ones before it.
+    async fn decide(
+        &mut self,
+        conn: &mut AnyConnection,
+        (ws_id, event, now, render): &ChargeRequest<'a>,
+    ) -> StoreResult<StoreResult<ChargeOutcome>> {
+        let Some(Some(ws)) = self.workspaces.get(ws_id) else {
+            return Ok(Err(StoreError::NotFound));
+        };
+        if let Some(known) = self.known.get(ws_id) {
+            let unknown = unknown_references(known, event);
+            if !unknown.is_empty() {
+                return Ok(Err(StoreError::UnknownReferences(unknown)));
             }
         }
         let key = (ws.id.clone(), event.id.clone());
-        if let Some(record) = records.get(&key) {
-            out.push(if record.request == event.request {
+        if let Some(record) = self.records.get(&key) {
+            return Ok(if record.request == event.request {
                 Ok(ChargeOutcome::Replayed(record.body.clone()))
             } else {
                 Err(StoreError::Conflict(format!(
@@ -103,29 +139,26 @@ pub(super) async fn charge_group_tx(
                     event.id
                 )))
             });
-            continue;
         }
-        if events.contains(&key) {
-            out.push(Err(StoreError::Conflict(format!(
+        if self.events.contains(&key) {
+            return Ok(Err(StoreError::Conflict(format!(
                 "an event {} exists already",
                 event.id
             ))));
-            continue;
         }
         let Some((action, credits)) = event.credits else {
             return Err(StoreError::Corrupt("a charge without credits".into()));
         };
-        let start = BillingCycle::containing(ws.calendar().local_day(*now)).start;
-        let Some(Some(book)) = books.get_mut(&(ws.id.clone(), start)) else {
+        let start = cycle_start(ws, *now);
+        let Some(Some(book)) = self.books.get_mut(&(ws.id.clone(), start)) else {
             return Err(StoreError::Corrupt(format!(
                 "the cycle starting {start} has no row"
             )));
         };
         if book.left() < credits {
-            out.push(Ok(ChargeOutcome::Insufficient {
+            return Ok(Ok(ChargeOutcome::Insufficient {
                 credits_left: book.left(),
             }));
-            continue;
         }
         book.spend(credits);
         book.decide(conn, ws, *now, true).await?;
@@ -136,62 +169,71 @@ pub(super) async fn charge_group_tx(
             occurred_at: *now,
             credits_left: book.left(),
         });
-        records.insert(
+        self.records.insert(
             key.clone(),
             Record {
                 request: event.request.clone(),
                 body: body.clone(),
             },
         );
-        events.insert(key.clone());
-        fresh.push((key, now.timestamp_millis()));
-        spent.entry(ws.id.clone()).or_default().push(NewEvent {
+        self.events.insert(key.clone());
+        self.fresh.push((key, now.timestamp_millis()));
+        self.spent.entry(ws.id.clone()).or_default().push(NewEvent {
             occurred_at: *now,
             ..(*event).clone()
         });
-        out.push(Ok(ChargeOutcome::Created(body)));
+        Ok(Ok(ChargeOutcome::Created(body)))
     }
 
-    // Write: the cycle rows (spending and alerts), the events with their
-    // rollups, the charge records.
-    for ((ws_id, _), book) in books {
-        if let (Some(book), Some(Some(ws))) = (book, workspaces.get(ws_id.as_str())) {
-            book.close(conn, ws).await?;
+    /// Writes the cycle rows (spending and alerts), the events with their
+    /// rollups, and the charge records.
+    async fn write(self, conn: &mut AnyConnection) -> StoreResult<()> {
+        let workspace = |id: &str| self.workspaces.get(id).and_then(Option::as_ref);
+        for ((ws_id, _), book) in self.books {
+            if let (Some(book), Some(ws)) = (book, workspace(&ws_id)) {
+                book.close(conn, ws).await?;
+            }
         }
-    }
-    for (ws_id, mut list) in spent {
-        let Some(Some(ws)) = workspaces.get(ws_id.as_str()) else {
-            continue;
-        };
-        list.sort_by(|a, b| a.id.cmp(&b.id));
-        let refs: Vec<&NewEvent> = list.iter().collect();
-        let mut deltas = insert_events(conn, ws, &refs).await?;
-        // The spending is already on the cycle row.
-        deltas.cycle_used.clear();
-        deltas.apply(conn, ws).await?;
-    }
-    let rows: Vec<(&(String, String), i64, &Record)> = fresh
-        .iter()
-        .filter_map(|(k, at)| records.get(k).map(|r| (k, *at, r)))
-        .collect();
-    for chunk in rows.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO charges (workspace_id, id, request, response, created_at) VALUES {}",
-            values_sql(chunk.len(), 5, 1)
-        );
-        let mut vals = Vec::with_capacity(chunk.len() * 5);
-        for ((ws, id), at, record) in chunk {
-            vals.extend([
-                Val::S(ws.clone()),
-                Val::S(id.clone()),
-                Val::S(record.request.clone()),
-                Val::S(record.body.to_string()),
-                Val::I(*at),
-            ]);
+        for (ws_id, mut list) in self.spent {
+            let Some(ws) = workspace(&ws_id) else {
+                continue;
+            };
+            list.sort_by(|a, b| a.id.cmp(&b.id));
+            let refs: Vec<&NewEvent> = list.iter().collect();
+            let mut deltas = insert_events(conn, ws, &refs).await?;
+            // The spending is already on the cycle row.
+            deltas.cycle_used.clear();
+            deltas.apply(conn, ws).await?;
         }
-        exec_values(conn, &sql, vals).await?;
+        let rows: Vec<(&(String, String), i64, &Record)> = self
+            .fresh
+            .iter()
+            .filter_map(|(k, at)| self.records.get(k).map(|r| (k, *at, r)))
+            .collect();
+        for chunk in rows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO charges (workspace_id, id, request, response, created_at) VALUES {}",
+                values_sql(chunk.len(), 5, 1)
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * 5);
+            for ((ws, id), at, record) in chunk {
+                vals.extend([
+                    Val::S(ws.clone()),
+                    Val::S(id.clone()),
+                    Val::S(record.request.clone()),
+                    Val::S(record.body.to_string()),
+                    Val::I(*at),
+                ]);
+            }
+            exec_values(conn, &sql, vals).await?;
+        }
+        Ok(())
     }
-    Ok(out)
+}
+
+/// The start of the cycle a charge at `now` spends from.
+fn cycle_start(ws: &Workspace, now: DateTime<Utc>) -> NaiveDate {
+    BillingCycle::containing(ws.calendar().local_day(now)).start
 }
 
 /// One charge in the caller's transaction.
