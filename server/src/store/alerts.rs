@@ -160,22 +160,10 @@ impl AlertBook {
         ws: &str,
         start: NaiveDate,
     ) -> StoreResult<Option<Self>> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE cycles SET used = used WHERE workspace_id = $1 AND start_day = $2 RETURNING {STATE_COLUMNS}"
-        ))
-        .bind(ws.to_string())
-        .bind(day_str(start))
-        .fetch_optional(&mut *conn)
-        .await?;
-        Ok(row
-            .map(|r| state_from_row(&r))
-            .transpose()?
-            .map(|state| Self {
-                start,
-                read: state.clone(),
-                state,
-                alerts: Vec::new(),
-            }))
+        );
+        Self::open(conn, &sql, ws, start).await
     }
 
     /// Reads a cycle whose row the transaction has already updated.
@@ -184,13 +172,25 @@ impl AlertBook {
         ws: &str,
         start: NaiveDate,
     ) -> StoreResult<Option<Self>> {
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {STATE_COLUMNS} FROM cycles WHERE workspace_id = $1 AND start_day = $2"
-        ))
-        .bind(ws.to_string())
-        .bind(day_str(start))
-        .fetch_optional(&mut *conn)
-        .await?;
+        );
+        Self::open(conn, &sql, ws, start).await
+    }
+
+    /// A book on the cycle row `sql` returns (bound to the workspace and
+    /// the cycle's start).
+    async fn open(
+        conn: &mut AnyConnection,
+        sql: &str,
+        ws: &str,
+        start: NaiveDate,
+    ) -> StoreResult<Option<Self>> {
+        let row = sqlx::query(sql)
+            .bind(ws.to_string())
+            .bind(day_str(start))
+            .fetch_optional(&mut *conn)
+            .await?;
         Ok(row
             .map(|r| state_from_row(&r))
             .transpose()?

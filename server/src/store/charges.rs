@@ -257,27 +257,16 @@ async fn stored_charges(
     ids: &[&str],
 ) -> StoreResult<HashMap<String, Record>> {
     let mut found = HashMap::new();
-    for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT id, request, response FROM charges WHERE workspace_id = $1 AND id IN ({})",
-            values_list(chunk.len(), 2)
+    for row in rows_with_ids(conn, "charges", "id, request, response", ws, ids).await? {
+        let response: String = row.try_get("response")?;
+        found.insert(
+            row.try_get("id")?,
+            Record {
+                request: row.try_get("request")?,
+                body: serde_json::from_str(&response)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            },
         );
-        let sql = placeholders_for(conn, &sql);
-        let mut q = sqlx::query(&sql).bind(ws.to_string());
-        for id in chunk {
-            q = q.bind(id.to_string());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            let response: String = row.try_get("response")?;
-            found.insert(
-                row.try_get("id")?,
-                Record {
-                    request: row.try_get("request")?,
-                    body: serde_json::from_str(&response)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                },
-            );
-        }
     }
     Ok(found)
 }

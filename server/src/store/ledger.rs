@@ -273,15 +273,19 @@ pub(super) async fn insert_events(
     Ok(deltas)
 }
 
-pub(super) async fn stored_requests(
+/// The rows of `table` (columns `columns`) of workspace `ws` whose ids
+/// are among `ids`, in statements of at most [`CHUNK`] ids.
+pub(super) async fn rows_with_ids(
     conn: &mut AnyConnection,
+    table: &str,
+    columns: &str,
     ws: &str,
     ids: &[&str],
-) -> StoreResult<HashMap<String, String>> {
-    let mut found = HashMap::new();
+) -> StoreResult<Vec<AnyRow>> {
+    let mut rows = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
-            "SELECT id, request FROM usage_events WHERE workspace_id = $1 AND id IN ({})",
+            "SELECT {columns} FROM {table} WHERE workspace_id = $1 AND id IN ({})",
             values_list(chunk.len(), 2)
         );
         let sql = placeholders_for(conn, &sql);
@@ -289,9 +293,20 @@ pub(super) async fn stored_requests(
         for id in chunk {
             q = q.bind(id.to_string());
         }
-        for row in q.fetch_all(&mut *conn).await? {
-            found.insert(row.try_get("id")?, row.try_get("request")?);
-        }
+        rows.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
+/// The events among `ids`: id → the request that made it.
+pub(super) async fn stored_requests(
+    conn: &mut AnyConnection,
+    ws: &str,
+    ids: &[&str],
+) -> StoreResult<HashMap<String, String>> {
+    let mut found = HashMap::new();
+    for row in rows_with_ids(conn, "usage_events", "id, request", ws, ids).await? {
+        found.insert(row.try_get("id")?, row.try_get("request")?);
     }
     Ok(found)
 }
