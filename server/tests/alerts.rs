@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use common::{now, workspace_body, TestApp, TOKEN};
+use common::{now, post_on, workspace_body, TestApp};
 use credits_server::outbox::{deliver_due, signature, OutboxConfig};
 use serde_json::{json, Value};
 
@@ -125,14 +125,8 @@ async fn concurrent_charges_fire_each_threshold_once(app: &TestApp) {
             second.clone()
         };
         tasks.push(tokio::spawn(async move {
-            use tower::ServiceExt;
             let body = json!({"id": format!("c{i}"), "action": "scrape_company", "credits": 11, "user_id": "u_samara"});
-            let req = axum::http::Request::post(format!("{WS}/charges"))
-                .header("authorization", format!("Bearer {TOKEN}"))
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(body.to_string()))
-                .expect("request");
-            router.oneshot(req).await.expect("answer").status()
+            post_on(router, &format!("{WS}/charges"), &body).await.0
         }));
     }
     for task in tasks {

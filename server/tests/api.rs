@@ -8,7 +8,7 @@ use app::domain::calendar::{Calendar, Period, WeekStart};
 use app::domain::ledger::Action;
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Duration, Utc};
-use common::{now, workspace_body, TestApp, TOKEN};
+use common::{now, post_on, workspace_body, TestApp, TOKEN};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -391,17 +391,8 @@ async fn concurrent_charges_never_overspend(app: &TestApp) {
     for i in 0..1_000 {
         let router = app.router.clone();
         tasks.push(tokio::spawn(async move {
-            use tower::ServiceExt;
             let body = json!({"id": format!("c{i}"), "action": "scrape_company", "credits": 1, "user_id": "u_samara"});
-            let req = axum::http::Request::post(format!("{WS}/charges"))
-                .header("authorization", format!("Bearer {TOKEN}"))
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(body.to_string()))
-                .expect("request");
-            let res = router.oneshot(req).await.expect("answer");
-            let status = res.status();
-            let bytes = http_body_util::BodyExt::collect(res.into_body()).await.expect("body").to_bytes();
-            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let (status, v) = post_on(router, &format!("{WS}/charges"), &body).await;
             (status, v["credits_left"].as_i64())
         }));
     }
@@ -434,7 +425,6 @@ async fn grouped_charges_answer_each_alone(app: &TestApp) {
     for i in 0..300 {
         let router = app.router.clone();
         tasks.push(tokio::spawn(async move {
-            use tower::ServiceExt;
             // 100 ids, each sent three times: twice with its body, once
             // (every tenth id) with another.
             let id = i % 100;
@@ -447,15 +437,7 @@ async fn grouped_charges_answer_each_alone(app: &TestApp) {
             if i == 297 {
                 body["campaign_id"] = json!("c_nowhere");
             }
-            let req = axum::http::Request::post(format!("{ws}/charges"))
-                .header("authorization", format!("Bearer {TOKEN}"))
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(body.to_string()))
-                .expect("request");
-            let res = router.oneshot(req).await.expect("answer");
-            let status = res.status();
-            let bytes = http_body_util::BodyExt::collect(res.into_body()).await.expect("body").to_bytes();
-            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let (status, v) = post_on(router, &format!("{ws}/charges"), &body).await;
             (id, status, v)
         }));
     }
@@ -528,14 +510,8 @@ async fn two_servers_never_overspend(app: &TestApp) {
             second.clone()
         };
         tasks.push(tokio::spawn(async move {
-            use tower::ServiceExt;
             let body = json!({"id": format!("x{i}"), "action": "ai_completion", "credits": 1, "user_id": "u_samara"});
-            let req = axum::http::Request::post(format!("{WS}/charges"))
-                .header("authorization", format!("Bearer {TOKEN}"))
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(body.to_string()))
-                .expect("request");
-            router.oneshot(req).await.expect("answer").status()
+            post_on(router, &format!("{WS}/charges"), &body).await.0
         }));
     }
     let mut created = 0;

@@ -236,20 +236,6 @@ fn cycle_start(ws: &Workspace, now: DateTime<Utc>) -> NaiveDate {
     BillingCycle::containing(ws.calendar().local_day(now)).start
 }
 
-/// One charge in the caller's transaction.
-pub(super) async fn charge_tx(
-    conn: &mut AnyConnection,
-    ws_id: &str,
-    event: &NewEvent,
-    now: DateTime<Utc>,
-    render: RenderCharge,
-) -> StoreResult<ChargeOutcome> {
-    charge_group_tx(conn, &[(ws_id, event, now, render)])
-        .await?
-        .pop()
-        .unwrap_or_else(|| Err(StoreError::Corrupt("a charge without an answer".into())))
-}
-
 /// The charge records among `ids`: id → request and response.
 async fn stored_charges(
     conn: &mut AnyConnection,

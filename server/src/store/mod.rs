@@ -265,7 +265,7 @@ mod reports;
 mod requests;
 mod sessions;
 mod workspaces;
-use charges::{charge_group_tx, charge_tx, ChargeRequest};
+use charges::{charge_group_tx, ChargeRequest};
 use ledger::*;
 pub use naive::Groups;
 use workspaces::*;

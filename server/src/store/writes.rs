@@ -200,18 +200,12 @@ impl Store {
         .await
     }
 
-    async fn charge_alone(
-        &self,
-        ws: &str,
-        event: &NewEvent,
-        now: DateTime<Utc>,
-        render: RenderCharge,
-    ) -> StoreResult<ChargeOutcome> {
-        self.write(|mut tx| async move {
-            let r = charge_tx(&mut tx, ws, event, now, render).await;
-            (tx, r)
-        })
-        .await
+    /// One charge in a transaction of its own: a group of one.
+    async fn charge_alone(&self, request: ChargeRequest<'_>) -> StoreResult<ChargeOutcome> {
+        self.charge_group(&[request])
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Corrupt("a charge without an answer".into())))
     }
 
     /// Runs queued charges in groups until the queue is empty.
@@ -236,8 +230,8 @@ impl Store {
                 Err(_) => {
                     // One by one, each in its own transaction.
                     let mut out = Vec::with_capacity(requests.len());
-                    for (ws, event, now, render) in &requests {
-                        out.push(self.charge_alone(ws, event, *now, *render).await);
+                    for request in &requests {
+                        out.push(self.charge_alone(*request).await);
                     }
                     out
                 }

@@ -19,6 +19,29 @@ use tower::ServiceExt;
 pub const TOKEN: &str = "test-token";
 pub const EMBED_SECRET: &str = "test-embed-secret";
 
+/// POSTs `body` as JSON with the token through `router` (a clone, so
+/// that concurrent tasks can each own one); returns status and JSON
+/// (`null` when the body is not JSON).
+pub async fn post_on(router: Router, path: &str, body: &Value) -> (StatusCode, Value) {
+    let req = Request::post(path)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request builds");
+    let res = router.oneshot(req).await.expect("router answers");
+    let status = res.status();
+    let bytes = res
+        .into_body()
+        .collect()
+        .await
+        .expect("body reads")
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
 /// "Now" of the tests: Tuesday 24 Nov 2026, 10:00 UTC (11:00 in Madrid).
 pub fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
