@@ -1,14 +1,9 @@
-//! Charts built from report rows: pure functions, unit-tested here, drawn
-//! by [`crate::ui::chart::EChart`] after hydration.
+//! Charts built from report rows: pure functions, unit-tested here. The
+//! ECharts options are built on the server ([`options`], with charming,
+//! which never reaches the browser) and travel as JSON text in the tab's
+//! view; [`crate::ui::chart::EChart`] draws them after hydration.
 
 use std::collections::BTreeMap;
-
-use charming::component::{Axis, Grid, Legend, LegendType};
-use charming::element::{
-    AxisLabel, AxisType, ItemStyle, Label, LineStyle, SplitLine, TextStyle, Tooltip, Trigger,
-};
-use charming::series::{Bar, Line, Pie};
-use charming::Chart;
 
 use crate::domain::ledger::Action;
 use crate::model::{GroupRow, Report};
@@ -117,87 +112,6 @@ pub fn daily_series(
     (days, series)
 }
 
-/// Short day labels for the x axis: "24 Nov".
-fn day_labels(days: &[String]) -> Vec<String> {
-    days.iter()
-        .map(|d| {
-            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                .map(|d| d.format("%-d %b").to_string())
-                .unwrap_or_else(|_| d.clone())
-        })
-        .collect()
-}
-
-/// Grid lines: light on light, dim on dark.
-fn grid_color(dark: bool) -> &'static str {
-    if dark {
-        "#2e3646"
-    } else {
-        "#e6e9f0"
-    }
-}
-
-fn axis(dark: bool) -> Axis {
-    Axis::new()
-        .axis_label(AxisLabel::new().color(text_color(dark)))
-        .split_line(SplitLine::new().line_style(LineStyle::new().color(grid_color(dark))))
-}
-
-fn base(dark: bool) -> Chart {
-    Chart::new()
-        .background_color("transparent")
-        .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .legend(
-            // One scrolling line: a wrapped legend runs into the axis labels
-            // on a narrow screen.
-            Legend::new()
-                .type_(LegendType::Scroll)
-                .top("bottom")
-                .text_style(TextStyle::new().color(text_color(dark))),
-        )
-        .grid(
-            Grid::new()
-                .left("3%")
-                .right("3%")
-                .top("8%")
-                .bottom("18%")
-                .contain_label(true),
-        )
-}
-
-/// Stacked bars per day, one series per key (action or user).
-pub fn stacked_bars(days: &[String], series: &[SeriesData], dark: bool) -> Chart {
-    let mut chart = base(dark)
-        .x_axis(axis(dark).type_(AxisType::Category).data(day_labels(days)))
-        .y_axis(axis(dark).type_(AxisType::Value));
-    for s in series {
-        let mut bar = Bar::new()
-            .name(s.label.clone())
-            .stack("credits")
-            .item_style(ItemStyle::new().color(s.color.clone()))
-            .data(s.values.clone());
-        if let Some(key) = &s.key {
-            bar = bar.id(key.clone());
-        }
-        chart = chart.series(bar);
-    }
-    chart
-}
-
-/// One point per day.
-pub fn daily_line(days: &[String], values: &[i64], label: &str, dark: bool) -> Chart {
-    base(dark)
-        .x_axis(axis(dark).type_(AxisType::Category).data(day_labels(days)))
-        .y_axis(axis(dark).type_(AxisType::Value).min_interval(1))
-        .series(
-            Line::new()
-                .id("daily")
-                .name(label)
-                .item_style(ItemStyle::new().color("#4c6ef5"))
-                .data(values.to_vec()),
-        )
-}
-
 /// A pie slice: key (None for "Other"), label, value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Slice {
@@ -234,48 +148,230 @@ pub fn top_with_other(rows: &[GroupRow], n: usize) -> Vec<Slice> {
     out
 }
 
-/// A pie of slices, each coloured by its key ("Other" in grey).
-pub fn pie(
-    slices: &[Slice],
-    name: &str,
-    dark: bool,
-    color: &dyn Fn(Option<&str>) -> String,
-) -> Chart {
-    let data: Vec<(i64, String)> = slices.iter().map(|s| (s.value, s.label.clone())).collect();
-    let colors: Vec<charming::element::Color> = slices
-        .iter()
-        .map(|s| match (&s.key, s.other) {
-            (Some(k), false) => charming::element::Color::from(color(Some(k)).as_str()),
-            _ => charming::element::Color::from(OTHER_COLOR),
-        })
-        .collect();
-    Chart::new()
-        .background_color("transparent")
-        .color(colors)
-        .tooltip(Tooltip::new().trigger(Trigger::Item))
-        .legend(
-            // One scrolling line: a wrapped legend runs into the axis labels
-            // on a narrow screen.
-            Legend::new()
-                .type_(LegendType::Scroll)
-                .top("bottom")
-                .text_style(TextStyle::new().color(text_color(dark))),
-        )
-        .series(
-            Pie::new()
-                .id("slices")
-                .name(name)
-                .radius(vec!["32%", "58%"])
-                .center(vec!["50%", "40%"])
-                .label(Label::new().color(text_color(dark)))
-                .data(data),
-        )
-}
-
 /// Credits per conversation, or `None` where there are no conversations.
 pub fn credits_per_conversation(credits: i64, conversations: i64) -> Option<f64> {
     (conversations > 0).then(|| credits as f64 / conversations as f64)
 }
+
+/// The ECharts options of each chart, built on the server.
+#[cfg(feature = "ssr")]
+pub mod options {
+    use charming::component::{Axis, Grid, Legend, LegendType};
+    use charming::element::{
+        AxisLabel, AxisType, ItemStyle, Label, LineStyle, SplitLine, TextStyle, Tooltip, Trigger,
+    };
+    use charming::series::{Bar, Line, Pie};
+    use charming::Chart;
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{ChartOptions, Directory, Named};
+
+    /// Short day labels for the x axis: "24 Nov".
+    fn day_labels(days: &[String]) -> Vec<String> {
+        days.iter()
+            .map(|d| {
+                d.parse::<chrono::NaiveDate>()
+                    .map(crate::format::day_month)
+                    .unwrap_or_else(|_| d.clone())
+            })
+            .collect()
+    }
+
+    /// Grid lines: light on light, dim on dark.
+    fn grid_color(dark: bool) -> &'static str {
+        if dark {
+            "#2e3646"
+        } else {
+            "#e6e9f0"
+        }
+    }
+
+    fn axis() -> Axis {
+        Axis::new()
+            .axis_label(AxisLabel::new().color(text_color(false)))
+            .split_line(SplitLine::new().line_style(LineStyle::new().color(grid_color(false))))
+    }
+
+    fn legend() -> Legend {
+        // One scrolling line: a wrapped legend runs into the axis labels
+        // on a narrow screen.
+        Legend::new()
+            .type_(LegendType::Scroll)
+            .top("bottom")
+            .text_style(TextStyle::new().color(text_color(false)))
+    }
+
+    fn base() -> Chart {
+        Chart::new()
+            .background_color("transparent")
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .legend(legend())
+            .grid(
+                Grid::new()
+                    .left("3%")
+                    .right("3%")
+                    .top("8%")
+                    .bottom("18%")
+                    .contain_label(true),
+            )
+    }
+
+    /// A chart with axes: its light options and what the dark theme changes.
+    fn with_axes(chart: &Chart) -> ChartOptions {
+        let axis = json!({
+            "axisLabel": { "color": text_color(true) },
+            "splitLine": { "lineStyle": { "color": grid_color(true) } },
+        });
+        ChartOptions {
+            light: serde_json::to_string(chart).unwrap_or_default(),
+            dark: json!({
+                "legend": { "textStyle": { "color": text_color(true) } },
+                "xAxis": axis,
+                "yAxis": axis,
+            })
+            .to_string(),
+        }
+    }
+
+    /// Stacked bars per day, one series per key (action or user).
+    pub fn stacked_bars(days: &[String], series: &[SeriesData]) -> Chart {
+        let mut chart = base()
+            .x_axis(axis().type_(AxisType::Category).data(day_labels(days)))
+            .y_axis(axis().type_(AxisType::Value));
+        for s in series {
+            let mut bar = Bar::new()
+                .name(s.label.clone())
+                .stack("credits")
+                .item_style(ItemStyle::new().color(s.color.clone()))
+                .data(s.values.clone());
+            if let Some(key) = &s.key {
+                bar = bar.id(key.clone());
+            }
+            chart = chart.series(bar);
+        }
+        chart
+    }
+
+    /// One point per day.
+    pub fn daily_line(days: &[String], values: &[i64], label: &str) -> Chart {
+        base()
+            .x_axis(axis().type_(AxisType::Category).data(day_labels(days)))
+            .y_axis(axis().type_(AxisType::Value).min_interval(1))
+            .series(
+                Line::new()
+                    .id("daily")
+                    .name(label)
+                    .item_style(ItemStyle::new().color("#4c6ef5"))
+                    .data(values.to_vec()),
+            )
+    }
+
+    /// A pie of slices, each coloured by its key ("Other" in grey).
+    pub fn pie(slices: &[Slice], name: &str, color: &dyn Fn(Option<&str>) -> String) -> Chart {
+        let data: Vec<(i64, String)> = slices.iter().map(|s| (s.value, s.label.clone())).collect();
+        let colors: Vec<charming::element::Color> = slices
+            .iter()
+            .map(|s| match (&s.key, s.other) {
+                (Some(k), false) => charming::element::Color::from(color(Some(k)).as_str()),
+                _ => charming::element::Color::from(OTHER_COLOR),
+            })
+            .collect();
+        Chart::new()
+            .background_color("transparent")
+            .color(colors)
+            .tooltip(Tooltip::new().trigger(Trigger::Item))
+            .legend(legend())
+            .series(
+                Pie::new()
+                    .id("slices")
+                    .name(name)
+                    .radius(vec!["32%", "58%"])
+                    .center(vec!["50%", "40%"])
+                    .label(Label::new().color(text_color(false)))
+                    .data(data),
+            )
+    }
+
+    /// A pie: its light options and what the dark theme changes.
+    fn with_slices(chart: &Chart) -> ChartOptions {
+        ChartOptions {
+            light: serde_json::to_string(chart).unwrap_or_default(),
+            dark: json!({
+                "legend": { "textStyle": { "color": text_color(true) } },
+                "series": [{ "id": "slices", "label": { "color": text_color(true) } }],
+            })
+            .to_string(),
+        }
+    }
+
+    /// An action's label for a chart ("None" where there is none).
+    fn action_label(key: Option<&str>) -> String {
+        key.and_then(Action::parse).map_or_else(
+            || key.unwrap_or("None").to_string(),
+            |a| a.label().to_string(),
+        )
+    }
+
+    /// A user's, campaign's or identity's name for a chart.
+    fn name_in(names: &[Named], key: Option<&str>) -> String {
+        match key {
+            Some(k) => names
+                .iter()
+                .find(|n| n.id == k)
+                .map_or_else(|| k.to_string(), |n| n.name.clone()),
+            None => "None".into(),
+        }
+    }
+
+    /// The Credits tab's charts: credits per day by action and by user.
+    pub fn credits_charts(
+        by_day_action: &Report,
+        by_day_user: &Report,
+        dir: &Directory,
+    ) -> (ChartOptions, ChartOptions) {
+        let (days, actions) = daily_series(by_day_action, &action_label, &|k| {
+            action_color(k.unwrap_or("")).to_string()
+        });
+        let (user_days, users) = daily_series(by_day_user, &|k| name_in(&dir.users, k), &|k| {
+            member_color(&dir.users, k)
+        });
+        (
+            with_axes(&stacked_bars(&days, &actions)),
+            with_axes(&stacked_bars(&user_days, &users)),
+        )
+    }
+
+    /// The Conversations tab's charts: the daily line, and the pies by
+    /// campaign and by identity (the top 8 and "Other").
+    pub fn conversations_charts(
+        by_day: &Report,
+        by_campaign: &Report,
+        by_identity: &Report,
+        dir: &Directory,
+    ) -> [ChartOptions; 3] {
+        let days: Vec<String> = by_day
+            .rows
+            .iter()
+            .map(|r| r.keys.first().cloned().flatten().unwrap_or_default())
+            .collect();
+        let values: Vec<i64> = by_day.rows.iter().map(|r| r.value).collect();
+        let campaigns = top_with_other(&by_campaign.rows, PIE_SLICES);
+        let identities = top_with_other(&by_identity.rows, PIE_SLICES);
+        [
+            with_axes(&daily_line(&days, &values, "Conversations")),
+            with_slices(&pie(&campaigns, "Conversations by campaign", &|k| {
+                member_color(&dir.campaigns, k)
+            })),
+            with_slices(&pie(&identities, "Conversations by identity", &|k| {
+                member_color(&dir.identities, k)
+            })),
+        ]
+    }
+}
+
+/// Slices a pie shows before "Other".
+pub const PIE_SLICES: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -333,10 +429,55 @@ mod tests {
         // Every series sums to what the rows hold.
         let sum: i64 = series.iter().flat_map(|s| s.values.iter()).sum();
         assert_eq!(sum, r.total);
-        let chart = serde_json::to_value(stacked_bars(&days, &series, false)).unwrap_or_default();
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_server_builds_each_chart_with_its_dark_overlay() {
+        use crate::model::{Directory, Named};
+        let by_day_action = report(vec![
+            row(&[Some("2026-11-16"), Some("ai_completion")], None, 5),
+            row(&[Some("2026-11-18"), Some("ai_completion")], None, 2),
+            row(&[Some("2026-11-17"), Some("enrich_email")], None, 9),
+        ]);
+        let by_day_user = report(vec![
+            row(&[Some("2026-11-16"), Some("u_b")], None, 4),
+            row(&[Some("2026-11-17"), Some("u_a")], None, 1),
+        ]);
+        let named = |id: &str, name: &str| Named {
+            id: id.into(),
+            name: name.into(),
+            status: None,
+        };
+        let dir = Directory {
+            users: vec![named("u_a", "Ana"), named("u_b", "Bo")],
+            ..Directory::default()
+        };
+        let (actions, users) = options::credits_charts(&by_day_action, &by_day_user, &dir);
+        let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap_or_default();
+        let chart = json(&actions.light);
         assert_eq!(chart["series"][0]["id"], "enrich_email");
         assert_eq!(chart["series"][0]["stack"], "credits");
         assert_eq!(chart["series"][1]["data"], serde_json::json!([5, 0, 2]));
+        assert_eq!(
+            chart["xAxis"]["data"],
+            serde_json::json!(["16 Nov", "17 Nov", "18 Nov"])
+        );
+        let users = json(&users.light);
+        assert_eq!(users["series"][0]["name"], "Bo");
+        assert_eq!(users["series"][0]["itemStyle"]["color"], "#f76707");
+        let dark = json(&actions.dark);
+        assert_eq!(dark["xAxis"]["axisLabel"]["color"], text_color(true));
+        assert_eq!(dark["legend"]["textStyle"]["color"], text_color(true));
+
+        let campaigns = report(vec![row(&[Some("c1")], Some("Spring"), 3)]);
+        let [line, pie, _] =
+            options::conversations_charts(&by_day_user, &campaigns, &campaigns, &dir);
+        assert_eq!(json(&line.light)["series"][0]["id"], "daily");
+        let pie_dark = json(&pie.dark);
+        assert!(pie_dark.get("xAxis").is_none(), "a pie has no axes");
+        assert_eq!(pie_dark["series"][0]["id"], "slices");
+        assert_eq!(json(&pie.light)["series"][0]["data"][0]["name"], "Spring");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Formatting of figures for display.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 /// `12345` → `12,345`.
 pub fn thousands(n: i64) -> String {
@@ -19,9 +19,48 @@ pub fn thousands(n: i64) -> String {
     }
 }
 
+/// `x` with `decimals` digits after the point, rounded half away from
+/// zero (as JavaScript's `toFixed`): `fixed(12.345, 1)` is `"12.3"`.
+/// Integer arithmetic rather than `format!("{x:.1}")`, whose float
+/// printing would otherwise reach the browser's bundle.
+pub fn fixed(x: f64, decimals: u32) -> String {
+    if !x.is_finite() {
+        return "—".to_string();
+    }
+    let scale = 10_i64.pow(decimals.min(6));
+    // Figures here are shares, percentages and ratios: far inside i64.
+    let n = (x * scale as f64).round() as i64;
+    let sign = if n < 0 { "-" } else { "" };
+    let (whole, frac) = (
+        n.unsigned_abs() / scale as u64,
+        n.unsigned_abs() % scale as u64,
+    );
+    if decimals == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!(
+            "{sign}{whole}.{frac:0width$}",
+            width = decimals.min(6) as usize
+        )
+    }
+}
+
+/// English month abbreviations, as chrono's `%b` writes them.
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `2026-12-01` → `1 Dec`. Written by hand rather than with chrono's
+/// `format`, whose format-string machinery would otherwise reach the
+/// browser's bundle.
+pub fn day_month(d: NaiveDate) -> String {
+    let month = MONTHS.get(d.month0() as usize).copied().unwrap_or("");
+    format!("{} {month}", d.day())
+}
+
 /// `2026-12-01` → `1 Dec 2026`.
 pub fn long_date(d: NaiveDate) -> String {
-    d.format("%-d %b %Y").to_string()
+    format!("{} {}", day_month(d), d.year())
 }
 
 /// A date range `[from, to)` as "16 – 22 Nov 2026".
@@ -30,10 +69,10 @@ pub fn date_range(from: NaiveDate, to_exclusive: NaiveDate) -> String {
     if from == last {
         return long_date(from);
     }
-    if from.format("%Y-%m").to_string() == last.format("%Y-%m").to_string() {
-        format!("{} – {}", from.format("%-d"), long_date(last))
-    } else if from.format("%Y").to_string() == last.format("%Y").to_string() {
-        format!("{} – {}", from.format("%-d %b"), long_date(last))
+    if (from.year(), from.month()) == (last.year(), last.month()) {
+        format!("{} – {}", from.day(), long_date(last))
+    } else if from.year() == last.year() {
+        format!("{} – {}", day_month(from), long_date(last))
     } else {
         format!("{} – {}", long_date(from), long_date(last))
     }
@@ -190,6 +229,34 @@ mod tests {
             local_timestamp("2026-11-25T10:00:00Z", "Nowhere/Else"),
             "25 Nov 2026, 10:00 UTC"
         );
+    }
+
+    #[test]
+    fn fixed_point() {
+        assert_eq!(fixed(12.345, 1), "12.3");
+        assert_eq!(fixed(0.125, 2), "0.13");
+        assert_eq!(fixed(-3.46, 1), "-3.5");
+        assert_eq!(fixed(-0.04, 1), "0.0");
+        assert_eq!(fixed(99.96, 1), "100.0");
+        assert_eq!(fixed(7.0, 0), "7");
+        assert_eq!(fixed(2.5, 0), "3");
+        assert_eq!(fixed(f64::NAN, 1), "—");
+        // Away from exact ties, as Rust's own formatting writes it.
+        for i in 0..20_000 {
+            let x = f64::from(i) / 7.0 - 1_000.0;
+            assert_eq!(fixed(x, 1), format!("{x:.1}"), "{x}");
+            assert_eq!(fixed(x, 2), format!("{x:.2}"), "{x}");
+        }
+    }
+
+    #[test]
+    fn dates_read_as_chrono_writes_them() {
+        let mut d = d("2023-12-25");
+        while d < NaiveDate::from_ymd_opt(2029, 1, 8).unwrap_or_default() {
+            assert_eq!(long_date(d), d.format("%-d %b %Y").to_string());
+            assert_eq!(day_month(d), d.format("%-d %b").to_string());
+            d = d.succ_opt().unwrap_or(d);
+        }
     }
 
     #[test]

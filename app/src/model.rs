@@ -86,6 +86,10 @@ pub struct Overview {
     pub identities_registered: i64,
     /// RFC 3339 instant the figures were read at.
     pub as_of: String,
+    /// The same instant in the workspace's zone, written by the server (the
+    /// browser carries no time-zone database): "25 Nov 2026, 11:00 CET".
+    #[serde(default)]
+    pub as_of_local: String,
     /// The newest request to the account manager, if any.
     pub last_request: Option<SupportRequest>,
     /// Where requests can also be followed up.
@@ -110,6 +114,8 @@ pub struct AlertItem {
     pub runs_out_on: Option<NaiveDate>,
     /// RFC 3339.
     pub created_at: String,
+    /// The same instant in the workspace's zone, written by the server.
+    pub created_local: String,
     /// `pending`, `delivered`, `failed` or `none`.
     pub delivery: String,
 }
@@ -180,6 +186,10 @@ pub struct SupportRequest {
     pub message: String,
     /// RFC 3339.
     pub created_at: String,
+    /// The same instant in the workspace's zone, written by the server for
+    /// the page (empty where nothing was shown yet).
+    #[serde(default)]
+    pub created_local: String,
 }
 
 /// Where a request can be followed up besides the stored record.
@@ -381,6 +391,15 @@ pub struct Directory {
     pub identities: Vec<Named>,
 }
 
+/// A chart's ECharts options as JSON text, built on the server (the
+/// browser only parses and draws them), and the options the dark theme
+/// merges over them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartOptions {
+    pub light: String,
+    pub dark: String,
+}
+
 /// The Credits tab, in one round trip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreditsView {
@@ -395,8 +414,10 @@ pub struct CreditsView {
     pub by_action: Report,
     pub by_category: Report,
     pub by_user: Report,
-    pub by_day_action: Report,
-    pub by_day_user: Report,
+    /// Credits per day by action, stacked.
+    pub actions_chart: ChartOptions,
+    /// Credits per day by user, stacked.
+    pub users_chart: ChartOptions,
     pub directory: Directory,
     pub forecast: crate::domain::forecast::Forecast,
 }
@@ -416,4 +437,8 @@ pub struct ConversationsView {
     pub credits_by_campaign: Report,
     pub credits_by_identity: Report,
     pub directory: Directory,
+    /// The daily line and the pies by campaign and by identity.
+    pub daily_chart: ChartOptions,
+    pub campaigns_chart: ChartOptions,
+    pub identities_chart: ChartOptions,
 }

@@ -52,6 +52,20 @@ test.describe('inside the platform iframe, with third-party cookies blocked', ()
     // The platform's theme applies.
     await page.evaluate((o) => (window as any).sendToFrame({ type: 'credits:theme', mode: 'dark' }, o), baseURL);
     await expect(frame.locator('html')).toHaveAttribute('data-theme', 'dark');
+    // The charts follow it (the server's options with the dark overlay
+    // merged over them), and come back when the platform turns light again.
+    const chartText = (id: string) =>
+      inner.evaluate((id) => {
+        const chart = (window as any).echarts?.getInstanceByDom(document.getElementById(id));
+        const o = chart?.getOption();
+        return [o?.legend?.[0]?.textStyle?.color, o?.series?.[0]?.label?.color ?? o?.xAxis?.[0]?.axisLabel?.color];
+      }, id);
+    await expect.poll(() => chartText('chart-campaigns')).toEqual(['#c9d1e0', '#c9d1e0']);
+    await expect.poll(() => chartText('chart-daily')).toEqual(['#c9d1e0', '#c9d1e0']);
+    await page.evaluate((o) => (window as any).sendToFrame({ type: 'credits:theme', mode: 'light' }, o), baseURL);
+    await expect(frame.locator('html')).toHaveAttribute('data-theme', 'light');
+    await expect.poll(() => chartText('chart-campaigns')).toEqual(['#343a48', '#343a48']);
+    await expect.poll(() => chartText('chart-daily')).toEqual(['#343a48', '#343a48']);
   });
 
   test('the frame follows its content down as well as up, and charts draw after tab clicks', async ({ page, baseURL }) => {
@@ -172,13 +186,16 @@ test('the example host page frames only an http(s) address on a dashboard origin
 });
 
 test('an origin not in the list cannot frame the dashboard, nor anyone a standalone page', async ({ page, baseURL, problems }) => {
+  // Chromium says why it refused each frame: that is the state to wait for.
+  const refusals = () => problems.filter((p) => /frame-ancestors|X-Frame-Options|ERR_BLOCKED/i.test(p)).length;
   await host(page, strangerOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/plan`);
-  await page.waitForTimeout(1500);
+  await expect.poll(refusals).toBeGreaterThan(0);
   const inner = page.frames().find((f) => f.url().startsWith(baseURL!));
   const shown = inner ? await inner.locator('[data-testid="credits-left"]').count().catch(() => 0) : 0;
   expect(shown).toBe(0);
+  const before = refusals();
   await host(page, hostOrigin, `${baseURL}/usage/plan`);
-  await page.waitForTimeout(1500);
+  await expect.poll(refusals).toBeGreaterThan(before);
   const standalone = page.frames().find((f) => f.url().startsWith(baseURL!));
   const shown2 = standalone ? await standalone.locator('[data-testid="credits-left"]').count().catch(() => 0) : 0;
   expect(shown2).toBe(0);

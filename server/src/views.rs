@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use app::charts::options::{conversations_charts, credits_charts};
 use app::domain::calendar::{BillingCycle, Period};
 use app::domain::forecast::{forecast, pace_window};
 use app::model::{
@@ -182,6 +183,8 @@ pub async fn credits_view(
         store.cycle_credits(ws, cycle),
     )?;
     let (previous_total, used_in_window, left) = (previous.total, pace.total, credits.left());
+    let directory = directory(&names);
+    let (actions_chart, users_chart) = credits_charts(&by_day_action, &by_day_user, &directory);
     Ok(CreditsView {
         notes,
         period: by_action.period.clone(),
@@ -190,9 +193,9 @@ pub async fn credits_view(
         by_action,
         by_category,
         by_user,
-        by_day_action,
-        by_day_user,
-        directory: directory(&names),
+        actions_chart,
+        users_chart,
+        directory,
         forecast: forecast(today, left, used_in_window, cycle.end),
         query,
     })
@@ -218,6 +221,9 @@ pub async fn conversations_view(
         store.report_named(ws, Metric::Conversations, &previous_query, now, &names),
     )?;
     let previous_total = previous.total;
+    let directory = directory(&names);
+    let [daily_chart, campaigns_chart, identities_chart] =
+        conversations_charts(&by_day, &by_campaign, &by_identity, &directory);
     Ok(ConversationsView {
         notes,
         period: by_day.period.clone(),
@@ -228,7 +234,10 @@ pub async fn conversations_view(
         by_identity,
         credits_by_campaign,
         credits_by_identity,
-        directory: directory(&names),
+        directory,
+        daily_chart,
+        campaigns_chart,
+        identities_chart,
         query,
     })
 }

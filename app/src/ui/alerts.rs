@@ -7,8 +7,8 @@ use leptos::prelude::*;
 
 use super::errors::form_message;
 use super::header::OverviewResource;
-use super::shell::{tab_path, Tab};
-use crate::format::{days, local_timestamp, long_date, thousands};
+use super::nav::{tab_path, Tab};
+use crate::format::{days, long_date, thousands};
 use crate::model::{AlertItem, AlertsInfo, Overview};
 use crate::rpc::SaveAlertSettings;
 
@@ -164,14 +164,13 @@ fn delivery_text(status: &str) -> &'static str {
 #[component]
 pub fn AlertsCard(o: Overview) -> impl IntoView {
     let a = o.alerts.clone();
-    let tz = o.summary.timezone.clone();
     let list = if a.cycle_alerts.is_empty() {
         view! { <p class="muted" data-testid="no-alerts">"No alerts this cycle."</p> }.into_any()
     } else {
         view! {
             <ul class="alert-list" data-testid="alert-list">
                 {a.cycle_alerts.iter().map(|item| {
-                    let when = local_timestamp(&item.created_at, &tz);
+                    let when = item.created_local.clone();
                     view! {
                         <li data-alert-id=item.id.clone() data-kind=item.kind.clone() data-percent=item.percent.map(|p| p.to_string()).unwrap_or_default()>
                             <span class="what">{alert_line(item)}</span>
@@ -270,6 +269,7 @@ mod tests {
             granted: 10_000,
             runs_out_on: None,
             created_at: "2026-11-20T14:03:11Z".into(),
+            created_local: "20 Nov 2026, 15:03 CET".into(),
             delivery: "delivered".into(),
         };
         assert_eq!(

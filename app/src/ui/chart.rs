@@ -3,13 +3,18 @@
 //! Clicking a segment, slice or legend entry reports the series id and the
 //! item's name.
 //!
+//! The options are built on the server (see [`crate::charts::options`]):
+//! the browser parses their JSON text and hands it to ECharts, and in the
+//! dark theme merges the dark overlay over them.
+//!
 //! The box is found through a node reference, not by id, and the chart is
 //! only created once the box is in the document and has a width: after a
 //! client-side navigation the tab's view is built before it is attached,
 //! and an ECharts instance made on a detached (zero-width) box stays blank.
 
-use charming::Chart;
 use leptos::prelude::*;
+
+use crate::model::ChartOptions;
 
 /// What a click on a chart names.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,19 +45,34 @@ pub fn dark_theme() -> bool {
     false
 }
 
+/// Whether the page is in the dark theme, followed as the platform
+/// changes it (after hydration; the server renders in the light theme).
+pub fn use_dark_theme() -> Signal<bool> {
+    let dark = RwSignal::new(false);
+    let theme = use_context::<super::nav::ThemeVersion>();
+    Effect::new(move |_| {
+        if let Some(t) = theme {
+            t.0.track();
+        }
+        dark.set(dark_theme());
+    });
+    dark.into()
+}
+
 /// A chart box; `describe` is its text alternative.
 #[component]
 pub fn EChart(
     id: &'static str,
-    #[prop(into)] chart: Signal<Chart>,
+    options: ChartOptions,
+    #[prop(into)] dark: Signal<bool>,
     #[prop(into)] describe: String,
     #[prop(into)] on_select: Callback<ChartClick>,
 ) -> impl IntoView {
     let node = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
-    draw::mount(node, chart, on_select);
+    draw::mount(node, options, dark, on_select);
     #[cfg(not(feature = "hydrate"))]
-    let _ = (chart, on_select);
+    let _ = (options, dark, on_select);
     view! { <div id=id node_ref=node class="chart" role="img" aria-label=describe data-chart=id></div> }
 }
 
@@ -124,11 +144,12 @@ mod draw {
         (!e.is_undefined() && !e.is_null()).then_some(e)
     }
 
-    fn option_of(c: &Chart) -> JsValue {
-        // charming's own serialisation (JSON → JS object).
-        let json = serde_json::to_string(c).unwrap_or_default();
-        js_sys::JSON::parse(&json).unwrap_or(JsValue::NULL)
+    fn parse(json: &str) -> Option<JsValue> {
+        js_sys::JSON::parse(json).ok().filter(|v| v.is_object())
     }
+
+    /// What to draw: the options, and the overlay merged over them.
+    type Pending = (JsValue, Option<JsValue>);
 
     /// One chart's live state in the browser.
     #[derive(Default)]
@@ -140,7 +161,7 @@ mod draw {
         observer: Option<web_sys::ResizeObserver>,
         on_resize: Option<Closure<dyn Fn()>>,
         /// The latest options, drawn when the box is ready.
-        pending: Option<JsValue>,
+        pending: Option<Pending>,
         disposed: bool,
     }
 
@@ -174,12 +195,18 @@ mod draw {
 
     pub fn mount(
         node: NodeRef<leptos::html::Div>,
-        chart: Signal<Chart>,
+        options: ChartOptions,
+        dark: Signal<bool>,
         on_select: Callback<ChartClick>,
     ) {
         let cell = StoredValue::new_local(Guard(Rc::default(), Rc::new(Cell::new(false))));
+        let Some(light) = parse(&options.light) else {
+            leptos::logging::warn!("unreadable chart options; chart not drawn");
+            return;
+        };
+        let overlay = parse(&options.dark);
         Effect::new(move |_| {
-            let option = chart.with(option_of);
+            let option = (light.clone(), dark.get().then(|| overlay.clone()).flatten());
             let Some(el) = node.get() else { return };
             let Some((live, waiting)) = cell.try_with_value(|g| (g.0.clone(), g.1.clone())) else {
                 return;
@@ -233,20 +260,26 @@ mod draw {
             return;
         };
         waiting.set(false);
-        let Some(option) = live.borrow_mut().pending.take() else {
+        let Some((option, overlay)) = live.borrow_mut().pending.take() else {
             return;
+        };
+        // Replace, not merge, so that removed series disappear; then merge
+        // the theme's overlay. The box says `data-drawn="true"` once ECharts
+        // reports the drawing (and its animation) finished.
+        let _ = el.set_attribute("data-drawn", "false");
+        let set = |instance: &JsValue| {
+            call(instance, "setOption", &[option, JsValue::TRUE]);
+            if let Some(overlay) = overlay {
+                call(instance, "setOption", &[overlay]);
+            }
         };
         let existing = live.borrow().instance.clone();
         match existing {
-            Some(instance) => {
-                // Replace, not merge, so that removed series disappear.
-                call(&instance, "setOption", &[option, JsValue::TRUE]);
-            }
+            Some(instance) => set(&instance),
             None => {
                 let Some(instance) = call(&lib, "init", &[el.clone().into()]) else {
                     return;
                 };
-                call(&instance, "setOption", &[option, JsValue::TRUE]);
                 let click = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
                     on_select.run(ChartClick {
                         series_id: text(&p, "seriesId"),
@@ -259,6 +292,16 @@ mod draw {
                         name: text(&p, "name"),
                     })
                 });
+                let drawn_box = el.clone();
+                let finished = Closure::<dyn Fn(JsValue)>::new(move |_: JsValue| {
+                    let _ = drawn_box.set_attribute("data-drawn", "true");
+                });
+                call(
+                    &instance,
+                    "on",
+                    &["finished".into(), finished.as_ref().clone()],
+                );
+                set(&instance);
                 call(&instance, "on", &["click".into(), click.as_ref().clone()]);
                 call(
                     &instance,
@@ -278,7 +321,7 @@ mod draw {
                 let mut l = live.borrow_mut();
                 l.instance = Some(instance);
                 l.element = Some(el);
-                l.listeners = vec![click, legend];
+                l.listeners = vec![click, legend, finished];
                 l.observer = observer;
                 l.on_resize = Some(on_resize);
             }

@@ -5,13 +5,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
-use super::chart::{dark_theme, ChartClick, EChart};
+use super::chart::{use_dark_theme, ChartClick, EChart};
+use super::data::tab_data;
 use super::errors::LoadError;
 use super::filters::FilterBar;
+use super::nav::{tab_path, Tab};
 use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
-use super::shell::{tab_path, Tab, ThemeVersion};
 use super::table::{SortableTable, TableRow};
-use crate::charts::{credits_per_conversation, daily_line, member_color, pie, top_with_other};
+use crate::charts::{credits_per_conversation, member_color, top_with_other, PIE_SLICES};
 use crate::format::{date_range, thousands};
 use crate::model::{ConversationsView, Named, Report};
 use crate::rpc::get_conversations_view;
@@ -20,7 +21,7 @@ use crate::rpc::get_conversations_view;
 #[component]
 pub fn ConversationsTab() -> impl IntoView {
     let params = use_params();
-    let view_data = Resource::new(move || query_string(&params.get()), get_conversations_view);
+    let view_data = tab_data(move || query_string(&params.get()), get_conversations_view);
     view! {
         <Title text="Conversations — Credits"/>
         <section class="tab conversations" aria-labelledby="conversations-title">
@@ -45,7 +46,8 @@ fn DailyTable(days: Vec<String>, values: Vec<i64>) -> impl IntoView {
         .into_iter()
         .zip(values)
         .map(|(day, n)| {
-            let label = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+            let label = day
+                .parse::<chrono::NaiveDate>()
                 .map(crate::format::long_date)
                 .unwrap_or_else(|_| day.clone());
             let key = day.clone();
@@ -115,14 +117,7 @@ fn cost_rows(
 fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> impl IntoView {
     let path = tab_path(Tab::Conversations);
     let navigate = use_navigate();
-    let dark = RwSignal::new(false);
-    let theme = use_context::<ThemeVersion>();
-    Effect::new(move |_| {
-        if let Some(t) = theme {
-            t.0.track();
-        }
-        dark.set(dark_theme());
-    });
+    let dark = use_dark_theme();
     let days: Vec<String> = v
         .by_day
         .rows
@@ -130,25 +125,8 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
         .map(|r| r.keys.first().cloned().flatten().unwrap_or_default())
         .collect();
     let values: Vec<i64> = v.by_day.rows.iter().map(|r| r.value).collect();
-    let (d, vals) = (days.clone(), values.clone());
-    let line = Signal::derive(move || daily_line(&d, &vals, "Conversations", dark.get()));
-    let campaign_slices = top_with_other(&v.by_campaign.rows, 8);
-    let identity_slices = top_with_other(&v.by_identity.rows, 8);
-    let (cs, is) = (campaign_slices.clone(), identity_slices.clone());
-    let (campaigns, identities) = (
-        v.directory.campaigns.clone(),
-        v.directory.identities.clone(),
-    );
-    let campaign_pie = Signal::derive(move || {
-        pie(&cs, "Conversations by campaign", dark.get(), &|k| {
-            member_color(&campaigns, k)
-        })
-    });
-    let identity_pie = Signal::derive(move || {
-        pie(&is, "Conversations by identity", dark.get(), &|k| {
-            member_color(&identities, k)
-        })
-    });
+    let campaign_slices = top_with_other(&v.by_campaign.rows, PIE_SLICES);
+    let identity_slices = top_with_other(&v.by_identity.rows, PIE_SLICES);
 
     let slice_click = |slices: Vec<crate::charts::Slice>, param: &'static str| {
         let params = params.clone();
@@ -254,19 +232,19 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
         </div>
         <div class="card">
             <h2>"Daily conversations"</h2>
-            <EChart id="chart-daily" chart=line describe=line_describe on_select=noop/>
+            <EChart id="chart-daily" options=v.daily_chart.clone() dark=dark describe=line_describe on_select=noop/>
             <DailyTable days=days.clone() values=values.clone()/>
         </div>
         <div class="pies">
             <div class="card">
                 <h2>"Conversations usage by campaigns"</h2>
-                <EChart id="chart-campaigns" chart=campaign_pie describe=describe("Conversations by campaign", &campaign_slices) on_select=on_campaign/>
+                <EChart id="chart-campaigns" options=v.campaigns_chart.clone() dark=dark describe=describe("Conversations by campaign", &campaign_slices) on_select=on_campaign/>
                 <SortableTable id="table-campaigns" caption="Conversations by campaign" key_header="Campaign" extra_header=Some("Status")
                     value_header="Conversations" rows=campaign_rows cost_header="Credits / conversation"/>
             </div>
             <div class="card">
                 <h2>"Conversations usage by identities"</h2>
-                <EChart id="chart-identities" chart=identity_pie describe=describe("Conversations by identity", &identity_slices) on_select=on_identity/>
+                <EChart id="chart-identities" options=v.identities_chart.clone() dark=dark describe=describe("Conversations by identity", &identity_slices) on_select=on_identity/>
                 <SortableTable id="table-identities" caption="Conversations by identity" key_header="Identity" extra_header=None
                     value_header="Conversations" rows=identity_rows cost_header="Credits / conversation"/>
             </div>

@@ -5,24 +5,25 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
-use super::chart::{dark_theme, ChartClick, EChart};
+use super::chart::{use_dark_theme, ChartClick, EChart};
+use super::data::tab_data;
 use super::errors::LoadError;
 use super::filters::FilterBar;
+use super::nav::{tab_path, Tab};
 use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
-use super::shell::{tab_path, Tab, ThemeVersion};
 use super::table::{SortableTable, TableRow};
-use crate::charts::{action_color, daily_series, member_color, stacked_bars};
+use crate::charts::{action_color, member_color};
 use crate::domain::forecast::Outlook;
 use crate::domain::ledger::{Action, Category};
 use crate::format::{date_range, long_date, thousands};
-use crate::model::{CreditsView, Directory, GroupRow};
+use crate::model::{CreditsView, GroupRow};
 use crate::rpc::get_credits_view;
 
 /// `/usage/credits`.
 #[component]
 pub fn CreditsTab() -> impl IntoView {
     let params = use_params();
-    let view_data = Resource::new(move || query_string(&params.get()), get_credits_view);
+    let view_data = tab_data(move || query_string(&params.get()), get_credits_view);
     view! {
         <Title text="Credits — Credits usage"/>
         <section class="tab credits" aria-labelledby="credits-title">
@@ -36,24 +37,6 @@ pub fn CreditsTab() -> impl IntoView {
                 })}
             </Transition>
         </section>
-    }
-}
-
-fn action_label(key: Option<&str>) -> String {
-    key.and_then(Action::parse).map_or_else(
-        || key.unwrap_or("None").to_string(),
-        |a| a.label().to_string(),
-    )
-}
-
-fn user_label(dir: &Directory, key: Option<&str>) -> String {
-    match key {
-        Some(k) => dir
-            .users
-            .iter()
-            .find(|u| u.id == k)
-            .map_or_else(|| k.to_string(), |u| u.name.clone()),
-        None => "None".into(),
     }
 }
 
@@ -89,34 +72,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
     let path = tab_path(Tab::Credits);
     let navigate = use_navigate();
     let dir = v.directory.clone();
-    let dark = RwSignal::new(false);
-    let theme = use_context::<ThemeVersion>();
-    Effect::new(move |_| {
-        if let Some(t) = theme {
-            t.0.track();
-        }
-        dark.set(dark_theme());
-    });
-
-    // Charts: stacked per day by action and by user.
-    let (days, action_series) = daily_series(&v.by_day_action, &|k| action_label(k), &|k| {
-        action_color(k.unwrap_or("")).to_string()
-    });
-    let dir_for_users = dir.clone();
-    let (user_days, user_series) = daily_series(
-        &v.by_day_user,
-        &move |k| user_label(&dir_for_users, k),
-        &|k| member_color(&dir.users, k),
-    );
-    let (d1, s1, d2, s2) = (
-        days.clone(),
-        action_series.clone(),
-        user_days.clone(),
-        user_series.clone(),
-    );
-    let action_chart = Signal::derive(move || stacked_bars(&d1, &s1, dark.get()));
-    let user_chart = Signal::derive(move || stacked_bars(&d2, &s2, dark.get()));
-
+    let dark = use_dark_theme();
     let p_action = params.clone();
     let nav_action = navigate.clone();
     let on_action = Callback::new(move |c: ChartClick| {
@@ -227,12 +183,12 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
         <Forecast v=v.clone()/>
         <div class="card">
             <h2>"Credits usage by action type"</h2>
-            <EChart id="chart-actions" chart=action_chart describe=action_describe on_select=on_action/>
+            <EChart id="chart-actions" options=v.actions_chart.clone() dark=dark describe=action_describe on_select=on_action/>
             <SortableTable id="table-actions" caption="Credits by action" key_header="Action" extra_header=Some("Category") value_header="Credits" rows=action_rows/>
         </div>
         <div class="card">
             <h2>"Credits usage by user"</h2>
-            <EChart id="chart-users" chart=user_chart describe=user_describe on_select=on_user/>
+            <EChart id="chart-users" options=v.users_chart.clone() dark=dark describe=user_describe on_select=on_user/>
             <SortableTable id="table-users" caption="Credits by user" key_header="User" extra_header=None value_header="Credits" rows=user_rows/>
         </div>
     }
@@ -271,7 +227,7 @@ async fn download(href: &str, token: &str) -> Result<(), wasm_bindgen::JsValue> 
     use wasm_bindgen_futures::JsFuture;
     let window = web_sys::window().ok_or("no window")?;
     let headers = web_sys::Headers::new()?;
-    headers.append(crate::embed::SESSION_HEADER, token)?;
+    headers.append(crate::session_client::SESSION_HEADER, token)?;
     let init = web_sys::RequestInit::new();
     init.set_headers(&headers);
     let res: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(href, &init))

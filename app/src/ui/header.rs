@@ -2,11 +2,11 @@
 
 use leptos::prelude::*;
 
-use crate::format::{days, local_timestamp, long_date, thousands};
+use crate::format::{days, long_date, thousands};
 use crate::model::Overview;
 
 /// The overview resource the app provides.
-pub type OverviewResource = Resource<Result<Overview, ServerFnError>>;
+pub type OverviewResource = super::data::TabData<Overview>;
 
 /// Credits Left (of granted, with a bar) and Renews in N days (on the date).
 #[component]
@@ -53,7 +53,7 @@ fn HeaderFigures(o: Overview) -> impl IntoView {
             <span class="of">"of " {thousands(c.granted)}</span>
             <div class="bar" class:low=low role="progressbar" aria-label="Credits left"
                 aria-valuemin="0" aria-valuemax=c.granted aria-valuenow=c.left>
-                <div class="fill" style=format!("width: {pct:.1}%")></div>
+                <div class="fill" style=format!("width: {}%", crate::format::fixed(pct, 1))></div>
             </div>
             {(c.overage > 0).then(|| view! { <span class="overage">{thousands(c.overage)} " over plan"</span> })}
         </div>
@@ -62,6 +62,6 @@ fn HeaderFigures(o: Overview) -> impl IntoView {
             <span class="big">{days(cycle.days_until_renewal)}</span>
             <span class="of">"on " <time datetime=cycle.renews_on.to_string()>{long_date(cycle.renews_on)}</time></span>
         </div>
-        <p class="as-of">{o.workspace_name.clone()} " · as of " <time datetime=o.as_of.clone() title=o.summary.timezone.clone()>{local_timestamp(&o.as_of, &o.summary.timezone)}</time></p>
+        <p class="as-of">{o.workspace_name.clone()} " · as of " <time datetime=o.as_of.clone() title=o.summary.timezone.clone()>{o.as_of_local.clone()}</time></p>
     }
 }

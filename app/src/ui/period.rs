@@ -173,7 +173,9 @@ pub fn change_text(current: i64, previous: i64, days: i64) -> String {
         };
     }
     let pct = (current - previous) as f64 / previous as f64 * 100.0;
-    format!("{}{:.0}% vs {span}", if pct >= 0.0 { "+" } else { "" }, pct)
+    let pct = crate::format::fixed(pct, 0);
+    let sign = if pct.starts_with('-') { "" } else { "+" };
+    format!("{sign}{pct}% vs {span}")
 }
 
 #[cfg(test)]

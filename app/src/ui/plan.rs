@@ -8,7 +8,7 @@ use leptos_meta::Title;
 
 use super::errors::{form_message, LoadError};
 use super::header::OverviewResource;
-use crate::format::{local_timestamp, long_date, money_in, thousands};
+use crate::format::{long_date, money_in, thousands};
 use crate::model::{ContactLinks, Intent, Overview, SupportRequest};
 use crate::rpc::SendSupportRequest;
 
@@ -131,7 +131,7 @@ fn PlanDetails(o: Overview) -> impl IntoView {
                 }).collect_view()}
             </div>
             <RequestForm o=o.clone() open/>
-            <LastRequest last am_name=am_name.clone() contact=o.contact.clone() timezone=o.summary.timezone.clone()/>
+            <LastRequest last am_name=am_name.clone() contact=o.contact.clone()/>
         </div>
         <super::alerts::AlertsCard o=o.clone()/>
         {manager.map(|m| view! {
@@ -207,13 +207,12 @@ fn LastRequest(
     last: Option<SupportRequest>,
     am_name: String,
     contact: ContactLinks,
-    timezone: String,
 ) -> impl IntoView {
     last.map(|r| {
         let chat = contact.chat_url.clone();
         view! {
             <p class="sent" role="status" data-testid="request-sent" data-request-id=r.id.clone() data-intent=r.intent.key()>
-                "✓ Request sent to " {am_name} " · " <time datetime=r.created_at.clone()>{local_timestamp(&r.created_at, &timezone)}</time>
+                "✓ Request sent to " {am_name} " · " <time datetime=r.created_at.clone()>{r.created_local.clone()}</time>
                 {chat.map(|url| view! { " · " <a href=url target="_blank" rel="noopener" class="chat-link">"Open the chat"</a> })}
             </p>
         }
@@ -282,6 +281,7 @@ mod tests {
             }),
             identities_registered: 3,
             as_of: "2026-11-24T10:00:00Z".into(),
+            as_of_local: "24 Nov 2026, 11:00 CET".into(),
             last_request: None,
             contact: ContactLinks::default(),
             locale: None,

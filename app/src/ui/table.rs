@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::format::thousands;
+use crate::format::{fixed, thousands};
 
 /// One row: a key to filter by, its label and figures.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,11 +95,11 @@ pub fn SortableTable(
                                 <th scope="row">{label}</th>
                                 {extra_header.map(|_| view! { <td class="extra">{r.extra.clone().unwrap_or_default()}</td> })}
                                 // On a narrow screen the share folds under the value (CSS).
-                                <td class="num">{thousands(r.value)}<span class="share-inline">{format!("{:.1}%", r.share * 100.0)}</span></td>
-                                <td class="num share">{format!("{:.1}%", r.share * 100.0)}</td>
+                                <td class="num">{thousands(r.value)}<span class="share-inline">{format!("{}%", fixed(r.share * 100.0, 1))}</span></td>
+                                <td class="num share">{format!("{}%", fixed(r.share * 100.0, 1))}</td>
                                 {cost_header.map(|_| view! {
-                                    <td class="num" data-cost=r.cost.flatten().map(|c| format!("{c:.2}")).unwrap_or_default()>
-                                        {r.cost.flatten().map_or("—".to_string(), |c| format!("{c:.2}"))}
+                                    <td class="num" data-cost=r.cost.flatten().map(|c| fixed(c, 2)).unwrap_or_default()>
+                                        {r.cost.flatten().map_or("—".to_string(), |c| fixed(c, 2))}
                                     </td>
                                 })}
                             </tr>

@@ -62,6 +62,7 @@ impl Store {
             account_manager: ws.account_manager.clone(),
             identities_registered: identities,
             as_of: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            as_of_local: String::new(),
             last_request: self
                 .support_requests(ws_id, 1, None)
                 .await?

@@ -23,6 +23,7 @@ impl Store {
             intent,
             message: message.to_string(),
             created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            created_local: String::new(),
         };
         let payload = serde_json::json!({
             "type": "support_request.created",
@@ -132,6 +133,7 @@ impl Store {
                         message: r.try_get("message")?,
                         created_at: from_ms(created)?
                             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        created_local: String::new(),
                     },
                     Delivery {
                         created_ms: created,
