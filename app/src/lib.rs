@@ -6,6 +6,7 @@
 pub mod charts;
 pub mod domain;
 pub mod embed;
+pub mod error;
 pub mod format;
 pub mod model;
 pub mod query;

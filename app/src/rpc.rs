@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+pub use crate::error::DashboardError;
 use crate::model::{ConversationsView, CreditsView, Overview, SupportRequest};
 
 #[cfg(feature = "ssr")]
@@ -11,6 +12,7 @@ pub mod ssr {
     //! What the server provides to server functions.
     use std::sync::Arc;
 
+    use crate::error::DashboardError;
     use crate::model::{ConversationsView, CreditsView, Intent, Overview, SupportRequest};
 
     /// The dashboard's read queries, implemented by the server's store.
@@ -21,7 +23,7 @@ pub mod ssr {
             &self,
             workspace_id: &str,
             user_id: Option<&str>,
-        ) -> Result<Overview, String>;
+        ) -> Result<Overview, DashboardError>;
         /// Changes the alert settings; refused unless `user_id` is an admin
         /// of the workspace.
         async fn set_alert_settings(
@@ -29,26 +31,26 @@ pub mod ssr {
             workspace_id: &str,
             user_id: Option<&str>,
             settings: crate::domain::alerts::AlertSettings,
-        ) -> Result<(), String>;
+        ) -> Result<(), DashboardError>;
         /// The Credits tab for a query; bad parameters are dropped with a note.
         async fn credits_view(
             &self,
             workspace_id: &str,
             params: &[(String, String)],
-        ) -> Result<CreditsView, String>;
+        ) -> Result<CreditsView, DashboardError>;
         /// The Conversations tab for a query; bad parameters are dropped with a note.
         async fn conversations_view(
             &self,
             workspace_id: &str,
             params: &[(String, String)],
-        ) -> Result<ConversationsView, String>;
+        ) -> Result<ConversationsView, DashboardError>;
         /// Exchanges a fresh hand-off token from the platform for a new session token.
         /// Ends `previous` (the page's current session) once the new one is open.
         async fn refresh_session(
             &self,
             token: &str,
             previous: Option<&str>,
-        ) -> Result<String, String>;
+        ) -> Result<String, DashboardError>;
         /// Stores a request to the account manager (and queues its delivery).
         async fn send_request(
             &self,
@@ -56,7 +58,7 @@ pub mod ssr {
             user_id: Option<&str>,
             intent: Intent,
             message: &str,
-        ) -> Result<SupportRequest, String>;
+        ) -> Result<SupportRequest, DashboardError>;
     }
 
     /// The store, as the server functions see it.
@@ -118,22 +120,27 @@ pub mod ssr {
             .unwrap_or(0)
     }
 
-    /// Marks the response with `status` (a refused call is a 4xx, not the
-    /// 500 server functions answer by default).
-    pub fn refuse(
-        status: http::StatusCode,
-        message: impl Into<String>,
-    ) -> leptos::prelude::ServerFnError {
+    /// Answers `e` with its HTTP status (a refused call is a 4xx, a
+    /// missing workspace a 404, not the 500 server functions answer by
+    /// default).
+    pub fn fail(e: DashboardError) -> DashboardError {
         if let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            res.set_status(status);
+            if let Ok(status) = http::StatusCode::from_u16(e.status()) {
+                res.set_status(status);
+            }
         }
-        leptos::prelude::ServerFnError::new(message.into())
+        e
+    }
+
+    /// Refuses the call with `status` and the sentence the person reads.
+    pub fn refuse(status: http::StatusCode, message: impl Into<String>) -> DashboardError {
+        fail(DashboardError::refused(status.as_u16(), message))
     }
 
     /// The pairs of a query string (`a=1&b=2`); unreadable pairs are
     /// skipped. A query past 4 KB or 64 parameters is refused before it is
     /// read, so that no request can make parsing expensive.
-    pub fn pairs(query: &str) -> Result<Vec<(String, String)>, leptos::prelude::ServerFnError> {
+    pub fn pairs(query: &str) -> Result<Vec<(String, String)>, DashboardError> {
         use crate::query::{MAX_PARAMS, MAX_QUERY_BYTES};
         let too_big = || {
             refuse(
@@ -151,25 +158,25 @@ pub mod ssr {
     }
 
     /// The source and workspace of this request.
-    pub fn context() -> Result<(Source, String), leptos::prelude::ServerFnError> {
+    pub fn context() -> Result<(Source, String), DashboardError> {
         let source = leptos::prelude::use_context::<Source>()
-            .ok_or_else(|| leptos::prelude::ServerFnError::new("no data source"))?;
+            .ok_or_else(|| fail(DashboardError::Unavailable))?;
         let ws = leptos::prelude::use_context::<CurrentWorkspace>()
-            .ok_or_else(|| leptos::prelude::ServerFnError::new("not signed in"))?;
+            .ok_or_else(|| fail(DashboardError::SessionEnded))?;
         Ok((source, ws.0))
     }
 }
 
 /// The header's and Plan tab's figures.
 #[server(prefix = "/rpc", endpoint = "overview", client = crate::session_client::SessionClient)]
-pub async fn get_overview() -> Result<Overview, ServerFnError> {
+pub async fn get_overview() -> Result<Overview, DashboardError> {
     let (source, ws) = ssr::context()?;
     let user = leptos::prelude::use_context::<ssr::CurrentUser>().map(|u| u.0);
     let mut overview = source
         .0
         .overview(&ws, user.as_deref())
         .await
-        .map_err(ServerFnError::new)?;
+        .map_err(ssr::fail)?;
     overview.locale = ssr::viewer_locale();
     overview.alerts.dismissed = ssr::dismissed_banner();
     Ok(overview)
@@ -187,7 +194,7 @@ pub async fn save_alert_settings(
     t100: Option<String>,
     custom: Option<String>,
     runout: Option<String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), DashboardError> {
     use crate::domain::alerts::AlertSettings;
     let (source, ws) = ssr::context()?;
     let mut thresholds: Vec<i64> = [(t50, 50), (t80, 80), (t90, 90), (t100, 100)]
@@ -222,13 +229,7 @@ pub async fn save_alert_settings(
         .0
         .set_alert_settings(&ws, user.as_deref(), settings)
         .await
-        .map_err(|e| {
-            if e.starts_with("Only admins") {
-                ssr::refuse(http::StatusCode::FORBIDDEN, e)
-            } else {
-                ServerFnError::new(e)
-            }
-        })
+        .map_err(ssr::fail)
 }
 
 /// Sends a request to the account manager: `intent` is `change_plan` or
@@ -237,7 +238,7 @@ pub async fn save_alert_settings(
 pub async fn send_support_request(
     intent: String,
     message: String,
-) -> Result<SupportRequest, ServerFnError> {
+) -> Result<SupportRequest, DashboardError> {
     use crate::model::{Intent, MAX_REQUEST_MESSAGE};
     let (source, ws) = ssr::context()?;
     let unprocessable = http::StatusCode::UNPROCESSABLE_ENTITY;
@@ -261,49 +262,39 @@ pub async fn send_support_request(
         .0
         .send_request(&ws, user.as_deref(), intent, message)
         .await
-        .map_err(|e| {
-            if e.starts_with("You have sent") {
-                ssr::refuse(http::StatusCode::TOO_MANY_REQUESTS, e)
-            } else {
-                ServerFnError::new(e)
-            }
-        })
+        .map_err(ssr::fail)
 }
 
 /// The Credits tab for the page's query string.
 #[server(prefix = "/rpc", endpoint = "credits-view", client = crate::session_client::SessionClient)]
-pub async fn get_credits_view(query: String) -> Result<CreditsView, ServerFnError> {
+pub async fn get_credits_view(query: String) -> Result<CreditsView, DashboardError> {
     let (source, ws) = ssr::context()?;
     let params = ssr::pairs(&query)?;
-    source
-        .0
-        .credits_view(&ws, &params)
-        .await
-        .map_err(ServerFnError::new)
+    source.0.credits_view(&ws, &params).await.map_err(ssr::fail)
 }
 
 /// The Conversations tab for the page's query string.
 #[server(prefix = "/rpc", endpoint = "conversations-view", client = crate::session_client::SessionClient)]
-pub async fn get_conversations_view(query: String) -> Result<ConversationsView, ServerFnError> {
+pub async fn get_conversations_view(query: String) -> Result<ConversationsView, DashboardError> {
     let (source, ws) = ssr::context()?;
     let params = ssr::pairs(&query)?;
     source
         .0
         .conversations_view(&ws, &params)
         .await
-        .map_err(ServerFnError::new)
+        .map_err(ssr::fail)
 }
 
 /// Exchanges a fresh hand-off token (`credits:token` from the platform) for a
 /// new session; returns the session token the page sends from then on.
 #[server(prefix = "/rpc", endpoint = "refresh-session", client = crate::session_client::SessionClient)]
-pub async fn refresh_session(token: String) -> Result<String, ServerFnError> {
+pub async fn refresh_session(token: String) -> Result<String, DashboardError> {
     let source = leptos::prelude::use_context::<ssr::Source>()
-        .ok_or_else(|| ServerFnError::new("no data source"))?;
+        .ok_or_else(|| ssr::fail(DashboardError::Unavailable))?;
     // The session the page had until now: revoked once the new one is open.
     let previous = leptos::prelude::use_context::<http::request::Parts>().and_then(|p| {
         p.headers
-            .get(crate::embed::SESSION_HEADER)
+            .get(crate::session_client::SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     });
@@ -311,5 +302,5 @@ pub async fn refresh_session(token: String) -> Result<String, ServerFnError> {
         .0
         .refresh_session(&token, previous.as_deref())
         .await
-        .map_err(ServerFnError::new)
+        .map_err(ssr::fail)
 }

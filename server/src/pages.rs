@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use app::error::DashboardError;
+use app::format::local_timestamp;
 use app::model::{
     ContactLinks, ConversationsView, CreditsView, Intent, Metric, Overview, SupportRequest,
 };
@@ -44,12 +46,12 @@ pub fn store_source(store: Store, clock: Clock) -> Arc<dyn UsageSource> {
     })
 }
 
-fn public(e: crate::store::StoreError) -> String {
+fn public(e: crate::store::StoreError) -> DashboardError {
     match e {
-        crate::store::StoreError::NotFound => "workspace not found".into(),
+        crate::store::StoreError::NotFound => DashboardError::NotFound,
         other => {
             tracing::error!(cause = %other, "dashboard query failed");
-            "the database is unavailable".into()
+            DashboardError::Unavailable
         }
     }
 }
@@ -136,17 +138,21 @@ impl StoreSource {
             runs_out_on,
             cycle_alerts: alerts
                 .iter()
-                .map(|(a, d)| app::model::AlertItem {
-                    id: a.id.clone(),
-                    kind: a.kind.key().to_string(),
-                    percent: a.percent,
-                    used: a.used,
-                    granted: a.granted,
-                    runs_out_on: a.runs_out_on,
-                    created_at: a
+                .map(|(a, d)| {
+                    let created_at = a
                         .created_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    delivery: crate::api::alerts::delivery_status(self.webhook, d).to_string(),
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                    app::model::AlertItem {
+                        id: a.id.clone(),
+                        kind: a.kind.key().to_string(),
+                        percent: a.percent,
+                        used: a.used,
+                        granted: a.granted,
+                        runs_out_on: a.runs_out_on,
+                        created_local: local_timestamp(&created_at, ws.tz.name()),
+                        created_at,
+                        delivery: crate::api::alerts::delivery_status(self.webhook, d).to_string(),
+                    }
                 })
                 .collect(),
             can_edit: self.is_admin(workspace_id, user_id).await?,
@@ -154,12 +160,12 @@ impl StoreSource {
         })
     }
 
-    async fn workspace(&self, id: &str) -> Result<crate::store::Workspace, String> {
+    async fn workspace(&self, id: &str) -> Result<crate::store::Workspace, DashboardError> {
         self.store
             .workspace(id)
             .await
             .map_err(public)?
-            .ok_or_else(|| "workspace not found".to_string())
+            .ok_or(DashboardError::NotFound)
     }
 }
 
@@ -169,7 +175,7 @@ impl UsageSource for StoreSource {
         &self,
         workspace_id: &str,
         user_id: Option<&str>,
-    ) -> Result<Overview, String> {
+    ) -> Result<Overview, DashboardError> {
         let mut overview = self
             .store
             .overview(workspace_id, self.clock.now(), self.contact.clone())
@@ -179,6 +185,13 @@ impl UsageSource for StoreSource {
             .alerts_info(workspace_id, user_id, &overview)
             .await
             .map_err(public)?;
+        // Instants are written in the workspace's zone here: the browser
+        // carries no time-zone database.
+        let zone = overview.summary.timezone.clone();
+        overview.as_of_local = local_timestamp(&overview.as_of, &zone);
+        if let Some(r) = overview.last_request.as_mut() {
+            r.created_local = local_timestamp(&r.created_at, &zone);
+        }
         Ok(overview)
     }
 
@@ -187,9 +200,12 @@ impl UsageSource for StoreSource {
         workspace_id: &str,
         user_id: Option<&str>,
         settings: app::domain::alerts::AlertSettings,
-    ) -> Result<(), String> {
+    ) -> Result<(), DashboardError> {
         if !self.is_admin(workspace_id, user_id).await.map_err(public)? {
-            return Err("Only admins of the workspace can change its alerts.".into());
+            return Err(DashboardError::refused(
+                403,
+                "Only admins of the workspace can change its alerts.",
+            ));
         }
         self.store
             .set_alert_settings(workspace_id, &settings, self.clock.now())
@@ -201,7 +217,7 @@ impl UsageSource for StoreSource {
         &self,
         workspace_id: &str,
         params: &[(String, String)],
-    ) -> Result<CreditsView, String> {
+    ) -> Result<CreditsView, DashboardError> {
         let ws = self.workspace(workspace_id).await?;
         crate::views::credits_view(&self.store, &ws, params, self.clock.now())
             .await
@@ -212,7 +228,7 @@ impl UsageSource for StoreSource {
         &self,
         workspace_id: &str,
         params: &[(String, String)],
-    ) -> Result<ConversationsView, String> {
+    ) -> Result<ConversationsView, DashboardError> {
         let ws = self.workspace(workspace_id).await?;
         crate::views::conversations_view(&self.store, &ws, params, self.clock.now())
             .await
@@ -225,7 +241,7 @@ impl UsageSource for StoreSource {
         user_id: Option<&str>,
         intent: Intent,
         message: &str,
-    ) -> Result<SupportRequest, String> {
+    ) -> Result<SupportRequest, DashboardError> {
         let ws = self.workspace(workspace_id).await?;
         // A person writes a handful; a loop or a script is held back.
         let now = chrono::Utc::now();
@@ -239,26 +255,36 @@ impl UsageSource for StoreSource {
                 .await
                 .map_err(public)?;
             if sent >= most {
-                return Err(format!(
+                return Err(DashboardError::refused(429, format!(
                     "You have sent {most} requests already; {} has them all. You can send another in {wait}.",
                     ws.account_manager
                         .as_ref()
                         .map_or("your account manager", |m| m.name.as_str())
                 )
-                .replace("in tomorrow", "tomorrow"));
+                .replace("in tomorrow", "tomorrow")));
             }
         }
-        self.store
+        let mut request = self
+            .store
             .create_support_request(&ws, user_id, intent, message, self.clock.now())
             .await
-            .map_err(public)
+            .map_err(public)?;
+        request.created_local = local_timestamp(&request.created_at, ws.tz.name());
+        Ok(request)
     }
 
-    async fn refresh_session(&self, token: &str, previous: Option<&str>) -> Result<String, String> {
+    async fn refresh_session(
+        &self,
+        token: &str,
+        previous: Option<&str>,
+    ) -> Result<String, DashboardError> {
         let session =
             signin::session_from_handoff(&self.store, self.embed_secret.as_deref(), token, true)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| {
+                    tracing::info!(cause = %e, "hand-off token refused");
+                    DashboardError::SessionEnded
+                })?;
         let fresh = signin::open_session(&self.store, &session)
             .await
             .map_err(public)?;

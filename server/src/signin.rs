@@ -242,21 +242,17 @@ pub async fn same_origin_posts(
 }
 
 /// Leptos answers a server function's unreadable arguments (a malformed or
-/// oversized body, a missing field) with a 500; they are the client's
-/// fault: 400 (413 for the size), with the same body.
+/// oversized body, a missing field) with a 500, before the function runs;
+/// they are the client's fault. The body is the dashboard's error, which
+/// names its own status (400; 413 for the size): the response takes it.
 async fn client_fault_as_400(res: Response) -> Response {
     let (mut parts, body) = res.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
     };
-    let text = String::from_utf8_lossy(&bytes);
-    if text.contains("length limit exceeded") {
-        parts.status = StatusCode::PAYLOAD_TOO_LARGE;
-    } else if ["Args|", "Deserialization|", "MissingArg|"]
-        .iter()
-        .any(|p| text.starts_with(p))
-    {
-        parts.status = StatusCode::BAD_REQUEST;
+    if let Ok(e) = serde_json::from_slice::<app::error::DashboardError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, Body::from(bytes))
 }

@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use crate::error::DashboardError;
+
 /// Why a call failed, as far as a person needs to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trouble {
@@ -18,16 +20,18 @@ pub enum Trouble {
 }
 
 impl Trouble {
-    /// Classifies a server function's error.
-    pub fn of(e: &ServerFnError) -> Self {
+    /// What a failed call means for the person.
+    pub fn of(e: &DashboardError) -> Self {
+        // The session client saw a 401 (the server's own, or its sign-in
+        // layer's, whose answer is not a server function's).
         if crate::session_client::session_ended() {
             return Self::SessionEnded;
         }
         match e {
-            ServerFnError::Request(_) => Self::Unreachable,
-            ServerFnError::ServerError(m) if is_session_message(m) => Self::SessionEnded,
-            ServerFnError::ServerError(m) if m == "workspace not found" => Self::NotFound,
-            _ => Self::Unavailable,
+            DashboardError::SessionEnded => Self::SessionEnded,
+            DashboardError::NotFound => Self::NotFound,
+            DashboardError::Unreachable(_) => Self::Unreachable,
+            DashboardError::Refused { .. } | DashboardError::Unavailable => Self::Unavailable,
         }
     }
 
@@ -50,37 +54,26 @@ impl Trouble {
     }
 }
 
-fn is_session_message(m: &str) -> bool {
-    m.contains("not signed in") || m.contains("session expired")
-}
-
 /// The plain sentence for a failed load; the detail goes to the log.
-pub fn plain_message(e: &ServerFnError) -> String {
+pub fn plain_message(e: &DashboardError) -> String {
     leptos::logging::warn!("server function failed: {e}");
     Trouble::of(e).message().to_string()
 }
 
-/// For a form: the server's own sentence when it is a validation message
-/// meant for the person (a full sentence), else the plain sentence.
-pub fn form_message(e: &ServerFnError) -> String {
+/// For a form: the server's own sentence when it refused the request (a
+/// validation message meant for the person), else the plain sentence.
+pub fn form_message(e: &DashboardError) -> String {
     match e {
-        ServerFnError::ServerError(m)
-            if Trouble::of(e) == Trouble::Unavailable && is_sentence(m) =>
-        {
-            m.clone()
+        DashboardError::Refused { message, .. } if !crate::session_client::session_ended() => {
+            message.clone()
         }
         _ => plain_message(e),
     }
 }
 
-/// Validation messages are written as sentences: a capital and a full stop.
-fn is_sentence(m: &str) -> bool {
-    m.chars().next().is_some_and(char::is_uppercase) && m.ends_with('.')
-}
-
 /// A plain error with a retry, for a failed load.
 #[component]
-pub fn LoadError(error: ServerFnError, #[prop(into)] retry: Callback<()>) -> impl IntoView {
+pub fn LoadError(error: DashboardError, #[prop(into)] retry: Callback<()>) -> impl IntoView {
     let message = plain_message(&error);
     view! {
         <div class="card error" role="alert" data-testid="load-error">
@@ -97,38 +90,37 @@ mod tests {
     #[test]
     fn internals_never_reach_the_page() {
         let cases = [
-            ServerFnError::Deserialization("Invalid format: missing delimiter in x".into()),
-            ServerFnError::Request("TypeError: Failed to fetch".into()),
-            ServerFnError::ServerError("the database is unavailable".into()),
-            ServerFnError::ServerError("not signed in".into()),
-            ServerFnError::ServerError("workspace not found".into()),
+            DashboardError::Unreachable("TypeError: Failed to fetch".into()),
+            DashboardError::Unavailable,
+            DashboardError::SessionEnded,
+            DashboardError::NotFound,
         ];
         for e in cases {
             let m = plain_message(&e);
-            assert!(
-                !m.contains("Invalid format") && !m.contains("TypeError"),
-                "{m}"
-            );
+            assert!(!m.contains("TypeError"), "{m}");
             assert!(!m.contains("server function"), "{m}");
         }
         assert_eq!(
-            Trouble::of(&ServerFnError::Request("TypeError".into())),
+            Trouble::of(&DashboardError::Unreachable("TypeError".into())),
             Trouble::Unreachable
         );
         assert_eq!(
-            Trouble::of(&ServerFnError::ServerError("not signed in".into())),
+            Trouble::of(&DashboardError::SessionEnded),
             Trouble::SessionEnded
         );
+        assert_eq!(Trouble::of(&DashboardError::NotFound), Trouble::NotFound);
     }
 
     #[test]
     fn forms_keep_their_validation_sentences() {
-        let e = ServerFnError::ServerError("Write a few words for your account manager.".into());
+        let e = DashboardError::refused(422, "Write a few words for your account manager.");
         assert_eq!(
             form_message(&e),
             "Write a few words for your account manager."
         );
-        let e = ServerFnError::ServerError("the database is unavailable".into());
-        assert_eq!(form_message(&e), Trouble::Unavailable.message());
+        assert_eq!(
+            form_message(&DashboardError::Unavailable),
+            Trouble::Unavailable.message()
+        );
     }
 }

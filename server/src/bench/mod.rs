@@ -311,7 +311,7 @@ async fn measure_views(
     now: DateTime<Utc>,
 ) -> Result<Vec<ViewFigures>, StoreError> {
     let source = crate::pages::store_source(store.clone(), Clock::Fixed(now));
-    let failed = |e: String| StoreError::Corrupt(format!("view failed: {e}"));
+    let failed = |e: app::error::DashboardError| StoreError::Corrupt(format!("view failed: {e}"));
     let mut out = Vec::new();
     println!(
         "{:<14} {:<14} {:>8} {:>8} {:>8}",
