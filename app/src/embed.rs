@@ -8,9 +8,6 @@
 //! (`light`, `dark` or `system`), `credits:token {token}` (a fresh hand-off
 //! token: the session is renewed without a reload).
 
-/// The header embedded pages send their session in.
-pub const SESSION_HEADER: &str = "x-credits-session";
-
 #[cfg(feature = "hydrate")]
 pub use browser::*;
 
@@ -89,6 +86,7 @@ mod browser {
     /// listens to the parent. `theme` is bumped when the theme changes.
     pub fn start(theme: RwSignal<u32>) {
         crate::session_client::set_token(meta("credits-session"));
+        crate::session_client::on_session_ended(session_expired);
         let origins: Vec<String> = meta("credits-embed-origins")
             .unwrap_or_default()
             .split_whitespace()

@@ -1,14 +1,19 @@
 //! The server-function client. In the browser it sends the embedded page's
 //! session token in `X-Credits-Session` (third-party cookies may be blocked
-//! inside the platform's iframe), and tells the platform when the server
-//! answers that the session has expired.
+//! inside the platform's iframe), and calls the handler the page registered
+//! (the embed protocol tells the platform) when the server answers that the
+//! session has expired. It imports nothing of the page: the embed protocol
+//! and the server functions build on it, not the other way round.
+
+/// The header embedded pages send their session in.
+pub const SESSION_HEADER: &str = "x-credits-session";
 
 #[cfg(not(feature = "hydrate"))]
 /// On the server, server functions run in place; the default client type.
 pub type SessionClient = leptos::server_fn::client::browser::BrowserClient;
 
 #[cfg(feature = "hydrate")]
-pub use browser::{session_ended, set_token, token, SessionClient};
+pub use browser::{on_session_ended, session_ended, set_token, token, SessionClient};
 
 /// Whether the server last answered that the session has ended (always
 /// false on the server, where the session is checked before rendering).
@@ -32,6 +37,12 @@ mod browser {
     thread_local! {
         static TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
         static ENDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        static ON_ENDED: std::cell::Cell<Option<fn()>> = const { std::cell::Cell::new(None) };
+    }
+
+    /// What to do when the server answers that the session has ended.
+    pub fn on_session_ended(handler: fn()) {
+        ON_ENDED.with(|h| h.set(Some(handler)));
     }
 
     /// Whether the server's last answer said the session has ended.
@@ -64,7 +75,7 @@ mod browser {
 
         fn send(req: Self::Request) -> impl Future<Output = Result<Self::Response, E>> + Send {
             if let Some(t) = token() {
-                req.headers().append(crate::embed::SESSION_HEADER, &t);
+                req.headers().append(super::SESSION_HEADER, &t);
             }
             let sent = <BrowserClient as Client<E, IS, OS>>::send(req);
             async move {
@@ -73,7 +84,9 @@ mod browser {
                     let status = <BrowserResponse as ClientRes<E>>::status(r);
                     ENDED.with(|e| e.set(status == 401));
                     if status == 401 {
-                        crate::embed::session_expired();
+                        if let Some(handler) = ON_ENDED.with(|h| h.get()) {
+                            handler();
+                        }
                     }
                 }
                 res

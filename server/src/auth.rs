@@ -22,7 +22,7 @@ pub const SESSION_COOKIE: &str = "credits_session";
 pub const EMBED_SESSION_COOKIE: &str = "credits_embed_session";
 // The header embedded pages send their session in: one definition, shared
 // with the browser code.
-pub use app::embed::SESSION_HEADER;
+pub use app::session_client::SESSION_HEADER;
 
 /// The claims of a hand-off token.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

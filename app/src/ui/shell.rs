@@ -11,6 +11,7 @@ use leptos_router::{path, SsrMode};
 use super::conversations::ConversationsTab;
 use super::credits::CreditsTab;
 use super::header::Header;
+use super::nav::{carried_params, tab_path, Base, Tab, ThemeVersion};
 use super::plan::PlanTab;
 use crate::rpc::get_overview;
 
@@ -124,10 +125,6 @@ fn page_head() -> PageHead {
     PageHead::default()
 }
 
-/// `""` standalone, `"/embed"` inside the platform's iframe.
-#[derive(Clone, Copy, Debug)]
-pub struct Base(pub &'static str);
-
 fn detect_base() -> &'static str {
     #[cfg(feature = "ssr")]
     let path = request_path();
@@ -142,43 +139,6 @@ fn detect_base() -> &'static str {
     }
 }
 
-/// The tabs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tab {
-    Plan,
-    Credits,
-    Conversations,
-}
-
-/// The path of a tab under the current base.
-pub fn tab_path(tab: Tab) -> &'static str {
-    let embedded = use_context::<Base>().is_some_and(|b| !b.0.is_empty());
-    match (embedded, tab) {
-        (false, Tab::Plan) => "/usage/plan",
-        (false, Tab::Credits) => "/usage/credits",
-        (false, Tab::Conversations) => "/usage/conversations",
-        (true, Tab::Plan) => "/embed/usage/plan",
-        (true, Tab::Credits) => "/embed/usage/credits",
-        (true, Tab::Conversations) => "/embed/usage/conversations",
-    }
-}
-
-/// The view parameters a tab link carries, so that moving between tabs
-/// keeps the period and the filters that apply there (the Plan tab keeps
-/// them all, for the way back).
-pub fn carried_params(tab: Tab, params: &[(String, String)]) -> Vec<(String, String)> {
-    const CARRIED: [&str; 8] = [
-        "period", "date", "from", "to", "user", "campaign", "identity", "action",
-    ];
-    params
-        .iter()
-        .filter(|(k, _)| CARRIED.contains(&k.as_str()))
-        // Conversations have no action.
-        .filter(|(k, _)| !(tab == Tab::Conversations && k == "action"))
-        .cloned()
-        .collect()
-}
-
 /// A tab link: current when its tab is shown; it keeps the view's period
 /// and filters.
 #[component]
@@ -191,10 +151,6 @@ fn TabLink(tab: Tab, label: &'static str) -> impl IntoView {
     view! { <a href=href aria-current=current data-tab=label>{label}</a> }
 }
 
-/// Bumped when the platform changes the theme, so charts redraw.
-#[derive(Clone, Copy, Debug)]
-pub struct ThemeVersion(pub RwSignal<u32>);
-
 /// The app: header, tabs and the routed tab.
 #[component]
 pub fn App() -> impl IntoView {
@@ -204,7 +160,7 @@ pub fn App() -> impl IntoView {
     provide_context(ThemeVersion(theme));
     #[cfg(feature = "hydrate")]
     crate::embed::start(theme);
-    let overview = Resource::new(|| (), |_| get_overview());
+    let overview = super::data::tab_data(|| (), |_| get_overview());
     provide_context(overview);
     view! {
         <Title text="Credits — View Usage"/>
@@ -281,40 +237,5 @@ fn NotFound() -> impl IntoView {
                 <A href=tab_path(Tab::Conversations)>"Conversations"</A>
             </p>
         </section>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn tabs_keep_the_period_and_the_filters_that_apply() {
-        let params = p(&[
-            ("period", "last_week"),
-            ("action", "enrich_email"),
-            ("user", "u_1"),
-            ("junk", "x"),
-        ]);
-        assert_eq!(
-            carried_params(Tab::Conversations, &params),
-            p(&[("period", "last_week"), ("user", "u_1")])
-        );
-        assert_eq!(
-            carried_params(Tab::Credits, &params),
-            p(&[
-                ("period", "last_week"),
-                ("action", "enrich_email"),
-                ("user", "u_1")
-            ])
-        );
-        assert_eq!(carried_params(Tab::Plan, &params).len(), 3);
     }
 }

@@ -1,0 +1,85 @@
+//! Where the tabs are: the base the app runs under (standalone or inside
+//! the platform's iframe), each tab's path, and what a tab link carries.
+//! The shell and the tabs both build on this module; it imports neither.
+
+use leptos::prelude::*;
+
+/// `""` standalone, `"/embed"` inside the platform's iframe.
+#[derive(Clone, Copy, Debug)]
+pub struct Base(pub &'static str);
+
+/// The tabs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Plan,
+    Credits,
+    Conversations,
+}
+
+/// The path of a tab under the current base.
+pub fn tab_path(tab: Tab) -> &'static str {
+    let embedded = use_context::<Base>().is_some_and(|b| !b.0.is_empty());
+    match (embedded, tab) {
+        (false, Tab::Plan) => "/usage/plan",
+        (false, Tab::Credits) => "/usage/credits",
+        (false, Tab::Conversations) => "/usage/conversations",
+        (true, Tab::Plan) => "/embed/usage/plan",
+        (true, Tab::Credits) => "/embed/usage/credits",
+        (true, Tab::Conversations) => "/embed/usage/conversations",
+    }
+}
+
+/// The view parameters a tab link carries, so that moving between tabs
+/// keeps the period and the filters that apply there (the Plan tab keeps
+/// them all, for the way back).
+pub fn carried_params(tab: Tab, params: &[(String, String)]) -> Vec<(String, String)> {
+    const CARRIED: [&str; 8] = [
+        "period", "date", "from", "to", "user", "campaign", "identity", "action",
+    ];
+    params
+        .iter()
+        .filter(|(k, _)| CARRIED.contains(&k.as_str()))
+        // Conversations have no action.
+        .filter(|(k, _)| !(tab == Tab::Conversations && k == "action"))
+        .cloned()
+        .collect()
+}
+
+/// Bumped when the platform changes the theme, so charts redraw.
+#[derive(Clone, Copy, Debug)]
+pub struct ThemeVersion(pub RwSignal<u32>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn tabs_keep_the_period_and_the_filters_that_apply() {
+        let params = p(&[
+            ("period", "last_week"),
+            ("action", "enrich_email"),
+            ("user", "u_1"),
+            ("junk", "x"),
+        ]);
+        assert_eq!(
+            carried_params(Tab::Conversations, &params),
+            p(&[("period", "last_week"), ("user", "u_1")])
+        );
+        assert_eq!(
+            carried_params(Tab::Credits, &params),
+            p(&[
+                ("period", "last_week"),
+                ("action", "enrich_email"),
+                ("user", "u_1")
+            ])
+        );
+        assert_eq!(carried_params(Tab::Plan, &params).len(), 3);
+    }
+}
