@@ -1,5 +1,5 @@
 import { Page } from '@playwright/test';
-import { test, expect, api, hydrated } from './fixtures';
+import { test, expect, api, chartsDrawn, hydrated } from './fixtures';
 
 async function table(page: Page, id: string): Promise<Record<string, number>> {
   const rows = await page.locator(`#${id} tbody tr`).evaluateAll((trs) =>
@@ -57,7 +57,7 @@ test('a slice click filters the line, and a reload keeps the view', async ({ pag
   await page.goto('/usage/conversations?period=last_month');
   await hydrated(page);
   await checkView(page, 'period=last_month');
-  await page.waitForTimeout(1500); // let the chart's entry animation finish
+  await chartsDrawn(page, 'chart-campaigns');
   const target = await page.evaluate(() => {
     const el = document.getElementById('chart-campaigns')!;
     el.scrollIntoView({ block: 'center' });
@@ -98,7 +98,7 @@ for (const scheme of ['light', 'dark'] as const) {
       await page.goto('/usage/conversations?period=last_28_days');
       await hydrated(page);
       await checkView(page, 'period=last_28_days');
-      await page.waitForTimeout(600);
+      await chartsDrawn(page, 'chart-daily', 'chart-campaigns', 'chart-identities');
       await page.screenshot({ path: `end2end/screenshots/conversations-full-${scheme}-${width}.png`, fullPage: true });
     });
   }

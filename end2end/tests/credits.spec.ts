@@ -1,5 +1,5 @@
 import { Page } from '@playwright/test';
-import { test, expect, api, hydrated, signIn } from './fixtures';
+import { test, expect, api, chartsDrawn, hydrated, signIn, thousands } from './fixtures';
 
 async function table(page: Page, id: string): Promise<Record<string, number>> {
   const rows = await page.locator(`#${id} tbody tr`).evaluateAll((trs) =>
@@ -97,7 +97,7 @@ test('clicking a bar segment filters by its action', async ({ page }) => {
   await page.goto('/usage/credits?period=last_week');
   await hydrated(page);
   await checkView(page, 'period=last_week');
-  await page.waitForTimeout(1500); // let the chart's entry animation finish
+  await chartsDrawn(page, 'chart-actions');
   const target = await page.evaluate(() => {
     const el = document.getElementById('chart-actions')!;
     el.scrollIntoView({ block: 'center' });
@@ -143,8 +143,25 @@ test('the CSV export holds the current view', async ({ page }) => {
 
 test('the forecast says when credits run out, against the renewal', async ({ page }) => {
   await page.goto('/usage/credits');
-  await expect(page.getByTestId('forecast')).toContainText(/credits renew on 1 Dec 2026|until renewal on 1 Dec 2026/);
-  await expect(page.getByTestId('forecast')).toContainText('Pace:');
+  // The pinned clock is 25 Nov 2026 in Europe/Madrid: the pace is taken
+  // over the 7 full days 18–24 Nov, and the cycle renews on 1 Dec.
+  const summary = await api(page, 'summary');
+  expect(summary.cycle.renews_on).toBe('2026-12-01');
+  const window = await api(page, 'credit-usage?period=custom&from=2026-11-18&to=2026-11-24');
+  const pace = window.total / 7;
+  const left = summary.credits.left;
+  const forecast = page.getByTestId('forecast');
+  await expect(forecast).toContainText(`Pace: ${thousands(Math.round(pace))} credits a day over 18 – 24 Nov 2026`);
+  // Whole days of pace the balance covers, counting today (25 Nov).
+  const days = Math.floor(left / pace);
+  const runsOut = new Date(Date.UTC(2026, 10, 25 + days));
+  const expected =
+    left <= 0
+      ? 'No credits left this cycle; they renew on 1 Dec 2026.'
+      : runsOut < new Date(Date.UTC(2026, 11, 1))
+        ? `At this pace you run out on ${runsOut.getUTCDate()} Nov 2026; credits renew on 1 Dec 2026.`
+        : 'Enough credits until renewal on 1 Dec 2026 at this pace.';
+  await expect(forecast.locator('p').first()).toHaveText(expected);
 });
 
 test('without JavaScript the tables still read', async ({ browser, baseURL }) => {
@@ -165,7 +182,7 @@ for (const scheme of ['light', 'dark'] as const) {
       await page.goto('/usage/credits?period=last_28_days');
       await hydrated(page);
       await checkView(page, 'period=last_28_days');
-      await page.waitForTimeout(600); // chart animation
+      await chartsDrawn(page, 'chart-actions', 'chart-users');
       await page.screenshot({ path: `end2end/screenshots/credits-full-${scheme}-${width}.png`, fullPage: true });
     });
   }

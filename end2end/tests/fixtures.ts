@@ -1,4 +1,4 @@
-import { test as base, expect, Page, APIRequestContext } from '@playwright/test';
+import { test as base, expect, Page, FrameLocator, APIRequestContext } from '@playwright/test';
 import { createHmac, randomUUID } from 'crypto';
 
 export const apiToken = 'e2e-api-token-0123456789abcdefghij';
@@ -65,6 +65,15 @@ export async function api(page: Page, path: string): Promise<any> {
 /** Waits until the WASM bundle has hydrated the page. */
 export async function hydrated(page: Page) {
   await expect(page.locator('html')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/**
+ * Waits until each chart (by its box's id) has drawn its latest options,
+ * animation included: the box says `data-drawn="true"` on ECharts'
+ * `finished` event.
+ */
+export async function chartsDrawn(page: Page | FrameLocator, ...ids: string[]) {
+  for (const id of ids) await expect(page.locator(`#${id}`)).toHaveAttribute('data-drawn', 'true');
 }
 
 export function thousands(n: number): string {

@@ -60,7 +60,7 @@ test('cold first view of each tab: LCP, CLS and bytes', async ({ browser }) => {
     const before = read();
     await page.goto(`/usage/${tab}`);
     await hydrated(page);
-    await page.waitForTimeout(500);
+    await page.waitForLoadState('networkidle');
     const after = read();
     const warm: Record<string, number> = {};
     for (const k of Object.keys(after)) warm[k] = after[k] - (before[k] ?? 0);
