@@ -74,10 +74,28 @@ test('a period preset to the new figures: median of 10', async ({ page }) => {
   await page.goto('/usage/credits');
   await hydrated(page);
   const presets = ['last_week', 'this_month', 'last_month', 'last_28_days', 'yesterday'];
-  const times: number[] = [];
+  const seen: number[] = [];
+  const inPage: number[] = [];
   for (let i = 0; i < 10; i++) {
     const period = presets[i % presets.length];
     const before = await page.getByTestId('covered').getAttribute('data-from');
+    // Timed in the page too, without the driver's polling: from the click
+    // event to the next frame after the new period's figures are in the DOM.
+    await page.evaluate(([b, p]) => {
+      const w = window as any;
+      w.__periodChange = undefined;
+      let start = 0;
+      document.querySelector(`.presets [data-period="${p}"]`)!.addEventListener('click', () => (start = performance.now()), { once: true, capture: true });
+      const shown = () =>
+        start > 0 &&
+        document.querySelector(`.presets [data-period="${p}"]`)?.getAttribute('aria-current') === 'true' &&
+        (document.querySelector('[data-testid="covered"]')?.getAttribute('data-from') !== b || p === 'this_month');
+      new MutationObserver((_, observer) => {
+        if (!shown()) return;
+        observer.disconnect();
+        requestAnimationFrame(() => (w.__periodChange = performance.now() - start));
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    }, [before, period]);
     const started = Date.now();
     await page.locator(`.presets [data-period="${period}"]`).click();
     await expect(page.locator(`.presets [data-period="${period}"]`)).toHaveAttribute('aria-current', 'true');
@@ -85,10 +103,15 @@ test('a period preset to the new figures: median of 10', async ({ page }) => {
       ([b, p]) => document.querySelector('[data-testid="covered"]')?.getAttribute('data-from') !== b || p === 'this_month',
       [before, period],
     );
-    times.push(Date.now() - started);
+    seen.push(Date.now() - started);
+    inPage.push(await page.waitForFunction(() => (window as any).__periodChange).then((h) => h.jsonValue() as Promise<number>));
   }
-  times.sort((a, b) => a - b);
-  figures.push(`period change (click to new figures): median ${times[5]} ms, max ${times[9]} ms`);
+  const median = (t: number[]) => [...t].sort((a, b) => a - b)[5];
+  const max = (t: number[]) => Math.max(...t);
+  figures.push(
+    `period change (click to new figures): median ${median(inPage).toFixed(0)} ms in the page (max ${max(inPage).toFixed(0)}), ` +
+      `${median(seen)} ms as the driver sees it (max ${max(seen)})`,
+  );
 });
 
 test('throttled network (1.6 Mbit/s, 150 ms): figures at once, interactive soon', async ({ page }) => {
