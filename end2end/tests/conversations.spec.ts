@@ -14,7 +14,7 @@ function apiRows(body: any, field: string): Record<string, number> {
 
 async function chartData(page: Page, id: string): Promise<any[]> {
   return page.evaluate((id) => {
-    const chart = (window as any).echarts.getInstanceByDom(document.getElementById(id));
+    const chart = (window as any).echarts?.getInstanceByDom(document.getElementById(id));
     return chart ? chart.getOption().series[0].data : [];
   }, id);
 }

@@ -15,8 +15,9 @@ function apiRows(body: any, field: string): Record<string, number> {
 /** Sum of each series of a chart, by series id, read from the page's ECharts instance. */
 async function seriesTotals(page: Page, chartId: string): Promise<Record<string, number>> {
   return page.evaluate((id) => {
-    const chart = (window as any).echarts.getInstanceByDom(document.getElementById(id));
+    const chart = (window as any).echarts?.getInstanceByDom(document.getElementById(id));
     const out: Record<string, number> = {};
+    if (!chart) return out; // the chart library arrives after hydration
     for (const s of chart.getOption().series) {
       const sum = (s.data as number[]).reduce((a, b) => a + Number(b), 0);
       if (sum > 0) out[s.id] = sum;

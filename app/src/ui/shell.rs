@@ -27,17 +27,14 @@ pub struct ShellOptions {
 
 /// The whole document (rendered on the server only).
 pub fn shell(options: ShellOptions) -> impl IntoView {
-    // ECharts only where a chart is drawn first, deferred (it never blocks
-    // the first paint; a deferred classic script runs before the module
-    // that hydrates). Other tabs load it when a chart first needs it.
-    let charts_first = options.hydrate && tab_draws_charts(&page_path());
-    let echarts_src = options.echarts_src.clone();
-    let hydration = options.hydrate.then(|| {
-        view! {
-            {charts_first.then(|| view! { <script src=echarts_src.clone() defer></script> })}
-            <HydrationScripts options=options.leptos.clone()/>
-        }
-    });
+    // ECharts is not in the document: the first chart that is drawn loads
+    // it (its address is in the `credits-echarts` meta tag). A deferred
+    // script here would hold back the module that hydrates (deferred
+    // scripts run in order) and share a slow line with the WASM; loaded
+    // after hydration, it leaves the page interactive first.
+    let hydration = options
+        .hydrate
+        .then(|| view! { <HydrationScripts options=options.leptos.clone()/> });
     let page = page_head();
     view! {
         <!DOCTYPE html>
@@ -63,21 +60,6 @@ pub fn shell(options: ShellOptions) -> impl IntoView {
             </body>
         </html>
     }
-}
-
-/// Whether the tab at `path` draws charts.
-fn tab_draws_charts(path: &str) -> bool {
-    path.ends_with("/usage/credits") || path.ends_with("/usage/conversations")
-}
-
-#[cfg(feature = "ssr")]
-fn page_path() -> String {
-    request_path()
-}
-
-#[cfg(not(feature = "ssr"))]
-fn page_path() -> String {
-    String::new()
 }
 
 /// What the document head carries for this request's session.
