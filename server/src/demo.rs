@@ -11,7 +11,7 @@ use app::domain::calendar::{BillingCycle, Calendar, WeekStart};
 use app::domain::ledger::Action;
 use app::model::{AccountManager, Plan, Price};
 
-use crate::api::validate::canonical;
+use crate::canonical::canonical;
 use crate::store::{AlertsPatch, GrantInput, Member, NewEvent, Store, StoreResult, WorkspaceInput};
 
 /// The demo workspace's id.

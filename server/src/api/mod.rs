@@ -32,12 +32,13 @@ use app::domain::ledger::Action;
 use app::model::{AccountManager, Metric, Plan, UsageQuery};
 use app::query::{is_valid_id, parse_usage_query, API_FILTERS};
 
+use crate::canonical::canonical;
 use crate::store::{
     ChargeOutcome, Charged, GrantInput, Granted, Member, Names, NewEvent, Workspace, WorkspaceInput,
 };
 use crate::AppState;
 use error::{ApiError, ApiResult, FieldError};
-use validate::{canonical, Checker};
+use validate::{AtLeast, Checker, Field, MaxChars};
 
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;

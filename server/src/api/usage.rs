@@ -21,12 +21,12 @@ pub async fn post_grant(
     let value = body.json()?;
     let mut c = Checker::default();
     let grant = c.object(&value, "").and_then(|m| {
-        let id = c.id(m, "", "id", true);
-        let kind = c.choice(m, "", "kind", true, &["add_on", "rollover"]);
-        let credits = c.integer(m, "", "credits", true, 1);
-        let note = c.text(m, "", "note", false, 1000);
+        let id = c.id(Field::required(m, "id"));
+        let kind = c.choice(Field::required(m, "kind"), &["add_on", "rollover"]);
+        let credits = c.integer(Field::required(m, "credits"), AtLeast::ONE);
+        let note = c.text(Field::optional(m, "note"), MaxChars::NOTE);
         let price = if m.get("price").is_some_and(|p| !p.is_null()) {
-            c.price(m, "", "price", false)
+            c.price(Field::optional(m, "price"))
         } else {
             None
         };
@@ -78,15 +78,17 @@ fn read_spend(
             }
         },
     };
-    let credits = c.integer(m, prefix, "credits", true, 1);
-    let user = c.id(m, prefix, "user_id", true).and_then(|u| {
-        if known.has_user(&u) {
-            Some(u)
-        } else {
-            c.fail(path("user_id"), "no such user in this workspace");
-            None
-        }
-    });
+    let credits = c.integer(Field::required(m, "credits").under(prefix), AtLeast::ONE);
+    let user = c
+        .id(Field::required(m, "user_id").under(prefix))
+        .and_then(|u| {
+            if known.has_user(&u) {
+                Some(u)
+            } else {
+                c.fail(path("user_id"), "no such user in this workspace");
+                None
+            }
+        });
     Some((action?, credits?, user?))
 }
 
@@ -101,7 +103,7 @@ fn known_campaign(
     if !present && !required {
         return Some(None);
     }
-    let id = c.id(m, prefix, "campaign_id", required)?;
+    let id = c.id(Field::required_if(m, "campaign_id", required).under(prefix))?;
     if known.has_campaign(&id) {
         Some(Some(id))
     } else {
@@ -127,7 +129,7 @@ fn known_identity(
     if !present && !required {
         return Some(None);
     }
-    let id = c.id(m, prefix, "identity_id", required)?;
+    let id = c.id(Field::required_if(m, "identity_id", required).under(prefix))?;
     if known.has_identity(&id) {
         Some(Some(id))
     } else {
@@ -150,31 +152,33 @@ fn read_event(
     now: DateTime<Utc>,
 ) -> Option<NewEvent> {
     let m = c.object(v, prefix)?;
-    let id = c.id(m, prefix, "id", true);
-    let kind = c.choice(m, prefix, "type", true, &["credits", "conversation"]);
-    let occurred_at =
-        c.text(m, prefix, "occurred_at", true, 64).and_then(
-            |s| match DateTime::parse_from_rfc3339(&s) {
-                Ok(t)
-                    if t.with_timezone(&Utc)
-                        > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) =>
-                {
-                    c.fail(
-                        format!("{prefix}.occurred_at"),
-                        "must not be more than 5 minutes in the future",
-                    );
-                    None
-                }
-                Ok(t) => Some(t.with_timezone(&Utc)),
-                Err(_) => {
-                    c.fail(
-                        format!("{prefix}.occurred_at"),
-                        "must be an RFC 3339 timestamp with an offset",
-                    );
-                    None
-                }
-            },
-        );
+    let id = c.id(Field::required(m, "id").under(prefix));
+    let kind = c.choice(
+        Field::required(m, "type").under(prefix),
+        &["credits", "conversation"],
+    );
+    let occurred_at = c
+        .text(
+            Field::required(m, "occurred_at").under(prefix),
+            MaxChars::TIMESTAMP,
+        )
+        .and_then(|s| match DateTime::parse_from_rfc3339(&s) {
+            Ok(t) if t.with_timezone(&Utc) > now + Duration::minutes(FUTURE_TOLERANCE_MINUTES) => {
+                c.fail(
+                    format!("{prefix}.occurred_at"),
+                    "must not be more than 5 minutes in the future",
+                );
+                None
+            }
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                c.fail(
+                    format!("{prefix}.occurred_at"),
+                    "must be an RFC 3339 timestamp with an offset",
+                );
+                None
+            }
+        });
     let event = match kind.as_deref() {
         Some("credits") => {
             let spend = read_spend(c, m, prefix, known);
@@ -338,7 +342,7 @@ pub async fn post_charge(
 fn read_charge(value: &Value, known: &Names, now: DateTime<Utc>) -> ApiResult<NewEvent> {
     let mut c = Checker::default();
     let event = c.object(value, "").and_then(|m| {
-        let id = c.id(m, "", "id", true);
+        let id = c.id(Field::required(m, "id"));
         let spend = read_spend(&mut c, m, "", known);
         let campaign = known_campaign(&mut c, m, "", false, known);
         let identity = known_identity(&mut c, m, "", false, known);

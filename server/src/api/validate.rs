@@ -19,6 +19,79 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
+/// A field of a body, by name: the object it is in, that object's path
+/// (for error paths such as `plan.name`), its key, and whether the body
+/// must have it.
+#[derive(Clone, Copy)]
+pub struct Field<'a> {
+    object: &'a Map<String, Value>,
+    prefix: &'a str,
+    key: &'a str,
+    required: bool,
+}
+
+impl<'a> Field<'a> {
+    /// A field the body must have.
+    pub fn required(object: &'a Map<String, Value>, key: &'a str) -> Self {
+        Self::required_if(object, key, true)
+    }
+
+    /// A field the body may leave out (or send as `null`).
+    pub fn optional(object: &'a Map<String, Value>, key: &'a str) -> Self {
+        Self::required_if(object, key, false)
+    }
+
+    /// A field the body must have when `required` is true.
+    pub fn required_if(object: &'a Map<String, Value>, key: &'a str, required: bool) -> Self {
+        Self {
+            object,
+            prefix: "",
+            key,
+            required,
+        }
+    }
+
+    /// The field of a nested object, whose path is `prefix`.
+    pub fn under(self, prefix: &'a str) -> Self {
+        Self { prefix, ..self }
+    }
+
+    /// The field's path in error messages.
+    pub fn path(&self) -> String {
+        join(self.prefix, self.key)
+    }
+}
+
+/// The most characters a text field may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct MaxChars(pub usize);
+
+impl MaxChars {
+    /// Names of workspaces, plans, people, campaigns, identities.
+    pub const NAME: Self = Self(200);
+    /// An IANA time-zone name.
+    pub const TIMEZONE: Self = Self(64);
+    /// An RFC 3339 instant.
+    pub const TIMESTAMP: Self = Self(64);
+    /// A grant's note.
+    pub const NOTE: Self = Self(1_000);
+    /// An ISO 4217 currency code.
+    pub const CURRENCY: Self = Self(3);
+    /// An email address (RFC 5321's limit).
+    pub const EMAIL: Self = Self(254);
+}
+
+/// The least an integer field may be (and at most 10^12, far past any plan).
+#[derive(Debug, Clone, Copy)]
+pub struct AtLeast(pub i64);
+
+impl AtLeast {
+    /// Counts that may be zero (credits of a plan, identities included, cents).
+    pub const ZERO: Self = Self(0);
+    /// Counts that must be positive (credits of a grant or an event).
+    pub const ONE: Self = Self(1);
+}
+
 impl Checker {
     /// Records an error.
     pub fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -39,17 +112,11 @@ impl Checker {
         }
     }
 
-    fn present<'a>(
-        &mut self,
-        m: &'a Map<String, Value>,
-        prefix: &str,
-        key: &str,
-        required: bool,
-    ) -> Option<&'a Value> {
-        match m.get(key) {
+    fn present<'a>(&mut self, f: Field<'a>) -> Option<&'a Value> {
+        match f.object.get(f.key) {
             None | Some(Value::Null) => {
-                if required {
-                    self.fail(join(prefix, key), "is required");
+                if f.required {
+                    self.fail(f.path(), "is required");
                 }
                 None
             }
@@ -58,88 +125,53 @@ impl Checker {
     }
 
     /// A string of 1..=max characters (trimmed of nothing).
-    pub fn text(
-        &mut self,
-        m: &Map<String, Value>,
-        prefix: &str,
-        key: &str,
-        required: bool,
-        max: usize,
-    ) -> Option<String> {
-        let v = self.present(m, prefix, key, required)?;
+    pub fn text(&mut self, f: Field<'_>, max: MaxChars) -> Option<String> {
+        let v = self.present(f)?;
         match v.as_str() {
             Some(s) if s.trim().is_empty() => {
-                self.fail(join(prefix, key), "must not be empty");
+                self.fail(f.path(), "must not be empty");
                 None
             }
-            Some(s) if s.chars().count() > max => {
-                self.fail(
-                    join(prefix, key),
-                    format!("must be at most {max} characters"),
-                );
+            Some(s) if s.chars().count() > max.0 => {
+                self.fail(f.path(), format!("must be at most {} characters", max.0));
                 None
             }
             Some(s) => Some(s.to_string()),
             None => {
-                self.fail(join(prefix, key), "must be a string");
+                self.fail(f.path(), "must be a string");
                 None
             }
         }
     }
 
     /// A platform id.
-    pub fn id(
-        &mut self,
-        m: &Map<String, Value>,
-        prefix: &str,
-        key: &str,
-        required: bool,
-    ) -> Option<String> {
-        let v = self.present(m, prefix, key, required)?;
+    pub fn id(&mut self, f: Field<'_>) -> Option<String> {
+        let v = self.present(f)?;
         match v.as_str() {
             Some(s) if is_valid_id(s) => Some(s.to_string()),
             _ => {
-                self.fail(
-                    join(prefix, key),
-                    "must be 1-64 characters of A-Z a-z 0-9 _ . : -",
-                );
+                self.fail(f.path(), "must be 1-64 characters of A-Z a-z 0-9 _ . : -");
                 None
             }
         }
     }
 
     /// One of `allowed`.
-    pub fn choice(
-        &mut self,
-        m: &Map<String, Value>,
-        prefix: &str,
-        key: &str,
-        required: bool,
-        allowed: &[&str],
-    ) -> Option<String> {
-        let v = self.present(m, prefix, key, required)?;
+    pub fn choice(&mut self, f: Field<'_>, allowed: &[&str]) -> Option<String> {
+        let v = self.present(f)?;
         match v.as_str() {
             Some(s) if allowed.contains(&s) => Some(s.to_string()),
             _ => {
-                self.fail(
-                    join(prefix, key),
-                    format!("must be one of: {}", allowed.join(", ")),
-                );
+                self.fail(f.path(), format!("must be one of: {}", allowed.join(", ")));
                 None
             }
         }
     }
 
     /// An integer of at least `min` (and at most 10^12, far past any plan).
-    pub fn integer(
-        &mut self,
-        m: &Map<String, Value>,
-        prefix: &str,
-        key: &str,
-        required: bool,
-        min: i64,
-    ) -> Option<i64> {
-        let v = self.present(m, prefix, key, required)?;
+    pub fn integer(&mut self, f: Field<'_>, min: AtLeast) -> Option<i64> {
+        let v = self.present(f)?;
+        let min = min.0;
         let what = if min > 0 {
             "must be a positive integer"
         } else {
@@ -148,21 +180,15 @@ impl Checker {
         match v.as_i64() {
             Some(n) if n >= min && n <= 1_000_000_000_000 => Some(n),
             _ => {
-                self.fail(join(prefix, key), what);
+                self.fail(f.path(), what);
                 None
             }
         }
     }
 
     /// An email address (a plain shape check).
-    pub fn email(
-        &mut self,
-        m: &Map<String, Value>,
-        prefix: &str,
-        key: &str,
-        required: bool,
-    ) -> Option<String> {
-        let s = self.text(m, prefix, key, required, 254)?;
+    pub fn email(&mut self, f: Field<'_>) -> Option<String> {
+        let s = self.text(f, MaxChars::EMAIL)?;
         let ok = match s.split_once('@') {
             Some((local, domain)) => {
                 !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
@@ -172,35 +198,29 @@ impl Checker {
         if ok {
             Some(s)
         } else {
-            self.fail(join(prefix, key), "must be an email address");
+            self.fail(f.path(), "must be an email address");
             None
         }
     }
 
     /// A nested object.
-    pub fn nested<'a>(
-        &mut self,
-        m: &'a Map<String, Value>,
-        prefix: &str,
-        key: &str,
-        required: bool,
-    ) -> Option<&'a Map<String, Value>> {
-        let v = self.present(m, prefix, key, required)?;
-        self.object(v, &join(prefix, key))
+    pub fn nested<'a>(&mut self, f: Field<'a>) -> Option<&'a Map<String, Value>> {
+        let v = self.present(f)?;
+        self.object(v, &f.path())
     }
 
     /// A price object: `amount_cents` ≥ 0 and an ISO 4217 `currency`.
-    pub fn price(
-        &mut self,
-        m: &Map<String, Value>,
-        prefix: &str,
-        key: &str,
-        required: bool,
-    ) -> Option<app::model::Price> {
-        let p = self.nested(m, prefix, key, required)?;
-        let path = join(prefix, key);
-        let amount = self.integer(p, &path, "amount_cents", true, 0);
-        let currency = self.text(p, &path, "currency", true, 3);
+    pub fn price(&mut self, f: Field<'_>) -> Option<app::model::Price> {
+        let p = self.nested(f)?;
+        let path = f.path();
+        let amount = self.integer(
+            Field::required(p, "amount_cents").under(&path),
+            AtLeast::ZERO,
+        );
+        let currency = self.text(
+            Field::required(p, "currency").under(&path),
+            MaxChars::CURRENCY,
+        );
         let currency = currency.and_then(|c| {
             if iso_currency::Currency::from_code(&c).is_some() {
                 Some(c)
@@ -221,14 +241,9 @@ impl Checker {
     /// The workspace's `alerts` settings (API.md, "Alerts"), as a patch:
     /// a field left out keeps the stored value. `thresholds` are 0 to 5
     /// distinct integers from 1 to 100; `runout_forecast` a boolean.
-    pub fn alerts(
-        &mut self,
-        m: &Map<String, Value>,
-        prefix: &str,
-        key: &str,
-    ) -> Option<crate::store::AlertsPatch> {
-        let a = self.nested(m, prefix, key, false)?;
-        let path = join(prefix, key);
+    pub fn alerts(&mut self, f: Field<'_>) -> Option<crate::store::AlertsPatch> {
+        let a = self.nested(f)?;
+        let path = f.path();
         let mut patch = crate::store::AlertsPatch::default();
         let list_path = join(&path, "thresholds");
         match a.get("thresholds") {
@@ -291,85 +306,25 @@ impl Checker {
     }
 }
 
-/// The value as canonical text: keys sorted, nulls dropped, so that two
-/// bodies with the same JSON values compare equal.
-pub fn canonical(v: &Value) -> String {
-    fn strip(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => {
-                let mut sorted: Vec<(&String, &Value)> =
-                    m.iter().filter(|(_, v)| !v.is_null()).collect();
-                sorted.sort_by(|a, b| a.0.cmp(b.0));
-                let mut out = Map::new();
-                for (k, v) in sorted {
-                    out.insert(k.clone(), strip(v));
-                }
-                Value::Object(out)
-            }
-            Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
-            other => other.clone(),
-        }
-    }
-    fn write(v: &Value, out: &mut String) {
-        match v {
-            Value::Object(m) => {
-                let mut keys: Vec<&String> = m.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(&Value::String((*k).clone()).to_string());
-                    out.push(':');
-                    if let Some(v) = m.get(*k) {
-                        write(v, out);
-                    }
-                }
-                out.push('}');
-            }
-            Value::Array(a) => {
-                out.push('[');
-                for (i, v) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write(v, out);
-                }
-                out.push(']');
-            }
-            other => out.push_str(&other.to_string()),
-        }
-    }
-    let mut out = String::new();
-    write(&strip(v), &mut out);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     #[test]
-    fn canonical_ignores_order_and_nulls() {
-        let a = json!({"b": 1, "a": {"y": [1, 2], "x": null}});
-        let b = json!({"a": {"y": [1, 2]}, "b": 1});
-        assert_eq!(canonical(&a), canonical(&b));
-        assert_ne!(
-            canonical(&a),
-            canonical(&json!({"b": 2, "a": {"y": [1, 2]}}))
-        );
-    }
-
-    #[test]
     fn errors_carry_paths() {
         let mut c = Checker::default();
         let v = json!({"plan": {"monthly_credits": -1, "price": {"amount_cents": 1, "currency": "XXQ"}}});
         let m = c.object(&v, "").cloned().unwrap_or_default();
-        let plan = c.nested(&m, "", "plan", true).cloned().unwrap_or_default();
-        c.integer(&plan, "plan", "monthly_credits", true, 0);
-        c.price(&plan, "plan", "price", true);
+        let plan = c
+            .nested(Field::required(&m, "plan"))
+            .cloned()
+            .unwrap_or_default();
+        c.integer(
+            Field::required(&plan, "monthly_credits").under("plan"),
+            AtLeast::ZERO,
+        );
+        c.price(Field::required(&plan, "price").under("plan"));
         let paths: Vec<String> = c.errors.iter().map(|e| e.path.clone()).collect();
         assert_eq!(paths, vec!["plan.monthly_credits", "plan.price.currency"]);
     }

@@ -7,28 +7,36 @@ fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
     let Some(m) = c.object(body, "") else {
         return checked(c, None);
     };
-    let name = c.text(m, "", "name", true, 200);
-    let tz = c.text(m, "", "timezone", true, 64).and_then(|t| {
-        let tz = parse_timezone(&t);
-        if tz.is_none() {
-            c.fail(
-                "timezone",
-                "must be an IANA time zone, such as Europe/Madrid",
-            );
-        }
-        tz
-    });
+    let name = c.text(Field::required(m, "name"), MaxChars::NAME);
+    let tz = c
+        .text(Field::required(m, "timezone"), MaxChars::TIMEZONE)
+        .and_then(|t| {
+            let tz = parse_timezone(&t);
+            if tz.is_none() {
+                c.fail(
+                    "timezone",
+                    "must be an IANA time zone, such as Europe/Madrid",
+                );
+            }
+            tz
+        });
     let week_start = match m.get("week_start") {
         None | Some(Value::Null) => Some(WeekStart::Monday),
         Some(_) => c
-            .choice(m, "", "week_start", false, &["monday", "sunday"])
+            .choice(Field::optional(m, "week_start"), &["monday", "sunday"])
             .and_then(|w| WeekStart::parse(&w)),
     };
-    let plan = c.nested(m, "", "plan", true).and_then(|p| {
-        let name = c.text(p, "plan", "name", true, 200);
-        let monthly = c.integer(p, "plan", "monthly_credits", true, 0);
-        let identities = c.integer(p, "plan", "identities_included", true, 0);
-        let price = c.price(p, "plan", "price", true);
+    let plan = c.nested(Field::required(m, "plan")).and_then(|p| {
+        let name = c.text(Field::required(p, "name").under("plan"), MaxChars::NAME);
+        let monthly = c.integer(
+            Field::required(p, "monthly_credits").under("plan"),
+            AtLeast::ZERO,
+        );
+        let identities = c.integer(
+            Field::required(p, "identities_included").under("plan"),
+            AtLeast::ZERO,
+        );
+        let price = c.price(Field::required(p, "price").under("plan"));
         Some(Plan {
             name: name?,
             monthly_credits: monthly?,
@@ -38,16 +46,21 @@ fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
     });
     let account_manager = match m.get("account_manager") {
         None | Some(Value::Null) => Some(None),
-        Some(_) => c.nested(m, "", "account_manager", false).and_then(|am| {
-            let name = c.text(am, "account_manager", "name", true, 200);
-            let email = c.email(am, "account_manager", "email", true);
-            Some(Some(AccountManager {
-                name: name?,
-                email: email?,
-            }))
-        }),
+        Some(_) => c
+            .nested(Field::optional(m, "account_manager"))
+            .and_then(|am| {
+                let name = c.text(
+                    Field::required(am, "name").under("account_manager"),
+                    MaxChars::NAME,
+                );
+                let email = c.email(Field::required(am, "email").under("account_manager"));
+                Some(Some(AccountManager {
+                    name: name?,
+                    email: email?,
+                }))
+            }),
     };
-    let alerts = c.alerts(m, "", "alerts");
+    let alerts = c.alerts(Field::optional(m, "alerts"));
     let input = (|| {
         Some(WorkspaceInput {
             name: name?,
@@ -143,9 +156,9 @@ pub async fn put_user(
     body: RawBody,
 ) -> ApiResult<Response> {
     put_member(&state, &ws, &id, "user_id", &body, |c, m, _| {
-        let name = c.text(m, "", "name", true, 200);
-        let email = c.email(m, "", "email", true);
-        let role = c.choice(m, "", "role", true, &["admin", "member"]);
+        let name = c.text(Field::required(m, "name"), MaxChars::NAME);
+        let email = c.email(Field::required(m, "email"));
+        let role = c.choice(Field::required(m, "role"), &["admin", "member"]);
         Some(Member::User {
             name: name?,
             email: email?,
@@ -169,9 +182,9 @@ pub async fn put_identity(
     body: RawBody,
 ) -> ApiResult<Response> {
     put_member(&state, &ws, &id, "identity_id", &body, |c, m, known| {
-        let name = c.text(m, "", "name", true, 200);
-        let channel = c.choice(m, "", "channel", true, &["linkedin", "email"]);
-        let user_id = c.id(m, "", "user_id", true).and_then(|u| {
+        let name = c.text(Field::required(m, "name"), MaxChars::NAME);
+        let channel = c.choice(Field::required(m, "channel"), &["linkedin", "email"]);
+        let user_id = c.id(Field::required(m, "user_id")).and_then(|u| {
             if known.has_user(&u) {
                 Some(u)
             } else {
@@ -202,8 +215,11 @@ pub async fn put_campaign(
     body: RawBody,
 ) -> ApiResult<Response> {
     put_member(&state, &ws, &id, "campaign_id", &body, |c, m, _| {
-        let name = c.text(m, "", "name", true, 200);
-        let status = c.choice(m, "", "status", true, &["active", "paused", "archived"]);
+        let name = c.text(Field::required(m, "name"), MaxChars::NAME);
+        let status = c.choice(
+            Field::required(m, "status"),
+            &["active", "paused", "archived"],
+        );
         Some(Member::Campaign {
             name: name?,
             status: status?,
