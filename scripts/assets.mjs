@@ -45,16 +45,27 @@ sizes.css = { name: 'credits.css', raw: css.length, br: brotliCompressSync(css).
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 console.log('first-view assets (brotli):');
 for (const [key, s] of Object.entries(sizes)) console.log(`  ${key.padEnd(8)} ${s.name.padEnd(34)} ${kb(s.raw).padStart(10)} raw ${kb(s.br).padStart(9)} br ${kb(s.gz).padStart(9)} gz`);
+// Each budget has its target and a ceiling: the build always fails past the
+// ceiling (what the bundle measures now, with a little room), so it cannot
+// grow unseen while it still misses its target; CREDITS_ENFORCE_BUDGETS=1
+// fails past the target as well.
 const budgets = [
-  ['WASM + glue', sizes.wasm.br + sizes.js.br, 200 * 1024],
-  ['charts', sizes.echarts.br, 150 * 1024],
-  ['first view (CSS, JS, WASM, charts; HTML is ~10 KB more)', sizes.wasm.br + sizes.js.br + sizes.echarts.br + sizes.css.br, 400 * 1024],
+  ['WASM + glue', sizes.wasm.br + sizes.js.br, 200 * 1024, 340 * 1024],
+  ['charts', sizes.echarts.br, 150 * 1024, 150 * 1024],
+  ['first view (CSS, JS, WASM, charts; HTML is ~10 KB more)', sizes.wasm.br + sizes.js.br + sizes.echarts.br + sizes.css.br, 400 * 1024, 495 * 1024],
 ];
 let over = 0;
-for (const [what, size, budget] of budgets) {
+let pastCeiling = 0;
+for (const [what, size, budget, ceiling] of budgets) {
   const ok = size <= budget;
   if (!ok) over++;
-  console.log(`  budget ${what}: ${kb(size)} of ${kb(budget)} ${ok ? 'ok' : 'OVER'}`);
+  if (size > ceiling) pastCeiling++;
+  const state = ok ? 'ok' : size > ceiling ? `OVER, and past its ceiling of ${kb(ceiling)}` : `OVER (ceiling ${kb(ceiling)})`;
+  console.log(`  budget ${what}: ${kb(size)} of ${kb(budget)} ${state}`);
+}
+if (pastCeiling) {
+  console.error(`${pastCeiling} asset budget(s) past their ceiling: the bundle grew`);
+  process.exit(1);
 }
 if (over && process.env.CREDITS_ENFORCE_BUDGETS === '1') {
   console.error(`${over} budget(s) exceeded`);
