@@ -82,11 +82,22 @@ pub async fn session_from_handoff(
     })
 }
 
-/// Opens a session; returns its token.
+/// Opens a session; returns its token (the store keeps only its hash).
 pub async fn open_session(store: &Store, session: &Session) -> Result<String, StoreError> {
+    open_session_for(store, session, chrono::Duration::hours(SESSION_HOURS)).await
+}
+
+/// Opens a session that lasts `ttl`; returns its token.
+pub async fn open_session_for(
+    store: &Store,
+    session: &Session,
+    ttl: chrono::Duration,
+) -> Result<String, StoreError> {
+    let token = crate::auth::new_session_token();
     store
-        .create_session(session, chrono::Duration::hours(SESSION_HOURS), Utc::now())
-        .await
+        .create_session(&crate::auth::token_hash(&token), session, ttl, Utc::now())
+        .await?;
+    Ok(token)
 }
 
 /// Where a sign-in may send the browser: a dashboard path, nothing else.

@@ -5,24 +5,24 @@ use super::*;
 impl Store {
     // ---- sessions ---------------------------------------------------------
 
-    /// Opens a session for a user of a workspace; returns the session token
-    /// (only its hash is stored).
+    /// Stores a session for a user of a workspace under the hash of its
+    /// token (the token itself is minted, and kept, by the caller: the
+    /// sign-in).
     pub async fn create_session(
         &self,
+        token_hash: &str,
         session: &Session,
         ttl: chrono::Duration,
         now: DateTime<Utc>,
-    ) -> StoreResult<String> {
-        let token = crate::auth::new_session_token();
-        let hash = crate::auth::token_hash(&token);
-        let hash = &hash;
+    ) -> StoreResult<()> {
+        let hash = token_hash;
         self.write(|mut tx| async move {
             let result = async {
             sqlx::query(
                 "INSERT INTO sessions (token_hash, workspace_id, user_id, embedded, theme, locale, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
-            .bind(hash.clone())
+            .bind(hash.to_string())
             .bind(session.workspace_id.clone())
             .bind(session.user_id.clone())
             .bind(i64::from(session.embedded))
@@ -42,8 +42,7 @@ impl Store {
         .await;
         (tx, result)
         })
-        .await?;
-        Ok(token)
+        .await
     }
 
     /// The live session of a token, if any.

@@ -215,11 +215,13 @@ impl TestApp {
             theme: None,
             locale: None,
         };
-        let token = self
-            .store
-            .create_session(&session, chrono::Duration::hours(1), Utc::now())
-            .await
-            .expect("session");
+        let token = credits_server::signin::open_session_for(
+            &self.store,
+            &session,
+            chrono::Duration::hours(1),
+        )
+        .await
+        .expect("session");
         format!("credits_session={token}")
     }
 
