@@ -152,12 +152,16 @@ pub fn local_timestamp(rfc3339: &str, timezone: &str) -> String {
         return rfc3339.to_string();
     };
     match timezone.parse::<chrono_tz::Tz>() {
-        Ok(tz) => t
-            .with_timezone(&tz)
-            .format("%-d %b %Y, %H:%M %Z")
-            .to_string(),
+        Ok(tz) => local_time(t.with_timezone(&chrono::Utc), tz),
         Err(_) => timestamp(rfc3339),
     }
+}
+
+/// An instant in a zone, naming the zone: "25 Nov 2026, 11:00 CET".
+pub fn local_time(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
+    t.with_timezone(&tz)
+        .format("%-d %b %Y, %H:%M %Z")
+        .to_string()
 }
 
 /// An RFC 3339 instant as "25 Nov 2026, 10:00 UTC" (the text itself when unreadable).

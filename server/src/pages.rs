@@ -138,21 +138,18 @@ impl StoreSource {
             runs_out_on,
             cycle_alerts: alerts
                 .iter()
-                .map(|(a, d)| {
-                    let created_at = a
+                .map(|(a, d)| app::model::AlertItem {
+                    id: a.id.clone(),
+                    kind: a.kind.key().to_string(),
+                    percent: a.percent,
+                    used: a.used,
+                    granted: a.granted,
+                    runs_out_on: a.runs_out_on,
+                    created_at: a
                         .created_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-                    app::model::AlertItem {
-                        id: a.id.clone(),
-                        kind: a.kind.key().to_string(),
-                        percent: a.percent,
-                        used: a.used,
-                        granted: a.granted,
-                        runs_out_on: a.runs_out_on,
-                        created_local: local_timestamp(&created_at, ws.tz.name()),
-                        created_at,
-                        delivery: crate::api::alerts::delivery_status(self.webhook, d).to_string(),
-                    }
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    created_local: app::format::local_time(a.created_at, ws.tz),
+                    delivery: crate::api::alerts::delivery_status(self.webhook, d).to_string(),
                 })
                 .collect(),
             can_edit: self.is_admin(workspace_id, user_id).await?,
