@@ -165,7 +165,8 @@ pub mod options {
     use serde_json::json;
 
     use super::*;
-    use crate::model::{ChartOptions, Directory, Named};
+    use crate::model::{ChartOptions, Dimension, Directory};
+    use crate::rows::label_of;
 
     /// Short day labels for the x axis: "24 Nov".
     fn day_labels(days: &[String]) -> Vec<String> {
@@ -305,37 +306,21 @@ pub mod options {
         }
     }
 
-    /// An action's label for a chart ("None" where there is none).
-    fn action_label(key: Option<&str>) -> String {
-        key.and_then(Action::parse).map_or_else(
-            || key.unwrap_or("None").to_string(),
-            |a| a.label().to_string(),
-        )
-    }
-
-    /// A user's, campaign's or identity's name for a chart.
-    fn name_in(names: &[Named], key: Option<&str>) -> String {
-        match key {
-            Some(k) => names
-                .iter()
-                .find(|n| n.id == k)
-                .map_or_else(|| k.to_string(), |n| n.name.clone()),
-            None => "None".into(),
-        }
-    }
-
     /// The Credits tab's charts: credits per day by action and by user.
     pub fn credits_charts(
         by_day_action: &Report,
         by_day_user: &Report,
         dir: &Directory,
     ) -> (ChartOptions, ChartOptions) {
-        let (days, actions) = daily_series(by_day_action, &action_label, &|k| {
-            action_color(k.unwrap_or("")).to_string()
-        });
-        let (user_days, users) = daily_series(by_day_user, &|k| name_in(&dir.users, k), &|k| {
-            member_color(&dir.users, k)
-        });
+        let (days, actions) = daily_series(
+            by_day_action,
+            &|k| label_of(Dimension::Action, k, dir),
+            &|k| action_color(k.unwrap_or("")).to_string(),
+        );
+        let (user_days, users) =
+            daily_series(by_day_user, &|k| label_of(Dimension::User, k, dir), &|k| {
+                member_color(&dir.users, k)
+            });
         (
             with_axes(&stacked_bars(&days, &actions)),
             with_axes(&stacked_bars(&user_days, &users)),
@@ -350,12 +335,7 @@ pub mod options {
         by_identity: &Report,
         dir: &Directory,
     ) -> [ChartOptions; 3] {
-        let days: Vec<String> = by_day
-            .rows
-            .iter()
-            .map(|r| r.keys.first().cloned().flatten().unwrap_or_default())
-            .collect();
-        let values: Vec<i64> = by_day.rows.iter().map(|r| r.value).collect();
+        let (days, values) = daily_points(by_day);
         let campaigns = top_with_other(&by_campaign.rows, PIE_SLICES);
         let identities = top_with_other(&by_identity.rows, PIE_SLICES);
         [
@@ -368,6 +348,18 @@ pub mod options {
             })),
         ]
     }
+}
+
+/// The days and values of a `day` report, in its (date) order.
+pub fn daily_points(by_day: &Report) -> (Vec<String>, Vec<i64>) {
+    by_day
+        .rows
+        .iter()
+        .map(|r| {
+            let day = r.keys.first().cloned().flatten().unwrap_or_default();
+            (day, r.value)
+        })
+        .unzip()
 }
 
 /// Slices a pie shows before "Other".

@@ -6,13 +6,31 @@ use std::collections::BTreeMap;
 
 use crate::domain::calendar::DateRange;
 use crate::domain::ledger::{Action, Category};
-use crate::model::{Dimension, GroupRow};
+use crate::model::{Dimension, Directory, GroupRow, Named};
 
 /// The current names of a workspace's users, campaigns and identities.
 pub trait Labels {
     fn user(&self, id: &str) -> Option<&str>;
     fn campaign(&self, id: &str) -> Option<&str>;
     fn identity(&self, id: &str) -> Option<&str>;
+}
+
+/// The directory the pages carry labels their rows and series (a linear
+/// search: a workspace has tens of users, campaigns and identities).
+impl Labels for Directory {
+    fn user(&self, id: &str) -> Option<&str> {
+        name_of(&self.users, id)
+    }
+    fn campaign(&self, id: &str) -> Option<&str> {
+        name_of(&self.campaigns, id)
+    }
+    fn identity(&self, id: &str) -> Option<&str> {
+        name_of(&self.identities, id)
+    }
+}
+
+fn name_of<'a>(names: &'a [Named], id: &str) -> Option<&'a str> {
+    names.iter().find(|n| n.id == id).map(|n| n.name.as_str())
 }
 
 /// The current label of a key: an action's or category's label, a name

@@ -12,7 +12,9 @@ use super::filters::FilterBar;
 use super::nav::{tab_path, Tab};
 use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
 use super::table::{SortableTable, TableRow};
-use crate::charts::{credits_per_conversation, member_color, top_with_other, PIE_SLICES};
+use crate::charts::{
+    credits_per_conversation, daily_points, member_color, top_with_other, PIE_SLICES,
+};
 use crate::format::{date_range, thousands};
 use crate::model::{ConversationsView, Named, Report};
 use crate::rpc::get_conversations_view;
@@ -118,13 +120,7 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
     let path = tab_path(Tab::Conversations);
     let navigate = use_navigate();
     let dark = use_dark_theme();
-    let days: Vec<String> = v
-        .by_day
-        .rows
-        .iter()
-        .map(|r| r.keys.first().cloned().flatten().unwrap_or_default())
-        .collect();
-    let values: Vec<i64> = v.by_day.rows.iter().map(|r| r.value).collect();
+    let (days, values) = daily_points(&v.by_day);
     let campaign_slices = top_with_other(&v.by_campaign.rows, PIE_SLICES);
     let identity_slices = top_with_other(&v.by_identity.rows, PIE_SLICES);
 
