@@ -8,22 +8,30 @@ use crate::domain::ledger::CycleCredits;
 
 /// A price in minor units of an ISO 4217 currency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Price {
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub amount_cents: i64,
+    /// ISO 4217 code.
+    #[cfg_attr(feature = "ssr", schema(example = "EUR"))]
     pub currency: String,
 }
 
 /// A workspace's plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Plan {
     pub name: String,
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub monthly_credits: i64,
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub identities_included: i64,
     pub price: Price,
 }
 
 /// The person who handles plan changes and top-ups.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AccountManager {
     pub name: String,
     pub email: String,
@@ -31,6 +39,7 @@ pub struct AccountManager {
 
 /// The current billing cycle as the summary shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CycleInfo {
     pub start: NaiveDate,
     pub end: NaiveDate,
@@ -40,13 +49,16 @@ pub struct CycleInfo {
 
 /// Credits of the current cycle, as in API.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreditsInfo {
     pub plan: i64,
     pub add_on: i64,
     pub rollover: i64,
     pub granted: i64,
     pub used: i64,
+    /// `max(0, granted - used)`
     pub left: i64,
+    /// `max(0, used - granted)`
     pub overage: i64,
 }
 
@@ -66,6 +78,7 @@ impl From<CycleCredits> for CreditsInfo {
 
 /// `GET /summary`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Summary {
     pub workspace_id: String,
     pub timezone: String,
@@ -140,6 +153,7 @@ pub struct AlertsInfo {
 
 /// What a request to the account manager asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Intent {
     ChangePlan,
@@ -302,6 +316,7 @@ pub struct UsageQuery {
 
 /// The period a report covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PeriodInfo {
     pub name: String,
     pub from: NaiveDate,
@@ -338,40 +353,6 @@ pub struct Report {
     pub group_by: Vec<Dimension>,
     pub total: i64,
     pub rows: Vec<GroupRow>,
-}
-
-impl Report {
-    /// The report as API.md's JSON: one field per grouped dimension, a
-    /// label for a single non-day dimension, and the metric's value.
-    pub fn to_api_json(&self) -> serde_json::Value {
-        let rows: Vec<serde_json::Value> = self
-            .rows
-            .iter()
-            .map(|row| {
-                let mut m = serde_json::Map::new();
-                for (dim, key) in self.group_by.iter().zip(&row.keys) {
-                    m.insert(
-                        dim.field().to_string(),
-                        key.clone()
-                            .map_or(serde_json::Value::Null, serde_json::Value::String),
-                    );
-                }
-                if let Some(label) = &row.label {
-                    m.insert("label".into(), serde_json::Value::String(label.clone()));
-                }
-                m.insert(
-                    self.metric.field().into(),
-                    serde_json::Value::from(row.value),
-                );
-                serde_json::Value::Object(m)
-            })
-            .collect();
-        serde_json::json!({
-            "period": self.period,
-            "total": self.total,
-            "rows": rows,
-        })
-    }
 }
 
 /// A user, campaign or identity for filters and tables, by its current name.

@@ -11,15 +11,16 @@ use app::model::{
 };
 use app::rpc::ssr::{CurrentUser, CurrentWorkspace, PageSession, Source, UsageSource};
 use app::{shell, App, ShellOptions};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list_with_exclusions, LeptosRoutes};
 
+use crate::signin;
+use crate::state::{AppState, Clock};
 use crate::store::{Session, Store};
-use crate::{signin, AppState, Clock};
 
 /// The stylesheet, compiled into the binary so pages are styled even where
 /// the WASM bundle was not built.
@@ -149,7 +150,7 @@ impl StoreSource {
                         .created_at
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     created_local: app::format::local_time(a.created_at, ws.tz),
-                    delivery: crate::api::alerts::delivery_status(self.webhook, d).to_string(),
+                    delivery: d.status(self.webhook).to_string(),
                 })
                 .collect(),
             can_edit: self.is_admin(workspace_id, user_id).await?,
@@ -300,17 +301,23 @@ async fn credits_csv(
     axum::extract::Query(params): axum::extract::Query<Vec<(String, String)>>,
 ) -> Response {
     let result = async {
-        let ws = state
-            .store
-            .workspace(&session.workspace_id)
-            .await?
-            .ok_or(crate::api::error::ApiError::NotFound)?;
+        let Some(ws) = state.store.workspace(&session.workspace_id).await? else {
+            return Ok((StatusCode::NOT_FOUND, "This workspace is gone.").into_response());
+        };
         let names = state.store.names(&ws.id).await?;
         let (query, _notes) = crate::views::page_query(Metric::Credits, &params, &names);
-        crate::api::csv::csv_response(&state, ws, query).await
+        crate::export::credit_usage(&state.store, ws, query, state.now()).await
     }
     .await;
-    result.unwrap_or_else(|e| e.into_response())
+    result.unwrap_or_else(|e| {
+        tracing::error!(cause = %e, "csv export failed");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", "1")],
+            "The export is unavailable; try again in a moment.",
+        )
+            .into_response()
+    })
 }
 
 async fn stylesheet() -> impl IntoResponse {

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::AppState;
+use crate::state::AppState;
 
 pub use app::security::{frame_ancestors, is_embed_route, page_policy};
 

@@ -17,8 +17,8 @@ use crate::auth::{
     session_token, session_token_for, verify_handoff, TokenError, EMBED_SESSION_COOKIE,
     SESSION_COOKIE,
 };
+use crate::state::AppState;
 use crate::store::{Session, Store, StoreError};
-use crate::AppState;
 
 /// How long a session lasts.
 pub const SESSION_HOURS: i64 = 8;

@@ -1010,3 +1010,46 @@ on_both_engines!(
     dst_days_bucket_locally,
     openapi_matches_the_contract,
 );
+
+/// The contract check is not a formality: a field too many, a field
+/// missing, a wrong type or an undocumented status each fail it.
+#[tokio::test]
+async fn the_contract_check_catches_drift() {
+    let app = TestApp::sqlite_at(now()).await;
+    app.seed_basic().await;
+    let (s, summary) = app.get(&format!("{WS}/summary")).await;
+    assert_eq!(s, StatusCode::OK);
+    let path = format!("{WS}/summary");
+    let json_headers = {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("content-type", "application/json".parse().expect("header"));
+        h
+    };
+    let fails = |status: StatusCode, body: Value| {
+        let (path, headers) = (path.clone(), json_headers.clone());
+        std::panic::catch_unwind(move || {
+            common::contract::check(&Method::GET, &path, status, &headers, &body.to_string())
+        })
+        .is_err()
+    };
+    assert!(
+        !fails(StatusCode::OK, summary.clone()),
+        "the real answer passes"
+    );
+    let mut extra = summary.clone();
+    extra["credits"]["bonus"] = json!(1);
+    assert!(fails(StatusCode::OK, extra), "an undocumented field");
+    let mut missing = summary.clone();
+    missing["cycle"]
+        .as_object_mut()
+        .map(|m| m.remove("renews_on"));
+    assert!(fails(StatusCode::OK, missing), "a missing field");
+    let mut wrong = summary.clone();
+    wrong["credits"]["left"] = json!("many");
+    assert!(fails(StatusCode::OK, wrong), "a wrong type");
+    assert!(
+        fails(StatusCode::CONFLICT, summary),
+        "an undocumented status"
+    );
+    app.cleanup().await;
+}

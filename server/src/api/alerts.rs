@@ -1,64 +1,100 @@
 //! `GET /workspaces/{ws}/alerts` (API.md, "Alerts (v1.1)").
 
-use axum::extract::{Path, State};
-use axum::Json;
-use serde_json::{json, Value};
+use super::common::*;
+use crate::store::Alert;
 
-use super::error::ApiResult;
-use super::{page_of, paging, schema, workspace_or_404, Params};
-use crate::store::{Alert, Delivery};
-use crate::AppState;
+/// A billing cycle: `end` is exclusive (the renewal date).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertCycleOut {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
 
-/// Where an alert's (or a request's) delivery stands: `none` without a
-/// webhook, `delivered`, `failed` after a failed attempt (still retried),
-/// else `pending`.
-pub fn delivery_status(webhook: bool, d: &Delivery) -> &'static str {
-    if d.delivered_at.is_some() {
-        "delivered"
-    } else if !webhook {
-        "none"
-    } else if d.attempts > 0 {
-        "failed"
-    } else {
-        "pending"
+/// An alert's delivery to the webhook.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertDeliveryOut {
+    /// `pending`, `delivered`, `failed` (still retried) or `none` (no webhook configured).
+    pub status: String,
+    pub attempts: i64,
+}
+
+/// An alert, recorded in the same transaction as the usage, grant or
+/// charge that caused it. With a webhook configured it is POSTed (without
+/// `delivery`, with `type` `credits.threshold_reached`, `credits.recovered`
+/// or `credits.runout_forecast`, `workspace_id` and `workspace_name`) with
+/// its id as `Idempotency-Key` and, with a secret, `X-Credits-Signature:
+/// t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertOut {
+    #[schema(example = "al_019ab3c4d5e60001a1b2")]
+    pub id: String,
+    /// `threshold`, `recovered` or `runout_forecast`.
+    pub kind: String,
+    /// The threshold; null for `runout_forecast`.
+    pub percent: Option<u8>,
+    pub cycle: AlertCycleOut,
+    pub used: i64,
+    pub granted: i64,
+    /// The forecast run-out date; null unless `runout_forecast`.
+    pub runs_out_on: Option<NaiveDate>,
+    pub created_at: String,
+    pub delivery: AlertDeliveryOut,
+}
+
+impl AlertOut {
+    fn of(a: &Alert, d: &Delivery, webhook: bool) -> Self {
+        Self {
+            id: a.id.clone(),
+            kind: a.kind.key().to_string(),
+            percent: a.percent,
+            cycle: AlertCycleOut {
+                start: a.cycle.start,
+                end: a.cycle.end,
+            },
+            used: a.used,
+            granted: a.granted,
+            runs_out_on: a.runs_out_on,
+            created_at: a
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            delivery: AlertDeliveryOut {
+                status: d.status(webhook).to_string(),
+                attempts: d.attempts,
+            },
+        }
     }
 }
 
-/// An alert as the API returns it.
-pub fn alert_json(a: &Alert, d: &Delivery, webhook: bool) -> Value {
-    json!({
-        "id": a.id,
-        "kind": a.kind.key(),
-        "percent": a.percent,
-        "cycle": {"start": a.cycle.start, "end": a.cycle.end},
-        "used": a.used,
-        "granted": a.granted,
-        "runs_out_on": a.runs_out_on,
-        "created_at": a.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "delivery": {"status": delivery_status(webhook, d), "attempts": d.attempts},
-    })
+/// A page of alerts, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertsOut {
+    pub alerts: Vec<AlertOut>,
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /workspaces/{ws}/alerts`: the workspace's alerts, newest first,
 /// `limit` (1-100, default 20) at a time; pass `next_cursor` back as
 /// `cursor` for the next page.
-#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/alerts", tag = "alerts",
-    params(("workspace_id" = String, Path), schema::SupportRequestParams),
-    responses((status = 200, body = schema::AlertsOut), (status = 401, body = super::error::ErrorBody),
-              (status = 404, body = super::error::ErrorBody), (status = 422, body = super::error::ErrorBody)),
+#[utoipa::path(get, path = "/workspaces/{workspace_id}/alerts", tag = "alerts",
+    params(("workspace_id" = String, Path), schema::PageParams),
+    responses((status = 200, body = AlertsOut), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_alerts(
     State(state): State<AppState>,
     Path(ws): Path<String>,
     q: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AlertsOut>> {
     let ws = workspace_or_404(&state, &ws).await?;
     let (limit, cursor) = paging(q)?;
     let page = state.store.alerts(&ws.id, limit + 1, cursor, None).await?;
     let (items, next_cursor) = page_of(page, limit, |a| a.id.as_str());
-    let alerts: Vec<Value> = items
+    let alerts = items
         .iter()
-        .map(|(a, d)| alert_json(a, d, state.webhook))
+        .map(|(a, d)| AlertOut::of(a, d, state.webhook))
         .collect();
-    Ok(Json(json!({"alerts": alerts, "next_cursor": next_cursor})))
+    Ok(Json(AlertsOut {
+        alerts,
+        next_cursor,
+    }))
 }

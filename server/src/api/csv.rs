@@ -1,60 +1,18 @@
-//! `GET /credit-usage.csv`: the credit-usage query as RFC 4180 CSV, streamed.
+//! `GET /credit-usage.csv`: the credit-usage query as RFC 4180 CSV, streamed
+//! (the rows are written by `crate::export`, shared with the dashboard).
 
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use tokio_stream::wrappers::ReceiverStream;
+use axum::response::Response;
 
-use app::domain::ledger::Action;
-use app::model::{Dimension, Metric};
-
-use super::error::{ApiError, ApiResult};
-use super::{params_of, read_query, workspace_or_404, Params};
-use app::rows::label_of;
-
-use crate::store::Names;
-use crate::AppState;
-
-/// One CSV cell: a value that a spreadsheet would run as a formula (it
-/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return: the OWASP
-/// rule) gets a leading `'`; then it is quoted when it holds a comma, quote
-/// or line break (RFC 4180). Every figure the exports carry is a
-/// non-negative number or a date, which no rule touches.
-pub fn field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        std::borrow::Cow::Owned(format!("'{s}"))
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    };
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.into_owned()
-    }
-}
-
-/// One CSV record, CRLF-terminated.
-pub fn record<S: AsRef<str>>(fields: &[S]) -> String {
-    let mut line = fields
-        .iter()
-        .map(|f| field(f.as_ref()))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push_str("\r\n");
-    line
-}
-
-const PAGE: i64 = 2_000;
+use super::common::*;
+use super::reports::read_query;
 
 /// `GET /workspaces/{ws}/credit-usage.csv`: one row per event without
 /// `group_by`, one per group with it.
-#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/credit-usage.csv", tag = "reports",
-    params(("workspace_id" = String, Path), super::schema::ReportParams),
+#[utoipa::path(get, path = "/workspaces/{workspace_id}/credit-usage.csv", tag = "reports",
+    params(("workspace_id" = String, Path), schema::ReportParams),
     responses((status = 200, description = "RFC 4180 CSV with a header row; times and dates in the workspace's zone", content_type = "text/csv"),
-              (status = 401, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody),
-              (status = 422, body = super::error::ErrorBody)),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_credit_usage_csv(
     State(state): State<AppState>,
@@ -64,158 +22,5 @@ pub async fn get_credit_usage_csv(
     let ws = workspace_or_404(&state, &ws).await?;
     let params = params_of(q)?;
     let query = read_query(&state, &ws, Metric::Credits, &params).await?;
-    csv_response(&state, ws, query).await
-}
-
-/// The CSV of a validated query, for the API and the dashboard's export.
-pub async fn csv_response(
-    state: &AppState,
-    ws: crate::store::Workspace,
-    query: app::model::UsageQuery,
-) -> ApiResult<Response> {
-    let now = state.now();
-    let headers = [
-        (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-        (
-            header::CONTENT_DISPOSITION,
-            "attachment; filename=\"credit-usage.csv\"",
-        ),
-    ];
-    if !query.group_by.is_empty() {
-        let report = state
-            .store
-            .report(&ws, Metric::Credits, &query, now)
-            .await?;
-        let mut out = String::new();
-        let mut head: Vec<String> = query
-            .group_by
-            .iter()
-            .map(|d| d.field().to_string())
-            .collect();
-        let labelled = query.group_by.len() == 1 && query.group_by[0] != Dimension::Day;
-        if labelled {
-            head.push("label".into());
-        }
-        head.push("credits".into());
-        out.push_str(&record(&head));
-        for row in &report.rows {
-            let mut f: Vec<String> = row
-                .keys
-                .iter()
-                .map(|k| k.clone().unwrap_or_default())
-                .collect();
-            if labelled {
-                f.push(row.label.clone().unwrap_or_default());
-            }
-            f.push(row.value.to_string());
-            out.push_str(&record(&f));
-        }
-        return Ok((headers, out).into_response());
-    }
-    let names: Names = state.store.names(&ws.id).await.map_err(ApiError::from)?;
-    let range = query.period.range(ws.calendar().today(now), ws.week_start);
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let store = state.store.clone();
-    tokio::spawn(async move {
-        let head = record(&[
-            "occurred_at",
-            "date",
-            "event_id",
-            "action",
-            "action_label",
-            "category",
-            "credits",
-            "user_id",
-            "user",
-            "campaign_id",
-            "campaign",
-            "identity_id",
-            "identity",
-        ]);
-        if tx.send(Ok(Bytes::from(head))).await.is_err() {
-            return;
-        }
-        let cal = ws.calendar();
-        let mut after: Option<(i64, String)> = None;
-        loop {
-            let page = match store
-                .credit_events_page(&ws, range, &query, after.clone(), PAGE)
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(cause = %e, "csv export failed");
-                    let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
-                    return;
-                }
-            };
-            let mut chunk = String::new();
-            for e in &page {
-                let local = e.occurred_at.with_timezone(&ws.tz);
-                let action = Action::parse(&e.action);
-                chunk.push_str(&record(&[
-                    local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-                    cal.local_day(e.occurred_at).format("%Y-%m-%d").to_string(),
-                    e.id.clone(),
-                    e.action.clone(),
-                    action.map(|a| a.label().to_string()).unwrap_or_default(),
-                    action
-                        .map(|a| a.category().key().to_string())
-                        .unwrap_or_default(),
-                    e.credits.to_string(),
-                    e.user_id.clone(),
-                    label_of(Dimension::User, Some(&e.user_id), &names),
-                    e.campaign_id.clone().unwrap_or_default(),
-                    e.campaign_id
-                        .as_deref()
-                        .map(|c| label_of(Dimension::Campaign, Some(c), &names))
-                        .unwrap_or_default(),
-                    e.identity_id.clone().unwrap_or_default(),
-                    e.identity_id
-                        .as_deref()
-                        .map(|i| label_of(Dimension::Identity, Some(i), &names))
-                        .unwrap_or_default(),
-                ]));
-            }
-            if !chunk.is_empty() && tx.send(Ok(Bytes::from(chunk))).await.is_err() {
-                return;
-            }
-            match page.last() {
-                Some(last) if page.len() as i64 == PAGE => {
-                    after = Some((last.occurred_at.timestamp_millis(), last.id.clone()))
-                }
-                _ => return,
-            }
-        }
-    });
-    Ok((headers, Body::from_stream(ReceiverStream::new(rx))).into_response())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_only_what_needs_it() {
-        assert_eq!(field("plain"), "plain");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(record(&["a", "b\nc"]), "a,\"b\nc\"\r\n");
-    }
-
-    #[test]
-    fn formulas_are_defused() {
-        assert_eq!(
-            field("=HYPERLINK(\"http://evil\",\"x\")"),
-            "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""
-        );
-        assert_eq!(field("+1"), "'+1");
-        assert_eq!(field("-2+3"), "'-2+3");
-        assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(field("\tx"), "'\tx");
-        assert_eq!(field("\rx"), "\"'\rx\"");
-        assert_eq!(field("Q4 = CTOs"), "Q4 = CTOs");
-        assert_eq!(field("2026-11-03"), "2026-11-03");
-        assert_eq!(field("120"), "120");
-    }
+    Ok(crate::export::credit_usage(&state.store, ws, query, state.now()).await?)
 }

@@ -1,20 +1,53 @@
 //! `GET /support-requests`: requests to the account manager.
 
-use super::*;
+use super::common::*;
+use app::model::Intent;
+
+/// Where a request's webhook delivery stands.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryOut {
+    /// `pending` or `delivered`.
+    pub status: String,
+    pub attempts: i64,
+    pub delivered_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// A request to the account manager. The same object (without `delivery`,
+/// with `type: "support_request.created"`, `workspace_name` and
+/// `account_manager`) is POSTed to `CREDITS_REQUEST_WEBHOOK_URL` with the
+/// request's id as `Idempotency-Key`, retried until a 2xx.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SupportRequestOut {
+    pub id: String,
+    pub workspace_id: String,
+    pub user_id: Option<String>,
+    pub intent: Intent,
+    pub message: String,
+    pub created_at: String,
+    pub delivery: DeliveryOut,
+}
+
+/// A page of requests, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SupportRequestsOut {
+    pub requests: Vec<SupportRequestOut>,
+    pub next_cursor: Option<String>,
+}
 
 /// `GET /workspaces/{ws}/support-requests`: requests to the account
 /// manager, newest first, `limit` (1-100, default 20) at a time; pass
 /// `next_cursor` back as `cursor` for the next page.
-#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/support-requests", tag = "support",
-    params(("workspace_id" = String, Path), schema::SupportRequestParams),
-    responses((status = 200, body = schema::SupportRequestsOut), (status = 401, body = error::ErrorBody),
-              (status = 404, body = error::ErrorBody), (status = 422, body = error::ErrorBody)),
+#[utoipa::path(get, path = "/workspaces/{workspace_id}/support-requests", tag = "support",
+    params(("workspace_id" = String, Path), schema::PageParams),
+    responses((status = 200, body = SupportRequestsOut), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_support_requests(
     State(state): State<AppState>,
     Path(ws): Path<String>,
     q: Params,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SupportRequestsOut>> {
     let ws = workspace_or_404(&state, &ws).await?;
     let (limit, cursor) = paging(q)?;
     let page = state
@@ -22,22 +55,33 @@ pub async fn get_support_requests(
         .support_requests(&ws.id, limit + 1, cursor)
         .await?;
     let (items, next_cursor) = page_of(page, limit, |r| r.id.as_str());
-    let requests: Vec<Value> = items
-        .iter()
-        .map(|(r, d)| {
-            json!({
-                "id": r.id, "workspace_id": r.workspace_id, "user_id": r.user_id, "intent": r.intent,
-                "message": r.message, "created_at": r.created_at,
-                "delivery": {
-                    "status": if d.delivered_at.is_some() { "delivered" } else { "pending" },
-                    "attempts": d.attempts,
-                    "delivered_at": d.delivered_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                    "last_error": d.last_error,
-                },
-            })
+    let requests = items
+        .into_iter()
+        .map(|(r, d)| SupportRequestOut {
+            id: r.id,
+            workspace_id: r.workspace_id,
+            user_id: r.user_id,
+            intent: r.intent,
+            message: r.message,
+            created_at: r.created_at,
+            delivery: DeliveryOut {
+                // Requests are always delivered (or waiting to be).
+                status: if d.delivered_at.is_some() {
+                    "delivered"
+                } else {
+                    "pending"
+                }
+                .to_string(),
+                attempts: d.attempts,
+                delivered_at: d
+                    .delivered_at
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                last_error: d.last_error,
+            },
         })
         .collect();
-    Ok(Json(
-        json!({"requests": requests, "next_cursor": next_cursor}),
-    ))
+    Ok(Json(SupportRequestsOut {
+        requests,
+        next_cursor,
+    }))
 }

@@ -1,22 +1,22 @@
 //! Credit grants, usage-event batches and charges.
 
-use super::*;
+use super::common::*;
 
 /// `POST /workspaces/{ws}/credit-grants`: add-on or rollover credits for the current cycle.
-#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/credit-grants", tag = "credits",
+#[utoipa::path(post, path = "/workspaces/{workspace_id}/credit-grants", tag = "credits",
     params(("workspace_id" = String, Path)),
     request_body = schema::GrantBody,
-    responses((status = 201, description = "Granted", body = schema::GrantOut),
-              (status = 200, description = "The same grant again: the first body", body = schema::GrantOut),
-              (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
-              (status = 409, description = "Same id, other body", body = error::ErrorBody),
-              (status = 422, body = error::ErrorBody)),
+    responses((status = 201, description = "Granted", body = GrantOut),
+              (status = 200, description = "The same grant again: the first body", body = GrantOut),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "Same id, other body", body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_grant(
     State(state): State<AppState>,
     Path(ws): Path<String>,
     body: RawBody,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<GrantOut>)> {
     workspace_or_404(&state, &ws).await?;
     let value = body.json()?;
     let mut c = Checker::default();
@@ -44,7 +44,7 @@ pub async fn post_grant(
         .store
         .create_grant(&ws, &grant, state.now(), grant_body)
         .await?;
-    Ok((status_of(created), Json(body)).into_response())
+    Ok((status_of(created), Json(stored_answer(body)?)))
 }
 
 /// Reads one credits event or charge: action, credits, user and optional
@@ -224,20 +224,20 @@ fn read_event(
 }
 
 /// `POST /workspaces/{ws}/usage-events`: a batch, all or nothing.
-#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/usage-events", tag = "usage",
+#[utoipa::path(post, path = "/workspaces/{workspace_id}/usage-events", tag = "usage",
     params(("workspace_id" = String, Path)),
     request_body = schema::EventsBody,
-    responses((status = 200, body = schema::BatchOut),
-              (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
-              (status = 409, description = "An id already stored with other content; nothing written", body = error::ErrorBody),
-              (status = 413, body = error::ErrorBody),
-              (status = 422, description = "Every bad event listed by path; nothing written", body = error::ErrorBody)),
+    responses((status = 200, body = BatchOut),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "An id already stored with other content; nothing written", body = ErrorBody),
+              (status = 413, body = ErrorBody),
+              (status = 422, description = "Every bad event listed by path; nothing written", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_events(
     State(state): State<AppState>,
     Path(ws): Path<String>,
     body: RawBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BatchOut>> {
     workspace_or_404(&state, &ws).await?;
     let value = body.json()?;
     let mut c = Checker::default();
@@ -279,26 +279,27 @@ pub async fn post_events(
     }
     c.finish().map_err(ApiError::Validation)?;
     let outcome = state.store.record_events(&ws, &events, now).await?;
-    Ok(Json(
-        json!({"inserted": outcome.inserted, "duplicates": outcome.duplicates}),
-    ))
+    Ok(Json(BatchOut {
+        inserted: outcome.inserted,
+        duplicates: outcome.duplicates,
+    }))
 }
 
 /// `POST /workspaces/{ws}/charges`: atomic check-and-spend.
-#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/charges", tag = "credits",
+#[utoipa::path(post, path = "/workspaces/{workspace_id}/charges", tag = "credits",
     params(("workspace_id" = String, Path)),
     request_body = schema::ChargeBody,
-    responses((status = 201, description = "Spent", body = schema::ChargeOut),
-              (status = 200, description = "The same charge again: the first body", body = schema::ChargeOut),
-              (status = 401, body = error::ErrorBody), (status = 402, description = "Not enough credits; `credits_left` beside `error`", body = error::ErrorBody),
-              (status = 404, body = error::ErrorBody), (status = 409, body = error::ErrorBody),
-              (status = 422, body = error::ErrorBody)),
+    responses((status = 201, description = "Spent", body = ChargeOut),
+              (status = 200, description = "The same charge again: the first body", body = ChargeOut),
+              (status = 401, body = ErrorBody), (status = 402, description = "Not enough credits; `credits_left` beside `error`", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_charge(
     State(state): State<AppState>,
     Path(ws): Path<String>,
     body: RawBody,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<ChargeOut>)> {
     if !is_valid_id(&ws) {
         return Err(ApiError::NotFound);
     }
@@ -360,22 +361,67 @@ fn read_charge(value: &Value, known: &Names, now: DateTime<Utc>) -> ApiResult<Ne
     checked(c, event)
 }
 
+/// A grant as stored: it belongs to the current cycle and expires at its end.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GrantOut {
+    pub id: String,
+    /// `add_on` or `rollover`.
+    pub kind: String,
+    pub credits: i64,
+    pub note: Option<String>,
+    pub price: Option<app::model::Price>,
+    pub cycle: CycleDates,
+    /// The cycle's end date: the grant is gone from then on.
+    pub expires_on: NaiveDate,
+    pub created_at: String,
+}
+
+/// A billing cycle: `end` is exclusive (the renewal date).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CycleDates {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+/// What a batch did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BatchOut {
+    pub inserted: usize,
+    pub duplicates: usize,
+}
+
+/// A recorded charge.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChargeRecord {
+    pub id: String,
+    pub action: String,
+    pub credits: i64,
+    pub user_id: String,
+    pub campaign_id: Option<String>,
+    pub identity_id: Option<String>,
+    pub occurred_at: String,
+}
+
+/// A successful charge.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChargeOut {
+    pub charge: ChargeRecord,
+    pub credits_left: i64,
+}
+
 /// The body of a grant's answer (stored for its replays).
 pub fn grant_body(g: &Granted) -> Value {
-    json_of(&schema::GrantOut {
+    json_of(&GrantOut {
         id: g.grant.id.clone(),
         kind: g.grant.kind.clone(),
         credits: g.grant.credits,
         note: g.grant.note.clone(),
-        price: g.grant.price.as_ref().map(|p| schema::PriceBody {
-            amount_cents: p.amount_cents,
-            currency: p.currency.clone(),
-        }),
-        cycle: schema::CycleDates {
-            start: g.cycle.start.to_string(),
-            end: g.cycle.end.to_string(),
+        price: g.grant.price.clone(),
+        cycle: CycleDates {
+            start: g.cycle.start,
+            end: g.cycle.end,
         },
-        expires_on: g.cycle.end.to_string(),
+        expires_on: g.cycle.end,
         created_at: g
             .created_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -384,8 +430,8 @@ pub fn grant_body(g: &Granted) -> Value {
 
 /// The body of a charge's answer (stored for its replays).
 fn charge_body(c: &Charged) -> Value {
-    json_of(&schema::ChargeOut {
-        charge: schema::ChargeRecord {
+    json_of(&ChargeOut {
+        charge: ChargeRecord {
             id: c.event.id.clone(),
             action: c.action.key().to_string(),
             credits: c.credits,
@@ -400,14 +446,19 @@ fn charge_body(c: &Charged) -> Value {
     })
 }
 
-fn json_of(body: &impl serde::Serialize) -> Value {
+fn json_of(body: &impl Serialize) -> Value {
     serde_json::to_value(body).unwrap_or(Value::Null)
 }
 
-fn charge_answer(outcome: ChargeOutcome) -> ApiResult<Response> {
+/// A stored answer (the first one, on a replay) as its type.
+fn stored_answer<T: serde::de::DeserializeOwned>(body: Value) -> ApiResult<T> {
+    serde_json::from_value(body).map_err(|e| ApiError::Internal(format!("stored answer: {e}")))
+}
+
+fn charge_answer(outcome: ChargeOutcome) -> ApiResult<(StatusCode, Json<ChargeOut>)> {
     match outcome {
-        ChargeOutcome::Created(body) => Ok((StatusCode::CREATED, Json(body)).into_response()),
-        ChargeOutcome::Replayed(body) => Ok((StatusCode::OK, Json(body)).into_response()),
+        ChargeOutcome::Created(body) => Ok((StatusCode::CREATED, Json(stored_answer(body)?))),
+        ChargeOutcome::Replayed(body) => Ok((StatusCode::OK, Json(stored_answer(body)?))),
         ChargeOutcome::Insufficient { credits_left } => {
             Err(ApiError::InsufficientCredits { credits_left })
         }

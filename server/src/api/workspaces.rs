@@ -1,6 +1,6 @@
 //! `PUT` of workspaces, users, identities and campaigns.
 
-use super::*;
+use super::common::*;
 
 fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
     let mut c = Checker::default();
@@ -75,19 +75,19 @@ fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
 }
 
 /// `PUT /workspaces/{workspace_id}`: create or update.
-#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}", tag = "workspaces",
+#[utoipa::path(put, path = "/workspaces/{workspace_id}", tag = "workspaces",
     params(("workspace_id" = String, Path, description = "1-64 of [A-Za-z0-9_.:-]")),
     request_body = schema::WorkspaceBody,
-    responses((status = 201, description = "Created", body = schema::WorkspaceOut),
-              (status = 200, description = "Updated", body = schema::WorkspaceOut),
-              (status = 401, body = error::ErrorBody), (status = 413, body = error::ErrorBody),
-              (status = 422, body = error::ErrorBody)),
+    responses((status = 201, description = "Created", body = WorkspaceOut),
+              (status = 200, description = "Updated", body = WorkspaceOut),
+              (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_workspace(
     State(state): State<AppState>,
     Path(ws): Path<String>,
     body: RawBody,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<WorkspaceOut>)> {
     if !is_valid_id(&ws) {
         return Err(ApiError::invalid(
             "workspace_id",
@@ -96,21 +96,7 @@ pub async fn put_workspace(
     }
     let input = read_workspace(&body.json()?)?;
     let (created, stored) = state.store.put_workspace(&ws, &input, state.now()).await?;
-    Ok((status_of(created), Json(workspace_body(&stored))).into_response())
-}
-
-fn member_json(id: &str, member: &Member) -> Value {
-    match member {
-        Member::User { name, email, role } => {
-            json!({"id": id, "name": name, "email": email, "role": role})
-        }
-        Member::Identity {
-            name,
-            channel,
-            user_id,
-        } => json!({"id": id, "name": name, "channel": channel, "user_id": user_id}),
-        Member::Campaign { name, status } => json!({"id": id, "name": name, "status": status}),
-    }
+    Ok((status_of(created), Json(WorkspaceOut::from(&stored))))
 }
 
 async fn put_member(
@@ -120,7 +106,7 @@ async fn put_member(
     id_field: &str,
     body: &RawBody,
     read: impl FnOnce(&mut Checker, &Map<String, Value>, &Names) -> Option<Member>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<MemberOut>)> {
     workspace_or_404(state, ws).await?;
     if !is_valid_id(id) {
         return Err(ApiError::invalid(
@@ -139,22 +125,22 @@ async fn put_member(
     };
     let member = checked(c, member)?;
     let created = state.store.put_member(ws, id, &member).await?;
-    Ok((status_of(created), Json(member_json(id, &member))).into_response())
+    Ok((status_of(created), Json(MemberOut::of(id, member))))
 }
 
 /// `PUT /workspaces/{ws}/users/{user_id}`.
-#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/users/{user_id}", tag = "workspaces",
+#[utoipa::path(put, path = "/workspaces/{workspace_id}/users/{user_id}", tag = "workspaces",
     params(("workspace_id" = String, Path), ("user_id" = String, Path)),
     request_body = schema::UserBody,
-    responses((status = 201, body = schema::UserOut), (status = 200, body = schema::UserOut),
-              (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
-              (status = 422, body = error::ErrorBody)),
+    responses((status = 201, body = UserOut), (status = 200, body = UserOut),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_user(
     State(state): State<AppState>,
     Path((ws, id)): Path<(String, String)>,
     body: RawBody,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<MemberOut>)> {
     put_member(&state, &ws, &id, "user_id", &body, |c, m, _| {
         let name = c.text(Field::required(m, "name"), MaxChars::NAME);
         let email = c.email(Field::required(m, "email"));
@@ -169,18 +155,18 @@ pub async fn put_user(
 }
 
 /// `PUT /workspaces/{ws}/identities/{identity_id}`.
-#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/identities/{identity_id}", tag = "workspaces",
+#[utoipa::path(put, path = "/workspaces/{workspace_id}/identities/{identity_id}", tag = "workspaces",
     params(("workspace_id" = String, Path), ("identity_id" = String, Path)),
     request_body = schema::IdentityBody,
-    responses((status = 201, body = schema::IdentityOut), (status = 200, body = schema::IdentityOut),
-              (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
-              (status = 422, body = error::ErrorBody)),
+    responses((status = 201, body = IdentityOut), (status = 200, body = IdentityOut),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_identity(
     State(state): State<AppState>,
     Path((ws, id)): Path<(String, String)>,
     body: RawBody,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<MemberOut>)> {
     put_member(&state, &ws, &id, "identity_id", &body, |c, m, known| {
         let name = c.text(Field::required(m, "name"), MaxChars::NAME);
         let channel = c.choice(Field::required(m, "channel"), &["linkedin", "email"]);
@@ -202,18 +188,18 @@ pub async fn put_identity(
 }
 
 /// `PUT /workspaces/{ws}/campaigns/{campaign_id}`.
-#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/campaigns/{campaign_id}", tag = "workspaces",
+#[utoipa::path(put, path = "/workspaces/{workspace_id}/campaigns/{campaign_id}", tag = "workspaces",
     params(("workspace_id" = String, Path), ("campaign_id" = String, Path)),
     request_body = schema::CampaignBody,
-    responses((status = 201, body = schema::CampaignOut), (status = 200, body = schema::CampaignOut),
-              (status = 401, body = error::ErrorBody), (status = 404, body = error::ErrorBody),
-              (status = 422, body = error::ErrorBody)),
+    responses((status = 201, body = CampaignOut), (status = 200, body = CampaignOut),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_campaign(
     State(state): State<AppState>,
     Path((ws, id)): Path<(String, String)>,
     body: RawBody,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<MemberOut>)> {
     put_member(&state, &ws, &id, "campaign_id", &body, |c, m, _| {
         let name = c.text(Field::required(m, "name"), MaxChars::NAME);
         let status = c.choice(
@@ -228,18 +214,104 @@ pub async fn put_campaign(
     .await
 }
 
-/// A workspace as the API returns it.
-fn workspace_body(ws: &Workspace) -> Value {
-    serde_json::json!({
-        "id": ws.id,
-        "name": ws.name,
-        "timezone": ws.tz.name(),
-        "week_start": ws.week_start.as_str(),
-        "plan": ws.plan,
-        "account_manager": ws.account_manager,
-        "alerts": {
-            "thresholds": ws.alerts.thresholds,
-            "runout_forecast": ws.alerts.runout_forecast,
-        },
-    })
+/// The workspace as stored.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WorkspaceOut {
+    pub id: String,
+    pub name: String,
+    #[schema(example = "Europe/Madrid")]
+    pub timezone: String,
+    /// `monday` or `sunday`.
+    pub week_start: String,
+    pub plan: Plan,
+    pub account_manager: Option<AccountManager>,
+    pub alerts: AlertSettingsOut,
+}
+
+/// Alert settings as stored.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AlertSettingsOut {
+    /// Percentages of the cycle's granted credits used, ascending.
+    pub thresholds: Vec<u8>,
+    pub runout_forecast: bool,
+}
+
+impl From<&Workspace> for WorkspaceOut {
+    fn from(ws: &Workspace) -> Self {
+        Self {
+            id: ws.id.clone(),
+            name: ws.name.clone(),
+            timezone: ws.tz.name().to_string(),
+            week_start: ws.week_start.as_str().to_string(),
+            plan: ws.plan.clone(),
+            account_manager: ws.account_manager.clone(),
+            alerts: AlertSettingsOut {
+                thresholds: ws.alerts.thresholds.clone(),
+                runout_forecast: ws.alerts.runout_forecast,
+            },
+        }
+    }
+}
+
+/// A user as stored.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserOut {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    /// `admin` or `member`.
+    pub role: String,
+}
+
+/// An identity as stored.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IdentityOut {
+    pub id: String,
+    pub name: String,
+    /// `linkedin` or `email`.
+    pub channel: String,
+    pub user_id: String,
+}
+
+/// A campaign as stored.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CampaignOut {
+    pub id: String,
+    pub name: String,
+    /// `active`, `paused` or `archived`.
+    pub status: String,
+}
+
+/// A member as stored: each route documents its own kind.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum MemberOut {
+    User(UserOut),
+    Identity(IdentityOut),
+    Campaign(CampaignOut),
+}
+
+impl MemberOut {
+    fn of(id: &str, member: Member) -> Self {
+        let id = id.to_string();
+        match member {
+            Member::User { name, email, role } => Self::User(UserOut {
+                id,
+                name,
+                email,
+                role,
+            }),
+            Member::Identity {
+                name,
+                channel,
+                user_id,
+            } => Self::Identity(IdentityOut {
+                id,
+                name,
+                channel,
+                user_id,
+            }),
+            Member::Campaign { name, status } => Self::Campaign(CampaignOut { id, name, status }),
+        }
+    }
 }

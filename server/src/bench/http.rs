@@ -148,7 +148,7 @@ where
     }
     let elapsed = started.elapsed().as_secs_f64().max(0.001);
     times.sort();
-    let ms = |p: f64| super::percentile(&times, p).as_secs_f64() * 1000.0;
+    let ms = |p: f64| super::stats::percentile(&times, p).as_secs_f64() * 1000.0;
     Load {
         per_s: times.len() as f64 / elapsed,
         events_per_s: (times.len() * events_per_request) as f64 / elapsed,

@@ -8,6 +8,7 @@
 
 mod http;
 mod seed;
+mod stats;
 
 use std::time::{Duration, Instant};
 
@@ -18,8 +19,9 @@ use serde::Serialize;
 use app::domain::calendar::Period;
 use app::model::{Dimension, Filters, Metric, UsageQuery};
 
+use crate::state::Clock;
 use crate::store::{Groups, Store, StoreError, Workspace};
-use crate::Clock;
+use stats::percentile;
 
 pub use seed::Shape;
 
@@ -96,14 +98,6 @@ pub struct BenchResult {
     pub rss_mb: Option<f64>,
     pub differences: Vec<String>,
     pub targets_missed: Vec<String>,
-}
-
-pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn ms(d: Duration) -> f64 {

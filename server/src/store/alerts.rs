@@ -16,7 +16,11 @@ use app::domain::forecast::{forecast, pace_window, Outlook};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{AnyConnection, Row};
 
-use super::{day_str, from_ms, Delivery, StoreError, StoreResult, Workspace};
+use crate::outbox::payload::{AlertRecorded, Cycle};
+
+use super::error::{StoreError, StoreResult};
+use super::sql::{day_str, from_ms};
+use super::types::{Delivery, Workspace};
 
 /// What an alert says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,20 +75,23 @@ pub struct Alert {
 
 impl Alert {
     /// The webhook payload (API.md, "Delivery").
-    pub fn payload(&self, workspace_name: &str) -> serde_json::Value {
-        serde_json::json!({
-            "type": self.kind.event_type(),
-            "id": self.id,
-            "workspace_id": self.workspace_id,
-            "workspace_name": workspace_name,
-            "kind": self.kind.key(),
-            "percent": self.percent,
-            "cycle": {"start": self.cycle.start, "end": self.cycle.end},
-            "used": self.used,
-            "granted": self.granted,
-            "runs_out_on": self.runs_out_on,
-            "created_at": self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        })
+    pub fn payload(&self, workspace_name: &str) -> String {
+        AlertRecorded {
+            id: &self.id,
+            workspace_id: &self.workspace_id,
+            workspace_name,
+            kind: self.kind.key(),
+            percent: self.percent,
+            cycle: Cycle {
+                start: self.cycle.start,
+                end: self.cycle.end,
+            },
+            used: self.used,
+            granted: self.granted,
+            runs_out_on: self.runs_out_on,
+            created_at: self.created_at,
+        }
+        .to_json(self.kind.event_type())
     }
 }
 
@@ -362,7 +369,7 @@ async fn insert_alert(conn: &mut AnyConnection, ws: &Workspace, a: &Alert) -> St
         "INSERT INTO webhook_outbox (request_id, payload, next_attempt_at) VALUES ($1, $2, $3)",
     )
     .bind(a.id.clone())
-    .bind(a.payload(&ws.name).to_string())
+    .bind(a.payload(&ws.name))
     .bind(Utc::now().timestamp_millis())
     .execute(&mut *conn)
     .await?;
@@ -405,7 +412,7 @@ fn alert_from_row(r: &sqlx::any::AnyRow) -> StoreResult<(Alert, Delivery)> {
     ))
 }
 
-impl super::Store {
+impl super::db::Store {
     /// A workspace's alerts, newest first, after the cursor
     /// `(created_at_ms, id)`; `cycle_start` narrows to one cycle.
     pub async fn alerts(

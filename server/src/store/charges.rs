@@ -12,7 +12,8 @@
 use std::collections::BTreeSet;
 
 use super::alerts::AlertBook;
-use super::*;
+use super::ledger::{ensure_cycle, insert_events, rows_with_ids, stored_requests};
+use super::prelude::*;
 
 /// One charge of a group: the workspace's id, the event, the time, and
 /// how the API renders its body.

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use sqlx::Row;
 
-use super::{Engine, Store, StoreError, StoreResult};
+use super::db::Store;
+use super::error::{Engine, StoreError, StoreResult};
 
 /// What `verify` found; every list empty means consistent.
 #[derive(Debug, Default, serde::Serialize)]
@@ -180,7 +181,7 @@ impl Store {
         ids: &[String],
     ) -> StoreResult<HashSet<String>> {
         let mut found = HashSet::new();
-        for chunk in ids.chunks(super::CHUNK) {
+        for chunk in ids.chunks(super::sql::CHUNK) {
             let places: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
                 "SELECT id FROM {table} WHERE workspace_id = $1 AND id IN ({})",

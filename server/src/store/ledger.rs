@@ -1,7 +1,8 @@
 //! Ledger writes: cycles and their balances, grants, event batches and
 //! charges, and the pre-aggregates kept in the same transaction.
 
-use super::*;
+use super::alerts;
+use super::prelude::*;
 
 /// Makes sure the cycle starting on `start` has its row, granting the
 /// plan's monthly credits when the cycle is first used.
@@ -349,4 +350,47 @@ pub(super) async fn record_events_tx(
         inserted: fresh.len(),
         duplicates,
     })
+}
+
+impl Store {
+    // ---- grants ---------------------------------------------------------
+
+    /// Grants add-on or rollover credits to the current cycle. Returns
+    /// whether it was created and the response body as `render` made it
+    /// (the first one on a replay); the same id with another body is a
+    /// conflict.
+    pub async fn create_grant(
+        &self,
+        ws: &str,
+        grant: &GrantInput,
+        now: DateTime<Utc>,
+        render: RenderGrant,
+    ) -> StoreResult<(bool, serde_json::Value)> {
+        self.write(|mut tx| async move {
+            let r = create_grant_tx(&mut tx, ws, grant, now, render).await;
+            (tx, r)
+        })
+        .await
+    }
+
+    // ---- usage ------------------------------------------------------------
+
+    /// Records a batch of events, all or nothing. Events already stored with
+    /// the same content are skipped; the same id with other content is a
+    /// conflict for the whole batch.
+    pub async fn record_events(
+        &self,
+        ws: &str,
+        events: &[NewEvent],
+        now: DateTime<Utc>,
+    ) -> StoreResult<BatchOutcome> {
+        let outcome = self
+            .write(|mut tx| async move {
+                let r = record_events_tx(&mut tx, ws, events, now).await;
+                (tx, r)
+            })
+            .await?;
+        self.note_growth(outcome.inserted);
+        Ok(outcome)
+    }
 }

@@ -1,12 +1,8 @@
 //! The benchmark's reference: a report computed naively from the raw
 //! events, with no pre-aggregate and no index on the local day.
 
+use super::prelude::*;
 use super::reports::{filters_of, fold_groups, metric_key};
-use super::*;
-
-/// A report's groups, keyed by the grouped values (category folded from
-/// action, `None` for "no campaign/identity"), without zero rows.
-pub type Groups = BTreeMap<Vec<Option<String>>, i64>;
 
 impl Store {
     /// `GROUP BY` over `usage_events` in the workspace's zone: PostgreSQL

@@ -1,7 +1,8 @@
 //! Reports over the per-day aggregates, the summary and the overview,
 //! and the ordering and labels of report rows.
 
-use super::*;
+use super::ledger::cycle_credits;
+use super::prelude::*;
 
 impl Store {
     // ---- reads ----------------------------------------------------------

@@ -1,7 +1,8 @@
 //! Requests to the account manager and the webhook outbox that delivers
 //! them (and alerts).
 
-use super::*;
+use super::prelude::*;
+use crate::outbox::payload::SupportRequestCreated;
 
 impl Store {
     // ---- requests to the account manager ----------------------------------
@@ -25,18 +26,17 @@ impl Store {
             created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             created_local: String::new(),
         };
-        let payload = serde_json::json!({
-            "type": "support_request.created",
-            "id": request.id,
-            "workspace_id": request.workspace_id,
-            "workspace_name": ws.name,
-            "user_id": request.user_id,
-            "intent": request.intent,
-            "message": request.message,
-            "created_at": request.created_at,
-            "account_manager": ws.account_manager,
-        })
-        .to_string();
+        let payload = SupportRequestCreated {
+            id: &request.id,
+            workspace_id: &request.workspace_id,
+            workspace_name: &ws.name,
+            user_id: request.user_id.as_deref(),
+            intent: request.intent,
+            message: &request.message,
+            created_at: &request.created_at,
+            account_manager: ws.account_manager.as_ref(),
+        }
+        .to_json();
         // The body borrows; each attempt clones what it binds.
         let (request_ref, payload) = (&request, &payload);
         self.write(|mut tx| async move {

@@ -1,6 +1,6 @@
 //! Dashboard sessions and used hand-off tokens, shared by every process.
 
-use super::*;
+use super::prelude::*;
 
 impl Store {
     // ---- sessions ---------------------------------------------------------

@@ -1,7 +1,14 @@
 //! The store's types: workspaces and what they own, events, sessions,
 //! deliveries and names, as the store reads and writes them.
 
-use super::*;
+use std::collections::{BTreeMap, HashMap};
+
+use app::domain::alerts::AlertSettings;
+use app::domain::calendar::{BillingCycle, Calendar, WeekStart};
+use app::domain::ledger::Action;
+use app::model::{AccountManager, Plan, Price};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
 /// A workspace as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,6 +182,22 @@ pub struct Delivery {
     pub last_error: Option<String>,
 }
 
+impl Delivery {
+    /// Where a delivery stands: `none` without a webhook, `delivered`,
+    /// `failed` after a failed attempt (still retried), else `pending`.
+    pub fn status(&self, webhook: bool) -> &'static str {
+        if self.delivered_at.is_some() {
+            "delivered"
+        } else if !webhook {
+            "none"
+        } else if self.attempts > 0 {
+            "failed"
+        } else {
+            "pending"
+        }
+    }
+}
+
 /// A delivery leased to this process.
 #[derive(Debug, Clone)]
 pub struct Claimed {
@@ -223,3 +246,6 @@ impl Names {
         self.trusting || self.identities.contains_key(id)
     }
 }
+
+/// A report's groups: the keys of each grouped dimension, and the value.
+pub type Groups = BTreeMap<Vec<Option<String>>, i64>;

@@ -1,7 +1,9 @@
 //! Workspaces and their members, and the move of events to new local
 //! days after a change of time zone.
 
-use super::*;
+use super::alerts;
+use super::ledger::{ensure_cycle, Deltas};
+use super::prelude::*;
 
 pub(super) async fn put_workspace_tx(
     conn: &mut AnyConnection,
@@ -175,6 +177,43 @@ pub(super) async fn rebucket_chunk(
 }
 
 impl Store {
+    /// Creates or updates a workspace. A raise of monthly credits grants the
+    /// difference to the current cycle; a cut applies from the next cycle.
+    /// Returns whether it was created, and the stored workspace.
+    pub async fn put_workspace(
+        &self,
+        id: &str,
+        input: &WorkspaceInput,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(bool, Workspace)> {
+        let (created, stored) = self
+            .write(|mut tx| async move {
+                let r = put_workspace_tx(&mut tx, id, input, now).await;
+                (tx, r)
+            })
+            .await?;
+        // A new zone: move the events in short transactions, never holding
+        // SQLite's write lock for the whole move.
+        self.rebucket(id).await?;
+        Ok((created, stored))
+    }
+
+    /// Creates or updates a user, identity or campaign of a workspace.
+    /// Returns whether it was created.
+    pub async fn put_member(&self, ws: &str, id: &str, member: &Member) -> StoreResult<bool> {
+        self.write(|mut tx| async move {
+            let r = put_member_tx(&mut tx, ws, id, member).await;
+            (tx, r)
+        })
+        .await
+    }
+
+    /// Current names of a workspace's users, identities and campaigns.
+    pub async fn names(&self, ws: &str) -> StoreResult<Names> {
+        let mut conn = self.pool.acquire().await?;
+        load_names(&mut conn, ws).await
+    }
+
     /// Whether workspace `ws` exists and which of the named user,
     /// campaign and identity it holds, in one statement: what a charge
     /// needs to check its references (`None` when the workspace does not

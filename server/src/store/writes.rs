@@ -2,65 +2,14 @@
 //! SQLite writers' turns, the group commit of charges, and the refresh of
 //! PostgreSQL's statistics as the tables grow.
 
-use super::*;
-
-/// How often SQLite's WAL is checkpointed in the background.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Runs SQLite's WAL checkpoints on a connection of their own while the
-/// store lives: with `wal_autocheckpoint = 0` no writer pays for one in
-/// its commit (a PASSIVE checkpoint, as SQLite's automatic one, copies
-/// what no reader still needs and never blocks writers).
-pub(super) fn checkpoint_in_background(store: &Store) {
-    let alive = std::sync::Arc::downgrade(&store.growth);
-    let pool = store.pool.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(CHECKPOINT_EVERY).await;
-            if alive.upgrade().is_none() || pool.is_closed() {
-                return;
-            }
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&pool)
-                .await
-            {
-                tracing::warn!("WAL checkpoint: {e}");
-            }
-        }
-    });
-}
+use super::charges::{charge_group_tx, ChargeRequest};
+use super::db::PendingCharge;
+use super::prelude::*;
+use std::time::Duration;
 
 /// Charges per group transaction at most.
 const CHARGE_GROUP: usize = 64;
 
-#[derive(Default)]
-pub(super) struct ChargeQueue {
-    pending: Vec<PendingCharge>,
-    /// Whether a task is running the queue.
-    leading: bool,
-}
-
-struct PendingCharge {
-    ws: String,
-    event: NewEvent,
-    now: DateTime<Utc>,
-    render: RenderCharge,
-    reply: tokio::sync::oneshot::Sender<StoreResult<ChargeOutcome>>,
-}
-
-/// PostgreSQL's planner statistics, refreshed where the app controls it:
-/// autovacuum may be off (or behind), and plans chosen on the statistics of
-/// a small table walk a large one. This process runs `ANALYZE` on the
-/// tables it grows after 10,000 new events, then at each doubling (at least
-/// every 1,000,000), in the background, one at a time.
-#[derive(Default)]
-pub(super) struct Growth {
-    rows: std::sync::atomic::AtomicU64,
-    pub(super) next: std::sync::atomic::AtomicU64,
-    running: std::sync::atomic::AtomicBool,
-}
-
-pub(super) const FIRST_ANALYZE_AFTER: u64 = 10_000;
 const MAX_ANALYZE_INTERVAL: u64 = 1_000_000;
 
 impl Store {

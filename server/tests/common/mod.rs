@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod contract;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -28,18 +30,46 @@ pub async fn post_on(router: Router, path: &str, body: &Value) -> (StatusCode, V
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
         .expect("request builds");
+    fetch_document(&router).await;
     let res = router.oneshot(req).await.expect("router answers");
     let status = res.status();
+    let headers = res.headers().clone();
     let bytes = res
         .into_body()
         .collect()
         .await
         .expect("body reads")
         .to_bytes();
+    contract::check(
+        &Method::POST,
+        path,
+        status,
+        &headers,
+        &String::from_utf8_lossy(&bytes),
+    );
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+/// Fetches the served OpenAPI document once, for [`contract::check`].
+async fn fetch_document(router: &Router) {
+    if contract::document().is_some() {
+        return;
+    }
+    let req = Request::get("/api/v1/openapi.json")
+        .body(Body::empty())
+        .expect("request builds");
+    let res = router.clone().oneshot(req).await.expect("router answers");
+    assert_eq!(res.status(), StatusCode::OK, "the document is served");
+    let bytes = res
+        .into_body()
+        .collect()
+        .await
+        .expect("body reads")
+        .to_bytes();
+    contract::remember(serde_json::from_slice(&bytes).expect("the document is JSON"));
 }
 
 /// "Now" of the tests: Tuesday 24 Nov 2026, 10:00 UTC (11:00 in Madrid).
@@ -233,7 +263,8 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> (StatusCode, axum::http::HeaderMap, String) {
-        let mut req = Request::builder().method(method).uri(path);
+        fetch_document(&self.router).await;
+        let mut req = Request::builder().method(method.clone()).uri(path);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -254,7 +285,9 @@ impl TestApp {
             .await
             .expect("body reads")
             .to_bytes();
-        (status, headers, String::from_utf8_lossy(&bytes).to_string())
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        contract::check(&method, path, status, &headers, &text);
+        (status, headers, text)
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

@@ -6,7 +6,10 @@
 //! delivered on a 2xx; anything else is retried with exponential backoff.
 //! A crash between the POST and the mark redelivers the same id, which the
 //! receiver recognises. Scheduling uses the real clock, even under
-//! `CREDITS_NOW`, so that backoff elapses.
+//! `CREDITS_NOW`, so that backoff elapses. What each delivery carries is
+//! in `payload`.
+
+pub mod payload;
 
 use std::time::Duration;
 

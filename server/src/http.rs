@@ -1,0 +1,103 @@
+//! The whole HTTP app: health checks, the API and the pages, each behind
+//! its own cap on requests in flight, with request ids, compression,
+//! security headers and logs.
+
+use axum::Router;
+
+use crate::state::AppState;
+use crate::{api, pages, security, serve};
+
+/// The whole HTTP app, with no cap on requests in flight (embedding and
+/// in-process tests; `credits serve` applies its configured cap).
+pub fn app(state: AppState) -> Router {
+    app_with_limits(
+        state,
+        serve::Limits {
+            in_flight: serve::UNCAPPED,
+            ..Default::default()
+        },
+    )
+}
+
+fn busy_page() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        [("retry-after", "1")],
+        "The dashboard is busy; try again in a moment.",
+    )
+        .into_response()
+}
+
+fn late_page() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "The dashboard took too long to answer; try again in a moment.",
+    )
+        .into_response()
+}
+
+fn busy_api() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    api::error::ApiError::Unavailable.into_response()
+}
+
+fn late_api() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    api::error::ApiError::Timeout.into_response()
+}
+
+/// `GET /healthz`: the process is up.
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the database answers and every migration is applied.
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.store.ready().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(cause = %e, "not ready");
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+        }
+    }
+}
+
+/// The whole HTTP app: the API and the pages each behind their own cap on
+/// requests in flight, request ids, compression, security headers, logs.
+pub fn app_with_limits(state: AppState, limits: serve::Limits) -> Router {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    let api = serve::limited(api::router(state.clone()), limits, busy_api, late_api);
+    let pages = serve::limited(pages::router(state.clone()), limits, busy_page, late_page);
+    Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/readyz", axum::routing::get(readyz))
+        .nest("/api/v1", api)
+        .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                })
+                .on_response(
+                    |res: &axum::http::Response<_>, latency: std::time::Duration, _span: &tracing::Span| {
+                        tracing::info!(status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "response");
+                    },
+                ),
+        )
+        // Outermost: every response carries the request's id (the caller's, if sent).
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,244 @@
+//! The database handle: the pool of either engine, its connection
+//! settings and migrations, and SQLite's background checkpoints.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::AnyPool;
+
+use super::error::{Engine, StoreError, StoreResult};
+use super::sql::{load_workspace, prepare_sqlite_url};
+use super::types::Workspace;
+use super::types::{ChargeOutcome, NewEvent, RenderCharge};
+use chrono::{DateTime, Utc};
+
+/// The database handle.
+#[derive(Clone)]
+pub struct Store {
+    pub(super) pool: AnyPool,
+    pub(super) engine: Engine,
+    pub(super) growth: std::sync::Arc<Growth>,
+    /// SQLite has one writer at a time: this process's write transactions
+    /// take turns here (a fair queue) before `BEGIN IMMEDIATE`.
+    pub(super) writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Charges waiting for their group (see [`Store::charge`]).
+    pub(super) charges: std::sync::Arc<std::sync::Mutex<ChargeQueue>>,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite:` or `postgres:`), creating the SQLite
+    /// file and its folder when missing.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let (engine, url) = if url.starts_with("sqlite:") {
+            (Engine::Sqlite, prepare_sqlite_url(url)?)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            (Engine::Postgres, url.to_string())
+        } else {
+            return Err(StoreError::BadUrl("expected sqlite:… or postgres:…".into()));
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(120))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if engine == Engine::Postgres {
+                        // Plans cached while a table was small (seq scans) must
+                        // not outlive its growth: plan each statement afresh.
+                        sqlx::query("SET plan_cache_mode = force_custom_plan")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    if engine == Engine::Sqlite {
+                        sqlx::query("PRAGMA busy_timeout = 60000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        // Checkpoints run in the background (below), not
+                        // in the commit of whichever writer fills the WAL.
+                        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        if engine == Engine::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        let growth = Growth::default();
+        growth
+            .next
+            .store(FIRST_ANALYZE_AFTER, std::sync::atomic::Ordering::Relaxed);
+        let store = Store {
+            pool,
+            engine,
+            growth: std::sync::Arc::new(growth),
+            writer: Default::default(),
+            charges: Default::default(),
+        };
+        if engine == Engine::Sqlite {
+            checkpoint_in_background(&store);
+        }
+        Ok(store)
+    }
+
+    /// The engine behind the pool.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Runs the migrations of the engine.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match self.engine {
+            Engine::Sqlite => {
+                sqlx::migrate!("../migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Engine::Postgres => {
+                sqlx::migrate!("../migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- workspaces and what they own ------------------------------------
+
+    /// A workspace by id.
+    pub async fn workspace(&self, id: &str) -> StoreResult<Option<Workspace>> {
+        let mut conn = self.pool.acquire().await?;
+        load_workspace(&mut conn, id).await
+    }
+
+    /// Ready to serve: the database answers and every migration is applied.
+    pub async fn ready(&self) -> StoreResult<()> {
+        let expected = match self.engine {
+            Engine::Sqlite => sqlx::migrate!("../migrations/sqlite").migrations.len(),
+            Engine::Postgres => sqlx::migrate!("../migrations/postgres").migrations.len(),
+        };
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await?;
+        if applied < expected as i64 {
+            return Err(StoreError::Corrupt(format!(
+                "{applied} of {expected} migrations applied"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Marks a workspace as the demo (`/demo` signs in to it alone).
+    pub async fn mark_demo(&self, ws: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE workspaces SET is_demo = 1 WHERE id = $1")
+            .bind(ws.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `ws` was seeded as the demo.
+    pub async fn is_demo(&self, ws: &str) -> StoreResult<bool> {
+        let flag: Option<i64> = sqlx::query_scalar("SELECT is_demo FROM workspaces WHERE id = $1")
+            .bind(ws.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(flag == Some(1))
+    }
+
+    /// Whether every workspace in the database is the demo (or there is none).
+    pub async fn only_demo(&self) -> StoreResult<bool> {
+        let real: Option<String> =
+            sqlx::query_scalar("SELECT id FROM workspaces WHERE is_demo = 0 LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(real.is_none())
+    }
+
+    /// The connection pool (for tests that read the database directly).
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Whether the database holds no workspace yet.
+    pub async fn is_empty(&self) -> StoreResult<bool> {
+        let any: Option<String> = sqlx::query_scalar("SELECT id FROM workspaces LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(any.is_none())
+    }
+}
+
+/// How often SQLite's WAL is checkpointed in the background.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Runs SQLite's WAL checkpoints on a connection of their own while the
+/// store lives: with `wal_autocheckpoint = 0` no writer pays for one in
+/// its commit (a PASSIVE checkpoint, as SQLite's automatic one, copies
+/// what no reader still needs and never blocks writers).
+pub(super) fn checkpoint_in_background(store: &Store) {
+    let alive = std::sync::Arc::downgrade(&store.growth);
+    let pool = store.pool.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+            if alive.upgrade().is_none() || pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!("WAL checkpoint: {e}");
+            }
+        }
+    });
+}
+
+#[derive(Default)]
+pub(super) struct ChargeQueue {
+    pub(super) pending: Vec<PendingCharge>,
+    /// Whether a task is running the queue.
+    pub(super) leading: bool,
+}
+
+pub(super) struct PendingCharge {
+    pub(super) ws: String,
+    pub(super) event: NewEvent,
+    pub(super) now: DateTime<Utc>,
+    pub(super) render: RenderCharge,
+    pub(super) reply: tokio::sync::oneshot::Sender<StoreResult<ChargeOutcome>>,
+}
+
+/// PostgreSQL's planner statistics, refreshed where the app controls it:
+/// autovacuum may be off (or behind), and plans chosen on the statistics of
+/// a small table walk a large one. This process runs `ANALYZE` on the
+/// tables it grows after 10,000 new events, then at each doubling (at least
+/// every 1,000,000), in the background, one at a time.
+#[derive(Default)]
+pub(super) struct Growth {
+    pub(super) rows: std::sync::atomic::AtomicU64,
+    pub(super) next: std::sync::atomic::AtomicU64,
+    pub(super) running: std::sync::atomic::AtomicBool,
+}
+
+pub(super) const FIRST_ANALYZE_AFTER: u64 = 10_000;
