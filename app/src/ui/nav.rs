@@ -16,16 +16,39 @@ pub enum Tab {
     Conversations,
 }
 
+impl Tab {
+    /// The tab's last path segment.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Tab::Plan => "plan",
+            Tab::Credits => "credits",
+            Tab::Conversations => "conversations",
+        }
+    }
+}
+
+/// The path of a tab under a base: `/usage/credits`, `/embed/usage/credits`.
+pub fn path_under(base: &str, tab: Tab) -> String {
+    format!("{base}/usage/{}", tab.slug())
+}
+
 /// The path of a tab under the current base.
-pub fn tab_path(tab: Tab) -> &'static str {
-    let embedded = use_context::<Base>().is_some_and(|b| !b.0.is_empty());
-    match (embedded, tab) {
-        (false, Tab::Plan) => "/usage/plan",
-        (false, Tab::Credits) => "/usage/credits",
-        (false, Tab::Conversations) => "/usage/conversations",
-        (true, Tab::Plan) => "/embed/usage/plan",
-        (true, Tab::Credits) => "/embed/usage/credits",
-        (true, Tab::Conversations) => "/embed/usage/conversations",
+pub fn tab_path(tab: Tab) -> String {
+    path_under(use_context::<Base>().map_or("", |b| b.0), tab)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabs_live_under_their_base() {
+        assert_eq!(path_under("", Tab::Plan), "/usage/plan");
+        assert_eq!(path_under("", Tab::Credits), "/usage/credits");
+        assert_eq!(
+            path_under("/embed", Tab::Conversations),
+            "/embed/usage/conversations"
+        );
     }
 }
 
