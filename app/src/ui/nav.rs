@@ -16,40 +16,37 @@ pub enum Tab {
     Conversations,
 }
 
+impl Base {
+    /// Inside the platform's iframe.
+    pub const EMBEDDED: Base = Base("/embed");
+    /// Standalone.
+    pub const STANDALONE: Base = Base("");
+
+    /// The path of `tab` under this base: `/usage/credits`,
+    /// `/embed/usage/credits`.
+    pub fn path(self, tab: Tab) -> &'static str {
+        let full = tab.embedded_path();
+        // The embedded path is the standalone one under `/embed`.
+        full.strip_prefix(Self::EMBEDDED.0)
+            .filter(|_| self.0.is_empty())
+            .unwrap_or(full)
+    }
+}
+
 impl Tab {
-    /// The tab's last path segment.
-    pub fn slug(self) -> &'static str {
+    /// The tab's path under [`Base::EMBEDDED`].
+    fn embedded_path(self) -> &'static str {
         match self {
-            Tab::Plan => "plan",
-            Tab::Credits => "credits",
-            Tab::Conversations => "conversations",
+            Tab::Plan => "/embed/usage/plan",
+            Tab::Credits => "/embed/usage/credits",
+            Tab::Conversations => "/embed/usage/conversations",
         }
     }
 }
 
-/// The path of a tab under a base: `/usage/credits`, `/embed/usage/credits`.
-pub fn path_under(base: &str, tab: Tab) -> String {
-    format!("{base}/usage/{}", tab.slug())
-}
-
 /// The path of a tab under the current base.
-pub fn tab_path(tab: Tab) -> String {
-    path_under(use_context::<Base>().map_or("", |b| b.0), tab)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tabs_live_under_their_base() {
-        assert_eq!(path_under("", Tab::Plan), "/usage/plan");
-        assert_eq!(path_under("", Tab::Credits), "/usage/credits");
-        assert_eq!(
-            path_under("/embed", Tab::Conversations),
-            "/embed/usage/conversations"
-        );
-    }
+pub fn tab_path(tab: Tab) -> &'static str {
+    use_context::<Base>().unwrap_or(Base::STANDALONE).path(tab)
 }
 
 /// The view parameters a tab link carries, so that moving between tabs
@@ -75,6 +72,22 @@ pub struct ThemeVersion(pub RwSignal<u32>);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tabs_live_under_their_base() {
+        assert_eq!(Base::STANDALONE.path(Tab::Plan), "/usage/plan");
+        assert_eq!(Base::STANDALONE.path(Tab::Credits), "/usage/credits");
+        assert_eq!(
+            Base::EMBEDDED.path(Tab::Conversations),
+            "/embed/usage/conversations"
+        );
+        for tab in [Tab::Plan, Tab::Credits, Tab::Conversations] {
+            assert_eq!(
+                format!("{}{}", Base::EMBEDDED.0, Base::STANDALONE.path(tab)),
+                Base::EMBEDDED.path(tab)
+            );
+        }
+    }
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

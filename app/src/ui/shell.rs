@@ -107,7 +107,7 @@ fn page_head() -> PageHead {
     PageHead::default()
 }
 
-fn detect_base() -> &'static str {
+fn detect_base() -> Base {
     #[cfg(feature = "ssr")]
     let path = request_path();
     #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
@@ -115,9 +115,9 @@ fn detect_base() -> &'static str {
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     let path = String::new();
     if crate::security::is_embed_route(path.split('?').next().unwrap_or("")) {
-        "/embed"
+        Base::EMBEDDED
     } else {
-        ""
+        Base::STANDALONE
     }
 }
 
@@ -137,7 +137,7 @@ fn TabLink(tab: Tab, label: &'static str) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(Base(detect_base()));
+    provide_context(detect_base());
     let theme = RwSignal::new(0u32);
     provide_context(ThemeVersion(theme));
     #[cfg(feature = "hydrate")]
@@ -193,7 +193,7 @@ fn ReportNavigation() -> impl IntoView {
                 .unwrap_or_else(|| format!("?{}", location.search.get()))
         );
         #[cfg(feature = "hydrate")]
-        crate::embed::navigated(path.strip_prefix("/embed").unwrap_or(&path));
+        crate::embed::navigated(path.strip_prefix(Base::EMBEDDED.0).unwrap_or(&path));
         #[cfg(not(feature = "hydrate"))]
         let _ = path;
     });

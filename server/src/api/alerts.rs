@@ -3,13 +3,6 @@
 use super::common::*;
 use crate::store::Alert;
 
-/// A billing cycle: `end` is exclusive (the renewal date).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AlertCycleOut {
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-}
-
 /// An alert's delivery to the webhook.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AlertDeliveryOut {
@@ -32,7 +25,7 @@ pub struct AlertOut {
     pub kind: String,
     /// The threshold; null for `runout_forecast`.
     pub percent: Option<u8>,
-    pub cycle: AlertCycleOut,
+    pub cycle: CycleDates,
     pub used: i64,
     pub granted: i64,
     /// The forecast run-out date; null unless `runout_forecast`.
@@ -47,7 +40,7 @@ impl AlertOut {
             id: a.id.clone(),
             kind: a.kind.key().to_string(),
             percent: a.percent,
-            cycle: AlertCycleOut {
+            cycle: CycleDates {
                 start: a.cycle.start,
                 end: a.cycle.end,
             },

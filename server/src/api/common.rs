@@ -25,6 +25,14 @@ pub(super) use crate::store::{
     WorkspaceInput,
 };
 
+/// A billing cycle: `end` is exclusive (the renewal date). Grants and
+/// alerts name the cycle they belong to.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CycleDates {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Most events in one batch.

@@ -376,13 +376,6 @@ pub struct GrantOut {
     pub created_at: String,
 }
 
-/// A billing cycle: `end` is exclusive (the renewal date).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CycleDates {
-    pub start: NaiveDate,
-    pub end: NaiveDate,
-}
-
 /// What a batch did.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BatchOut {
