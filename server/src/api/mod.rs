@@ -58,12 +58,7 @@ fn document_of(paths: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// The API's OpenAPI document, as `GET /api/v1/openapi.json` serves it.
-pub fn document() -> utoipa::openapi::OpenApi {
-    document_of(routes().split_for_parts().1)
-}
-
-/// The `/api/v1` router, token-checked, and its document.
+/// The `/api/v1` router, token-checked, and its document at `/openapi.json`.
 pub fn router(state: AppState) -> Router<AppState> {
     let (protected, paths) = routes().split_for_parts();
     let doc = document_of(paths);

@@ -15,11 +15,13 @@ use super::error::{ErrorBody, ErrorDetail, FieldError};
 /// `PUT /workspaces/{id}` body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct WorkspaceBody {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// IANA zone.
-    #[schema(example = "Europe/Madrid")]
+    #[schema(example = "Europe/Madrid", max_length = 64)]
     pub timezone: String,
     /// `monday` (default) or `sunday`.
+    #[schema(pattern = "^(monday|sunday)$")]
     pub week_start: Option<String>,
     pub plan: Plan,
     pub account_manager: Option<AccountManager>,
@@ -32,7 +34,7 @@ pub struct WorkspaceBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AlertSettingsBody {
     /// 0 to 5 distinct integers from 1 to 100: percentages of the cycle's granted credits used.
-    #[schema(example = json!([50, 80, 100]))]
+    #[schema(example = json!([50, 80, 100]), max_items = 5)]
     pub thresholds: Option<Vec<u8>>,
     /// Record a `runout_forecast` alert (at most once a cycle) when the
     /// pace of the last 7 full local days runs out before renewal.
@@ -42,37 +44,49 @@ pub struct AlertSettingsBody {
 /// `PUT /users/{id}` body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct UserBody {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
+    #[schema(max_length = 254)]
     pub email: String,
     /// `admin` or `member`.
+    #[schema(pattern = "^(admin|member)$")]
     pub role: String,
 }
 
 /// `PUT /identities/{id}` body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct IdentityBody {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// `linkedin` or `email`.
+    #[schema(pattern = "^(linkedin|email)$")]
     pub channel: String,
+    /// A user of the workspace.
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub user_id: String,
 }
 
 /// `PUT /campaigns/{id}` body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CampaignBody {
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// `active`, `paused` or `archived`.
+    #[schema(pattern = "^(active|paused|archived)$")]
     pub status: String,
 }
 
 /// `POST /credit-grants` body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GrantBody {
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub id: String,
     /// `add_on` or `rollover`.
+    #[schema(pattern = "^(add_on|rollover)$")]
     pub kind: String,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub credits: i64,
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
     pub price: Option<Price>,
 }
@@ -80,39 +94,58 @@ pub struct GrantBody {
 /// One usage event.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventBody {
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub id: String,
     /// `credits` or `conversation`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^(credits|conversation)$")]
     pub kind: String,
     /// RFC 3339 with an offset; at most 5 minutes in the future.
+    #[schema(format = DateTime, max_length = 64)]
     pub occurred_at: String,
     /// Credits events: `scrape_company`, `scrape_contact`, `enrich_email`, `enrich_phone`, `ai_completion`.
+    #[schema(
+        pattern = "^(scrape_company|scrape_contact|enrich_email|enrich_phone|ai_completion)$"
+    )]
     pub action: Option<String>,
     /// Credits events: a positive integer.
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub credits: Option<i64>,
     /// Required for credits events; for conversations, the identity's user.
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub user_id: Option<String>,
     /// Required for conversations.
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub campaign_id: Option<String>,
     /// Required for conversations.
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub identity_id: Option<String>,
 }
 
 /// `POST /usage-events` body: 1 to 10,000 events.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct EventsBody {
+    #[schema(min_items = 1, max_items = 10_000)]
     pub events: Vec<EventBody>,
 }
 
 /// `POST /charges` body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChargeBody {
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub id: String,
+    /// `scrape_company`, `scrape_contact`, `enrich_email`, `enrich_phone` or `ai_completion`.
+    #[schema(
+        pattern = "^(scrape_company|scrape_contact|enrich_email|enrich_phone|ai_completion)$"
+    )]
     pub action: String,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     pub credits: i64,
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub user_id: String,
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub campaign_id: Option<String>,
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
     pub identity_id: Option<String>,
 }
 
@@ -146,6 +179,7 @@ pub struct ReportParams {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1-100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
