@@ -4,14 +4,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
 use super::error::{Engine, StoreError, StoreResult};
 use super::sql::{load_workspace, prepare_sqlite_url};
-use super::types::Workspace;
-use super::types::{ChargeOutcome, NewEvent, RenderCharge};
-use chrono::{DateTime, Utc};
+use super::types::{ChargeOutcome, NewEvent, RenderCharge, Workspace};
 
 /// The database handle.
 #[derive(Clone)]
@@ -39,8 +38,11 @@ impl Store {
             return Err(StoreError::BadUrl("expected sqlite:… or postgres:…".into()));
         };
         let options = AnyConnectOptions::from_str(&url)?;
+        // A Credits view runs its eight statements at once, beside the
+        // header's overview: one page must fit in the pool without waiting
+        // for itself. SQLite readers in WAL mode do not block each other.
         let pool = AnyPoolOptions::new()
-            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
+            .max_connections(16)
             .acquire_timeout(Duration::from_secs(120))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {

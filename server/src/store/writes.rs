@@ -2,10 +2,11 @@
 //! SQLite writers' turns, the group commit of charges, and the refresh of
 //! PostgreSQL's statistics as the tables grow.
 
+use std::time::Duration;
+
 use super::charges::{charge_group_tx, ChargeRequest};
 use super::db::PendingCharge;
 use super::prelude::*;
-use std::time::Duration;
 
 /// Charges per group transaction at most.
 const CHARGE_GROUP: usize = 64;
