@@ -1,4 +1,4 @@
-import { test, expect, api, hydrated, thousands } from './fixtures';
+import { test, expect, api, hydrated, chartsDrawn, thousands } from './fixtures';
 
 const tabs = [
   { name: 'Plan', path: '/usage/plan', heading: 'Plan' },
@@ -88,6 +88,9 @@ for (const scheme of ['light', 'dark'] as const) {
       for (const tab of tabs) {
         await page.goto(tab.path);
         await hydrated(page);
+        // The screenshot shows the tab as a person sees it: charts drawn.
+        const charts = await page.locator('[data-chart]').evaluateAll((els) => els.map((e) => e.id).filter(Boolean));
+        await chartsDrawn(page, ...charts);
         await page.screenshot({ path: `end2end/screenshots/${tab.name.toLowerCase()}-${scheme}-${width}.png`, fullPage: true });
         // Nothing wider than the viewport.
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
