@@ -38,11 +38,8 @@ impl Store {
             return Err(StoreError::BadUrl("expected sqlite:… or postgres:…".into()));
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        // A Credits view runs its eight statements at once, beside the
-        // header's overview: one page must fit in the pool without waiting
-        // for itself. SQLite readers in WAL mode do not block each other.
         let pool = AnyPoolOptions::new()
-            .max_connections(16)
+            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(120))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
