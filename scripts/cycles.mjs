@@ -80,19 +80,25 @@ function strip(src) {
   return out;
 }
 
+// The index just past the `}` that closes the block opened before `from`.
+function blockEnd(src, from) {
+  let depth = 1;
+  let j = from;
+  while (j < src.length && depth > 0) {
+    if (src[j] === "{") depth++;
+    else if (src[j] === "}") depth--;
+    j++;
+  }
+  return j;
+}
+
 // Blanks the bodies of `#[cfg(test)] mod x { ... }`.
 function dropTestModules(src) {
   const re = /#\[cfg\(test\)\]\s*(pub(\([^)]*\))?\s+)?mod\s+\w+\s*\{/g;
   let m;
   let out = src;
   while ((m = re.exec(src))) {
-    let depth = 1;
-    let j = m.index + m[0].length;
-    while (j < src.length && depth > 0) {
-      if (src[j] === "{") depth++;
-      else if (src[j] === "}") depth--;
-      j++;
-    }
+    const j = blockEnd(src, m.index + m[0].length);
     out = out.slice(0, m.index) + out.slice(m.index, j).replace(/[^\n]/g, " ") + out.slice(j);
   }
   return out;
@@ -165,13 +171,7 @@ for (const root of roots) {
     const re = /(?<![A-Za-z0-9_])mod\s+([a-z_][a-z0-9_]*)\s*\{/g;
     let m;
     while ((m = re.exec(src))) {
-      let depth = 1;
-      let j = m.index + m[0].length;
-      while (j < src.length && depth > 0) {
-        if (src[j] === "{") depth++;
-        else if (src[j] === "}") depth--;
-        j++;
-      }
+      const j = blockEnd(src, m.index + m[0].length);
       const outer = blocks.filter((b) => b.start < m.index && m.index < b.end).pop();
       const p = join(outer ? outer.path : mod, m[1]);
       blocks.push({ start: m.index, end: j, path: p });

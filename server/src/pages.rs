@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::{provide_context, use_context};
-use leptos_axum::{generate_route_list_with_exclusions, LeptosRoutes};
+use leptos_axum::{generate_route_list_with_exclusions, AxumRouteListing, LeptosRoutes};
 
 use crate::signin;
 use crate::state::{AppState, Clock};
@@ -146,9 +146,7 @@ impl StoreSource {
                     used: a.used,
                     granted: a.granted,
                     runs_out_on: a.runs_out_on,
-                    created_at: a
-                        .created_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    created_at: a.created_at_text(),
                     created_local: app::format::local_time(a.created_at, ws.tz),
                     delivery: d.status(self.webhook).to_string(),
                 })
@@ -356,6 +354,33 @@ fn provide_session() {
     }
 }
 
+/// The app's page routes, generated once per process.
+///
+/// Generating them runs the app with resource loading suppressed by a
+/// process-wide flag, and a resource first polled on another thread while
+/// the flag is up never loads: its page waits out the request timeout
+/// (leptos issue #4773). A process that built its router twice, as the
+/// test suites do with one app per test, could catch a page in that
+/// window; after the first build no later one raises the flag, and no page
+/// is served before the first build ends.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES
+        .get_or_init(|| {
+            // `/` and `/usage` are plain redirects, answered before Leptos.
+            generate_route_list_with_exclusions(
+                App,
+                Some(vec![
+                    "/".into(),
+                    "/usage".into(),
+                    "/embed".into(),
+                    "/embed/usage".into(),
+                ]),
+            )
+        })
+        .clone()
+}
+
 /// Pages, server functions (`/rpc/…`), sign-in routes, assets and the site's static files.
 pub fn router(state: AppState) -> Router<AppState> {
     let source = Source(Arc::new(StoreSource {
@@ -393,16 +418,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     // `/embed?token=…` renders the app in the same response that opens the
     // session, so that it works where the frame cannot keep a cookie.
     let render = leptos_axum::render_app_async_with_context(context.clone(), app_fn.clone());
-    // `/` and `/usage` are plain redirects, answered before Leptos.
-    let routes = generate_route_list_with_exclusions(
-        App,
-        Some(vec![
-            "/".into(),
-            "/usage".into(),
-            "/embed".into(),
-            "/embed/usage".into(),
-        ]),
-    );
+    let routes = route_list();
     Router::new()
         .route("/", get(|| async { Redirect::to("/usage/plan") }))
         .route("/usage", get(|| async { Redirect::to("/usage/plan") }))

@@ -47,9 +47,7 @@ impl AlertOut {
             used: a.used,
             granted: a.granted,
             runs_out_on: a.runs_out_on,
-            created_at: a
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            created_at: a.created_at_text(),
             delivery: AlertDeliveryOut {
                 status: d.status(webhook).to_string(),
                 attempts: d.attempts,

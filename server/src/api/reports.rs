@@ -164,25 +164,27 @@ fn keys_of(group_by: &[Dimension], keys: &[Option<String>]) -> Keys {
     k
 }
 
+/// A report's rows as answer rows: `row` makes one from its keys, label
+/// and value.
+fn rows_of<R>(r: &mut Report, row: impl Fn(Keys, Option<String>, i64) -> R) -> Vec<R> {
+    std::mem::take(&mut r.rows)
+        .into_iter()
+        .map(|x| row(keys_of(&r.group_by, &x.keys), x.label, x.value))
+        .collect()
+}
+
 impl From<Report> for CreditUsageOut {
-    fn from(r: Report) -> Self {
-        let rows = r
-            .rows
-            .into_iter()
-            .map(|row| {
-                let k = keys_of(&r.group_by, &row.keys);
-                CreditRow {
-                    day: k.day,
-                    action: k.action,
-                    category: k.category,
-                    user_id: k.user_id,
-                    campaign_id: k.campaign_id,
-                    identity_id: k.identity_id,
-                    label: row.label,
-                    credits: row.value,
-                }
-            })
-            .collect();
+    fn from(mut r: Report) -> Self {
+        let rows = rows_of(&mut r, |k, label, credits| CreditRow {
+            day: k.day,
+            action: k.action,
+            category: k.category,
+            user_id: k.user_id,
+            campaign_id: k.campaign_id,
+            identity_id: k.identity_id,
+            label,
+            credits,
+        });
         Self {
             period: r.period,
             total: r.total,
@@ -192,22 +194,15 @@ impl From<Report> for CreditUsageOut {
 }
 
 impl From<Report> for ConversationsOut {
-    fn from(r: Report) -> Self {
-        let rows = r
-            .rows
-            .into_iter()
-            .map(|row| {
-                let k = keys_of(&r.group_by, &row.keys);
-                ConversationRow {
-                    day: k.day,
-                    user_id: k.user_id,
-                    campaign_id: k.campaign_id,
-                    identity_id: k.identity_id,
-                    label: row.label,
-                    conversations: row.value,
-                }
-            })
-            .collect();
+    fn from(mut r: Report) -> Self {
+        let rows = rows_of(&mut r, |k, label, conversations| ConversationRow {
+            day: k.day,
+            user_id: k.user_id,
+            campaign_id: k.campaign_id,
+            identity_id: k.identity_id,
+            label,
+            conversations,
+        });
         Self {
             period: r.period,
             total: r.total,

@@ -74,6 +74,13 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// When it was recorded, as the contract writes instants (RFC 3339,
+    /// seconds, `Z`).
+    pub fn created_at_text(&self) -> String {
+        self.created_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
     /// The webhook payload (API.md, "Delivery").
     pub fn payload(&self, workspace_name: &str) -> String {
         AlertRecorded {

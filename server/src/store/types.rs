@@ -183,8 +183,10 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Where a delivery stands: `none` without a webhook, `delivered`,
-    /// `failed` after a failed attempt (still retried), else `pending`.
+    /// Where an alert's delivery stands: `none` without a webhook,
+    /// `delivered`, `failed` after a failed attempt (still retried), else
+    /// `pending`. Support requests answer only `pending` or `delivered`
+    /// (the contract's two states for them), in `api::support`.
     pub fn status(&self, webhook: bool) -> &'static str {
         if self.delivered_at.is_some() {
             "delivered"

@@ -30,7 +30,15 @@ pub async fn post_on(router: Router, path: &str, body: &Value) -> (StatusCode, V
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
         .expect("request builds");
+    let (status, _, text) = send(router, req).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Sends `req` through `router`; returns status, headers and body text,
+/// after checking the answer against the served OpenAPI document.
+async fn send(router: Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
     fetch_document(&router).await;
+    let (method, path) = (req.method().clone(), req.uri().to_string());
     let res = router.oneshot(req).await.expect("router answers");
     let status = res.status();
     let headers = res.headers().clone();
@@ -40,17 +48,9 @@ pub async fn post_on(router: Router, path: &str, body: &Value) -> (StatusCode, V
         .await
         .expect("body reads")
         .to_bytes();
-    contract::check(
-        &Method::POST,
-        path,
-        status,
-        &headers,
-        &String::from_utf8_lossy(&bytes),
-    );
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    contract::check(&method, &path, status, &headers, &text);
+    (status, headers, text)
 }
 
 /// Fetches the served OpenAPI document once, for [`contract::check`].
@@ -263,31 +263,14 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> (StatusCode, axum::http::HeaderMap, String) {
-        fetch_document(&self.router).await;
-        let mut req = Request::builder().method(method.clone()).uri(path);
+        let mut req = Request::builder().method(method).uri(path);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
         let req = req
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
             .expect("request builds");
-        let res = self
-            .router
-            .clone()
-            .oneshot(req)
-            .await
-            .expect("router answers");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res
-            .into_body()
-            .collect()
-            .await
-            .expect("body reads")
-            .to_bytes();
-        let text = String::from_utf8_lossy(&bytes).to_string();
-        contract::check(&method, path, status, &headers, &text);
-        (status, headers, text)
+        send(self.router.clone(), req).await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
