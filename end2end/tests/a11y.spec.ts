@@ -2,7 +2,7 @@
 // and dark, at 1280 and 360 px, after hydration and after in-app moves;
 // and a keyboard-only pass through the controls.
 import { Page } from '@playwright/test';
-import { test, expect, hydrated } from './fixtures';
+import { test, expect, api, hydrated } from './fixtures';
 
 const axePath = require.resolve('axe-core/axe.min.js');
 
@@ -77,6 +77,13 @@ test('keyboard only: tabs, presets, filters, sorting and drill-down', async ({ p
   await focusOn('select[data-filter="user"]');
   await page.keyboard.press('ArrowDown');
   await expect(page).toHaveURL(/user=/);
+  // The filtered view has drawn (a key pressed on the table it replaces is lost).
+  const user = new URL(page.url()).searchParams.get('user');
+  const filtered = await api(page, `credit-usage?period=last_month&user_id=${user}&group_by=action`);
+  await expect(page.getByTestId('credits-total')).toHaveAttribute('data-total', String(filtered.total));
+  await expect.poll(() => page.locator('#table-actions tbody tr').count()).toBe(
+    filtered.rows.filter((r: any) => r.credits > 0).length,
+  );
 
   await focusOn('#table-actions thead button.sort');
   await page.keyboard.press('Enter');
