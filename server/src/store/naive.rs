@@ -2,7 +2,7 @@
 //! events, with no pre-aggregate and no index on the local day.
 
 use super::prelude::*;
-use super::reports::{filters_of, fold_groups, metric_key};
+use super::reports::{cells_of, filters_of, fold_groups, metric_key};
 
 impl Store {
     /// `GROUP BY` over `usage_events` in the workspace's zone: PostgreSQL
@@ -68,6 +68,6 @@ impl Store {
         let rows = bind_vals(sqlx::query(&sql), binds)
             .fetch_all(&self.pool)
             .await?;
-        fold_groups(&query.group_by, &rows)
+        fold_groups(&query.group_by, cells_of(query.group_by.len(), &rows)?)
     }
 }
