@@ -405,7 +405,14 @@ pub(super) fn unpack(packed: &str) -> StoreResult<Vec<(Vec<String>, Option<i64>)
         serde_json::from_str(packed).map_err(|e| StoreError::Corrupt(format!("a report: {e}")))?;
     rows.into_iter()
         .map(|mut cells| {
-            let value = cells.pop().and_then(|v| v.as_i64());
+            let value = match cells.pop() {
+                Some(serde_json::Value::Null) => None,
+                Some(v) => Some(
+                    v.as_i64()
+                        .ok_or_else(|| StoreError::Corrupt(format!("a report's value: {v}")))?,
+                ),
+                None => return Err(StoreError::Corrupt("an empty report row".into())),
+            };
             let keys = cells
                 .into_iter()
                 .map(|k| match k {
@@ -564,6 +571,9 @@ mod tests {
         assert_eq!(fold_groups(&[], unpack("[]").unwrap()).unwrap().0, 0);
         // What the statement cannot give is an error, not a panic.
         assert!(unpack("[[1, 2]]").is_err());
+        assert!(unpack(r#"[["a", "b"]]"#).is_err());
+        assert!(unpack("[[]]").is_err());
+        assert_eq!(unpack("[[null]]").unwrap()[0].1, None);
         assert!(unpack("not json").is_err());
         assert!(fold_groups(&[Dimension::Day], unpack(r#"[["a","b",1]]"#).unwrap()).is_err());
     }
