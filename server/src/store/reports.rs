@@ -567,14 +567,28 @@ mod tests {
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[&vec![Some("2026-10-01".to_string()), None]], 3);
         // A total alone, and no rows at all.
-        assert_eq!(fold_groups(&[], unpack("[[42]]").unwrap()).unwrap().0, 42);
-        assert_eq!(fold_groups(&[], unpack("[]").unwrap()).unwrap().0, 0);
+        assert_eq!(
+            fold_groups(&[], unpack("[[42]]").expect("as written"))
+                .expect("as written")
+                .0,
+            42
+        );
+        assert_eq!(
+            fold_groups(&[], unpack("[]").expect("as written"))
+                .expect("as written")
+                .0,
+            0
+        );
         // What the statement cannot give is an error, not a panic.
         assert!(unpack("[[1, 2]]").is_err());
         assert!(unpack(r#"[["a", "b"]]"#).is_err());
         assert!(unpack("[[]]").is_err());
-        assert_eq!(unpack("[[null]]").unwrap()[0].1, None);
+        assert_eq!(unpack("[[null]]").expect("as written")[0].1, None);
         assert!(unpack("not json").is_err());
-        assert!(fold_groups(&[Dimension::Day], unpack(r#"[["a","b",1]]"#).unwrap()).is_err());
+        assert!(fold_groups(
+            &[Dimension::Day],
+            unpack(r#"[["a","b",1]]"#).expect("as written")
+        )
+        .is_err());
     }
 }
