@@ -318,6 +318,7 @@ pub(super) async fn record_events_tx(
     events: &[NewEvent],
     now: DateTime<Utc>,
 ) -> StoreResult<BatchOutcome> {
+    plan_once(conn).await?;
     let ws = load_workspace(conn, ws_id)
         .await?
         .ok_or(StoreError::NotFound)?;
