@@ -215,7 +215,8 @@ fn export_with_session(ev: leptos::ev::MouseEvent) {
         let href = link.href();
         leptos::task::spawn_local(async move {
             if let Err(e) = download(&href, &token).await {
-                leptos::logging::warn!("export failed: {e:?}");
+                // Not `{e:?}`: the bundle is built without Debug output (`-Zfmt-debug=none`).
+                web_sys::console::warn_2(&"export failed:".into(), &e);
             }
         });
     }
