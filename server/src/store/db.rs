@@ -12,6 +12,9 @@ use super::error::{Engine, StoreError, StoreResult};
 use super::sql::{load_workspace, prepare_sqlite_url};
 use super::types::{ChargeOutcome, NewEvent, RenderCharge, Workspace};
 
+/// How long a pooled connection may sit idle before it is pinged when handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
 /// The database handle.
 #[derive(Clone)]
 pub struct Store {
@@ -41,6 +44,23 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(120))
+            // sqlx pings every connection it hands out by default: a round
+            // trip (PostgreSQL) or a hand-off to the connection's thread
+            // (SQLite) before each statement, which was half of a report's
+            // time on PostgreSQL (conversations by identity over a month:
+            // 2.2 ms at p50 with it, 1.1 ms without). A connection used in
+            // the last second is alive; one idle for longer (the server
+            // may have restarted meanwhile) is still pinged, and closed
+            // if it does not answer.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for > IDLE_BEFORE_PING {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Postgres {
