@@ -49,10 +49,15 @@ for (const [key, s] of Object.entries(sizes)) console.log(`  ${key.padEnd(8)} ${
 // ceiling (what the bundle measures now, with a little room), so it cannot
 // grow unseen while it still misses its target; CREDITS_ENFORCE_BUDGETS=1
 // fails past the target as well.
+// The ceilings follow the toolchain that built the bundle (scripts/build
+// says which): the pinned nightly's bundle measures 293 KB, the stable
+// one's 327 KB.
+const stable = process.env.CREDITS_WASM_TOOLCHAIN === 'stable';
+const [wasmCeiling, viewCeiling] = stable ? [340, 495] : [305, 460];
 const budgets = [
-  ['WASM + glue', sizes.wasm.br + sizes.js.br, 200 * 1024, 340 * 1024],
+  ['WASM + glue', sizes.wasm.br + sizes.js.br, 200 * 1024, wasmCeiling * 1024],
   ['charts', sizes.echarts.br, 150 * 1024, 150 * 1024],
-  ['first view (CSS, JS, WASM, charts; HTML is ~10 KB more)', sizes.wasm.br + sizes.js.br + sizes.echarts.br + sizes.css.br, 400 * 1024, 495 * 1024],
+  ['first view (CSS, JS, WASM, charts; HTML is ~10 KB more)', sizes.wasm.br + sizes.js.br + sizes.echarts.br + sizes.css.br, 400 * 1024, viewCeiling * 1024],
 ];
 let over = 0;
 let pastCeiling = 0;
