@@ -598,3 +598,97 @@ async fn connections_the_database_dropped_are_replaced() {
     }
     app.cleanup().await;
 }
+
+/// `n` events of one credit each, an hour before the tests' now.
+fn batch(round: usize, n: usize) -> serde_json::Value {
+    let at = (now() - chrono::Duration::hours(1)).to_rfc3339();
+    let events: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({"id": format!("st-{round}-{i}"), "type": "credits", "occurred_at": at,
+                               "action": "enrich_email", "credits": 1, "user_id": "u_mikaela"})
+        })
+        .collect();
+    serde_json::json!({ "events": events })
+}
+
+/// `(n_mod_since_analyze, analyze_count)` of a table.
+async fn analyzed(admin: &mut sqlx::PgConnection, table: &str) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT n_mod_since_analyze, analyze_count FROM pg_stat_user_tables WHERE relname = $1",
+    )
+    .bind(table)
+    .fetch_one(admin)
+    .await
+    .expect("the table's statistics")
+}
+
+#[tokio::test]
+async fn statistics_are_refreshed_where_tables_changed() {
+    let Some(app) = TestApp::postgres_at(now()).await else {
+        eprintln!("TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.seed_basic().await;
+    let events = "/api/v1/workspaces/acme/usage-events";
+    for round in 0..5 {
+        let (s, body) = app.post(events, batch(round, 1_000)).await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+    }
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&app.url)
+        .await
+        .expect("a connection of its own");
+    // Backends report their counts within seconds of their transactions.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while analyzed(&mut admin, "usage_events").await.0 < 5_000 {
+        assert!(
+            Instant::now() < deadline,
+            "the new events were never counted"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // While another process holds the lock, this one leaves it.
+    let mut holder = sqlx::PgConnection::connect(&app.url)
+        .await
+        .expect("a connection of its own");
+    let mut tx = holder.begin().await.expect("a transaction");
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(credits_server::store::STATISTICS_LOCK)
+        .execute(&mut *tx)
+        .await
+        .expect("the lock");
+    assert!(app
+        .store
+        .refresh_stale_statistics()
+        .await
+        .expect("no error")
+        .is_empty());
+    tx.rollback().await.expect("the lock released");
+    // Only the table past its threshold: charges are unchanged, and the
+    // handful of rollup rows is under 1,000.
+    let refreshed = app
+        .store
+        .refresh_stale_statistics()
+        .await
+        .expect("no error");
+    assert_eq!(refreshed, ["usage_events"]);
+    assert_eq!(analyzed(&mut admin, "usage_events").await.1, 1);
+    assert_eq!(analyzed(&mut admin, "charges").await.1, 0);
+    // Past a tenth more, the writes refresh them themselves, in the background.
+    let mut round = 5;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while analyzed(&mut admin, "usage_events").await.1 < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the writes never refreshed the statistics"
+        );
+        for _ in 0..10 {
+            let (s, body) = app.post(events, batch(round, 1_000)).await;
+            assert_eq!(s, StatusCode::OK, "{body}");
+            round += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+    }
+    assert_eq!(analyzed(&mut admin, "charges").await.1, 0);
+    app.cleanup().await;
+}

@@ -33,6 +33,8 @@ pub(super) async fn charge_group_tx(
     conn: &mut AnyConnection,
     charges: &[ChargeRequest<'_>],
 ) -> StoreResult<Vec<StoreResult<ChargeOutcome>>> {
+    // Every statement here finds its rows by a primary key: one plan each.
+    plan_once(conn).await?;
     let mut group = Group::read(conn, charges).await?;
     group.lock(conn, charges).await?;
     let mut out = Vec::with_capacity(charges.len());

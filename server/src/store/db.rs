@@ -100,7 +100,7 @@ impl Store {
         let growth = Growth::default();
         growth
             .next
-            .store(FIRST_ANALYZE_AFTER, std::sync::atomic::Ordering::Relaxed);
+            .store(CHECK_STATISTICS_EVERY, std::sync::atomic::Ordering::Relaxed);
         let store = Store {
             pool,
             engine,
@@ -251,9 +251,11 @@ pub(super) struct PendingCharge {
 
 /// PostgreSQL's planner statistics, refreshed where the app controls it:
 /// autovacuum may be off (or behind), and plans chosen on the statistics of
-/// a small table walk a large one. This process runs `ANALYZE` on the
-/// tables it grows after 10,000 new events, then at each doubling (at least
-/// every 1,000,000), in the background, one at a time.
+/// a small table walk a large one. Every 10,000 new events, this process
+/// looks at how much each of the ledger's tables changed since its last
+/// `ANALYZE` and refreshes those past autovacuum's own threshold (see
+/// `Store::refresh_stale_statistics`), in the background, one check at a
+/// time.
 #[derive(Default)]
 pub(super) struct Growth {
     pub(super) rows: std::sync::atomic::AtomicU64,
@@ -261,4 +263,5 @@ pub(super) struct Growth {
     pub(super) running: std::sync::atomic::AtomicBool,
 }
 
-pub(super) const FIRST_ANALYZE_AFTER: u64 = 10_000;
+/// New events between two checks of the statistics.
+pub(super) const CHECK_STATISTICS_EVERY: u64 = 10_000;

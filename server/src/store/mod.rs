@@ -38,3 +38,4 @@ pub use check::LedgerCheck;
 pub use db::Store;
 pub use error::{Engine, StoreError, StoreResult, MAX_CYCLE_CREDITS};
 pub use types::*;
+pub use writes::STATISTICS_LOCK;

@@ -1,20 +1,36 @@
 //! Writes: the transaction every write runs in ([`Store::write`]), the
 //! SQLite writers' turns, the group commit of charges, and the refresh of
-//! PostgreSQL's statistics as the tables grow.
+//! PostgreSQL's statistics as the tables change.
 
 use std::time::Duration;
 
 use super::charges::{charge_group_tx, ChargeRequest};
-use super::db::PendingCharge;
+use super::db::{PendingCharge, CHECK_STATISTICS_EVERY};
 use super::prelude::*;
 
 /// Charges per group transaction at most.
 const CHARGE_GROUP: usize = 64;
 
-const MAX_ANALYZE_INTERVAL: u64 = 1_000_000;
+/// The tables this process grows, whose statistics it keeps fresh.
+const LEDGER_TABLES: [&str; 3] = ["usage_events", "daily_rollup", "charges"];
+
+/// The ledger's tables whose rows changed since their last `ANALYZE` by
+/// more than autovacuum's default threshold (50 rows plus a tenth of the
+/// table; here 1,000 plus a tenth). The counts are the server's own, so
+/// they include every process's writes; a table never analyzed counts as
+/// empty.
+const STALE_TABLES: &str = "SELECT c.relname::text FROM pg_class c \
+     JOIN pg_stat_user_tables s ON s.relid = c.oid \
+     WHERE c.oid IN ('usage_events'::regclass, 'daily_rollup'::regclass, 'charges'::regclass) \
+     AND s.n_mod_since_analyze > 1000 + 0.1 * GREATEST(c.reltuples, 0)";
+
+/// The PostgreSQL advisory lock (`pg_advisory_xact_lock`) under which one
+/// process at a time refreshes the ledger's statistics. A maintenance job
+/// that takes it holds the app's refreshes back until it ends.
+pub const STATISTICS_LOCK: i64 = 0x6372_6564_6974_73; // "credits"
 
 impl Store {
-    /// Notes `n` new events; past the next mark, refreshes PostgreSQL's
+    /// Notes `n` new events; past the next mark, checks PostgreSQL's
     /// statistics of the ledger's tables in the background.
     pub(super) fn note_growth(&self, n: usize) {
         use std::sync::atomic::Ordering;
@@ -27,17 +43,17 @@ impl Store {
             return;
         }
         g.next
-            .store(rows + rows.min(MAX_ANALYZE_INTERVAL), Ordering::Relaxed);
+            .store(rows + CHECK_STATISTICS_EVERY, Ordering::Relaxed);
         let store = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = store.refresh_statistics().await {
+            if let Err(e) = store.refresh_stale_statistics().await {
                 tracing::warn!(error = %e, "ANALYZE failed");
             }
             store.growth.running.store(false, Ordering::Release);
         });
     }
 
-    /// Refreshes the planner's statistics of the ledger's tables
+    /// Refreshes the planner's statistics of every table of the ledger
     /// (PostgreSQL; SQLite plans these statements by their indexes alone).
     pub async fn refresh_statistics(&self) -> StoreResult<()> {
         if self.engine == Engine::Postgres {
@@ -46,6 +62,42 @@ impl Store {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Refreshes the statistics of the ledger's tables that changed by a
+    /// tenth since their last `ANALYZE`, and returns their names
+    /// (PostgreSQL; none on SQLite). One process at a time does it: the
+    /// others find the advisory lock taken and leave it.
+    ///
+    /// Not a refresh at fixed counts of this process's writes (every
+    /// doubling, as before): `ANALYZE` of a table of millions of events
+    /// samples it for seconds, beside the writes it follows, and each new
+    /// process started the count again from zero. No statement's plan
+    /// relies on these refreshes for its index (see `rows_with_ids`).
+    pub async fn refresh_stale_statistics(&self) -> StoreResult<Vec<String>> {
+        if self.engine != Engine::Postgres {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(STATISTICS_LOCK)
+            .fetch_one(&mut *tx)
+            .await?;
+        let mut analyzed = Vec::new();
+        if ours {
+            let stale: Vec<String> = sqlx::query_scalar(STALE_TABLES).fetch_all(&mut *tx).await?;
+            for table in LEDGER_TABLES
+                .iter()
+                .filter(|t| stale.iter().any(|s| s == *t))
+            {
+                sqlx::query(&format!("ANALYZE {table}"))
+                    .execute(&mut *tx)
+                    .await?;
+                analyzed.push(table.to_string());
+            }
+        }
+        tx.commit().await?;
+        Ok(analyzed)
     }
 
     /// The turn of a write transaction (SQLite); none is needed on
