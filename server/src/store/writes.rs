@@ -27,7 +27,7 @@ const STALE_TABLES: &str = "SELECT c.relname::text FROM pg_class c \
 /// The PostgreSQL advisory lock (`pg_advisory_xact_lock`) under which one
 /// process at a time refreshes the ledger's statistics. A maintenance job
 /// that takes it holds the app's refreshes back until it ends.
-pub const STATISTICS_LOCK: i64 = 0x6372_6564_6974_73; // "credits"
+pub const STATISTICS_LOCK: i64 = 0x0063_7265_6469_7473; // "credits"
 
 impl Store {
     /// Notes `n` new events; past the next mark, checks PostgreSQL's
