@@ -118,11 +118,11 @@ pub(super) fn anonymous_placeholders(sql: &str) -> Option<String> {
 /// table was small is replanned when its statistics change, and this
 /// process refreshes them as its tables change (`note_growth`).
 ///
-/// Charge groups once got slower with it (about 1,500 charges/s against
-/// 3,500); that was the duplicate check walking a workspace by time, which
-/// `rows_with_ids` now rules out. Measured since, at `--scale 0.1` on one
-/// database, runs alternated: 2,385 and 2,898 charges/s with it, 1,956 and
-/// 2,043 without.
+/// Charge groups once measured slower with it (about 1,500 charges/s
+/// against 3,500; why was not found then). Since the duplicate check's
+/// plan was fixed (`rows_with_ids`), they are faster with it: at
+/// `--scale 0.1` on one database, runs alternated, 2,385 and 2,898
+/// charges/s with it, 1,956 and 2,043 without.
 pub(super) async fn plan_once(conn: &mut AnyConnection) -> StoreResult<()> {
     if conn.backend_name() == "PostgreSQL" {
         sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")

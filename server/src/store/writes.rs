@@ -72,8 +72,9 @@ impl Store {
     /// Not a refresh at fixed counts of this process's writes (every
     /// doubling, as before): `ANALYZE` of a table of millions of events
     /// samples it for seconds, beside the writes it follows, and each new
-    /// process started the count again from zero. No statement's plan
-    /// relies on these refreshes for its index (see `rows_with_ids`).
+    /// process started the count again from zero. No write's plan relies
+    /// on these refreshes (see `rows_with_ids` and `plan_once`); the
+    /// reports' plans do, which is what they are for.
     pub async fn refresh_stale_statistics(&self) -> StoreResult<Vec<String>> {
         if self.engine != Engine::Postgres {
             return Ok(Vec::new());
