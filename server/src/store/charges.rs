@@ -111,8 +111,15 @@ impl<'a> Group<'a> {
             let Some(Some(ws)) = self.workspaces.get(ws_id.as_str()) else {
                 continue;
             };
-            ensure_cycle(conn, ws, *start).await?;
+            // A cycle's row is missing only before its first charge: lock
+            // it, and make it only where it is missing (one statement less
+            // per group: 1,952 and 2,390 charges/s before, 2,350 and 2,538
+            // after, at `--scale 0.1` on one database, runs alternated).
             *book = AlertBook::lock(conn, ws_id, *start).await?;
+            if book.is_none() {
+                ensure_cycle(conn, ws, *start).await?;
+                *book = AlertBook::lock(conn, ws_id, *start).await?;
+            }
         }
         Ok(())
     }
