@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use axum::http::{Method, StatusCode};
 use common::{now, TestApp, TOKEN};
 use credits_server::serve::{serve, Limits};
+use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -578,10 +579,7 @@ async fn connections_the_database_dropped_are_replaced() {
     for (s, body) in [first.0, first.1, first.2, first.3] {
         assert_eq!(s, StatusCode::OK, "{body}");
     }
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&app.url)
-        .await
-        .expect("a connection of its own");
+    let mut admin = own_connection(&app).await;
     let dropped: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid()",
@@ -597,6 +595,13 @@ async fn connections_the_database_dropped_are_replaced() {
         assert_eq!(s, StatusCode::OK, "{body}");
     }
     app.cleanup().await;
+}
+
+/// A PostgreSQL connection of the test's own, outside the app's pool.
+async fn own_connection(app: &TestApp) -> sqlx::PgConnection {
+    sqlx::PgConnection::connect(&app.url)
+        .await
+        .expect("a connection of its own")
 }
 
 /// `n` events of one credit each, an hour before the tests' now.
@@ -634,10 +639,7 @@ async fn statistics_are_refreshed_where_tables_changed() {
         let (s, body) = app.post(events, batch(round, 1_000)).await;
         assert_eq!(s, StatusCode::OK, "{body}");
     }
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&app.url)
-        .await
-        .expect("a connection of its own");
+    let mut admin = own_connection(&app).await;
     // Backends report their counts within seconds of their transactions.
     let deadline = Instant::now() + Duration::from_secs(30);
     while analyzed(&mut admin, "usage_events").await.0 < 5_000 {
@@ -648,9 +650,7 @@ async fn statistics_are_refreshed_where_tables_changed() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // While another process holds the lock, this one leaves it.
-    let mut holder = sqlx::PgConnection::connect(&app.url)
-        .await
-        .expect("a connection of its own");
+    let mut holder = own_connection(&app).await;
     let mut tx = holder.begin().await.expect("a transaction");
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(credits_server::store::STATISTICS_LOCK)

@@ -19,10 +19,19 @@ const LEDGER_TABLES: [&str; 3] = ["usage_events", "daily_rollup", "charges"];
 /// table; here 1,000 plus a tenth). The counts are the server's own, so
 /// they include every process's writes; a table never analyzed counts as
 /// empty.
-const STALE_TABLES: &str = "SELECT c.relname::text FROM pg_class c \
-     JOIN pg_stat_user_tables s ON s.relid = c.oid \
-     WHERE c.oid IN ('usage_events'::regclass, 'daily_rollup'::regclass, 'charges'::regclass) \
-     AND s.n_mod_since_analyze > 1000 + 0.1 * GREATEST(c.reltuples, 0)";
+fn stale_tables_sql() -> String {
+    let tables: Vec<String> = LEDGER_TABLES
+        .iter()
+        .map(|t| format!("'{t}'::regclass"))
+        .collect();
+    format!(
+        "SELECT c.relname::text FROM pg_class c \
+         JOIN pg_stat_user_tables s ON s.relid = c.oid \
+         WHERE c.oid IN ({}) \
+         AND s.n_mod_since_analyze > 1000 + 0.1 * GREATEST(c.reltuples, 0)",
+        tables.join(", ")
+    )
+}
 
 /// The PostgreSQL advisory lock (`pg_advisory_xact_lock`) under which one
 /// process at a time refreshes the ledger's statistics. A maintenance job
@@ -57,7 +66,7 @@ impl Store {
     /// (PostgreSQL; SQLite plans these statements by their indexes alone).
     pub async fn refresh_statistics(&self) -> StoreResult<()> {
         if self.engine == Engine::Postgres {
-            sqlx::query("ANALYZE usage_events, daily_rollup, charges")
+            sqlx::query(&format!("ANALYZE {}", LEDGER_TABLES.join(", ")))
                 .execute(&self.pool)
                 .await?;
         }
@@ -86,7 +95,9 @@ impl Store {
             .await?;
         let mut analyzed = Vec::new();
         if ours {
-            let stale: Vec<String> = sqlx::query_scalar(STALE_TABLES).fetch_all(&mut *tx).await?;
+            let stale: Vec<String> = sqlx::query_scalar(&stale_tables_sql())
+                .fetch_all(&mut *tx)
+                .await?;
             for table in LEDGER_TABLES
                 .iter()
                 .filter(|t| stale.iter().any(|s| s == *t))
