@@ -692,3 +692,49 @@ async fn statistics_are_refreshed_where_tables_changed() {
     assert_eq!(analyzed(&mut admin, "charges").await.1, 0);
     app.cleanup().await;
 }
+
+/// SQLite's WAL does not grow without bound while writes never stop.
+/// PASSIVE checkpoints copy its frames but never restart it while writers
+/// keep coming (the file reached 19.9 GB after seeding `--scale 1`), so the
+/// background checkpoint truncates it past a length: here 256 frames (1 MB),
+/// with batches arriving back to back. The file must shrink while they do,
+/// and every event must still count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlites_wal_is_truncated_while_writes_never_stop() {
+    let app = TestApp::sqlite_at(now()).await;
+    app.seed_basic().await;
+    app.store.set_wal_truncate_frames(256);
+    let wal = format!("{}-wal", app.url.trim_start_matches("sqlite://"));
+    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let summary = "/api/v1/workspaces/acme/summary";
+    let used = |body: &serde_json::Value| body["credits"]["used"].as_i64().unwrap_or(-1);
+    let before = used(&app.get(summary).await.1);
+    let (mut largest, mut shrank, mut rounds) = (0, false, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !shrank {
+        assert!(
+            Instant::now() < deadline,
+            "the WAL never shrank while writes kept coming ({largest} bytes at most)"
+        );
+        let (s, body) = app
+            .post("/api/v1/workspaces/acme/usage-events", batch(rounds, 200))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        rounds += 1;
+        let now = size();
+        shrank = now < largest;
+        largest = largest.max(now);
+    }
+    assert!(
+        largest > 1 << 20,
+        "the WAL passed its limit ({largest} bytes)"
+    );
+    let (s, body) = app.get(summary).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        used(&body) - before,
+        rounds as i64 * 200,
+        "events lost or doubled"
+    );
+    app.cleanup().await;
+}
