@@ -2,10 +2,11 @@
 //! Plan tab's list of this cycle's alerts with the thresholds (which
 //! admins change there).
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use super::errors::form_message;
+use super::form::Submitted;
 use super::header::OverviewResource;
 use super::nav::{tab_path, Tab};
 use crate::format::{days, long_date, thousands};
@@ -217,8 +218,19 @@ fn AlertSettingsForm(a: AlertsInfo) -> impl IntoView {
         .find(|t| !presets.contains(t))
         .map(|t| t.to_string())
         .unwrap_or_default();
+    let on_submit = move |ev| {
+        let form = Submitted::take(&ev);
+        save.dispatch(SaveAlertSettings {
+            t50: form.get("t50"),
+            t80: form.get("t80"),
+            t90: form.get("t90"),
+            t100: form.get("t100"),
+            custom: form.get("custom"),
+            runout: form.get("runout"),
+        });
+    };
     view! {
-        <ActionForm action=save attr:class="alert-settings" attr:data-testid="alert-settings">
+        <form action=SaveAlertSettings::url() method="post" class="alert-settings" data-testid="alert-settings" on:submit=on_submit>
             <fieldset>
                 <legend>"Thresholds (share of the cycle's credits used)"</legend>
                 {presets.into_iter().map(|p| {
@@ -241,7 +253,7 @@ fn AlertSettingsForm(a: AlertsInfo) -> impl IntoView {
                 Some(Err(e)) => Some(view! { <p class="form-error" role="alert">{form_message(&e)}</p> }.into_any()),
                 None => None,
             }}
-        </ActionForm>
+        </form>
     }
 }
 

@@ -7,6 +7,7 @@ pub mod credits;
 pub mod data;
 pub mod errors;
 pub mod filters;
+pub mod form;
 pub mod header;
 pub mod nav;
 pub mod period;

@@ -2,11 +2,12 @@
 //! line to the account manager (Change Plan, Buy More) that records every
 //! request before anything else happens.
 
-use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use super::errors::{form_message, LoadError};
+use super::form::Submitted;
 use super::header::OverviewResource;
 use crate::format::{long_date, money_in, thousands};
 use crate::model::{ContactLinks, Intent, Overview, SupportRequest};
@@ -182,8 +183,15 @@ fn RequestForm(o: Overview, open: RwSignal<Option<Intent>>) -> impl IntoView {
         {move || open.get().map(|intent| {
             let message = prefilled_message(&o, intent);
             let am = am.clone();
+            let on_submit = move |ev| {
+                let form = Submitted::take(&ev);
+                send.dispatch(SendSupportRequest {
+                    intent: form.get("intent").unwrap_or_default(),
+                    message: form.get("message").unwrap_or_default(),
+                });
+            };
             view! {
-                <ActionForm action=send attr:class="request-form" attr:data-testid="request-form">
+                <form action=SendSupportRequest::url() method="post" class="request-form" data-testid="request-form" on:submit=on_submit>
                     <input type="hidden" name="intent" value=intent.key()/>
                     <label for="request-message">{intent.label()} ": message to " {am}</label>
                     <textarea id="request-message" name="message" rows="4" maxlength="2000" required node_ref=message_ref>{message}</textarea>
@@ -196,7 +204,7 @@ fn RequestForm(o: Overview, open: RwSignal<Option<Intent>>) -> impl IntoView {
                     {move || send.value().get().and_then(|r| r.err()).map(|e| view! {
                         <p class="form-error" role="alert">{form_message(&e)}</p>
                     })}
-                </ActionForm>
+                </form>
             }
         })}
     }
