@@ -563,8 +563,7 @@ fn weak_secrets_and_a_mixed_demo_are_refused_at_start() {
 /// new one in its place. PostgreSQL only: nothing drops a SQLite file's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_the_database_dropped_are_replaced() {
-    let Some(app) = TestApp::postgres_at(now()).await else {
-        eprintln!("TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+    let Some(app) = TestApp::postgres_or_skip().await else {
         return;
     };
     app.seed_basic().await;
@@ -629,8 +628,7 @@ async fn analyzed(admin: &mut sqlx::PgConnection, table: &str) -> (i64, i64) {
 
 #[tokio::test]
 async fn statistics_are_refreshed_where_tables_changed() {
-    let Some(app) = TestApp::postgres_at(now()).await else {
-        eprintln!("TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+    let Some(app) = TestApp::postgres_or_skip().await else {
         return;
     };
     app.seed_basic().await;

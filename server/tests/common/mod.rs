@@ -146,8 +146,18 @@ impl TestApp {
         }
     }
 
+    /// A fresh PostgreSQL database at the tests' now, or `None` (saying
+    /// that the PostgreSQL run is skipped) where `TEST_POSTGRES_URL` is not set.
+    pub async fn postgres_or_skip() -> Option<TestApp> {
+        let app = Self::postgres_at(now()).await;
+        if app.is_none() {
+            eprintln!("TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        }
+        app
+    }
+
     /// A fresh PostgreSQL database, when `TEST_POSTGRES_URL` is set.
-    pub async fn postgres_at(now: DateTime<Utc>) -> Option<TestApp> {
+    async fn postgres_at(now: DateTime<Utc>) -> Option<TestApp> {
         let base = std::env::var("TEST_POSTGRES_URL")
             .ok()
             .filter(|s| !s.is_empty())?;
@@ -366,8 +376,7 @@ macro_rules! on_both_engines {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    let Some(app) = $crate::common::TestApp::postgres_at($crate::common::now()).await else {
-                        eprintln!("TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+                    let Some(app) = $crate::common::TestApp::postgres_or_skip().await else {
                         return;
                     };
                     super::$name(&app).await;
