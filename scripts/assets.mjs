@@ -6,7 +6,8 @@
 // hash file), .br and .gz beside every asset, and hash.txt beside the
 // binary, which the server reads at start (Leptos's `hash_files`).
 import { createHash } from 'node:crypto';
-import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
+import { gzipSync } from 'node:zlib';
+import { brotli } from './brotli.mjs';
 import { readFileSync, writeFileSync, readdirSync, unlinkSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -28,7 +29,7 @@ for (const [key, file, hashed] of assets) {
   const h = hash(bytes);
   const name = hashed(h);
   writeFileSync(join(pkg, name), bytes);
-  const br = brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length } });
+  const br = brotli(bytes);
   const gz = gzipSync(bytes, { level: 9 });
   for (const target of [file, name]) {
     writeFileSync(join(pkg, `${target}.br`), br);
@@ -40,7 +41,7 @@ for (const [key, file, hashed] of assets) {
 mkdirSync(binDir, { recursive: true });
 writeFileSync(join(binDir, 'hash.txt'), lines.join('\n') + '\n');
 const css = readFileSync(new URL('../style/main.css', import.meta.url));
-sizes.css = { name: 'credits.css', raw: css.length, br: brotliCompressSync(css).length, gz: gzipSync(css).length };
+sizes.css = { name: 'credits.css', raw: css.length, br: brotli(css).length, gz: gzipSync(css).length };
 
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 console.log('first-view assets (brotli):');
