@@ -62,6 +62,42 @@ test('tabs switch on the client, and back and forward work', async ({ page }) =>
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
 });
 
+test('a move asks the server for what the new view shows, once', async ({ page }) => {
+  await page.goto('/usage/credits?period=last_week&action=enrich_email');
+  await hydrated(page);
+  const lastWeek = await api(page, 'conversations?period=last_week&group_by=day');
+  const lastMonth = await api(page, 'conversations?period=last_month&group_by=day');
+  const asked: string[] = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/rpc/')) asked.push(u.pathname);
+  });
+  // Credits → Conversations drops the action: the Credits tab leaves without
+  // asking for its own data again under the new address.
+  await page.getByRole('link', { name: 'Conversations', exact: true }).click();
+  await expect(page).toHaveURL(/\/usage\/conversations\?period=last_week$/);
+  await expect(page.getByTestId('conversations-total')).toBeVisible();
+  await page.locator('.presets [data-period="last_month"]').click();
+  await expect(page.getByTestId('covered')).toHaveAttribute('data-from', lastMonth.period.from);
+  await page.goBack();
+  await expect(page).toHaveURL(/\/usage\/conversations\?period=last_week$/);
+  await expect(page.getByTestId('covered')).toHaveAttribute('data-from', lastWeek.period.from);
+  await page.getByRole('link', { name: 'Plan', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Plan' })).toBeVisible();
+  // Give a stray request the time to show itself.
+  await page.waitForTimeout(300);
+  expect(asked).toEqual(['/rpc/conversations-view', '/rpc/conversations-view', '/rpc/conversations-view']);
+});
+
+test('links the app does not show are left to the browser', async ({ page }) => {
+  await page.goto('/usage/credits?period=last_week');
+  await hydrated(page);
+  const download = page.waitForEvent('download');
+  await page.getByTestId('export').click();
+  expect((await download).suggestedFilename()).toBe('credit-usage.csv');
+  await expect(page).toHaveURL(/\/usage\/credits\?period=last_week$/);
+});
+
 test('an unknown address shows the 404 page', async ({ page, problems }) => {
   const res = await page.goto('/usage/does-not-exist');
   expect(res?.status()).toBe(404);

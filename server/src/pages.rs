@@ -10,13 +10,14 @@ use app::model::{
     ContactLinks, ConversationsView, CreditsView, Intent, Metric, Overview, SupportRequest,
 };
 use app::rpc::ssr::{CurrentUser, CurrentWorkspace, PageSession, Source, UsageSource};
-use app::{shell, App, ShellOptions};
+use app::ui::nav::{Base, Tab};
+use app::{shell, ShellOptions};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::{provide_context, use_context};
-use leptos_axum::{generate_route_list_with_exclusions, AxumRouteListing, LeptosRoutes};
+use leptos_axum::LeptosRoutes;
 
 use crate::signin;
 use crate::state::{AppState, Clock};
@@ -354,33 +355,6 @@ fn provide_session() {
     }
 }
 
-/// The app's page routes, generated once per process.
-///
-/// Generating them runs the app with resource loading suppressed by a
-/// process-wide flag, and a resource first polled on another thread while
-/// the flag is up never loads: its page waits out the request timeout
-/// (leptos issue #4773). A process that built its router twice, as the
-/// test suites do with one app per test, could catch a page in that
-/// window; after the first build no later one raises the flag, and no page
-/// is served before the first build ends.
-fn route_list() -> Vec<AxumRouteListing> {
-    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
-    ROUTES
-        .get_or_init(|| {
-            // `/` and `/usage` are plain redirects, answered before Leptos.
-            generate_route_list_with_exclusions(
-                App,
-                Some(vec![
-                    "/".into(),
-                    "/usage".into(),
-                    "/embed".into(),
-                    "/embed/usage".into(),
-                ]),
-            )
-        })
-        .clone()
-}
-
 /// Pages, server functions (`/rpc/…`), sign-in routes, assets and the site's static files.
 pub fn router(state: AppState) -> Router<AppState> {
     let source = Source(Arc::new(StoreSource {
@@ -417,9 +391,16 @@ pub fn router(state: AppState) -> Router<AppState> {
     };
     // `/embed?token=…` renders the app in the same response that opens the
     // session, so that it works where the frame cannot keep a cookie.
+    // Every page is rendered whole before it is sent (its figures are in
+    // the HTML), by the app's own router (`app::ui::location`).
     let render = leptos_axum::render_app_async_with_context(context.clone(), app_fn.clone());
-    let routes = route_list();
-    Router::new()
+    let mut pages = Router::new();
+    for tab in [Tab::Plan, Tab::Credits, Tab::Conversations] {
+        for base in [Base::STANDALONE, Base::EMBEDDED] {
+            pages = pages.route(base.path(tab), get(render.clone()));
+        }
+    }
+    pages
         .route("/", get(|| async { Redirect::to("/usage/plan") }))
         .route("/usage", get(|| async { Redirect::to("/usage/plan") }))
         .route(
@@ -437,7 +418,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .nest_service("/pkg", pkg)
         .route("/usage/credits.csv", get(credits_csv))
         .route("/embed/usage/credits.csv", get(credits_csv))
-        .leptos_routes_with_context(&state, routes, context.clone(), app_fn)
+        // With no page listings, this registers the server functions only.
+        .leptos_routes_with_context(&state, Vec::new(), context.clone(), app_fn)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,

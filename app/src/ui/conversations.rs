@@ -3,14 +3,14 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 
 use super::chart::{use_dark_theme, ChartClick, EChart};
 use super::data::tab_data;
 use super::errors::LoadError;
 use super::filters::FilterBar;
+use super::location::{use_location, use_tab_params};
 use super::nav::{tab_path, Tab};
-use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
+use super::period::{change_text, href_with, query_string, PeriodPicker};
 use super::table::{SortableTable, TableRow};
 use crate::charts::{
     credits_per_conversation, daily_points, member_color, top_with_other, PIE_SLICES,
@@ -22,7 +22,7 @@ use crate::rpc::get_conversations_view;
 /// `/usage/conversations`.
 #[component]
 pub fn ConversationsTab() -> impl IntoView {
-    let params = use_params();
+    let params = use_tab_params(Tab::Conversations);
     let view_data = tab_data(move || query_string(&params.get()), get_conversations_view);
     view! {
         <Title text="Conversations — Credits"/>
@@ -118,7 +118,7 @@ fn cost_rows(
 #[component]
 fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> impl IntoView {
     let path = tab_path(Tab::Conversations);
-    let navigate = use_navigate();
+    let location = use_location();
     let dark = use_dark_theme();
     let (days, values) = daily_points(&v.by_day);
     let campaign_slices = top_with_other(&v.by_campaign.rows, PIE_SLICES);
@@ -126,7 +126,6 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
 
     let slice_click = |slices: Vec<crate::charts::Slice>, param: &'static str| {
         let params = params.clone();
-        let navigate = navigate.clone();
         Callback::new(move |c: ChartClick| {
             let Some(name) = c.name else { return };
             if let Some(key) = slices
@@ -134,10 +133,7 @@ fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> imp
                 .find(|s| s.label == name && !s.other)
                 .and_then(|s| s.key.clone())
             {
-                navigate(
-                    &href_with(path, &params, &[(param, Some(&key))]),
-                    Default::default(),
-                );
+                location.navigate(&href_with(path, &params, &[(param, Some(&key))]));
             }
         })
     };

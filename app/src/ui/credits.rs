@@ -3,14 +3,14 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_navigate;
 
 use super::chart::{use_dark_theme, ChartClick, EChart};
 use super::data::tab_data;
 use super::errors::LoadError;
 use super::filters::FilterBar;
+use super::location::{use_location, use_tab_params};
 use super::nav::{tab_path, Tab};
-use super::period::{change_text, href_with, query_string, use_params, PeriodPicker};
+use super::period::{change_text, href_with, query_string, PeriodPicker};
 use super::table::{SortableTable, TableRow};
 use crate::charts::{action_color, member_color};
 use crate::domain::forecast::Outlook;
@@ -22,7 +22,7 @@ use crate::rpc::get_credits_view;
 /// `/usage/credits`.
 #[component]
 pub fn CreditsTab() -> impl IntoView {
-    let params = use_params();
+    let params = use_tab_params(Tab::Credits);
     let view_data = tab_data(move || query_string(&params.get()), get_credits_view);
     view! {
         <Title text="Credits — Credits usage"/>
@@ -70,11 +70,10 @@ fn rows_of(
 #[component]
 fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
     let path = tab_path(Tab::Credits);
-    let navigate = use_navigate();
+    let location = use_location();
     let dir = v.directory.clone();
     let dark = use_dark_theme();
     let p_action = params.clone();
-    let nav_action = navigate.clone();
     let on_action = Callback::new(move |c: ChartClick| {
         let key = c.series_id.or_else(|| {
             c.name.and_then(|n| {
@@ -85,14 +84,10 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
             })
         });
         if let Some(key) = key {
-            nav_action(
-                &href_with(path, &p_action, &[("action", Some(&key))]),
-                Default::default(),
-            );
+            location.navigate(&href_with(path, &p_action, &[("action", Some(&key))]));
         }
     });
     let p_user = params.clone();
-    let nav_user = navigate.clone();
     let dir_click = dir.clone();
     let on_user = Callback::new(move |c: ChartClick| {
         let key = c.series_id.or_else(|| {
@@ -105,10 +100,7 @@ fn CreditsBody(v: CreditsView, params: Vec<(String, String)>) -> impl IntoView {
             })
         });
         if let Some(key) = key {
-            nav_user(
-                &href_with(path, &p_user, &[("user", Some(&key))]),
-                Default::default(),
-            );
+            location.navigate(&href_with(path, &p_user, &[("user", Some(&key))]));
         }
     });
 

@@ -1,9 +1,8 @@
 //! The filter bar shared by the Credits and Conversations tabs.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
-use leptos_router::hooks::use_navigate;
 
+use super::location::use_location;
 use super::period::href_with;
 use crate::domain::ledger::Action;
 use crate::model::{Directory, Filters};
@@ -23,7 +22,7 @@ pub fn FilterBar(
     /// Credits have actions; conversations do not.
     with_action: bool,
 ) -> impl IntoView {
-    let navigate = use_navigate();
+    let location = use_location();
     let f = filters;
     let hidden: Vec<(String, String)> = params
         .iter()
@@ -35,14 +34,10 @@ pub fn FilterBar(
                        current: Option<String>,
                        options: Vec<(String, String, Option<&'static str>)>| {
         let params = params.clone();
-        let navigate = navigate.clone();
         let on_change = move |ev: leptos::ev::Event| {
             let value = event_target_value(&ev);
             let value = (!value.is_empty()).then_some(value);
-            navigate(
-                &href_with(path, &params, &[(name, value.as_deref())]),
-                Default::default(),
-            );
+            location.navigate(&href_with(path, &params, &[(name, value.as_deref())]));
         };
         let mut groups: Vec<OptionGroup> = Vec::new();
         for (id, text, group) in options {
@@ -109,7 +104,7 @@ pub fn FilterBar(
         || f.identity_id.is_some();
     let clear = href_with(path, &hidden, &[]);
     view! {
-        <Form method="GET" action=path attr:class="card filters" attr:aria-label="Filters">
+        <form method="get" action=path class="card filters" aria-label="Filters">
             {hidden.iter().map(|(k, v)| view! { <input type="hidden" name=k.clone() value=v.clone()/> }).collect_view()}
             {select("user", "User", f.user_id.clone(), users)}
             {with_action.then(|| select("action", "Action", f.action.clone(), actions))}
@@ -117,6 +112,6 @@ pub fn FilterBar(
             {select("identity", "Identity", f.identity_id.clone(), identities)}
             <noscript><button type="submit" class="secondary">"Apply"</button></noscript>
             {any.then(|| view! { <a href=clear class="clear" data-testid="clear-filters">"Clear filters"</a> })}
-        </Form>
+        </form>
     }
 }

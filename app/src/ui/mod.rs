@@ -9,6 +9,7 @@ pub mod errors;
 pub mod filters;
 pub mod form;
 pub mod header;
+pub mod location;
 pub mod nav;
 pub mod period;
 pub mod plan;

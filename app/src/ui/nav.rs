@@ -34,6 +34,18 @@ impl Base {
 }
 
 impl Tab {
+    /// The tab at `path`, standalone or embedded: `/usage/credits` and
+    /// `/embed/usage/credits` are the Credits tab.
+    pub fn at(path: &str) -> Option<Tab> {
+        [Tab::Plan, Tab::Credits, Tab::Conversations]
+            .into_iter()
+            .find(|t| {
+                [Base::EMBEDDED, Base::STANDALONE]
+                    .iter()
+                    .any(|b| b.path(*t) == path)
+            })
+    }
+
     /// The tab's path under [`Base::EMBEDDED`].
     fn embedded_path(self) -> &'static str {
         match self {
@@ -86,6 +98,23 @@ mod tests {
                 format!("{}{}", Base::EMBEDDED.0, Base::STANDALONE.path(tab)),
                 Base::EMBEDDED.path(tab)
             );
+        }
+    }
+
+    #[test]
+    fn each_path_names_its_tab() {
+        assert_eq!(Tab::at("/usage/plan"), Some(Tab::Plan));
+        assert_eq!(Tab::at("/embed/usage/credits"), Some(Tab::Credits));
+        assert_eq!(Tab::at("/usage/conversations"), Some(Tab::Conversations));
+        for other in [
+            "/",
+            "/usage",
+            "/embed/usage",
+            "/usage/credits.csv",
+            "/usage/plan/",
+            "/demo",
+        ] {
+            assert_eq!(Tab::at(other), None, "{other}");
         }
     }
 

@@ -3,8 +3,9 @@
 //! be reloaded, shared and navigated with back and forward.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
+
+use super::location::encode;
+pub use super::location::query_string;
 
 use crate::format::date_range;
 use crate::model::PeriodInfo;
@@ -19,40 +20,6 @@ pub const PRESETS: [(&str, &str); 7] = [
     ("last_month", "Last Month"),
     ("last_28_days", "Last 28 days"),
 ];
-
-/// The page's query string as pairs.
-pub fn use_params() -> Memo<Vec<(String, String)>> {
-    let query = use_query_map();
-    Memo::new(move |_| {
-        query.with(|q| {
-            q.into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-    })
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// The pairs as a query string (`a=1&b=2`).
-pub fn query_string(params: &[(String, String)]) -> String {
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
 
 /// `path?…` with some parameters set (`Some`) or removed (`None`).
 pub fn href_with(
@@ -92,12 +59,6 @@ fn hidden_filters(params: &[(String, String)]) -> AnyView {
         .into_any()
 }
 
-/// Drops the unnamed submit button that the router adds to a GET form's
-/// data (it would leave `&=` in the address).
-fn no_empty_names() -> std::sync::Arc<dyn Fn(&leptos::web_sys::FormData)> {
-    std::sync::Arc::new(|data: &leptos::web_sys::FormData| data.delete(""))
-}
-
 /// Presets, a day, a custom range, and the dates covered.
 #[component]
 pub fn PeriodPicker(
@@ -113,8 +74,7 @@ pub fn PeriodPicker(
             changes.push(("period", Some(key)));
             let href = href_with(path, &params, &changes);
             let active = period.name == *key;
-            // A plain link (the router still navigates in place): the
-            // router's <A> marks every link to this path as current.
+            // A plain link: the router (ui/location.rs) moves in place.
             view! { <a href=href class=if active { "preset active" } else { "preset" } aria-current=active.then_some("true") data-period=*key>{*label}</a> }
         })
         .collect_view();
@@ -137,19 +97,19 @@ pub fn PeriodPicker(
         <div class="period-picker card">
             <nav class="presets" aria-label="Period">{presets}</nav>
             <div class="period-forms">
-                <Form method="GET" action=path on_form_data=no_empty_names() attr:class="inline-form" attr:data-form="day">
+                <form method="get" action=path class="inline-form" data-form="day">
                     {hidden_day}
                     <input type="hidden" name="period" value="day"/>
                     <label>"Daily " <input type="date" name="date" value=day_value required/></label>
                     <button type="submit" class="secondary" class:active=is_day>"Show day"</button>
-                </Form>
-                <Form method="GET" action=path on_form_data=no_empty_names() attr:class="inline-form" attr:data-form="custom">
+                </form>
+                <form method="get" action=path class="inline-form" data-form="custom">
                     {hidden_custom}
                     <input type="hidden" name="period" value="custom"/>
                     <label>"From " <input type="date" name="from" value=from_value required/></label>
                     <label>"to " <input type="date" name="to" value=to_value required/></label>
                     <button type="submit" class="secondary" class:active=is_custom>"Apply range"</button>
-                </Form>
+                </form>
             </div>
             <p class="covered" data-testid="covered" data-from=from_attr data-to=to_attr>
                 {covered} <span class="muted">" · " {tz}</span>

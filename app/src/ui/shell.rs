@@ -1,16 +1,14 @@
-//! The HTML shell, the router and the tabs. The same tabs answer at
-//! `/usage/…` (standalone) and `/embed/usage/…` (inside the platform's
-//! iframe, the only routes that may be framed).
+//! The HTML shell and the tabs. The same tabs answer at `/usage/…`
+//! (standalone) and `/embed/usage/…` (inside the platform's iframe, the
+//! only routes that may be framed); `ui/location.rs` moves between them.
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Title};
-use leptos_router::components::{Redirect, Route, Router, Routes, A};
-use leptos_router::hooks::use_location;
-use leptos_router::{path, SsrMode};
 
 use super::conversations::ConversationsTab;
 use super::credits::CreditsTab;
 use super::header::Header;
+use super::location::{provide_location, use_location, Location};
 use super::nav::{carried_params, tab_path, Base, Tab, ThemeVersion};
 use super::plan::PlanTab;
 use crate::rpc::get_overview;
@@ -97,8 +95,8 @@ fn page_head() -> PageHead {
 /// The path of the request being rendered.
 #[cfg(feature = "ssr")]
 fn request_path() -> String {
-    use_context::<leptos_router::location::RequestUrl>()
-        .and_then(|u| u.parse().ok().map(|url| url.path().to_string()))
+    use_context::<http::request::Parts>()
+        .map(|p| p.uri.path().to_string())
         .unwrap_or_default()
 }
 
@@ -107,14 +105,10 @@ fn page_head() -> PageHead {
     PageHead::default()
 }
 
-fn detect_base() -> Base {
-    #[cfg(feature = "ssr")]
-    let path = request_path();
-    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
-    let path = window().location().pathname().unwrap_or_default();
-    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
-    let path = String::new();
-    if crate::security::is_embed_route(path.split('?').next().unwrap_or("")) {
+/// Standalone or inside the iframe, for the page's life: from the path
+/// the page was loaded at.
+fn detect_base(location: Location) -> Base {
+    if crate::security::is_embed_route(&location.url_untracked().path) {
         Base::EMBEDDED
     } else {
         Base::STANDALONE
@@ -126,10 +120,10 @@ fn detect_base() -> Base {
 #[component]
 fn TabLink(tab: Tab, label: &'static str) -> impl IntoView {
     let path = tab_path(tab);
-    let params = super::period::use_params();
+    let params = super::location::use_params();
     let location = use_location();
     let href = move || super::period::href_with(path, &carried_params(tab, &params.get()), &[]);
-    let current = move || (location.pathname.get() == path).then_some("page");
+    let current = move || (location.tab() == Some(tab)).then_some("page");
     view! { <a href=href aria-current=current data-tab=label>{label}</a> }
 }
 
@@ -137,7 +131,8 @@ fn TabLink(tab: Tab, label: &'static str) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(detect_base());
+    let location = provide_location();
+    provide_context(detect_base(location));
     let theme = RwSignal::new(0u32);
     provide_context(ThemeVersion(theme));
     #[cfg(feature = "hydrate")]
@@ -146,34 +141,29 @@ pub fn App() -> impl IntoView {
     provide_context(overview);
     view! {
         <Title text="Credits — View Usage"/>
-        <Router>
-            <ReportNavigation/>
-            <div class="app">
-                <Header/>
-                <super::alerts::AlertBanner/>
-                <nav class="tabs" aria-label="Usage sections">
-                    <TabLink tab=Tab::Plan label="Plan"/>
-                    <TabLink tab=Tab::Credits label="Credits"/>
-                    <TabLink tab=Tab::Conversations label="Conversations"/>
-                </nav>
-                <main id="main">
-                    <Routes fallback=NotFound>
-                        // The server answers `/`, `/usage` and `/embed/usage` with a
-                        // redirect itself; these serve client-side navigation only.
-                        <Route path=path!("/") view=|| view! { <Redirect path="/usage/plan"/> }/>
-                        <Route path=path!("/usage") view=|| view! { <Redirect path="/usage/plan"/> }/>
-                        // Async: the first view is complete HTML with real figures,
-                        // readable without JavaScript.
-                        <Route path=path!("/usage/plan") view=PlanTab ssr=SsrMode::Async/>
-                        <Route path=path!("/usage/credits") view=CreditsTab ssr=SsrMode::Async/>
-                        <Route path=path!("/usage/conversations") view=ConversationsTab ssr=SsrMode::Async/>
-                        <Route path=path!("/embed/usage/plan") view=PlanTab ssr=SsrMode::Async/>
-                        <Route path=path!("/embed/usage/credits") view=CreditsTab ssr=SsrMode::Async/>
-                        <Route path=path!("/embed/usage/conversations") view=ConversationsTab ssr=SsrMode::Async/>
-                    </Routes>
-                </main>
-            </div>
-        </Router>
+        <ReportNavigation/>
+        <div class="app">
+            <Header/>
+            <super::alerts::AlertBanner/>
+            <nav class="tabs" aria-label="Usage sections">
+                <TabLink tab=Tab::Plan label="Plan"/>
+                <TabLink tab=Tab::Credits label="Credits"/>
+                <TabLink tab=Tab::Conversations label="Conversations"/>
+            </nav>
+            // The server answers `/`, `/usage` and `/embed/usage` with a
+            // redirect; every tab's first view is complete HTML with real
+            // figures (rendered once its data is in), readable without
+            // JavaScript. A tab is made anew only when the tab changes: a
+            // new period or filter is new data for the same tab.
+            <main id="main">
+                {move || match location.tab() {
+                    Some(Tab::Plan) => view! { <PlanTab/> }.into_any(),
+                    Some(Tab::Credits) => view! { <CreditsTab/> }.into_any(),
+                    Some(Tab::Conversations) => view! { <ConversationsTab/> }.into_any(),
+                    None => view! { <NotFound/> }.into_any(),
+                }}
+            </main>
+        </div>
     }
 }
 
@@ -182,16 +172,7 @@ pub fn App() -> impl IntoView {
 fn ReportNavigation() -> impl IntoView {
     let location = use_location();
     Effect::new(move |_| {
-        let path = format!(
-            "{}{}",
-            location.pathname.get(),
-            location
-                .search
-                .get()
-                .is_empty()
-                .then(String::new)
-                .unwrap_or_else(|| format!("?{}", location.search.get()))
-        );
+        let path = location.href();
         #[cfg(feature = "hydrate")]
         crate::embed::navigated(path.strip_prefix(Base::EMBEDDED.0).unwrap_or(&path));
         #[cfg(not(feature = "hydrate"))]
@@ -214,9 +195,9 @@ fn NotFound() -> impl IntoView {
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address. The usage dashboard has three tabs:"</p>
             <p>
-                <A href=tab_path(Tab::Plan)>"Plan"</A>" · "
-                <A href=tab_path(Tab::Credits)>"Credits"</A>" · "
-                <A href=tab_path(Tab::Conversations)>"Conversations"</A>
+                <a href=tab_path(Tab::Plan)>"Plan"</a>" · "
+                <a href=tab_path(Tab::Credits)>"Credits"</a>" · "
+                <a href=tab_path(Tab::Conversations)>"Conversations"</a>
             </p>
         </section>
     }
