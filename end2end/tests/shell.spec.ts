@@ -49,14 +49,17 @@ test('tabs switch on the client, and back and forward work', async ({ page }) =>
   await page.getByRole('link', { name: 'Credits', exact: true }).click();
   await expect(page).toHaveURL(/\/usage\/credits$/);
   await expect(page.getByRole('heading', { level: 1, name: 'Credits usage' })).toBeVisible();
+  await expect(page).toHaveTitle('Credits — Credits usage');
   await page.getByRole('link', { name: 'Conversations', exact: true }).click();
   await expect(page).toHaveURL(/\/usage\/conversations$/);
   await expect(page.getByRole('heading', { level: 1, name: 'Conversations' })).toBeVisible();
+  await expect(page).toHaveTitle('Conversations — Credits');
   await page.goBack();
   await expect(page).toHaveURL(/\/usage\/credits$/);
   await expect(page.getByRole('heading', { level: 1, name: 'Credits usage' })).toBeVisible();
   await page.goBack();
   await expect(page).toHaveURL(/\/usage\/plan$/);
+  await expect(page).toHaveTitle('Plan — Credits');
   await page.goForward();
   await expect(page).toHaveURL(/\/usage\/credits$/);
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
@@ -102,6 +105,7 @@ test('an unknown address shows the 404 page', async ({ page, problems }) => {
   const res = await page.goto('/usage/does-not-exist');
   expect(res?.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  await expect(page).toHaveTitle('Page not found — Credits');
   await hydrated(page);
   // The document's own 404 is the point of this test; anything else still fails it.
   const expected = 'console: Failed to load resource: the server responded with a status of 404 (Not Found)';

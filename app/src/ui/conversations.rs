@@ -2,7 +2,6 @@
 //! (top 8 and "Other"), and credits spent per conversation.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use super::chart::{use_dark_theme, ChartClick, EChart};
 use super::data::tab_data;
@@ -25,7 +24,6 @@ pub fn ConversationsTab() -> impl IntoView {
     let params = use_tab_params(Tab::Conversations);
     let view_data = tab_data(move || query_string(&params.get()), get_conversations_view);
     view! {
-        <Title text="Conversations — Credits"/>
         <section class="tab conversations" aria-labelledby="conversations-title">
             <h1 id="conversations-title">"Conversations"</h1>
             <Transition fallback=|| view! { <div class="card skeleton tall" aria-hidden="true"></div> }>

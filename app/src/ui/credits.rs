@@ -2,7 +2,6 @@
 //! and tables, with drill-down by click, CSV export and the forecast.
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 
 use super::chart::{use_dark_theme, ChartClick, EChart};
 use super::data::tab_data;
@@ -25,7 +24,6 @@ pub fn CreditsTab() -> impl IntoView {
     let params = use_tab_params(Tab::Credits);
     let view_data = tab_data(move || query_string(&params.get()), get_credits_view);
     view! {
-        <Title text="Credits — Credits usage"/>
         <section class="tab credits" aria-labelledby="credits-title">
             <h1 id="credits-title">"Credits usage"</h1>
             <Transition fallback=|| view! { <div class="card skeleton tall" aria-hidden="true"></div> }>

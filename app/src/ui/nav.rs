@@ -56,6 +56,16 @@ impl Tab {
     }
 }
 
+/// The document's title at the tab (`None`: the 404 page).
+pub fn page_title(tab: Option<Tab>) -> &'static str {
+    match tab {
+        Some(Tab::Plan) => "Plan — Credits",
+        Some(Tab::Credits) => "Credits — Credits usage",
+        Some(Tab::Conversations) => "Conversations — Credits",
+        None => "Page not found — Credits",
+    }
+}
+
 /// The path of a tab under the current base.
 pub fn tab_path(tab: Tab) -> &'static str {
     use_context::<Base>().unwrap_or(Base::STANDALONE).path(tab)

@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_meta::Title;
 
 use super::errors::{form_message, LoadError};
 use super::form::Submitted;
@@ -27,7 +26,6 @@ pub fn PlanTab() -> impl IntoView {
         }
     });
     view! {
-        <Title text="Plan — Credits"/>
         <section class="tab plan" aria-labelledby="plan-title">
             <h1 id="plan-title">"Plan"</h1>
             <Suspense fallback=|| view! { <div class="card skeleton tall" aria-hidden="true"></div> }>

@@ -3,7 +3,6 @@
 //! only routes that may be framed); `ui/location.rs` moves between them.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Title};
 
 use super::conversations::ConversationsTab;
 use super::credits::CreditsTab;
@@ -41,6 +40,7 @@ pub fn shell(options: ShellOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light dark"/>
+                <title>{page.title}</title>
                 <link rel="icon" href="data:,"/>
                 <link rel="stylesheet" href="/assets/credits.css"/>
                 <meta name="credits-embed-origins" content=page.origins/>
@@ -51,7 +51,6 @@ pub fn shell(options: ShellOptions) -> impl IntoView {
                     <script nonce=nonce>{format!("history.replaceState(null, '', {});", crate::security::script_json(&path))}</script>
                 })}
                 {hydration}
-                <leptos_meta::MetaTags/>
             </head>
             <body>
                 <App/>
@@ -63,6 +62,8 @@ pub fn shell(options: ShellOptions) -> impl IntoView {
 /// What the document head carries for this request's session.
 #[derive(Default)]
 struct PageHead {
+    /// The tab's title; the browser's copy of the app keeps it up to date.
+    title: &'static str,
     theme: Option<String>,
     origins: String,
     token: Option<String>,
@@ -85,6 +86,7 @@ fn page_head() -> PageHead {
         }
     }
     PageHead {
+        title: super::nav::page_title(super::nav::Tab::at(&request_path())),
         theme: session.theme,
         origins: origins.join(" "),
         token: session.token,
@@ -130,17 +132,17 @@ fn TabLink(tab: Tab, label: &'static str) -> impl IntoView {
 /// The app: header, tabs and the routed tab.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
     let location = provide_location();
     provide_context(detect_base(location));
     let theme = RwSignal::new(0u32);
     provide_context(ThemeVersion(theme));
     #[cfg(feature = "hydrate")]
     crate::embed::start(theme);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| document().set_title(super::nav::page_title(location.tab())));
     let overview = super::data::tab_data(|| (), |_| get_overview());
     provide_context(overview);
     view! {
-        <Title text="Credits — View Usage"/>
         <ReportNavigation/>
         <div class="app">
             <Header/>
@@ -190,7 +192,6 @@ fn NotFound() -> impl IntoView {
         }
     }
     view! {
-        <Title text="Page not found — Credits"/>
         <section class="card not-found">
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address. The usage dashboard has three tabs:"</p>
