@@ -3,8 +3,8 @@
 //!
 //! `leptos_router` did this before, with nested routes, route matching and
 //! transitions that this app has no use for: three tabs, each a path, and
-//! the query string as the only state. It cost 79 KB of the browser's
-//! bundle (brotli) over Leptos itself; this module is a few KB.
+//! the query string as the only state. Replacing it with this module took
+//! 46.1 KB (brotli) off the browser's bundle.
 //!
 //! - On the server the location is the request's URI.
 //! - In the browser a click on a link to one of the tabs, and the submit of
