@@ -59,7 +59,7 @@ impl Url {
 
 /// Encodes one query-string component (RFC 3986's unreserved characters
 /// and `:` stay as they are).
-pub fn encode(s: &str) -> String {
+fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
@@ -145,7 +145,7 @@ impl Location {
     /// a click on a link to it would.
     pub fn navigate(&self, href: &str) {
         #[cfg(feature = "hydrate")]
-        browser::push(self.url, href);
+        browser::push(self.url, Url::parse(href));
         #[cfg(not(feature = "hydrate"))]
         let _ = href;
     }
@@ -219,41 +219,49 @@ mod browser {
 
     use super::{Tab, Url};
 
-    /// The window's address.
-    pub fn window_url() -> Url {
-        let l = window().location();
+    /// A `Url` of the browser's `pathname` and `search` (`?a=1`).
+    fn url_of(pathname: String, search: &str) -> Url {
         Url {
-            path: l.pathname().unwrap_or_default(),
-            query: l
-                .search()
-                .unwrap_or_default()
-                .trim_start_matches('?')
-                .to_string(),
+            path: pathname,
+            query: search.trim_start_matches('?').to_string(),
         }
     }
 
-    /// Pushes `href` on the history (unless the page is already there),
+    /// The window's address.
+    pub fn window_url() -> Url {
+        let l = window().location();
+        url_of(
+            l.pathname().unwrap_or_default(),
+            &l.search().unwrap_or_default(),
+        )
+    }
+
+    /// Pushes `next` on the history (unless the page is already there),
     /// moves the location and scrolls to the top, as a page load would.
-    pub fn push(url: RwSignal<Url>, href: &str) {
-        let next = Url::parse(href);
+    pub fn push(url: RwSignal<Url>, next: Url) {
         if url.with_untracked(|u| *u != next) {
             if let Ok(history) = window().history() {
-                let _ = history.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(href));
+                let _ = history.push_state_with_url(
+                    &wasm_bindgen::JsValue::NULL,
+                    "",
+                    Some(&next.href()),
+                );
             }
             url.set(next);
         }
         window().scroll_to_with_x_and_y(0.0, 0.0);
     }
 
-    /// `href` when it is one of this app's pages on this origin and a move
-    /// in place can show it; `None` leaves it to the browser.
-    fn in_app(href: &str) -> Option<String> {
+    /// Where `href` leads, when it is one of this app's pages on this
+    /// origin and a move in place can show it; `None` leaves it to the
+    /// browser.
+    fn in_app(href: &str) -> Option<Url> {
         let target = web_sys::Url::new(href).ok()?;
         let here = window().location().origin().ok()?;
         (target.origin() == here
             && target.hash().is_empty()
             && Tab::at(&target.pathname()).is_some())
-        .then(|| format!("{}{}", target.pathname(), target.search()))
+        .then(|| url_of(target.pathname(), &target.search()))
     }
 
     /// A plain left click on a link to one of the tabs.
@@ -281,9 +289,9 @@ mod browser {
         if !a.target().is_empty() || a.has_attribute("download") || external {
             return;
         }
-        if let Some(href) = in_app(&a.href()) {
+        if let Some(next) = in_app(&a.href()) {
             ev.prevent_default();
-            push(url, &href);
+            push(url, next);
         }
     }
 
@@ -318,9 +326,13 @@ mod browser {
         };
         query.delete("");
         ev.prevent_default();
-        let path = Url::parse(&action).path;
-        let query = String::from(query.to_string());
-        push(url, &Url { path, query }.href());
+        push(
+            url,
+            Url {
+                path: action.path,
+                query: query.to_string().into(),
+            },
+        );
     }
 
     /// Follows clicks, GET forms, and back and forward, for the page's life.

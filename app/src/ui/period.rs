@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 
-use super::location::encode;
 pub use super::location::query_string;
 
 use crate::format::date_range;
@@ -40,11 +39,7 @@ pub fn href_with(
     if pairs.is_empty() {
         return path.to_string();
     }
-    let q: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect();
-    format!("{path}?{}", q.join("&"))
+    format!("{path}?{}", query_string(&pairs))
 }
 
 const PERIOD_KEYS: [&str; 4] = ["period", "date", "from", "to"];

@@ -78,7 +78,8 @@ fn page_head() -> PageHead {
         .map(|c| c.platform_origins)
         .unwrap_or_default();
     let nonce = leptos::nonce::use_nonce().map(|n| n.to_string());
-    let embed_route = crate::security::is_embed_route(&request_path());
+    let path = request_path();
+    let embed_route = crate::security::is_embed_route(&path);
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         let policy = crate::security::page_policy(nonce.as_deref(), &origins, embed_route);
         if let Ok(v) = http::HeaderValue::from_str(&policy) {
@@ -86,7 +87,7 @@ fn page_head() -> PageHead {
         }
     }
     PageHead {
-        title: super::nav::page_title(super::nav::Tab::at(&request_path())),
+        title: super::nav::page_title(super::nav::Tab::at(&path)),
         theme: session.theme,
         origins: origins.join(" "),
         token: session.token,
