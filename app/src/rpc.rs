@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 pub use crate::error::DashboardError;
-use crate::model::{ConversationsView, CreditsView, Overview, SupportRequest};
+use crate::model::{Overview, SupportRequest};
 
 #[cfg(feature = "ssr")]
 pub mod ssr {
@@ -157,6 +157,15 @@ pub mod ssr {
         )
     }
 
+    /// The links' prefix of a tab body.
+    pub fn base(embedded: Option<bool>) -> crate::ui::nav::Base {
+        if embedded == Some(true) {
+            crate::ui::nav::Base::EMBEDDED
+        } else {
+            crate::ui::nav::Base::STANDALONE
+        }
+    }
+
     /// The source and workspace of this request.
     pub fn context() -> Result<(Source, String), DashboardError> {
         let source = leptos::prelude::use_context::<Source>()
@@ -265,24 +274,33 @@ pub async fn send_support_request(
         .map_err(ssr::fail)
 }
 
-/// The Credits tab for the page's query string.
+/// The Credits tab's body, as HTML, for the page's query string; its links
+/// lead under `/embed` when `embedded` (the page in the platform's frame).
 #[server(prefix = "/rpc", endpoint = "credits-view", client = crate::session_client::SessionClient)]
-pub async fn get_credits_view(query: String) -> Result<CreditsView, DashboardError> {
+pub async fn get_credits_view(
+    query: String,
+    embedded: Option<bool>,
+) -> Result<String, DashboardError> {
     let (source, ws) = ssr::context()?;
     let params = ssr::pairs(&query)?;
-    source.0.credits_view(&ws, &params).await.map_err(ssr::fail)
+    let view = source.0.credits_view(&ws, &params).await.map_err(ssr::fail)?;
+    Ok(crate::ui::credits::body_html(view, params, ssr::base(embedded)))
 }
 
-/// The Conversations tab for the page's query string.
+/// The Conversations tab's body, as HTML, for the page's query string.
 #[server(prefix = "/rpc", endpoint = "conversations-view", client = crate::session_client::SessionClient)]
-pub async fn get_conversations_view(query: String) -> Result<ConversationsView, DashboardError> {
+pub async fn get_conversations_view(
+    query: String,
+    embedded: Option<bool>,
+) -> Result<String, DashboardError> {
     let (source, ws) = ssr::context()?;
     let params = ssr::pairs(&query)?;
-    source
+    let view = source
         .0
         .conversations_view(&ws, &params)
         .await
-        .map_err(ssr::fail)
+        .map_err(ssr::fail)?;
+    Ok(crate::ui::conversations::body_html(view, params, ssr::base(embedded)))
 }
 
 /// Exchanges a fresh hand-off token (`credits:token` from the platform) for a

@@ -27,7 +27,12 @@ pub fn page_policy(nonce: Option<&str>, origins: &[String], embed_route: bool) -
 /// JSON for inside a `<script>`: `<`, `>`, `&` and U+2028/9 escaped as
 /// `\u003c`..., so that no value can close the script or open a comment.
 pub fn script_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    let json = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+    script_text(&serde_json::to_string(value).unwrap_or_else(|_| "null".into()))
+}
+
+/// JSON text made safe inside a `<script>` element, as [`script_json`]
+/// writes it (the escapes are JSON's own, so the value is unchanged).
+pub fn script_text(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         match c {

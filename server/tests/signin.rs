@@ -234,6 +234,37 @@ async fn embed_works_without_cookies(app: &TestApp) {
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert!(body.contains("\"workspace_id\":\"acme\""));
+    // A tab's body is HTML whose links stay on the routes the page is on.
+    for (args, prefix) in [
+        ("&embedded=true", "/embed/usage/credits"),
+        ("", "/usage/credits"),
+    ] {
+        let (s, _, body) = app
+            .request(
+                Method::POST,
+                "/rpc/credits-view",
+                &[
+                    ("x-credits-session", &session),
+                    ("content-type", "application/x-www-form-urlencoded"),
+                ],
+                Some(format!("query=period%3Dlast_week{args}")),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        let html: String = serde_json::from_str(&body).unwrap_or_default();
+        assert!(html.contains("data-testid=\"credits-total\""), "{html}");
+        assert!(html.contains("data-chart-options=\"chart-actions\""));
+        let links: Vec<&str> = html
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|r| r.split('"').next())
+            .collect();
+        assert!(links.len() > 5, "{links:?}");
+        assert!(
+            links.iter().all(|l| l.starts_with(prefix)),
+            "{prefix}: {links:?}"
+        );
+    }
     // A fresh token renews the session.
     let fresh = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
     let (s, _, body) = app

@@ -1,52 +1,78 @@
-//! An ECharts chart, drawn after hydration in a box whose size is reserved
-//! by CSS (no layout shift), following the theme and the box's own width.
-//! Clicking a segment, slice or legend entry reports the series id and the
-//! item's name.
+//! The charts: each is a box, rendered on the server with its ECharts
+//! options beside it (a JSON data block), and drawn in the browser once the
+//! tab's body is in the document, following the theme and the box's own
+//! width. A click on a segment, slice or legend entry drills down: it moves
+//! to the tab with the chart's filter set to what was clicked.
 //!
 //! The options are built on the server (see [`crate::charts::options`]):
 //! the browser parses their JSON text and hands it to ECharts, and in the
-//! dark theme merges the dark overlay over them.
-//!
-//! The box is found through a node reference, not by id, and the chart is
-//! only created once the box is in the document and has a width: after a
-//! client-side navigation the tab's view is built before it is attached,
-//! and an ECharts instance made on a detached (zero-width) box stays blank.
+//! dark theme merges the dark overlay over them. A chart is only created
+//! once its box is in the document and has a width: an ECharts instance
+//! made on a detached (zero-width) box stays blank.
 
 use leptos::prelude::*;
 
-use crate::model::ChartOptions;
-
-/// What a click on a chart names.
+/// What a click on a chart filters by: the query parameter, whether the
+/// clicked series' id is the value (stacked bars, one series per key), and
+/// the key of each name (legend entries and slices name their item only).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChartClick {
-    /// The series id (an action or user key for stacked bars).
-    pub series_id: Option<String>,
-    /// The item's or legend entry's name (a slice label for pies).
-    pub name: Option<String>,
+pub struct Drill {
+    pub param: &'static str,
+    pub by_series: bool,
+    pub names: Vec<(String, String)>,
+}
+
+/// A chart box and its options; `describe` is its text alternative.
+/// Rendered on the server only: the browser draws what it finds.
+#[cfg(feature = "ssr")]
+#[component]
+pub fn EChart(
+    id: &'static str,
+    options: crate::model::ChartOptions,
+    #[prop(into)] describe: String,
+    drill: Option<Drill>,
+) -> impl IntoView {
+    let drill = drill.map(|d| {
+        serde_json::json!({
+            "param": d.param,
+            "series": d.by_series,
+            "names": d.names.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect::<serde_json::Map<_, _>>(),
+        })
+    });
+    // The options are JSON text already; the names are the workspace's own
+    // (a user may be called `</script>`), so the whole block is escaped.
+    let json = format!(
+        r#"{{"light":{},"dark":{},"drill":{}}}"#,
+        options.light,
+        options.dark,
+        serde_json::to_string(&drill).unwrap_or_else(|_| "null".into())
+    );
+    let json = crate::security::script_text(&json);
+    view! {
+        <div id=id class="chart" role="img" aria-label=describe data-chart=id></div>
+        <script type="application/json" data-chart-options=id inner_html=json></script>
+    }
 }
 
 /// Whether the page is in the dark theme.
+#[cfg(feature = "hydrate")]
 pub fn dark_theme() -> bool {
-    #[cfg(feature = "hydrate")]
-    {
-        let explicit = leptos::prelude::document()
-            .document_element()
-            .and_then(|e| e.get_attribute("data-theme"));
-        match explicit.as_deref() {
-            Some("dark") => return true,
-            Some("light") => return false,
-            _ => {}
-        }
-        web_sys::window()
-            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
-            .is_some_and(|m| m.matches())
+    let explicit = leptos::prelude::document()
+        .document_element()
+        .and_then(|e| e.get_attribute("data-theme"));
+    match explicit.as_deref() {
+        Some("dark") => return true,
+        Some("light") => return false,
+        _ => {}
     }
-    #[cfg(not(feature = "hydrate"))]
-    false
+    web_sys::window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches())
 }
 
 /// Whether the page is in the dark theme, followed as the platform
 /// changes it (after hydration; the server renders in the light theme).
+#[cfg(feature = "hydrate")]
 pub fn use_dark_theme() -> Signal<bool> {
     let dark = RwSignal::new(false);
     let theme = use_context::<super::nav::ThemeVersion>();
@@ -59,31 +85,20 @@ pub fn use_dark_theme() -> Signal<bool> {
     dark.into()
 }
 
-/// A chart box; `describe` is its text alternative.
-#[component]
-pub fn EChart(
-    id: &'static str,
-    options: ChartOptions,
-    #[prop(into)] dark: Signal<bool>,
-    #[prop(into)] describe: String,
-    #[prop(into)] on_select: Callback<ChartClick>,
-) -> impl IntoView {
-    let node = NodeRef::<leptos::html::Div>::new();
-    #[cfg(feature = "hydrate")]
-    draw::mount(node, options, dark, on_select);
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (options, dark, on_select);
-    view! { <div id=id node_ref=node class="chart" role="img" aria-label=describe data-chart=id></div> }
-}
+#[cfg(feature = "hydrate")]
+pub use draw::Charts;
 
 #[cfg(feature = "hydrate")]
 mod draw {
-    use std::cell::{Cell, RefCell};
+    use std::cell::RefCell;
     use std::rc::Rc;
 
-    use super::*;
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
+
+    use super::super::location::Location;
+    use super::super::period::href_with;
+    use leptos::prelude::document;
 
     /// Frames to wait for the box to be laid out and the chart library to
     /// arrive (about 15 s: it loads on demand, over a slow network too).
@@ -93,17 +108,8 @@ mod draw {
     /// `credits-echarts` meta tag) unless a page already has it.
     fn load_echarts() {
         let doc = document();
-        if doc
-            .query_selector("script[data-echarts]")
-            .ok()
-            .flatten()
-            .is_some()
-            || doc
-                .query_selector("script[src*='echarts']")
-                .ok()
-                .flatten()
-                .is_some()
-        {
+        let has = |sel: &str| doc.query_selector(sel).ok().flatten().is_some();
+        if has("script[data-echarts]") || has("script[src*='echarts']") {
             return;
         }
         let src = doc
@@ -131,49 +137,39 @@ mod draw {
         f.apply(target, &arr).ok()
     }
 
-    fn text(v: &JsValue, key: &str) -> Option<String> {
-        js_sys::Reflect::get(v, &JsValue::from_str(key))
-            .ok()
-            .and_then(|v| v.as_string())
+    fn get(v: &JsValue, key: &str) -> JsValue {
+        js_sys::Reflect::get(v, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
     }
 
-    /// The global `echarts`, once its (deferred) script has run.
+    fn text(v: &JsValue, key: &str) -> Option<String> {
+        get(v, key).as_string()
+    }
+
+    /// The global `echarts`, once its script has run.
     fn echarts() -> Option<JsValue> {
-        let w = web_sys::window()?;
-        let e = js_sys::Reflect::get(&w, &JsValue::from_str("echarts")).ok()?;
+        let e = get(&web_sys::window()?.into(), "echarts");
         (!e.is_undefined() && !e.is_null()).then_some(e)
     }
-
-    fn parse(json: &str) -> Option<JsValue> {
-        js_sys::JSON::parse(json).ok().filter(|v| v.is_object())
-    }
-
-    /// What to draw: the options, and the overlay merged over them.
-    type Pending = (JsValue, Option<JsValue>);
 
     /// One chart's live state in the browser.
     #[derive(Default)]
     struct Live {
         instance: Option<JsValue>,
-        /// The box the instance was made on (a new box needs a new instance).
-        element: Option<web_sys::Element>,
         listeners: Vec<Closure<dyn Fn(JsValue)>>,
         observer: Option<web_sys::ResizeObserver>,
         on_resize: Option<Closure<dyn Fn()>>,
-        /// The latest options, drawn when the box is ready.
-        pending: Option<Pending>,
         disposed: bool,
     }
 
     impl Live {
         fn dispose(&mut self) {
+            self.disposed = true;
             if let Some(o) = self.observer.take() {
                 o.disconnect();
             }
             if let Some(e) = self.instance.take() {
                 call(&e, "dispose", &[]);
             }
-            self.element = None;
             self.listeners.clear();
             self.on_resize = None;
         }
@@ -181,59 +177,84 @@ mod draw {
 
     type Shared = Rc<RefCell<Live>>;
 
-    /// Owns a chart's state for the component's lifetime: dropped with the
-    /// component's owner, it disposes the ECharts instance.
-    struct Guard(Shared, Rc<Cell<bool>>);
+    /// The charts of one tab body. Dropped (with the body's owner), it
+    /// disposes their ECharts instances.
+    #[derive(Default)]
+    pub struct Charts(RefCell<Vec<Shared>>);
 
-    impl Drop for Guard {
+    impl Drop for Charts {
         fn drop(&mut self) {
-            let mut l = self.0.borrow_mut();
-            l.disposed = true;
-            l.dispose();
+            self.clear();
         }
     }
 
-    pub fn mount(
-        node: NodeRef<leptos::html::Div>,
-        options: ChartOptions,
-        dark: Signal<bool>,
-        on_select: Callback<ChartClick>,
-    ) {
-        let cell = StoredValue::new_local(Guard(Rc::default(), Rc::new(Cell::new(false))));
-        let Some(light) = parse(&options.light) else {
-            leptos::logging::warn!("unreadable chart options; chart not drawn");
-            return;
-        };
-        let overlay = parse(&options.dark);
-        Effect::new(move |_| {
-            let option = (light.clone(), dark.get().then(|| overlay.clone()).flatten());
-            let Some(el) = node.get() else { return };
-            let Some((live, waiting)) = cell.try_with_value(|g| (g.0.clone(), g.1.clone())) else {
+    impl Charts {
+        fn clear(&self) {
+            for live in self.0.borrow_mut().drain(..) {
+                live.borrow_mut().dispose();
+            }
+        }
+
+        /// Draws every chart box under `root` anew, in the given theme.
+        pub fn draw_all(&self, root: &web_sys::Element, dark: bool, location: Location) {
+            self.clear();
+            let Ok(boxes) = root.query_selector_all("[data-chart]") else {
                 return;
             };
-            live.borrow_mut().pending = Some(option);
-            draw(live, waiting, el.into(), on_select, 0);
-        });
+            for i in 0..boxes.length() {
+                let Some(el) = boxes.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+                else {
+                    continue;
+                };
+                let json = el
+                    .next_element_sibling()
+                    .filter(|s| s.has_attribute("data-chart-options"))
+                    .and_then(|s| s.text_content())
+                    .and_then(|t| js_sys::JSON::parse(t.as_str()).ok())
+                    .filter(|v| v.is_object());
+                let Some(json) = json else {
+                    leptos::logging::warn!("unreadable chart options; chart not drawn");
+                    continue;
+                };
+                let overlay = dark.then(|| get(&json, "dark")).filter(|o| o.is_object());
+                let live = Shared::default();
+                self.0.borrow_mut().push(live.clone());
+                draw(
+                    live,
+                    el,
+                    (get(&json, "light"), overlay),
+                    get(&json, "drill"),
+                    location,
+                    0,
+                );
+            }
+        }
     }
 
-    /// Draws the pending options, now if the box is ready, else on a later frame.
+    /// Where a click on a chart leads: its filter set to the clicked key.
+    fn drill_down(drill: &JsValue, location: Location, series_id: Option<String>, name: Option<String>) {
+        let Some(param) = text(drill, "param") else { return };
+        let by_series = get(drill, "series").as_bool() == Some(true);
+        let key = series_id
+            .filter(|_| by_series)
+            .or_else(|| name.and_then(|n| text(&get(drill, "names"), &n)));
+        if let Some(key) = key {
+            let url = location.url_untracked();
+            location.navigate(&href_with(&url.path, &url.params(), &[(&param, Some(&key))]));
+        }
+    }
+
+    /// Draws the options once the box is ready, else tries on a later frame.
     fn draw(
         live: Shared,
-        waiting: Rc<Cell<bool>>,
         el: web_sys::Element,
-        on_select: Callback<ChartClick>,
+        options: (JsValue, Option<JsValue>),
+        drill: JsValue,
+        location: Location,
         frame: u32,
     ) {
         if live.borrow().disposed {
             return;
-        }
-        let same_box = live
-            .borrow()
-            .element
-            .as_ref()
-            .is_some_and(|e| js_sys::Object::is(e, &el));
-        if !same_box {
-            live.borrow_mut().dispose();
         }
         let ready = el.is_connected() && el.client_width() > 0;
         let lib = echarts();
@@ -241,90 +262,57 @@ mod draw {
             load_echarts();
         }
         let (true, Some(lib)) = (ready, lib) else {
-            // Not attached or laid out yet (a client-side navigation), or
-            // the chart script still loading: try again next frame.
-            if frame == 0 && waiting.get() {
-                return; // a retry loop is already running and will draw the latest options
-            }
+            // Not laid out yet, or the chart script still loading.
             if frame >= MAX_WAIT_FRAMES {
-                waiting.set(false);
                 leptos::logging::warn!("chart box never became visible; chart not drawn");
                 return;
             }
-            waiting.set(true);
-            let retry =
-                Closure::once_into_js(move || draw(live, waiting, el, on_select, frame + 1));
+            let retry = Closure::once_into_js(move || {
+                draw(live, el, options, drill, location, frame + 1)
+            });
             if let Some(w) = web_sys::window() {
                 let _ = w.request_animation_frame(retry.unchecked_ref());
             }
             return;
         };
-        waiting.set(false);
-        let Some((option, overlay)) = live.borrow_mut().pending.take() else {
+        // The box says `data-drawn="true"` once ECharts reports the
+        // drawing (and its animation) finished.
+        let _ = el.set_attribute("data-drawn", "false");
+        let Some(instance) = call(&lib, "init", &[el.clone().into()]) else {
             return;
         };
-        // Replace, not merge, so that removed series disappear; then merge
-        // the theme's overlay. The box says `data-drawn="true"` once ECharts
-        // reports the drawing (and its animation) finished.
-        let _ = el.set_attribute("data-drawn", "false");
-        let set = |instance: &JsValue| {
-            call(instance, "setOption", &[option, JsValue::TRUE]);
-            if let Some(overlay) = overlay {
-                call(instance, "setOption", &[overlay]);
-            }
-        };
-        let existing = live.borrow().instance.clone();
-        match existing {
-            Some(instance) => set(&instance),
-            None => {
-                let Some(instance) = call(&lib, "init", &[el.clone().into()]) else {
-                    return;
-                };
-                let click = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
-                    on_select.run(ChartClick {
-                        series_id: text(&p, "seriesId"),
-                        name: text(&p, "name"),
-                    })
-                });
-                let legend = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
-                    on_select.run(ChartClick {
-                        series_id: None,
-                        name: text(&p, "name"),
-                    })
-                });
-                let drawn_box = el.clone();
-                let finished = Closure::<dyn Fn(JsValue)>::new(move |_: JsValue| {
-                    let _ = drawn_box.set_attribute("data-drawn", "true");
-                });
-                call(
-                    &instance,
-                    "on",
-                    &["finished".into(), finished.as_ref().clone()],
-                );
-                set(&instance);
-                call(&instance, "on", &["click".into(), click.as_ref().clone()]);
-                call(
-                    &instance,
-                    "on",
-                    &["legendselectchanged".into(), legend.as_ref().clone()],
-                );
-                // Follow the box's own width (window resizes, the iframe, the sidebar).
-                let target = instance.clone();
-                let on_resize = Closure::<dyn Fn()>::new(move || {
-                    call(&target, "resize", &[]);
-                });
-                let observer =
-                    web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok();
-                if let Some(o) = &observer {
-                    o.observe(&el);
-                }
-                let mut l = live.borrow_mut();
-                l.instance = Some(instance);
-                l.element = Some(el);
-                l.listeners = vec![click, legend, finished];
-                l.observer = observer;
-                l.on_resize = Some(on_resize);
-            }
+        let on_click = drill.clone();
+        let click = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
+            drill_down(&on_click, location, text(&p, "seriesId"), text(&p, "name"))
+        });
+        let legend = Closure::<dyn Fn(JsValue)>::new(move |p: JsValue| {
+            drill_down(&drill, location, None, text(&p, "name"))
+        });
+        let drawn_box = el.clone();
+        let finished = Closure::<dyn Fn(JsValue)>::new(move |_: JsValue| {
+            let _ = drawn_box.set_attribute("data-drawn", "true");
+        });
+        call(&instance, "on", &["finished".into(), finished.as_ref().clone()]);
+        let (option, overlay) = options;
+        call(&instance, "setOption", &[option, JsValue::TRUE]);
+        if let Some(overlay) = overlay {
+            call(&instance, "setOption", &[overlay]);
         }
+        call(&instance, "on", &["click".into(), click.as_ref().clone()]);
+        call(&instance, "on", &["legendselectchanged".into(), legend.as_ref().clone()]);
+        // Follow the box's own width (window resizes, the iframe, the sidebar).
+        let target = instance.clone();
+        let on_resize = Closure::<dyn Fn()>::new(move || {
+            call(&target, "resize", &[]);
+        });
+        let observer = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok();
+        if let Some(o) = &observer {
+            o.observe(&el);
+        }
+        let mut l = live.borrow_mut();
+        l.instance = Some(instance);
+        l.listeners = vec![click, legend, finished];
+        l.observer = observer;
+        l.on_resize = Some(on_resize);
     }
 }

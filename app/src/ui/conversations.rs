@@ -1,243 +1,242 @@
 //! The Conversations tab: a daily line, pies by campaign and by identity
-//! (top 8 and "Other"), and credits spent per conversation.
+//! (top 8 and "Other"), and credits spent per conversation. The server
+//! renders its body (the browser's copy of the tab fetches it as HTML and
+//! draws the charts: `ui/body.rs`).
 
 use leptos::prelude::*;
 
-use super::chart::{use_dark_theme, ChartClick, EChart};
-use super::data::tab_data;
-use super::errors::LoadError;
-use super::filters::FilterBar;
-use super::location::{use_location, use_tab_params};
-use super::nav::{tab_path, Tab};
-use super::period::{change_text, href_with, query_string, PeriodPicker};
-use super::table::{SortableTable, TableRow};
-use crate::charts::{
-    credits_per_conversation, daily_points, member_color, top_with_other, PIE_SLICES,
-};
-use crate::format::{date_range, thousands};
-use crate::model::{ConversationsView, Named, Report};
+use super::body::TabBody;
+use super::nav::Tab;
 use crate::rpc::get_conversations_view;
+
+#[cfg(feature = "ssr")]
+pub use html::body_html;
 
 /// `/usage/conversations`.
 #[component]
 pub fn ConversationsTab() -> impl IntoView {
-    let params = use_tab_params(Tab::Conversations);
-    let view_data = tab_data(move || query_string(&params.get()), get_conversations_view);
     view! {
         <section class="tab conversations" aria-labelledby="conversations-title">
             <h1 id="conversations-title">"Conversations"</h1>
-            <Transition fallback=|| view! { <div class="card skeleton tall" aria-hidden="true"></div> }>
-                {move || Suspend::new(async move {
-                    match view_data.await {
-                        Ok(v) => view! { <ConversationsBody v params=params.get_untracked()/> }.into_any(),
-                        Err(e) => view! { <LoadError error=e retry=move |_| view_data.refetch()/> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <TabBody tab=Tab::Conversations fetch=get_conversations_view/>
         </section>
     }
 }
 
-/// The daily line's figures as a table, in date order (the chart is a
-/// picture; the table is the truth). Folded, as a period can have 366 days.
-#[component]
-fn DailyTable(days: Vec<String>, values: Vec<i64>) -> impl IntoView {
-    let rows = days
-        .into_iter()
-        .zip(values)
-        .map(|(day, n)| {
-            let label = day
-                .parse::<chrono::NaiveDate>()
-                .map(crate::format::long_date)
-                .unwrap_or_else(|_| day.clone());
-            let key = day.clone();
-            view! {
-                <tr data-key=key data-value=n>
-                    <th scope="row"><time datetime=day>{label}</time></th>
-                    <td class="num">{thousands(n)}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <details class="day-table">
-            <summary>"Conversations per day, as a table"</summary>
-            <div class="table-wrap">
-                <table id="table-daily" class="data">
-                    <caption class="visually-hidden">"Conversations per day"</caption>
-                    <thead><tr><th scope="col">"Day"</th><th scope="col">"Conversations"</th></tr></thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
-        </details>
+#[cfg(feature = "ssr")]
+mod html {
+    use leptos::prelude::*;
+
+    use super::super::chart::{Drill, EChart};
+    use super::super::filters::FilterBar;
+    use super::super::nav::{tab_path, Base, Tab};
+    use super::super::period::{change_text, href_with, PeriodPicker};
+    use super::super::table::{SortableTable, TableRow};
+    use crate::charts::{
+        credits_per_conversation, daily_points, member_color, top_with_other, PIE_SLICES,
+    };
+    use crate::format::{date_range, thousands};
+    use crate::model::{ConversationsView, Named, Report};
+
+    /// The tab's body as HTML, for its view and query, under `base`.
+    pub fn body_html(v: ConversationsView, params: Vec<(String, String)>, base: Base) -> String {
+        super::super::body::render(base, move || view! { <ConversationsBody v params/> })
     }
-}
 
-/// Table rows of a conversations report with the credits per conversation.
-fn cost_rows(
-    conversations: &Report,
-    credits: &Report,
-    names: &[Named],
-    href: &dyn Fn(&str) -> String,
-) -> Vec<TableRow> {
-    let total = conversations.total;
-    conversations
-        .rows
-        .iter()
-        .filter_map(|r| {
-            let key = r.keys.first().cloned().flatten()?;
-            let spent = credits
-                .rows
-                .iter()
-                .find(|c| c.keys.first().cloned().flatten().as_deref() == Some(&key))
-                .map_or(0, |c| c.value);
-            let named = names.iter().find(|n| n.id == key);
-            Some(TableRow {
-                label: named.map_or_else(
-                    || r.label.clone().unwrap_or_else(|| key.clone()),
-                    |n| n.name.clone(),
-                ),
-                extra: named.and_then(|n| n.status.clone()),
-                value: r.value,
-                share: if total > 0 {
-                    r.value as f64 / total as f64
-                } else {
-                    0.0
-                },
-                href: Some(href(&key)),
-                color: Some(member_color(names, Some(&key))),
-                cost: Some(credits_per_conversation(spent, r.value)),
-                key,
+    /// The daily line's figures as a table, in date order (the chart is a
+    /// picture; the table is the truth). Folded, as a period can have 366 days.
+    #[component]
+    fn DailyTable(days: Vec<String>, values: Vec<i64>) -> impl IntoView {
+        let rows = days
+            .into_iter()
+            .zip(values)
+            .map(|(day, n)| {
+                let label = day
+                    .parse::<chrono::NaiveDate>()
+                    .map(crate::format::long_date)
+                    .unwrap_or_else(|_| day.clone());
+                let key = day.clone();
+                view! {
+                    <tr data-key=key data-value=n>
+                        <th scope="row"><time datetime=day>{label}</time></th>
+                        <td class="num">{thousands(n)}</td>
+                    </tr>
+                }
             })
-        })
-        .collect()
-}
+            .collect_view();
+        view! {
+            <details class="day-table">
+                <summary>"Conversations per day, as a table"</summary>
+                <div class="table-wrap">
+                    <table id="table-daily" class="data">
+                        <caption class="visually-hidden">"Conversations per day"</caption>
+                        <thead><tr><th scope="col">"Day"</th><th scope="col">"Conversations"</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+            </details>
+        }
+    }
 
-#[component]
-fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> impl IntoView {
-    let path = tab_path(Tab::Conversations);
-    let location = use_location();
-    let dark = use_dark_theme();
-    let (days, values) = daily_points(&v.by_day);
-    let campaign_slices = top_with_other(&v.by_campaign.rows, PIE_SLICES);
-    let identity_slices = top_with_other(&v.by_identity.rows, PIE_SLICES);
+    /// Table rows of a conversations report with the credits per conversation.
+    fn cost_rows(
+        conversations: &Report,
+        credits: &Report,
+        names: &[Named],
+        href: &dyn Fn(&str) -> String,
+    ) -> Vec<TableRow> {
+        let total = conversations.total;
+        conversations
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let key = r.keys.first().cloned().flatten()?;
+                let spent = credits
+                    .rows
+                    .iter()
+                    .find(|c| c.keys.first().cloned().flatten().as_deref() == Some(&key))
+                    .map_or(0, |c| c.value);
+                let named = names.iter().find(|n| n.id == key);
+                Some(TableRow {
+                    label: named.map_or_else(
+                        || r.label.clone().unwrap_or_else(|| key.clone()),
+                        |n| n.name.clone(),
+                    ),
+                    extra: named.and_then(|n| n.status.clone()),
+                    value: r.value,
+                    share: if total > 0 {
+                        r.value as f64 / total as f64
+                    } else {
+                        0.0
+                    },
+                    href: Some(href(&key)),
+                    color: Some(member_color(names, Some(&key))),
+                    cost: Some(credits_per_conversation(spent, r.value)),
+                    key,
+                })
+            })
+            .collect()
+    }
 
-    let slice_click = |slices: Vec<crate::charts::Slice>, param: &'static str| {
-        let params = params.clone();
-        Callback::new(move |c: ChartClick| {
-            let Some(name) = c.name else { return };
-            if let Some(key) = slices
+    #[component]
+    fn ConversationsBody(v: ConversationsView, params: Vec<(String, String)>) -> impl IntoView {
+        let path = tab_path(Tab::Conversations);
+        let (days, values) = daily_points(&v.by_day);
+        let campaign_slices = top_with_other(&v.by_campaign.rows, PIE_SLICES);
+        let identity_slices = top_with_other(&v.by_identity.rows, PIE_SLICES);
+
+        let slice_drill = |slices: &[crate::charts::Slice], param: &'static str| Drill {
+            param,
+            by_series: false,
+            names: slices
                 .iter()
-                .find(|s| s.label == name && !s.other)
-                .and_then(|s| s.key.clone())
-            {
-                location.navigate(&href_with(path, &params, &[(param, Some(&key))]));
-            }
-        })
-    };
-    let on_campaign = slice_click(campaign_slices.clone(), "campaign");
-    let on_identity = slice_click(identity_slices.clone(), "identity");
-    let noop = Callback::new(|_: ChartClick| {});
+                .filter(|s| !s.other)
+                .filter_map(|s| Some((s.label.clone(), s.key.clone()?)))
+                .collect(),
+        };
+        let campaign_drill = slice_drill(&campaign_slices, "campaign");
+        let identity_drill = slice_drill(&identity_slices, "identity");
 
-    let p = params.clone();
-    let campaign_rows = cost_rows(
-        &v.by_campaign,
-        &v.credits_by_campaign,
-        &v.directory.campaigns,
-        &|k| href_with(path, &p, &[("campaign", Some(k))]),
-    );
-    let identity_rows = cost_rows(
-        &v.by_identity,
-        &v.credits_by_identity,
-        &v.directory.identities,
-        &|k| href_with(path, &p, &[("identity", Some(k))]),
-    );
-    let describe = |title: &str, slices: &[crate::charts::Slice]| {
-        format!(
-            "{title}: {}",
-            slices
-                .iter()
-                .map(|s| format!("{} {}", s.label, s.value))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let line_describe = format!(
-        "Conversations per day, {}: total {}",
-        date_range(v.period.from, v.period.to),
-        v.total
-    );
-    let f = v.query.filters.clone();
-    let active_filters: Vec<(&'static str, String)> = [
-        (
-            "campaign",
-            f.campaign_id.clone().map(|id| {
-                v.directory
-                    .campaigns
+        let p = params.clone();
+        let campaign_rows = cost_rows(
+            &v.by_campaign,
+            &v.credits_by_campaign,
+            &v.directory.campaigns,
+            &|k| href_with(path, &p, &[("campaign", Some(k))]),
+        );
+        let identity_rows = cost_rows(
+            &v.by_identity,
+            &v.credits_by_identity,
+            &v.directory.identities,
+            &|k| href_with(path, &p, &[("identity", Some(k))]),
+        );
+        let describe = |title: &str, slices: &[crate::charts::Slice]| {
+            format!(
+                "{title}: {}",
+                slices
                     .iter()
-                    .find(|c| c.id == id)
-                    .map_or(id, |c| c.name.clone())
-            }),
-        ),
-        (
-            "identity",
-            f.identity_id.clone().map(|id| {
-                v.directory
-                    .identities
-                    .iter()
-                    .find(|c| c.id == id)
-                    .map_or(id, |c| c.name.clone())
-            }),
-        ),
-        (
-            "user",
-            f.user_id.clone().map(|id| {
-                v.directory
-                    .users
-                    .iter()
-                    .find(|c| c.id == id)
-                    .map_or(id, |c| c.name.clone())
-            }),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| (k, v)))
-    .collect();
-    let chips = active_filters
+                    .map(|s| format!("{} {}", s.label, s.value))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let line_describe = format!(
+            "Conversations per day, {}: total {}",
+            date_range(v.period.from, v.period.to),
+            v.total
+        );
+        let f = v.query.filters.clone();
+        let active_filters: Vec<(&'static str, String)> = [
+            (
+                "campaign",
+                f.campaign_id.clone().map(|id| {
+                    v.directory
+                        .campaigns
+                        .iter()
+                        .find(|c| c.id == id)
+                        .map_or(id, |c| c.name.clone())
+                }),
+            ),
+            (
+                "identity",
+                f.identity_id.clone().map(|id| {
+                    v.directory
+                        .identities
+                        .iter()
+                        .find(|c| c.id == id)
+                        .map_or(id, |c| c.name.clone())
+                }),
+            ),
+            (
+                "user",
+                f.user_id.clone().map(|id| {
+                    v.directory
+                        .users
+                        .iter()
+                        .find(|c| c.id == id)
+                        .map_or(id, |c| c.name.clone())
+                }),
+            ),
+        ]
         .into_iter()
-        .map(|(k, name)| {
-            let href = href_with(path, &params, &[(k, None)]);
-            view! { <a href=href class="chip" data-filter=k>{format!("{k}: {name}")}<span class="visually-hidden">" (remove filter)"</span><span aria-hidden="true">" ✕"</span></a> }
-        })
-        .collect_view();
-    view! {
-        {(!v.notes.is_empty()).then(|| view! { <p class="note" role="status" data-testid="notes">{v.notes.join(" · ")}</p> })}
-        <PeriodPicker path=path params=params.clone() period=v.period.clone()/>
-        <FilterBar path=path params=params.clone() filters=v.query.filters.clone() directory=v.directory.clone() with_action=false/>
-        <div class="chips" role="group" aria-label="Active filters">{chips}</div>
-        <div class="card headline">
-            <p class="big" data-testid="conversations-total" data-total=v.total>{thousands(v.total)}</p>
-            <p class="label">"conversations · " <span data-testid="change">{change_text(v.total, v.previous_total, v.period.range().days())}</span></p>
-            {(v.total == 0).then(|| view! { <p class="empty">"No conversations in this period"</p> })}
-        </div>
-        <div class="card">
-            <h2>"Daily conversations"</h2>
-            <EChart id="chart-daily" options=v.daily_chart.clone() dark=dark describe=line_describe on_select=noop/>
-            <DailyTable days=days.clone() values=values.clone()/>
-        </div>
-        <div class="pies">
-            <div class="card">
-                <h2>"Conversations usage by campaigns"</h2>
-                <EChart id="chart-campaigns" options=v.campaigns_chart.clone() dark=dark describe=describe("Conversations by campaign", &campaign_slices) on_select=on_campaign/>
-                <SortableTable id="table-campaigns" caption="Conversations by campaign" key_header="Campaign" extra_header=Some("Status")
-                    value_header="Conversations" rows=campaign_rows cost_header="Credits / conversation"/>
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect();
+        let chips = active_filters
+            .into_iter()
+            .map(|(k, name)| {
+                let href = href_with(path, &params, &[(k, None)]);
+                view! { <a href=href class="chip" data-filter=k>{format!("{k}: {name}")}<span class="visually-hidden">" (remove filter)"</span><span aria-hidden="true">" ✕"</span></a> }
+            })
+            .collect_view();
+        view! {
+            {(!v.notes.is_empty()).then(|| view! { <p class="note" role="status" data-testid="notes">{v.notes.join(" · ")}</p> })}
+            <PeriodPicker path=path params=params.clone() period=v.period.clone()/>
+            <FilterBar path=path params=params.clone() filters=v.query.filters.clone() directory=v.directory.clone() with_action=false/>
+            <div class="chips" role="group" aria-label="Active filters">{chips}</div>
+            <div class="card headline">
+                <p class="big" data-testid="conversations-total" data-total=v.total>{thousands(v.total)}</p>
+                <p class="label">"conversations · " <span data-testid="change">{change_text(v.total, v.previous_total, v.period.range().days())}</span></p>
+                {(v.total == 0).then(|| view! { <p class="empty">"No conversations in this period"</p> })}
             </div>
             <div class="card">
-                <h2>"Conversations usage by identities"</h2>
-                <EChart id="chart-identities" options=v.identities_chart.clone() dark=dark describe=describe("Conversations by identity", &identity_slices) on_select=on_identity/>
-                <SortableTable id="table-identities" caption="Conversations by identity" key_header="Identity" extra_header=None
-                    value_header="Conversations" rows=identity_rows cost_header="Credits / conversation"/>
+                <h2>"Daily conversations"</h2>
+                <EChart id="chart-daily" options=v.daily_chart.clone() describe=line_describe drill=None/>
+                <DailyTable days=days.clone() values=values.clone()/>
             </div>
-        </div>
+            <div class="pies">
+                <div class="card">
+                    <h2>"Conversations usage by campaigns"</h2>
+                    <EChart id="chart-campaigns" options=v.campaigns_chart.clone() describe=describe("Conversations by campaign", &campaign_slices) drill=Some(campaign_drill)/>
+                    <SortableTable id="table-campaigns" caption="Conversations by campaign" key_header="Campaign" extra_header=Some("Status")
+                        value_header="Conversations" rows=campaign_rows cost_header="Credits / conversation"/>
+                </div>
+                <div class="card">
+                    <h2>"Conversations usage by identities"</h2>
+                    <EChart id="chart-identities" options=v.identities_chart.clone() describe=describe("Conversations by identity", &identity_slices) drill=Some(identity_drill)/>
+                    <SortableTable id="table-identities" caption="Conversations by identity" key_header="Identity" extra_header=None
+                        value_header="Conversations" rows=identity_rows cost_header="Credits / conversation"/>
+                </div>
+            </div>
+        }
     }
 }

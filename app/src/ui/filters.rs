@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 
-use super::location::use_location;
 use super::period::href_with;
 use crate::domain::ledger::Action;
 use crate::model::{Directory, Filters};
@@ -22,7 +21,6 @@ pub fn FilterBar(
     /// Credits have actions; conversations do not.
     with_action: bool,
 ) -> impl IntoView {
-    let location = use_location();
     let f = filters;
     let hidden: Vec<(String, String)> = params
         .iter()
@@ -33,12 +31,6 @@ pub fn FilterBar(
                        label: &'static str,
                        current: Option<String>,
                        options: Vec<(String, String, Option<&'static str>)>| {
-        let params = params.clone();
-        let on_change = move |ev: leptos::ev::Event| {
-            let value = event_target_value(&ev);
-            let value = (!value.is_empty()).then_some(value);
-            location.navigate(&href_with(path, &params, &[(name, value.as_deref())]));
-        };
         let mut groups: Vec<OptionGroup> = Vec::new();
         for (id, text, group) in options {
             match groups.iter_mut().find(|(g, _)| *g == group) {
@@ -49,7 +41,7 @@ pub fn FilterBar(
         let cur = current.clone().unwrap_or_default();
         view! {
             <label class="filter">{label}
-                <select name=name on:change=on_change data-filter=name>
+                <select name=name data-filter=name>
                     <option value="" selected=current.is_none()>"All"</option>
                     {groups.into_iter().map(|(group, items)| {
                         let opts = items.into_iter().map(|(id, text)| {

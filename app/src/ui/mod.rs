@@ -1,6 +1,7 @@
 //! The dashboard's screens: one file per screen and per concern.
 
 pub mod alerts;
+pub mod body;
 pub mod chart;
 pub mod conversations;
 pub mod credits;

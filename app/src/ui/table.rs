@@ -1,8 +1,10 @@
 //! The accessible, sortable table under every chart: the chart is a
 //! picture, the table is the truth (and what renders without JavaScript).
 
+#[cfg(feature = "ssr")]
 use leptos::prelude::*;
 
+#[cfg(feature = "ssr")]
 use crate::format::{fixed, thousands};
 
 /// One row: a key to filter by, its label and figures.
@@ -22,13 +24,10 @@ pub struct TableRow {
     pub cost: Option<Option<f64>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SortBy {
-    Label,
-    Value,
-}
-
-/// A table sorted by value (descending) until a header is clicked.
+/// A table sorted by value (descending) until a header is clicked: the
+/// server renders it in that order, and [`sort_by_header`] reorders its
+/// rows in the browser (the page's one click listener calls it).
+#[cfg(feature = "ssr")]
 #[component]
 pub fn SortableTable(
     id: &'static str,
@@ -36,55 +35,33 @@ pub fn SortableTable(
     key_header: &'static str,
     extra_header: Option<&'static str>,
     value_header: &'static str,
-    rows: Vec<TableRow>,
+    mut rows: Vec<TableRow>,
     #[prop(optional)] cost_header: Option<&'static str>,
 ) -> impl IntoView {
-    let sort = RwSignal::new((SortBy::Value, true));
-    let rows = StoredValue::new(rows);
-    let sorted = move || {
-        let (by, desc) = sort.get();
-        let mut r = rows.get_value();
-        match by {
-            SortBy::Label => r.sort_by_key(|a| a.label.to_lowercase()),
-            SortBy::Value => {
-                r.sort_by(|a, b| a.value.cmp(&b.value).then_with(|| b.label.cmp(&a.label)))
-            }
-        }
-        if desc {
-            r.reverse();
-        }
-        r
-    };
-    let header = move |by: SortBy, text: &'static str| {
-        let aria = move || match sort.get() {
-            (b, true) if b == by => "descending",
-            (b, false) if b == by => "ascending",
-            _ => "none",
-        };
+    rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.label.cmp(&b.label)));
+    let header = move |by: &'static str, text: &'static str| {
         view! {
-            <th scope="col" aria-sort=aria>
-                <button type="button" class="sort" on:click=move |_| sort.update(|s| *s = if s.0 == by { (by, !s.1) } else { (by, by == SortBy::Value) })>
-                    {text}
-                </button>
+            <th scope="col" aria-sort=if by == "value" { "descending" } else { "none" }>
+                <button type="button" class="sort" data-sort=by>{text}</button>
             </th>
         }
     };
-    let empty = rows.with_value(|r| r.is_empty());
+    let empty = rows.is_empty();
     view! {
         <div class="table-wrap">
             <table id=id class="data">
                 <caption class="visually-hidden">{caption}</caption>
                 <thead>
                     <tr>
-                        {header(SortBy::Label, key_header)}
+                        {header("label", key_header)}
                         {extra_header.map(|h| view! { <th scope="col" class="extra">{h}</th> })}
-                        {header(SortBy::Value, value_header)}
+                        {header("value", value_header)}
                         <th scope="col" class="share">"Share"</th>
                         {cost_header.map(|h| view! { <th scope="col">{h}</th> })}
                     </tr>
                 </thead>
                 <tbody>
-                    {move || sorted().into_iter().map(|r| {
+                    {rows.into_iter().map(|r| {
                         let swatch = r.color.clone().map(|c| view! { <span class="swatch" style=format!("background:{c}")></span> });
                         let label = match r.href.clone() {
                             Some(href) => view! { <a href=href class="row-link">{swatch}{r.label.clone()}</a> }.into_any(),
@@ -110,4 +87,57 @@ pub fn SortableTable(
             {empty.then(|| view! { <p class="empty">"Nothing to show for this period."</p> })}
         </div>
     }
+}
+
+/// Sorts the table of a clicked `button.sort` by its column: the same
+/// column again turns the order round; another starts descending for
+/// figures and ascending for names (ties by name).
+#[cfg(feature = "hydrate")]
+pub fn sort_by_header(button: &web_sys::Element) -> Option<()> {
+    use wasm_bindgen::JsCast;
+    let th = button.closest("th").ok()??;
+    let table = th.closest("table").ok()??;
+    let by_value = button.get_attribute("data-sort")? == "value";
+    let desc = match th.get_attribute("aria-sort").as_deref() {
+        Some("descending") => false,
+        Some("ascending") => true,
+        _ => by_value,
+    };
+    let heads = table.query_selector_all("thead th[aria-sort]").ok()?;
+    for i in 0..heads.length() {
+        if let Some(h) = heads.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) {
+            let _ = h.set_attribute("aria-sort", "none");
+        }
+    }
+    let _ = th.set_attribute("aria-sort", if desc { "descending" } else { "ascending" });
+    let body = table.query_selector("tbody").ok()??;
+    let found = body.query_selector_all("tr").ok()?;
+    let mut rows: Vec<(String, i64, web_sys::Element)> = (0..found.length())
+        .filter_map(|i| found.item(i)?.dyn_into::<web_sys::Element>().ok())
+        .map(|tr| {
+            let label = tr
+                .query_selector("th")
+                .ok()
+                .flatten()
+                .and_then(|c| c.text_content())
+                .unwrap_or_default();
+            let value = tr
+                .get_attribute("data-value")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            (label, value, tr)
+        })
+        .collect();
+    if by_value {
+        rows.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
+    } else {
+        rows.sort_by_cached_key(|r| r.0.to_lowercase());
+    }
+    if desc {
+        rows.reverse();
+    }
+    for (_, _, tr) in rows {
+        let _ = body.append_child(&tr);
+    }
+    Some(())
 }
