@@ -283,8 +283,16 @@ pub async fn get_credits_view(
 ) -> Result<String, DashboardError> {
     let (source, ws) = ssr::context()?;
     let params = ssr::pairs(&query)?;
-    let view = source.0.credits_view(&ws, &params).await.map_err(ssr::fail)?;
-    Ok(crate::ui::credits::body_html(view, params, ssr::base(embedded)))
+    let view = source
+        .0
+        .credits_view(&ws, &params)
+        .await
+        .map_err(ssr::fail)?;
+    Ok(crate::ui::credits::body_html(
+        view,
+        params,
+        ssr::base(embedded),
+    ))
 }
 
 /// The Conversations tab's body, as HTML, for the page's query string.
@@ -300,7 +308,11 @@ pub async fn get_conversations_view(
         .conversations_view(&ws, &params)
         .await
         .map_err(ssr::fail)?;
-    Ok(crate::ui::conversations::body_html(view, params, ssr::base(embedded)))
+    Ok(crate::ui::conversations::body_html(
+        view,
+        params,
+        ssr::base(embedded),
+    ))
 }
 
 /// Exchanges a fresh hand-off token (`credits:token` from the platform) for a

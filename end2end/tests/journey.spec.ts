@@ -228,3 +228,50 @@ test('at 360 px the tables fit without scrolling sideways', async ({ page }) => 
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
   }
 });
+
+test('the server-rendered body: no second load on hydration, and its controls work after every move', async ({ page }) => {
+  const asked: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/rpc/')) asked.push(new URL(r.url()).pathname);
+  });
+  await page.goto('/usage/credits?period=last_28_days');
+  await hydrated(page);
+  await creditsChartsMatch(page);
+  // The first view's body came with the page: hydrating it asked for nothing.
+  expect(asked).toEqual([]);
+
+  const labels = () => page.locator('#table-users tbody tr th').allInnerTexts();
+  const values = async () => Object.values(await table(page, 'table-users'));
+  const sortBy = (name: string) => page.locator('#table-users thead button.sort', { hasText: name });
+  for (const move of ['first view', 'preset', 'back']) {
+    if (move === 'preset') {
+      await page.locator('.presets [data-period="this_month"]').click();
+      await expect(page).toHaveURL(/period=this_month/);
+    } else if (move === 'back') {
+      await page.goBack();
+      await expect(page).toHaveURL(/period=last_28_days/);
+    }
+    await creditsChartsMatch(page);
+    // By value, largest first, until a header is clicked.
+    const byValue = await values();
+    expect(byValue).toEqual([...byValue].sort((a, b) => b - a));
+    await sortBy('User').click();
+    const names = await labels();
+    expect(names.length, move).toBeGreaterThan(1);
+    // Code point order of the lower-cased names, as the page sorts them.
+    expect(names, move).toEqual([...names].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0)));
+    await expect(page.locator('#table-users thead th').first()).toHaveAttribute('aria-sort', 'ascending');
+    await sortBy('User').click();
+    expect(await labels(), move).toEqual([...names].reverse());
+    await expect(page.locator('#table-users thead th').first()).toHaveAttribute('aria-sort', 'descending');
+    await sortBy('Credits').click();
+    expect(await values(), move).toEqual(byValue);
+    await expect(page.locator('#table-users thead th').first()).toHaveAttribute('aria-sort', 'none');
+  }
+  // A filter select moves to the filtered view, and its chart draws.
+  const action = Object.keys(await table(page, 'table-actions'))[0];
+  await page.locator('select[data-filter="action"]').selectOption(action);
+  await expect(page).toHaveURL(new RegExp(`action=${action}`));
+  await creditsChartsMatch(page);
+  expect(Object.keys(await table(page, 'table-actions'))).toEqual([action]);
+});

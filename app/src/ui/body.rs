@@ -150,7 +150,10 @@ mod browser {
             location.navigate(&href_with(
                 &url.path,
                 &url.params(),
-                &[(&select.name(), (!value.is_empty()).then_some(value.as_str()))],
+                &[(
+                    &select.name(),
+                    (!value.is_empty()).then_some(value.as_str()),
+                )],
             ));
         });
         let doc = document();
@@ -201,5 +204,30 @@ mod browser {
         a.click();
         web_sys::Url::revoke_object_url(&url)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hydration_data_leaves_the_html_out() {
+        let ok: Body = Ok("<div>lots of HTML</div>".into());
+        let encoded = BodyCodec::encode(&ok).unwrap_or_default();
+        assert_eq!(encoded, r#"{"Ok":""}"#);
+        assert_eq!(BodyCodec::decode(&encoded).ok(), Some(Ok(String::new())));
+        let err: Body = Err(DashboardError::SessionEnded);
+        let encoded = BodyCodec::encode(&err).unwrap_or_default();
+        assert_eq!(BodyCodec::decode(&encoded).ok(), Some(err));
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_body_renders_under_its_base() {
+        let html = render(Base::EMBEDDED, || {
+            view! { <a href=super::super::nav::tab_path(Tab::Credits)>"Credits"</a> }
+        });
+        assert!(html.contains(r#"href="/embed/usage/credits""#), "{html}");
     }
 }

@@ -202,7 +202,9 @@ mod draw {
                 return;
             };
             for i in 0..boxes.length() {
-                let Some(el) = boxes.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+                let Some(el) = boxes
+                    .item(i)
+                    .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
                 else {
                     continue;
                 };
@@ -232,15 +234,26 @@ mod draw {
     }
 
     /// Where a click on a chart leads: its filter set to the clicked key.
-    fn drill_down(drill: &JsValue, location: Location, series_id: Option<String>, name: Option<String>) {
-        let Some(param) = text(drill, "param") else { return };
+    fn drill_down(
+        drill: &JsValue,
+        location: Location,
+        series_id: Option<String>,
+        name: Option<String>,
+    ) {
+        let Some(param) = text(drill, "param") else {
+            return;
+        };
         let by_series = get(drill, "series").as_bool() == Some(true);
         let key = series_id
             .filter(|_| by_series)
             .or_else(|| name.and_then(|n| text(&get(drill, "names"), &n)));
         if let Some(key) = key {
             let url = location.url_untracked();
-            location.navigate(&href_with(&url.path, &url.params(), &[(&param, Some(&key))]));
+            location.navigate(&href_with(
+                &url.path,
+                &url.params(),
+                &[(&param, Some(&key))],
+            ));
         }
     }
 
@@ -267,9 +280,8 @@ mod draw {
                 leptos::logging::warn!("chart box never became visible; chart not drawn");
                 return;
             }
-            let retry = Closure::once_into_js(move || {
-                draw(live, el, options, drill, location, frame + 1)
-            });
+            let retry =
+                Closure::once_into_js(move || draw(live, el, options, drill, location, frame + 1));
             if let Some(w) = web_sys::window() {
                 let _ = w.request_animation_frame(retry.unchecked_ref());
             }
@@ -292,14 +304,22 @@ mod draw {
         let finished = Closure::<dyn Fn(JsValue)>::new(move |_: JsValue| {
             let _ = drawn_box.set_attribute("data-drawn", "true");
         });
-        call(&instance, "on", &["finished".into(), finished.as_ref().clone()]);
+        call(
+            &instance,
+            "on",
+            &["finished".into(), finished.as_ref().clone()],
+        );
         let (option, overlay) = options;
         call(&instance, "setOption", &[option, JsValue::TRUE]);
         if let Some(overlay) = overlay {
             call(&instance, "setOption", &[overlay]);
         }
         call(&instance, "on", &["click".into(), click.as_ref().clone()]);
-        call(&instance, "on", &["legendselectchanged".into(), legend.as_ref().clone()]);
+        call(
+            &instance,
+            "on",
+            &["legendselectchanged".into(), legend.as_ref().clone()],
+        );
         // Follow the box's own width (window resizes, the iframe, the sidebar).
         let target = instance.clone();
         let on_resize = Closure::<dyn Fn()>::new(move || {
@@ -314,5 +334,39 @@ mod draw {
         l.listeners = vec![click, legend, finished];
         l.observer = observer;
         l.on_resize = Some(on_resize);
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cannot_close_the_options_script() {
+        let options = crate::model::ChartOptions {
+            light: r#"{"series":[{"name":"</script><script>alert(1)</script>"}]}"#.into(),
+            dark: "{}".into(),
+        };
+        let drill = Drill {
+            param: "user",
+            by_series: true,
+            names: vec![("<!-- & </script>".into(), "u_1".into())],
+        };
+        let html = view! { <EChart id="chart-users" options describe="Users" drill=Some(drill)/> }
+            .to_html();
+        assert_eq!(html.matches("</script>").count(), 1, "{html}");
+        let json = html
+            .split("data-chart-options=\"chart-users\">")
+            .nth(1)
+            .and_then(|r| r.split("</script>").next())
+            .unwrap_or_default();
+        let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        assert_eq!(
+            value["light"]["series"][0]["name"],
+            "</script><script>alert(1)</script>"
+        );
+        assert_eq!(value["drill"]["names"]["<!-- & </script>"], "u_1");
+        assert_eq!(value["drill"]["param"], "user");
+        assert_eq!(value["dark"], serde_json::json!({}));
     }
 }

@@ -105,7 +105,10 @@ pub fn sort_by_header(button: &web_sys::Element) -> Option<()> {
     };
     let heads = table.query_selector_all("thead th[aria-sort]").ok()?;
     for i in 0..heads.length() {
-        if let Some(h) = heads.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) {
+        if let Some(h) = heads
+            .item(i)
+            .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+        {
             let _ = h.set_attribute("aria-sort", "none");
         }
     }
