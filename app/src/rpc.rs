@@ -274,47 +274,6 @@ pub async fn send_support_request(
         .map_err(ssr::fail)
 }
 
-/// The Credits tab's body, as HTML, for the page's query string; its links
-/// lead under `/embed` when `embedded` (the page in the platform's frame).
-#[server(prefix = "/rpc", endpoint = "credits-view", client = crate::session_client::SessionClient)]
-pub async fn get_credits_view(
-    query: String,
-    embedded: Option<bool>,
-) -> Result<String, DashboardError> {
-    let (source, ws) = ssr::context()?;
-    let params = ssr::pairs(&query)?;
-    let view = source
-        .0
-        .credits_view(&ws, &params)
-        .await
-        .map_err(ssr::fail)?;
-    Ok(crate::ui::credits::body_html(
-        view,
-        params,
-        ssr::base(embedded),
-    ))
-}
-
-/// The Conversations tab's body, as HTML, for the page's query string.
-#[server(prefix = "/rpc", endpoint = "conversations-view", client = crate::session_client::SessionClient)]
-pub async fn get_conversations_view(
-    query: String,
-    embedded: Option<bool>,
-) -> Result<String, DashboardError> {
-    let (source, ws) = ssr::context()?;
-    let params = ssr::pairs(&query)?;
-    let view = source
-        .0
-        .conversations_view(&ws, &params)
-        .await
-        .map_err(ssr::fail)?;
-    Ok(crate::ui::conversations::body_html(
-        view,
-        params,
-        ssr::base(embedded),
-    ))
-}
-
 /// Exchanges a fresh hand-off token (`credits:token` from the platform) for a
 /// new session; returns the session token the page sends from then on.
 #[server(prefix = "/rpc", endpoint = "refresh-session", client = crate::session_client::SessionClient)]

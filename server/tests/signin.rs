@@ -367,6 +367,22 @@ async fn tenants_are_isolated(app: &TestApp) {
                 && !text.contains("\"acme\""),
             "{endpoint}: {text}"
         );
+        if endpoint != "/rpc/overview" {
+            // A tab's body: HTML in a JSON string, without acme's people.
+            let html: String = serde_json::from_str(&text).unwrap_or_default();
+            assert!(
+                html.contains("data-testid=\"change\""),
+                "{endpoint}: {html}"
+            );
+            // Only globex's people are offered; what the query named is
+            // only echoed back in its links and its note.
+            assert!(html.contains("Hank Scorpio"), "{endpoint}: {html}");
+            assert!(
+                !html.contains("<option value=\"u_mikaela\""),
+                "{endpoint}: {html}"
+            );
+            assert!(!html.contains("Mikaela"), "{endpoint}: {html}");
+        }
     }
     let (s, _, _) = app
         .request(

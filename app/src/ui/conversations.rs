@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use super::body::TabBody;
 use super::nav::Tab;
-use crate::rpc::get_conversations_view;
+use crate::error::DashboardError;
 
 #[cfg(feature = "ssr")]
 pub use html::body_html;
@@ -21,6 +21,24 @@ pub fn ConversationsTab() -> impl IntoView {
             <TabBody tab=Tab::Conversations fetch=get_conversations_view/>
         </section>
     }
+}
+
+/// The tab's body, as HTML, for the page's query string; its links lead
+/// under `/embed` when `embedded` (the page in the platform's frame).
+#[server(prefix = "/rpc", endpoint = "conversations-view", client = crate::session_client::SessionClient)]
+pub async fn get_conversations_view(
+    query: String,
+    embedded: Option<bool>,
+) -> Result<String, DashboardError> {
+    use crate::rpc::ssr;
+    let (source, ws) = ssr::context()?;
+    let params = ssr::pairs(&query)?;
+    let view = source
+        .0
+        .conversations_view(&ws, &params)
+        .await
+        .map_err(ssr::fail)?;
+    Ok(body_html(view, params, ssr::base(embedded)))
 }
 
 #[cfg(feature = "ssr")]
