@@ -1,5 +1,7 @@
-//! The tabs' data: a resource per tab, loaded by a server function on the
-//! server and in the browser, and carried in the page for hydration.
+//! Data for the components the browser hydrates (the header, the banner
+//! and the Plan tab share the overview): a resource loaded by a server
+//! function on the server and in the browser, and carried in the page for
+//! hydration. The chart tabs' bodies come as HTML instead (`ui/body.rs`).
 //!
 //! The data travels as JSON on both of its paths (the server function's
 //! response and the resource's hydration data), and both read it from
