@@ -41,7 +41,10 @@ for (const [key, file, hashed] of assets) {
 mkdirSync(binDir, { recursive: true });
 writeFileSync(join(binDir, 'hash.txt'), lines.join('\n') + '\n');
 const css = readFileSync(new URL('../style/main.css', import.meta.url));
-sizes.css = { name: 'credits.css', raw: css.length, br: brotli(css).length, gz: gzipSync(css).length };
+// The stylesheet is compiled into the server, which names it by the same
+// hash (server/src/stylesheet.rs) and compresses it on the way out.
+const cssName = `credits.${createHash('sha256').update(css).digest('hex').slice(0, 16)}.css`;
+sizes.css = { name: cssName, raw: css.length, br: brotli(css).length, gz: gzipSync(css).length };
 
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 console.log('first-view assets (brotli):');

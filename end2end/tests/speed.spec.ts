@@ -65,8 +65,26 @@ test('cold first view of each tab: LCP, CLS and bytes', async ({ browser }) => {
     const warm: Record<string, number> = {};
     for (const k of Object.keys(after)) warm[k] = after[k] - (before[k] ?? 0);
     figures.push(`/usage/${tab} warm: transferred ${kb(total(warm))} (${Object.entries(warm).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${kb(n)}`).join(', ')})`);
-    expect((warm.wasm ?? 0) + (warm.charts ?? 0), 'the bundle is not fetched again').toBeLessThan(2_000);
+    expect((warm.wasm ?? 0) + (warm.charts ?? 0) + (warm.js ?? 0) + (warm.css ?? 0), 'no asset is fetched again').toBeLessThan(2_000);
     await context.close();
+  }
+});
+
+test('every first-view asset is named by its content, sent as brotli and kept for a year', async ({ page }) => {
+  await page.goto('/usage/credits');
+  const names = await page.evaluate(() => [
+    ...[...document.querySelectorAll('link[href^="/pkg/"], link[rel=stylesheet]')].map((l) => l.getAttribute('href') ?? ''),
+    document.querySelector('meta[name="credits-echarts"]')?.getAttribute('content') ?? '',
+  ]);
+  const kinds = names.map((n) => n.split('.').pop());
+  for (const kind of ['js', 'wasm', 'css']) expect(kinds, `a .${kind} asset`).toContain(kind);
+  expect(names.filter((n) => /echarts/.test(n))).toHaveLength(1);
+  for (const name of names) {
+    expect(name, 'a content hash in the name').toMatch(/\.[0-9a-f]{16,}\.(js|wasm|css)$/);
+    const res = await page.request.get(name, { headers: { 'accept-encoding': 'br' } });
+    expect(res.status(), name).toBe(200);
+    expect(res.headers()['content-encoding'], name).toBe('br');
+    expect(res.headers()['cache-control'], name).toBe('public, max-age=31536000, immutable');
   }
 });
 

@@ -17,6 +17,7 @@ pub mod serve;
 pub mod signin;
 pub mod state;
 pub mod store;
+pub mod stylesheet;
 pub mod verify;
 pub mod views;
 

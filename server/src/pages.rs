@@ -12,7 +12,7 @@ use app::model::{
 use app::rpc::ssr::{CurrentUser, CurrentWorkspace, PageSession, Source, UsageSource};
 use app::ui::nav::{Base, Tab};
 use app::{shell, ShellOptions};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -22,10 +22,7 @@ use leptos_axum::LeptosRoutes;
 use crate::signin;
 use crate::state::{AppState, Clock};
 use crate::store::{Session, Store};
-
-/// The stylesheet, compiled into the binary so pages are styled even where
-/// the WASM bundle was not built.
-const STYLESHEET: &str = include_str!("../../style/main.css");
+use crate::stylesheet;
 
 /// The store as the server functions' data source.
 struct StoreSource {
@@ -319,16 +316,6 @@ async fn credits_csv(
     })
 }
 
-async fn stylesheet() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        STYLESHEET,
-    )
-}
-
 /// Provides the request's session to the app and its server functions.
 fn provide_session() {
     let Some(parts) = use_context::<axum::http::request::Parts>() else {
@@ -374,6 +361,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         leptos: state.leptos.clone(),
         hydrate: state.hydrate,
         echarts_src: state.echarts_src.to_string(),
+        stylesheet_href: stylesheet::HREF.clone(),
     };
     let hydrate = state.hydrate;
     let echarts_src = state.echarts_src.to_string();
@@ -414,7 +402,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/auth/handoff", get(signin::handoff))
         .route("/auth/logout", axum::routing::post(signin::logout))
         .route("/demo", get(signin::demo_page).post(signin::demo_sign_in))
-        .route("/assets/credits.css", get(stylesheet))
+        .route(&stylesheet::HREF, get(stylesheet::hashed))
+        .route(stylesheet::PLAIN_HREF, get(stylesheet::plain))
         .nest_service("/pkg", pkg)
         .route("/usage/credits.csv", get(credits_csv))
         .route("/embed/usage/credits.csv", get(credits_csv))
@@ -428,6 +417,7 @@ pub fn router(state: AppState) -> Router<AppState> {
                 leptos,
                 hydrate,
                 echarts_src: echarts_src.clone(),
+                stylesheet_href: stylesheet::HREF.clone(),
             })
         }))
         .layer(axum::middleware::from_fn_with_state(

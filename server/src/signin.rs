@@ -19,6 +19,7 @@ use crate::auth::{
 };
 use crate::state::AppState;
 use crate::store::{Session, Store, StoreError};
+use crate::stylesheet;
 
 /// How long a session lasts.
 pub const SESSION_HOURS: i64 = 8;
@@ -171,9 +172,10 @@ pub fn expired_page(state: &AppState, embedded: bool, path: &str, status: Status
     } else {
         String::new()
     };
+    let css = stylesheet::HREF.as_str();
     let body = format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/credits.css">
+<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><link rel="stylesheet" href="{css}">
 <title>Session expired — Credits</title></head><body><main class="app"><section class="card signin" data-testid="session-expired">
 <h1>Your session expired — reopen it from the platform</h1>
 <p class="muted">For your security, the usage dashboard opens only from a link the platform signs, and only for a while.</p>{demo}
@@ -489,9 +491,10 @@ pub async fn demo_page(
             )
         })
         .collect();
+    let css = stylesheet::HREF.as_str();
     Html(format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/credits.css">
+<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><link rel="stylesheet" href="{css}">
 <title>Demo sign-in — Credits</title></head><body><main class="app"><section class="card signin">
 <h1>Sign in to the demo</h1><p class="muted">Acme Outbound is a demo workspace. Pick who you are:</p>
 <div class="buttons">{buttons}</div></section></main></body></html>"#

@@ -103,6 +103,71 @@ async fn health_readiness_ids_and_caching(app: &TestApp) {
         )
         .await;
     assert_eq!(h["content-encoding"], "br");
+    // The page names the stylesheet by its content hash: kept for a year.
+    let (_, _, page) = app
+        .request(
+            Method::GET,
+            "/usage/credits",
+            &[("cookie", cookie.as_str())],
+            None,
+        )
+        .await;
+    let css = page
+        .split(r#"<link rel="stylesheet" href=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        css.starts_with("/assets/credits.") && css.ends_with(".css") && css.len() > 24,
+        "{css}"
+    );
+    let (s, h, body) = app
+        .request(Method::GET, &css, &[("accept-encoding", "br")], None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["content-encoding"], "br");
+    assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
+    assert!(h["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .starts_with("text/css"));
+    assert!(!body.is_empty());
+    // Under its plain name it is revalidated, and not sent again unchanged.
+    let (s, h, _) = app
+        .request(Method::GET, "/assets/credits.css", &[], None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["cache-control"], "no-cache");
+    let etag = h["etag"].to_str().unwrap_or_default().to_string();
+    assert!(css.contains(etag.trim_matches('"')), "{etag} {css}");
+    let (s, _, body) = app
+        .request(
+            Method::GET,
+            "/assets/credits.css",
+            &[("if-none-match", etag.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!((s, body.as_str()), (StatusCode::NOT_MODIFIED, ""));
+    let (s, _, _) = app
+        .request(
+            Method::GET,
+            "/assets/credits.css",
+            &[("if-none-match", "\"0000\"")],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = app
+        .request(
+            Method::GET,
+            "/assets/credits.0000000000000000.css",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 /// Starts the app on a loopback port with `limits`.

@@ -20,6 +20,8 @@ pub struct ShellOptions {
     pub hydrate: bool,
     /// The chart library's address (content-hashed when the build made one).
     pub echarts_src: String,
+    /// The stylesheet's address (content-hashed).
+    pub stylesheet_href: String,
 }
 
 /// The whole document (rendered on the server only).
@@ -42,7 +44,7 @@ pub fn shell(options: ShellOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <title>{page.title}</title>
                 <link rel="icon" href="data:,"/>
-                <link rel="stylesheet" href="/assets/credits.css"/>
+                <link rel="stylesheet" href=options.stylesheet_href.clone()/>
                 <meta name="credits-embed-origins" content=page.origins/>
                 <meta name="credits-echarts" content=options.echarts_src.clone()/>
                 {page.token.map(|t| view! { <meta name="credits-session" content=t/> })}
