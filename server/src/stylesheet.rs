@@ -1,12 +1,15 @@
 //! The stylesheet, compiled into the binary so pages are styled even where
 //! the WASM bundle was not built. Pages name it by its content hash
 //! (`/assets/credits.<hash>.css`), kept by browsers for a year like the
-//! bundle's hashed files; the plain `/assets/credits.css` stays for
-//! anything that names it without the hash, revalidated by its `ETag`.
-//! Both are compressed on the way out by the server's compression layer.
+//! bundle's hashed files. The plain `/assets/credits.css`, and any other
+//! hash of it (a page of an older release, during a rolling deploy of
+//! several servers), answer the current stylesheet revalidated by its
+//! `ETag`, so no page is left unstyled. All are compressed on the way out
+//! by the server's compression layer.
 
 use std::sync::LazyLock;
 
+use axum::extract::Path;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -24,17 +27,29 @@ static HASH: LazyLock<String> = LazyLock::new(|| {
 /// The address the pages use: it changes whenever the stylesheet does.
 pub static HREF: LazyLock<String> = LazyLock::new(|| format!("/assets/credits.{}.css", *HASH));
 
-/// The address without the hash.
-pub const PLAIN_HREF: &str = "/assets/credits.css";
+/// The route of every name of the stylesheet.
+pub const ROUTE: &str = "/assets/{file}";
 
-/// The stylesheet under its hashed name: cached for a year, never asked again.
-pub async fn hashed() -> Response {
-    answer("public, max-age=31536000, immutable")
+/// `/assets/{file}`: the stylesheet under its current hashed name, cached
+/// for a year; under its plain name or another hash, the current one,
+/// revalidated before each use; anything else is not found.
+pub async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    if Some(file.as_str()) == HREF.strip_prefix("/assets/") {
+        return answer("public, max-age=31536000, immutable");
+    }
+    let other_hash = file
+        .strip_prefix("credits.")
+        .and_then(|f| f.strip_suffix(".css"))
+        .is_some_and(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if file == "credits.css" || other_hash {
+        return revalidated(&headers);
+    }
+    StatusCode::NOT_FOUND.into_response()
 }
 
-/// The stylesheet under its plain name: cached, but revalidated before each
-/// use (a `304` when the browser's copy is the current one).
-pub async fn plain(headers: HeaderMap) -> Response {
+/// The current stylesheet, cached but revalidated before each use (a `304`
+/// when the browser's copy is the current one).
+fn revalidated(headers: &HeaderMap) -> Response {
     let etag = format!("\"{}\"", *HASH);
     let current = headers
         .get_all(header::IF_NONE_MATCH)
@@ -82,6 +97,6 @@ mod tests {
         assert_eq!(HASH.len(), 16);
         assert!(HASH.bytes().all(|b| b.is_ascii_hexdigit()));
         assert!(HREF.starts_with("/assets/credits.") && HREF.ends_with(".css"));
-        assert_ne!(HREF.as_str(), PLAIN_HREF);
+        assert_ne!(HREF.as_str(), "/assets/credits.css");
     }
 }

@@ -159,7 +159,8 @@ async fn health_readiness_ids_and_caching(app: &TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _, _) = app
+    // A page of an older release (another hash) still gets a stylesheet.
+    let (s, h, body) = app
         .request(
             Method::GET,
             "/assets/credits.0000000000000000.css",
@@ -167,7 +168,17 @@ async fn health_readiness_ids_and_caching(app: &TestApp) {
             None,
         )
         .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["cache-control"], "no-cache");
+    assert!(!body.is_empty());
+    for other in [
+        "/assets/credits.js",
+        "/assets/credits.00.css",
+        "/assets/..%2Fsecret",
+    ] {
+        let (s, _, _) = app.request(Method::GET, other, &[], None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{other}");
+    }
 }
 
 /// Starts the app on a loopback port with `limits`.
