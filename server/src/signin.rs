@@ -172,14 +172,15 @@ pub fn expired_page(state: &AppState, embedded: bool, path: &str, status: Status
     } else {
         String::new()
     };
-    let css = stylesheet::HREF.as_str();
-    let body = format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><link rel="stylesheet" href="{css}">
-<title>Session expired — Credits</title></head><body><main class="app"><section class="card signin" data-testid="session-expired">
+    let body = signin_document(
+        "Session expired",
+        &format!(
+            r#"<section class="card signin" data-testid="session-expired">
 <h1>Your session expired — reopen it from the platform</h1>
 <p class="muted">For your security, the usage dashboard opens only from a link the platform signs, and only for a while.</p>{demo}
-</section></main>{script}</body></html>"#
+</section>"#
+        ),
+        &script,
     );
     let mut res = (status, Html(body)).into_response();
     let csp = format!(
@@ -190,6 +191,17 @@ pub fn expired_page(state: &AppState, embedded: bool, path: &str, status: Status
         res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
     res
+}
+
+/// A sign-in page's document: the pages' head (the hashed stylesheet),
+/// `section` in the main column, then `after` (a script, or nothing).
+fn signin_document(title: &str, section: &str, after: &str) -> String {
+    let css = stylesheet::HREF.as_str();
+    format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><link rel="stylesheet" href="{css}">
+<title>{title} — Credits</title></head><body><main class="app">{section}</main>{after}</body></html>"#
+    )
 }
 
 fn urlencode(s: &str) -> String {
@@ -491,13 +503,14 @@ pub async fn demo_page(
             )
         })
         .collect();
-    let css = stylesheet::HREF.as_str();
-    Html(format!(
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><link rel="stylesheet" href="{css}">
-<title>Demo sign-in — Credits</title></head><body><main class="app"><section class="card signin">
+    Html(signin_document(
+        "Demo sign-in",
+        &format!(
+            r#"<section class="card signin">
 <h1>Sign in to the demo</h1><p class="muted">Acme Outbound is a demo workspace. Pick who you are:</p>
-<div class="buttons">{buttons}</div></section></main></body></html>"#
+<div class="buttons">{buttons}</div></section>"#
+        ),
+        "",
     ))
     .into_response()
 }

@@ -12,17 +12,12 @@ use std::sync::LazyLock;
 use axum::extract::Path;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 
 const STYLESHEET: &str = include_str!("../../style/main.css");
 
 /// The first 16 hex digits of the stylesheet's SHA-256.
-static HASH: LazyLock<String> = LazyLock::new(|| {
-    Sha256::digest(STYLESHEET.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-});
+static HASH: LazyLock<String> =
+    LazyLock::new(|| crate::auth::sha256_hex(STYLESHEET.as_bytes())[..16].to_string());
 
 /// The address the pages use: it changes whenever the stylesheet does.
 pub static HREF: LazyLock<String> = LazyLock::new(|| format!("/assets/credits.{}.css", *HASH));
@@ -50,32 +45,26 @@ pub async fn serve(Path(file): Path<String>, headers: HeaderMap) -> Response {
 /// The current stylesheet, cached but revalidated before each use (a `304`
 /// when the browser's copy is the current one).
 fn revalidated(headers: &HeaderMap) -> Response {
-    // Weak: the compression layer sends it with each encoding of the bytes.
-    let etag = format!("W/\"{}\"", *HASH);
+    let tag = format!("\"{}\"", *HASH);
+    // Weak comparison, as for `If-None-Match`.
     let current = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|t| {
-            let t = t.trim();
-            t == "*" || t.trim_start_matches("W/") == &etag[2..]
-        });
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.trim_start_matches("W/") == tag);
+    // Weak: the compression layer sends it with each encoding of the bytes.
+    let etag = [(header::ETAG, format!("W/{tag}"))];
     if current {
         return (
             StatusCode::NOT_MODIFIED,
-            [
-                (header::ETAG, etag),
-                (header::CACHE_CONTROL, "no-cache".into()),
-            ],
+            etag,
+            [(header::CACHE_CONTROL, "no-cache")],
         )
             .into_response();
     }
-    let mut res = answer("no-cache");
-    if let Ok(v) = etag.parse() {
-        res.headers_mut().insert(header::ETAG, v);
-    }
-    res
+    (etag, answer("no-cache")).into_response()
 }
 
 fn answer(cache: &'static str) -> Response {
