@@ -93,6 +93,7 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
             thresholds: Some(vec![50, 80, 100]),
             runout_forecast: Some(true),
         }),
+        limits: None,
     };
     // The workspace exists from the start of the history.
     store

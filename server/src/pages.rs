@@ -21,7 +21,7 @@ use leptos_axum::LeptosRoutes;
 
 use crate::signin;
 use crate::state::{AppState, Clock};
-use crate::store::{Session, Store};
+use crate::store::{Actor, Session, Store};
 use crate::stylesheet;
 
 /// The store as the server functions' data source.
@@ -201,8 +201,9 @@ impl UsageSource for StoreSource {
                 "Only admins of the workspace can change its alerts.",
             ));
         }
+        let actor = Actor::User(user_id.unwrap_or_default().to_string());
         self.store
-            .set_alert_settings(workspace_id, &settings, self.clock.now())
+            .set_alert_settings(workspace_id, &settings, &actor, self.clock.now())
             .await
             .map_err(public)
     }

@@ -4,3 +4,4 @@ pub mod alerts;
 pub mod calendar;
 pub mod forecast;
 pub mod ledger;
+pub mod limits;

@@ -21,17 +21,23 @@ pub struct AlertDeliveryOut {
 pub struct AlertOut {
     #[schema(example = "al_019ab3c4d5e60001a1b2")]
     pub id: String,
-    /// `threshold`, `recovered` or `runout_forecast`.
+    /// `threshold`, `recovered`, `runout_forecast` or `limit_reached`.
     pub kind: String,
-    /// The threshold; null for `runout_forecast`.
+    /// The threshold; null for `runout_forecast` and `limit_reached`.
     pub percent: Option<u8>,
     pub cycle: CycleDates,
+    /// The cycle's used; for `limit_reached`, the scope's.
     pub used: i64,
+    /// The cycle's granted; for `limit_reached`, the scope's effective limit.
     pub granted: i64,
     /// The forecast run-out date; null unless `runout_forecast`.
     pub runs_out_on: Option<NaiveDate>,
     pub created_at: String,
     pub delivery: AlertDeliveryOut,
+    /// `workspace`, or `user` / `campaign` for `limit_reached` (v1.2).
+    pub scope: String,
+    /// The user's or campaign's id; null for the workspace.
+    pub scope_id: Option<String>,
 }
 
 impl AlertOut {
@@ -52,6 +58,8 @@ impl AlertOut {
                 status: d.status(webhook).to_string(),
                 attempts: d.attempts,
             },
+            scope: a.scope_name().to_string(),
+            scope_id: a.scope_id().map(str::to_string),
         }
     }
 }

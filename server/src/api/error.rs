@@ -39,6 +39,11 @@ pub enum ApiError {
     Conflict(String),
     #[error("not enough credits left")]
     InsufficientCredits { credits_left: i64 },
+    #[error("{}", limit_message(.hit))]
+    LimitReached {
+        credits_left: i64,
+        hit: crate::store::LimitHit,
+    },
     #[error("internal error")]
     Internal(String),
     #[error("the server is busy; retry in a moment")]
@@ -63,6 +68,7 @@ impl ApiError {
             Self::InsufficientCredits { .. } => {
                 (StatusCode::PAYMENT_REQUIRED, "insufficient_credits")
             }
+            Self::LimitReached { .. } => (StatusCode::PAYMENT_REQUIRED, "limit_reached"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
@@ -84,25 +90,56 @@ impl From<StoreError> for ApiError {
                     })
                     .collect(),
             ),
+            StoreError::Invalid { field, message } => Self::invalid(field, message),
             other => Self::Internal(other.to_string()),
         }
     }
+}
+
+/// The sentence of a `402 limit_reached`.
+fn limit_message(hit: &crate::store::LimitHit) -> String {
+    format!(
+        "the {} {}'s {} limit of {} credits this cycle would be passed ({} used, {} left)",
+        hit.scope.as_str(),
+        hit.id,
+        hit.limit.mode.as_str(),
+        hit.effective,
+        hit.used,
+        hit.left
+    )
 }
 
 /// The error body of API.md.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
-    /// Only on `402 insufficient_credits`.
+    /// Only on `402`: the workspace's credits left to charges.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credits_left: Option<i64>,
+    /// Only on `402 limit_reached`: the limit that refused the charge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitHitOut>,
+}
+
+/// The user or campaign limit that refused a charge.
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LimitHitOut {
+    /// `user` or `campaign`.
+    pub scope: String,
+    pub id: String,
+    pub credits: i64,
+    /// `hard`.
+    pub mode: String,
+    pub effective: i64,
+    pub used: i64,
+    pub left: i64,
 }
 
 /// `error` of the error body.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// `unauthorized`, `not_found`, `validation_failed`, `payload_too_large`,
-    /// `conflict`, `insufficient_credits`, `internal`, `unavailable` (the
+    /// `conflict`, `insufficient_credits`, `limit_reached`, `internal`, `unavailable` (the
     /// server is at its in-flight cap: retry) or `timeout`.
     pub code: String,
     pub message: String,
@@ -122,10 +159,23 @@ impl IntoResponse for ApiError {
             Self::Validation(d) => format!("{} fields are invalid", d.len()),
             other => other.to_string(),
         };
-        let (details, credits_left) = match self {
-            Self::Validation(d) => (d, None),
-            Self::InsufficientCredits { credits_left } => (Vec::new(), Some(credits_left)),
-            _ => (Vec::new(), None),
+        let (details, credits_left, limit) = match self {
+            Self::Validation(d) => (d, None, None),
+            Self::InsufficientCredits { credits_left } => (Vec::new(), Some(credits_left), None),
+            Self::LimitReached { credits_left, hit } => (
+                Vec::new(),
+                Some(credits_left),
+                Some(LimitHitOut {
+                    scope: hit.scope.as_str().to_string(),
+                    id: hit.id,
+                    credits: hit.limit.credits,
+                    mode: hit.limit.mode.as_str().to_string(),
+                    effective: hit.effective,
+                    used: hit.used,
+                    left: hit.left,
+                }),
+            ),
+            _ => (Vec::new(), None, None),
         };
         let body = ErrorBody {
             error: ErrorDetail {
@@ -134,6 +184,7 @@ impl IntoResponse for ApiError {
                 details,
             },
             credits_left,
+            limit,
         };
         let mut res = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {

@@ -8,6 +8,7 @@ mod alerts;
 mod common;
 mod csv;
 pub mod error;
+mod limits;
 mod reports;
 pub mod schema;
 mod support;
@@ -28,6 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use common::{MAX_BATCH, MAX_BODY_BYTES};
+pub use limits::read_decision;
 pub use usage::grant_body;
 
 use crate::state::AppState;
@@ -36,7 +38,10 @@ use error::ApiError;
 /// The `/api/v1` routes, each registered once with its documentation.
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(workspaces::put_workspace))
+        .routes(routes!(
+            workspaces::put_workspace,
+            workspaces::get_workspace
+        ))
         .routes(routes!(workspaces::put_user))
         .routes(routes!(workspaces::put_identity))
         .routes(routes!(workspaces::put_campaign))
@@ -49,6 +54,18 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::get_conversations))
         .routes(routes!(support::get_support_requests))
         .routes(routes!(alerts::get_alerts))
+        .routes(routes!(limits::get_limits))
+        .routes(routes!(limits::put_user_limit, limits::delete_user_limit))
+        .routes(routes!(
+            limits::put_campaign_limit,
+            limits::delete_campaign_limit
+        ))
+        .routes(routes!(
+            limits::post_limit_request,
+            limits::get_limit_requests
+        ))
+        .routes(routes!(limits::post_decision))
+        .routes(routes!(limits::get_audit_log))
 }
 
 /// The document of `routes` under `/api/v1`, with what every route may answer.

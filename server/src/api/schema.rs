@@ -27,6 +27,71 @@ pub struct WorkspaceBody {
     pub account_manager: Option<AccountManager>,
     /// Left out: the stored settings are kept (a new workspace gets the default).
     pub alerts: Option<AlertSettingsBody>,
+    /// Limit settings (v1.2). Left out: the stored settings are kept.
+    pub limits: Option<LimitsBody>,
+}
+
+/// A limit: credits per billing cycle and whether it refuses charges.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LimitBody {
+    #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
+    pub credits: i64,
+    /// `hard` (charges past it are refused) or `soft` (accepted, with a warning and an alert).
+    #[schema(pattern = "^(hard|soft)$")]
+    pub mode: String,
+}
+
+/// The workspace's limit settings. Default: `{"user_default": null, "overage": 0}`.
+/// In a `PUT`, a key left out keeps its stored value.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LimitsBody {
+    /// The limit of every user without one of their own; `null` for none.
+    pub user_default: Option<LimitBody>,
+    /// Credits charges may take past the cycle's granted credits.
+    #[schema(minimum = 0, maximum = 1_000_000_000_i64)]
+    pub overage: Option<i64>,
+}
+
+/// `POST /limit-requests` body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LimitRequestBody {
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
+    pub id: String,
+    /// A user of the workspace that a limit applies to.
+    #[schema(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")]
+    pub user_id: String,
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
+    pub credits: i64,
+    /// Why; default `""`.
+    #[schema(max_length = 1000)]
+    pub reason: Option<String>,
+}
+
+/// `POST /limit-requests/{id}/decision` body.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DecisionBody {
+    /// `approve` or `deny`.
+    #[schema(pattern = "^(approve|deny)$")]
+    pub decision: String,
+    /// Approvals only: the credits to add (default: the requested amount).
+    #[schema(minimum = 1, maximum = 1_000_000_000_i64)]
+    pub credits: Option<i64>,
+    #[schema(max_length = 1000)]
+    pub note: Option<String>,
+}
+
+/// Paging and status of the list of limit requests.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LimitRequestParams {
+    /// `pending`, `approved`, `denied` or `expired`; all when left out.
+    #[param(pattern = "^(pending|approved|denied|expired)$")]
+    pub status: Option<String>,
+    /// 1-100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// Alert settings. Default: `{"thresholds": [80, 100], "runout_forecast": true}`.

@@ -291,7 +291,7 @@ pub async fn post_events(
     request_body = schema::ChargeBody,
     responses((status = 201, description = "Spent", body = ChargeOut),
               (status = 200, description = "The same charge again: the first body", body = ChargeOut),
-              (status = 401, body = ErrorBody), (status = 402, description = "Not enough credits; `credits_left` beside `error`", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 402, description = "`insufficient_credits` (the workspace) or `limit_reached` (a hard user or campaign limit, named in `limit`); `credits_left` beside `error`", body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -399,7 +399,23 @@ pub struct ChargeRecord {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ChargeOut {
     pub charge: ChargeRecord,
+    /// The workspace's credits left to charges: `max(0, granted + overage - used)`.
     pub credits_left: i64,
+    /// Each soft user or campaign limit past its effective limit after
+    /// the charge (v1.2); empty when none.
+    #[serde(default)]
+    pub warnings: Vec<LimitWarningOut>,
+}
+
+/// A soft limit a charge passed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LimitWarningOut {
+    /// `user` or `campaign`.
+    pub scope: String,
+    pub id: String,
+    pub credits: i64,
+    pub effective: i64,
+    pub used: i64,
 }
 
 /// The body of a grant's answer (stored for its replays).
@@ -436,6 +452,17 @@ fn charge_body(c: &Charged) -> Value {
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         },
         credits_left: c.credits_left,
+        warnings: c
+            .warnings
+            .iter()
+            .map(|w| LimitWarningOut {
+                scope: w.scope.as_str().to_string(),
+                id: w.id.clone(),
+                credits: w.credits,
+                effective: w.effective,
+                used: w.used,
+            })
+            .collect(),
     })
 }
 
@@ -454,6 +481,9 @@ fn charge_answer(outcome: ChargeOutcome) -> ApiResult<(StatusCode, Json<ChargeOu
         ChargeOutcome::Replayed(body) => Ok((StatusCode::OK, Json(stored_answer(body)?))),
         ChargeOutcome::Insufficient { credits_left } => {
             Err(ApiError::InsufficientCredits { credits_left })
+        }
+        ChargeOutcome::LimitReached { credits_left, hit } => {
+            Err(ApiError::LimitReached { credits_left, hit })
         }
     }
 }

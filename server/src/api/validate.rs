@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::error::FieldError;
+use app::domain::limits::{Limit, LimitMode, MAX_LIMIT_CREDITS};
 use app::query::is_valid_id;
 
 /// Collects field errors while reading a JSON body.
@@ -294,6 +295,72 @@ impl Checker {
             }
         }
         Some(patch)
+    }
+
+    /// An integer from `min` to `max`.
+    pub fn bounded(&mut self, f: Field<'_>, min: i64, max: i64) -> Option<i64> {
+        let v = self.present(f)?;
+        match v.as_i64() {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.fail(f.path(), format!("must be an integer from {min} to {max}"));
+                None
+            }
+        }
+    }
+
+    /// A limit object (v1.2): `credits` from 0 to 10^9 and `mode`, both
+    /// required, nothing else.
+    pub fn limit(&mut self, v: &Value, path: &str) -> Option<Limit> {
+        let m = self.object(v, path)?;
+        let credits = self.bounded(
+            Field::required(m, "credits").under(path),
+            0,
+            MAX_LIMIT_CREDITS,
+        );
+        let mode = self
+            .choice(Field::required(m, "mode").under(path), &["hard", "soft"])
+            .and_then(|s| LimitMode::parse(&s));
+        self.only(m, path, &["credits", "mode"], "a limit");
+        Some(Limit {
+            credits: credits?,
+            mode: mode?,
+        })
+    }
+
+    /// The workspace's `limits` field (v1.2): a key left out keeps its
+    /// stored value; `user_default` may be `null` (no default).
+    pub fn limits(&mut self, f: Field<'_>) -> Option<crate::store::LimitsPatch> {
+        let m = self.nested(f)?;
+        let path = f.path();
+        let mut patch = crate::store::LimitsPatch::default();
+        let mut ok = true;
+        match m.get("user_default") {
+            None => {}
+            Some(Value::Null) => patch.user_default = Some(None),
+            Some(v) => match self.limit(v, &join(&path, "user_default")) {
+                Some(l) => patch.user_default = Some(Some(l)),
+                None => ok = false,
+            },
+        }
+        if m.contains_key("overage") {
+            let field = Field::required(m, "overage").under(&path);
+            match self.bounded(field, 0, MAX_LIMIT_CREDITS) {
+                Some(n) => patch.overage = Some(n),
+                None => ok = false,
+            }
+        }
+        self.only(m, &path, &["user_default", "overage"], "limits");
+        ok.then_some(patch)
+    }
+
+    /// Fails every key of `m` outside `allowed`.
+    fn only(&mut self, m: &Map<String, Value>, path: &str, allowed: &[&str], what: &str) {
+        for k in m.keys() {
+            if !allowed.contains(&k.as_str()) {
+                self.fail(join(path, k), format!("is not a field of {what}"));
+            }
+        }
     }
 
     /// Ok when nothing failed.

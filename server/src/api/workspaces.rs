@@ -61,6 +61,7 @@ fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
             }),
     };
     let alerts = c.alerts(Field::optional(m, "alerts"));
+    let limits = c.limits(Field::optional(m, "limits"));
     let input = (|| {
         Some(WorkspaceInput {
             name: name?,
@@ -69,9 +70,24 @@ fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
             plan: plan?,
             account_manager: account_manager?,
             alerts,
+            limits,
         })
     })();
     checked(c, input)
+}
+
+/// `GET /workspaces/{workspace_id}`: the workspace as stored.
+#[utoipa::path(get, path = "/workspaces/{workspace_id}", tag = "workspaces",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = WorkspaceOut), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_workspace(
+    State(state): State<AppState>,
+    Path(ws): Path<String>,
+) -> ApiResult<Json<WorkspaceOut>> {
+    let ws = workspace_or_404(&state, &ws).await?;
+    Ok(Json(WorkspaceOut::from(&ws)))
 }
 
 /// `PUT /workspaces/{workspace_id}`: create or update.
@@ -226,6 +242,16 @@ pub struct WorkspaceOut {
     pub plan: Plan,
     pub account_manager: Option<AccountManager>,
     pub alerts: AlertSettingsOut,
+    pub limits: LimitSettingsOut,
+}
+
+/// Limit settings as stored (v1.2).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LimitSettingsOut {
+    /// The limit of every user without one of their own; null for none.
+    pub user_default: Option<super::limits::LimitOut>,
+    /// Credits charges may take past the cycle's granted credits.
+    pub overage: i64,
 }
 
 /// Alert settings as stored.
@@ -248,6 +274,10 @@ impl From<&Workspace> for WorkspaceOut {
             alerts: AlertSettingsOut {
                 thresholds: ws.alerts.thresholds.clone(),
                 runout_forecast: ws.alerts.runout_forecast,
+            },
+            limits: LimitSettingsOut {
+                user_default: ws.limits.user_default.map(Into::into),
+                overage: ws.limits.overage,
             },
         }
     }

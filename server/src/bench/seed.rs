@@ -177,6 +177,7 @@ async fn put_workspace(
             email: "bench@example.com".into(),
         }),
         alerts: None,
+        limits: None,
     };
     store
         .put_workspace(ws, &input, now - Duration::days(SPAN_DAYS + 1))

@@ -46,6 +46,9 @@ pub struct AlertRecorded<'a> {
     /// Written as RFC 3339, UTC, whole seconds.
     #[serde(serialize_with = "whole_seconds")]
     pub created_at: DateTime<Utc>,
+    /// `workspace`, or `user` / `campaign` for `limit_reached` (v1.2).
+    pub scope: &'a str,
+    pub scope_id: Option<&'a str>,
 }
 
 fn whole_seconds<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -102,6 +105,8 @@ mod tests {
             granted: 10_000,
             runs_out_on: None,
             created_at: at,
+            scope: "workspace",
+            scope_id: None,
         };
         let v: serde_json::Value =
             serde_json::from_str(&a.to_json("credits.threshold_reached")).expect("json");
@@ -111,7 +116,7 @@ mod tests {
                 "workspace_id": "acme", "workspace_name": "Acme", "kind": "threshold",
                 "percent": 80, "cycle": {"start": "2026-11-01", "end": "2026-12-01"},
                 "used": 8000, "granted": 10000, "runs_out_on": null,
-                "created_at": "2026-11-24T10:00:00Z"})
+                "created_at": "2026-11-24T10:00:00Z", "scope": "workspace", "scope_id": null})
         );
     }
 

@@ -13,14 +13,16 @@
 use app::domain::alerts::{assess, join, parse_set, AlertSettings};
 use app::domain::calendar::BillingCycle;
 use app::domain::forecast::{forecast, pace_window, Outlook};
+use app::domain::limits::Scope;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{AnyConnection, Row};
 
 use crate::outbox::payload::{AlertRecorded, Cycle};
 
+use super::audit::{alerts_json, AuditAction, Change};
 use super::error::{StoreError, StoreResult};
 use super::sql::{day_str, from_ms};
-use super::types::{Delivery, Workspace};
+use super::types::{Actor, Delivery, Workspace};
 
 /// What an alert says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,9 @@ pub enum AlertKind {
     Threshold,
     Recovered,
     RunoutForecast,
+    /// A user's or campaign's used reached its effective limit, or a
+    /// charge was refused by it (v1.2).
+    LimitReached,
 }
 
 impl AlertKind {
@@ -37,6 +42,7 @@ impl AlertKind {
             Self::Threshold => "threshold",
             Self::Recovered => "recovered",
             Self::RunoutForecast => "runout_forecast",
+            Self::LimitReached => "limit_reached",
         }
     }
 
@@ -46,6 +52,7 @@ impl AlertKind {
             Self::Threshold => "credits.threshold_reached",
             Self::Recovered => "credits.recovered",
             Self::RunoutForecast => "credits.runout_forecast",
+            Self::LimitReached => "credits.limit_reached",
         }
     }
 
@@ -54,6 +61,7 @@ impl AlertKind {
             "threshold" => Some(Self::Threshold),
             "recovered" => Some(Self::Recovered),
             "runout_forecast" => Some(Self::RunoutForecast),
+            "limit_reached" => Some(Self::LimitReached),
             _ => None,
         }
     }
@@ -71,9 +79,22 @@ pub struct Alert {
     pub granted: i64,
     pub runs_out_on: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
+    /// The user or campaign of a `limit_reached` alert; `None` for the
+    /// workspace's own alerts.
+    pub scope: Option<(Scope, String)>,
 }
 
 impl Alert {
+    /// `user`, `campaign` or `workspace`.
+    pub fn scope_name(&self) -> &'static str {
+        self.scope.as_ref().map_or("workspace", |(s, _)| s.as_str())
+    }
+
+    /// The user's or campaign's id; `None` for the workspace.
+    pub fn scope_id(&self) -> Option<&str> {
+        self.scope.as_ref().map(|(_, id)| id.as_str())
+    }
+
     /// When it was recorded, as the contract writes instants (RFC 3339,
     /// seconds, `Z`).
     pub fn created_at_text(&self) -> String {
@@ -97,6 +118,8 @@ impl Alert {
             granted: self.granted,
             runs_out_on: self.runs_out_on,
             created_at: self.created_at,
+            scope: self.scope_name(),
+            scope_id: self.scope_id(),
         }
         .to_json(self.kind.event_type())
     }
@@ -181,7 +204,7 @@ impl AlertBook {
     }
 
     /// Reads a cycle whose row the transaction has already updated.
-    async fn read(
+    pub(super) async fn read(
         conn: &mut AnyConnection,
         ws: &str,
         start: NaiveDate,
@@ -216,9 +239,48 @@ impl AlertBook {
             }))
     }
 
-    /// Credits left in the cycle.
-    pub(super) fn left(&self) -> i64 {
-        self.state.granted - self.state.used
+    /// The cycle's granted credits and what it used, as they stand.
+    pub(super) fn figures(&self) -> (i64, i64) {
+        (self.state.granted, self.state.used)
+    }
+
+    /// Forgets the run-out forecast's cached pace: usage of the days it
+    /// covers arrived after it was computed (a batch of past days).
+    pub(super) fn forget_pace(&mut self) {
+        self.state.pace_day.clear();
+    }
+
+    /// Records a `limit_reached` alert of a user or campaign: `used` and
+    /// `effective` are the scope's (the caller decided it fires, once per
+    /// scope and cycle).
+    pub(super) fn limit_reached(
+        &mut self,
+        ws: &Workspace,
+        now: DateTime<Utc>,
+        scope: Scope,
+        id: &str,
+        used: i64,
+        effective: i64,
+    ) {
+        let s = &mut self.state;
+        let created_ms = now.timestamp_millis().max(s.last_alert_at);
+        let Ok(created_at) = from_ms(created_ms) else {
+            return;
+        };
+        s.alert_seq += 1;
+        s.last_alert_at = created_ms;
+        self.alerts.push(Alert {
+            id: alert_id(created_ms, s.alert_seq),
+            workspace_id: ws.id.clone(),
+            kind: AlertKind::LimitReached,
+            percent: None,
+            cycle: BillingCycle::containing(self.start),
+            used,
+            granted: effective,
+            runs_out_on: None,
+            created_at,
+            scope: Some((scope, id.to_string())),
+        });
     }
 
     /// Spends `credits` (the caller checked [`AlertBook::left`]).
@@ -259,6 +321,7 @@ impl AlertBook {
                 granted,
                 runs_out_on,
                 created_at,
+                scope: None,
             }
         };
         let mut alerts: Vec<Alert> = Vec::new();
@@ -357,8 +420,8 @@ fn alert_id(created_ms: i64, seq: i64) -> String {
 
 async fn insert_alert(conn: &mut AnyConnection, ws: &Workspace, a: &Alert) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO alerts (id, workspace_id, kind, percent, cycle_start, cycle_end, used, granted, runs_out_on, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO alerts (id, workspace_id, kind, percent, cycle_start, cycle_end, used, granted, runs_out_on, \
+         created_at, scope, scope_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(a.id.clone())
     .bind(a.workspace_id.clone())
@@ -370,6 +433,8 @@ async fn insert_alert(conn: &mut AnyConnection, ws: &Workspace, a: &Alert) -> St
     .bind(a.granted)
     .bind(a.runs_out_on.map(day_str))
     .bind(a.created_at.timestamp_millis())
+    .bind(a.scope_name().to_string())
+    .bind(a.scope_id().map(str::to_string))
     .execute(&mut *conn)
     .await?;
     sqlx::query(
@@ -394,6 +459,8 @@ fn alert_from_row(r: &sqlx::any::AnyRow) -> StoreResult<(Alert, Delivery)> {
     let delivered: Option<i64> = r.try_get("delivered_at")?;
     let percent: Option<i64> = r.try_get("percent")?;
     let start = day("cycle_start")?;
+    let scope: String = r.try_get("scope")?;
+    let scope_id: Option<String> = r.try_get("scope_id")?;
     Ok((
         Alert {
             id: r.try_get("id")?,
@@ -409,6 +476,7 @@ fn alert_from_row(r: &sqlx::any::AnyRow) -> StoreResult<(Alert, Delivery)> {
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             created_at: from_ms(created)?,
+            scope: Scope::parse(&scope).zip(scope_id),
         },
         Delivery {
             created_ms: created,
@@ -431,7 +499,7 @@ impl super::db::Store {
     ) -> StoreResult<Vec<(Alert, Delivery)>> {
         let mut sql = String::from(
             "SELECT a.id, a.workspace_id, a.kind, a.percent, a.cycle_start, a.used, a.granted, a.runs_out_on, \
-             a.created_at, o.attempts, o.delivered_at, o.last_error \
+             a.created_at, a.scope, a.scope_id, o.attempts, o.delivered_at, o.last_error \
              FROM alerts a LEFT JOIN webhook_outbox o ON o.request_id = a.id WHERE a.workspace_id = $1",
         );
         let mut n = 1;
@@ -476,27 +544,51 @@ impl super::db::Store {
         Ok(reached.map(|r| parse_set(&r)).unwrap_or_default())
     }
 
-    /// Changes a workspace's alert settings (an admin, from the dashboard).
-    /// Never fires anything by itself: the next usage is measured against
-    /// the new thresholds.
+    /// Changes a workspace's alert settings (an admin, from the dashboard),
+    /// recorded in the audit log with who changed them. Never fires
+    /// anything by itself: the next usage is measured against the new
+    /// thresholds.
     pub async fn set_alert_settings(
         &self,
         ws: &str,
         settings: &AlertSettings,
+        actor: &Actor,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE workspaces SET alert_thresholds = $2, alert_runout = $3, updated_at = $4 WHERE id = $1",
-        )
-        .bind(ws.to_string())
-        .bind(settings.thresholds_text())
-        .bind(i64::from(settings.runout_forecast))
-        .bind(now.timestamp_millis())
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.write(|mut tx| async move {
+            let r = set_alert_settings_tx(&mut tx, ws, settings, actor, now).await;
+            (tx, r)
+        })
+        .await
     }
+}
+
+async fn set_alert_settings_tx(
+    conn: &mut AnyConnection,
+    ws: &str,
+    settings: &AlertSettings,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let before = super::sql::load_workspace(conn, ws)
+        .await?
+        .ok_or(StoreError::NotFound)?
+        .alerts;
+    sqlx::query(
+        "UPDATE workspaces SET alert_thresholds = $2, alert_runout = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(ws.to_string())
+    .bind(settings.thresholds_text())
+    .bind(i64::from(settings.runout_forecast))
+    .bind(now.timestamp_millis())
+    .execute(&mut *conn)
+    .await?;
+    let change = Change {
+        action: AuditAction::AlertsChanged,
+        target_scope: "workspace",
+        target_id: ws,
+        before: Some(alerts_json(&before)),
+        after: Some(alerts_json(settings)),
+    };
+    super::audit::record(conn, ws, actor, now, change).await
 }

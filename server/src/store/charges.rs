@@ -11,8 +11,11 @@
 
 use std::collections::BTreeSet;
 
+use app::domain::limits::{decide_charge, ChargeDecision, Refusal, WorkspaceFigures};
+
 use super::alerts::AlertBook;
 use super::ledger::{ensure_cycle, insert_events, rows_with_ids, stored_requests};
+use super::limits::{scopes_of, LimitBook, ScopeKey};
 use super::prelude::*;
 
 /// One charge of a group: the workspace's id, the event, the time, and
@@ -58,6 +61,11 @@ struct Group<'a> {
     events: HashSet<(String, String)>,
     /// Each cycle spent from, by (workspace, start), locked in key order.
     books: BTreeMap<(String, NaiveDate), Option<AlertBook>>,
+    /// The limits that apply to the users and campaigns charged, and
+    /// their figures in the cycles locked, per workspace.
+    limits: HashMap<&'a str, LimitBook>,
+    /// The users and campaigns the charges name, per workspace.
+    scopes: HashMap<&'a str, BTreeSet<ScopeKey>>,
     /// The events to write, per workspace.
     spent: BTreeMap<String, Vec<NewEvent>>,
     /// The charges made, with their times.
@@ -83,6 +91,12 @@ impl<'a> Group<'a> {
             group
                 .known
                 .insert(ws, known_references(conn, ws, &events).await?);
+            let scopes: BTreeSet<ScopeKey> = events.iter().flat_map(|e| scopes_of(e)).collect();
+            if let Some(Some(workspace)) = group.workspaces.get(ws) {
+                let book = LimitBook::read(conn, workspace, &scopes).await?;
+                group.limits.insert(ws, book);
+            }
+            group.scopes.insert(ws, scopes);
             let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
             for (id, record) in stored_charges(conn, ws, &ids).await? {
                 group.records.insert((ws.to_string(), id), record);
@@ -119,6 +133,13 @@ impl<'a> Group<'a> {
             if book.is_none() {
                 ensure_cycle(conn, ws, *start).await?;
                 *book = AlertBook::lock(conn, ws_id, *start).await?;
+            }
+            // Under the cycle's lock: the limited scopes' figures.
+            if let (Some(limits), Some(scopes)) = (
+                self.limits.get_mut(ws_id.as_str()),
+                self.scopes.get(ws_id.as_str()),
+            ) {
+                limits.load(conn, ws_id, *start, scopes).await?;
             }
         }
         Ok(())
@@ -165,19 +186,91 @@ impl<'a> Group<'a> {
                 "the cycle starting {start} has no row"
             )));
         };
-        if book.left() < credits {
-            return Ok(Ok(ChargeOutcome::Insufficient {
-                credits_left: book.left(),
-            }));
-        }
+        let Some(limits) = self.limits.get_mut(ws_id) else {
+            return Err(StoreError::Corrupt("a charge group without limits".into()));
+        };
+        let (granted, used) = book.figures();
+        let figures = WorkspaceFigures {
+            granted,
+            overage: ws.limits.overage,
+            used,
+        };
+        let campaign = event
+            .campaign_id
+            .as_ref()
+            .map(|c| (Scope::Campaign, c.clone()));
+        let user = (Scope::User, event.user_id.clone());
+        let figures_of =
+            |key: &Option<ScopeKey>| key.as_ref().and_then(|k| limits.figures(start, k));
+        let decision = decide_charge(
+            credits,
+            figures,
+            figures_of(&campaign),
+            figures_of(&Some(user.clone())),
+        );
+        let warnings = match decision {
+            ChargeDecision::Refused(Refusal::Workspace) => {
+                return Ok(Ok(ChargeOutcome::Insufficient {
+                    credits_left: figures.left(),
+                }));
+            }
+            ChargeDecision::Refused(Refusal::Scope(scope)) => {
+                let key = if scope == Scope::Campaign {
+                    campaign
+                } else {
+                    Some(user)
+                };
+                let Some((key, f)) = key.and_then(|k| limits.figures(start, &k).map(|f| (k, f)))
+                else {
+                    return Err(StoreError::Corrupt("a refusal without its limit".into()));
+                };
+                limits.check(book, ws, *now, start, &key, true);
+                return Ok(Ok(ChargeOutcome::LimitReached {
+                    credits_left: figures.left(),
+                    hit: LimitHit {
+                        scope,
+                        id: key.1,
+                        limit: f.limit,
+                        effective: f.effective(),
+                        used: f.used,
+                        left: f.left(),
+                    },
+                }));
+            }
+            ChargeDecision::Accepted { warnings } => warnings,
+        };
         book.spend(credits);
+        limits.spend(start, event, credits);
         book.decide(conn, ws, *now, true).await?;
+        let mut passed = Vec::new();
+        for key in [campaign, Some(user)].into_iter().flatten() {
+            limits.check(book, ws, *now, start, &key, false);
+            if let Some(f) = limits.figures(start, &key) {
+                if warnings.contains(&key.0) {
+                    passed.push(LimitWarning {
+                        scope: key.0,
+                        id: key.1,
+                        credits: f.limit.credits,
+                        effective: f.effective(),
+                        used: f.used,
+                    });
+                }
+            }
+        }
+        let (granted, used) = book.figures();
+        let credits_left = WorkspaceFigures {
+            granted,
+            overage: ws.limits.overage,
+            used,
+        }
+        .left();
         let body = render(&Charged {
             event,
             action,
             credits,
             occurred_at: *now,
-            credits_left: book.left(),
+            credits_left,
+            warnings: &passed,
         });
         self.records.insert(
             key.clone(),
@@ -203,6 +296,9 @@ impl<'a> Group<'a> {
             if let (Some(book), Some(ws)) = (book, workspace(&ws_id)) {
                 book.close(conn, ws).await?;
             }
+        }
+        for (ws_id, limits) in self.limits {
+            limits.write(conn, ws_id).await?;
         }
         for (ws_id, mut list) in self.spent {
             let Some(ws) = workspace(&ws_id) else {

@@ -18,6 +18,12 @@ pub enum StoreError {
     /// workspace does not hold.
     #[error("unknown references: {0:?}")]
     UnknownReferences(Vec<&'static str>),
+    /// A field the request cannot have, as it stands (`422`).
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("migration error: {0}")]

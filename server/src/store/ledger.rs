@@ -1,7 +1,12 @@
 //! Ledger writes: cycles and their balances, grants, event batches and
 //! charges, and the pre-aggregates kept in the same transaction.
 
+use std::collections::BTreeSet;
+
+use app::domain::forecast::pace_window;
+
 use super::alerts;
+use super::limits::{self, scopes_of, ScopeKey};
 use super::prelude::*;
 
 /// Makes sure the cycle starting on `start` has its row, granting the
@@ -135,6 +140,9 @@ pub(super) struct Deltas {
     /// `(metric, dim, day, action, key, key2)` → change of `daily_rollup.value`.
     rollup: BTreeMap<(&'static str, &'static str, String, String, String, String), i64>,
     pub(super) cycle_used: BTreeMap<NaiveDate, i64>,
+    /// `(cycle start, scope)` → change of `scope_usage.used`: what each user
+    /// and campaign used in each cycle, for limits.
+    pub(super) scope_used: BTreeMap<(NaiveDate, ScopeKey), i64>,
 }
 
 /// The rollups' dimensions: `''` holds the day's totals per action.
@@ -152,16 +160,18 @@ impl Deltas {
     pub(super) fn negate(&mut self) {
         self.rollup.values_mut().for_each(|v| *v = -*v);
         self.cycle_used.values_mut().for_each(|v| *v = -*v);
+        self.scope_used.values_mut().for_each(|v| *v = -*v);
     }
 
     pub(super) fn add(&mut self, e: &NewEvent, day: NaiveDate) {
         let d = day_str(day);
         let (metric, action, value) = match e.credits {
             Some((action, credits)) => {
-                *self
-                    .cycle_used
-                    .entry(BillingCycle::containing(day).start)
-                    .or_default() += credits;
+                let start = BillingCycle::containing(day).start;
+                *self.cycle_used.entry(start).or_default() += credits;
+                for key in scopes_of(e) {
+                    *self.scope_used.entry((start, key)).or_default() += credits;
+                }
                 ("credits", action.key(), credits)
             }
             None => ("conversations", "", 1),
@@ -225,7 +235,42 @@ impl Deltas {
                 )));
             }
         }
+        // After the cycle rows: their locks serialise every writer of
+        // these totals.
+        let rows: Vec<_> = self
+            .scope_used
+            .into_iter()
+            .filter(|(_, v)| *v != 0)
+            .collect();
+        for chunk in rows.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO scope_usage (workspace_id, start_day, scope, scope_id, used) VALUES {} \
+                 ON CONFLICT (workspace_id, start_day, scope, scope_id) \
+                 DO UPDATE SET used = scope_usage.used + excluded.used",
+                values_sql(chunk.len(), 5, 1)
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * 5);
+            for ((start, (scope, id)), used) in chunk {
+                vals.extend([
+                    Val::S(ws.id.clone()),
+                    Val::S(day_str(*start)),
+                    Val::S(scope.as_str().to_string()),
+                    Val::S(id.clone()),
+                    Val::I(*used),
+                ]);
+            }
+            exec_values(conn, &sql, vals).await?;
+        }
         Ok(())
+    }
+
+    /// The scopes each cycle's usage touched.
+    pub(super) fn touched(&self) -> BTreeMap<NaiveDate, BTreeSet<ScopeKey>> {
+        let mut out: BTreeMap<NaiveDate, BTreeSet<ScopeKey>> = BTreeMap::new();
+        for (start, key) in self.scope_used.keys() {
+            out.entry(*start).or_default().insert(key.clone());
+        }
+        out
     }
 }
 
@@ -350,11 +395,20 @@ pub(super) async fn record_events_tx(
     // Insert in id order: concurrent batches lock index entries alike.
     fresh.sort_by(|a, b| a.id.cmp(&b.id));
     let deltas = insert_events(conn, &ws, &fresh).await?;
+    let mut touched = deltas.touched();
     let cycles: Vec<NaiveDate> = deltas.cycle_used.keys().copied().collect();
     deltas.apply(conn, &ws).await?;
+    // Usage of the days the run-out forecast's pace covers arrived after
+    // that pace may have been computed today: computed afresh.
+    let window = pace_window(ws.calendar().local_day(now));
+    let backdated = fresh.iter().any(|e| {
+        let day = ws.calendar().local_day(e.occurred_at);
+        e.credits.is_some() && window.from <= day && day < window.to
+    });
     // Each cycle the batch spent from is locked by now: decide its alerts.
     for start in cycles {
-        alerts::record_alerts(conn, &ws, start, now, true).await?;
+        let scopes = touched.remove(&start).unwrap_or_default();
+        limits::alerts_after_usage(conn, &ws, start, &scopes, now, backdated).await?;
     }
     Ok(BatchOutcome {
         inserted: fresh.len(),

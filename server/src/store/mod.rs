@@ -11,18 +11,23 @@
 //! its connection; `writes` transactions, their retries and the charge
 //! queue; `error` and `types` what the others return; `sql` the statement
 //! helpers; `workspaces` workspaces, members and time-zone moves; `ledger`
-//! cycles, grants and events; `charges` check-and-spend; `alerts`;
+//! cycles, grants and events; `charges` check-and-spend; `alerts`; `limits` per-user and
+//! per-campaign limits and their totals; `limit_requests` requests for
+//! more; `audit` the audit log;
 //! `reports` reports, summary and overview (`naive` their recomputation
 //! from raw events); `requests` support requests and the outbox;
 //! `sessions` sessions and hand-offs; `check` consistency checks and
 //! backups. The files import each other directly, never through this one.
 
 mod alerts;
+mod audit;
 mod charges;
 mod check;
 mod db;
 mod error;
 mod ledger;
+mod limit_requests;
+mod limits;
 mod naive;
 mod prelude;
 mod reports;
@@ -34,8 +39,11 @@ mod workspaces;
 mod writes;
 
 pub use alerts::{Alert, AlertKind};
+pub use audit::AuditEntry;
 pub use check::LedgerCheck;
 pub use db::Store;
 pub use error::{Engine, StoreError, StoreResult, MAX_CYCLE_CREDITS};
+pub use limit_requests::{Decision, LimitRequest, NewLimitRequest, RequestStatus, Verdict};
+pub use limits::{LimitsOverview, ScopeLimit};
 pub use types::*;
 pub use writes::STATISTICS_LOCK;

@@ -6,6 +6,7 @@ pub(super) use std::collections::{BTreeMap, HashMap, HashSet};
 pub(super) use app::domain::alerts::AlertSettings;
 pub(super) use app::domain::calendar::{BillingCycle, DateRange};
 pub(super) use app::domain::ledger::{plan_change_grant, Action, CycleCredits};
+pub(super) use app::domain::limits::{Limit, LimitMode, LimitSettings, Scope};
 pub(super) use app::model::{
     ContactLinks, CreditsInfo, CycleInfo, Dimension, Intent, Metric, Overview, PeriodInfo, Report,
     Summary, SupportRequest, UsageQuery,

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use app::domain::alerts::AlertSettings;
 use app::domain::calendar::WeekStart;
+use app::domain::limits::{Limit, LimitMode, LimitSettings};
 use app::model::{AccountManager, Plan, Price};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -170,7 +171,20 @@ pub(super) fn workspace_from_row(row: &AnyRow) -> StoreResult<Workspace> {
     let am_email: Option<String> = row.try_get("am_email")?;
     let thresholds: String = row.try_get("alert_thresholds")?;
     let runout: i64 = row.try_get("alert_runout")?;
+    let default_credits: Option<i64> = row.try_get("limit_default_credits")?;
+    let default_mode: Option<String> = row.try_get("limit_default_mode")?;
+    let user_default = match (
+        default_credits,
+        default_mode.as_deref().and_then(LimitMode::parse),
+    ) {
+        (Some(credits), Some(mode)) => Some(Limit { credits, mode }),
+        _ => None,
+    };
     Ok(Workspace {
+        limits: LimitSettings {
+            user_default,
+            overage: row.try_get("overage")?,
+        },
         alerts: AlertSettings {
             thresholds: app::domain::alerts::parse_set(&thresholds)
                 .into_iter()

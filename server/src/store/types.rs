@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use app::domain::alerts::AlertSettings;
 use app::domain::calendar::{BillingCycle, Calendar, WeekStart};
 use app::domain::ledger::Action;
+use app::domain::limits::{Limit, LimitSettings, Scope};
 use app::model::{AccountManager, Plan, Price};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -20,6 +21,7 @@ pub struct Workspace {
     pub plan: Plan,
     pub account_manager: Option<AccountManager>,
     pub alerts: AlertSettings,
+    pub limits: LimitSettings,
 }
 
 impl Workspace {
@@ -39,6 +41,8 @@ pub struct WorkspaceInput {
     pub account_manager: Option<AccountManager>,
     /// Fields left out keep the stored settings (the default for a new workspace).
     pub alerts: Option<AlertsPatch>,
+    /// Fields left out keep the stored settings.
+    pub limits: Option<LimitsPatch>,
 }
 
 /// A change of alert settings: a field left out keeps the stored value.
@@ -59,6 +63,78 @@ impl AlertsPatch {
             runout_forecast: self.runout_forecast.unwrap_or(to.runout_forecast),
         }
     }
+}
+
+/// A change of limit settings: a field left out keeps the stored value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitsPatch {
+    /// `Some(None)` removes the default.
+    pub user_default: Option<Option<Limit>>,
+    pub overage: Option<i64>,
+}
+
+impl LimitsPatch {
+    /// The settings after this change.
+    pub fn apply(&self, to: &LimitSettings) -> LimitSettings {
+        LimitSettings {
+            user_default: self.user_default.unwrap_or(to.user_default),
+            overage: self.overage.unwrap_or(to.overage),
+        }
+    }
+}
+
+/// Who made a change: the platform (through the API) or a signed-in user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Platform,
+    User(String),
+}
+
+impl Actor {
+    /// The stored form: `platform` or `user:<id>`.
+    pub fn stored(&self) -> String {
+        match self {
+            Self::Platform => "platform".into(),
+            Self::User(id) => format!("user:{id}"),
+        }
+    }
+
+    /// From the stored form.
+    pub fn from_stored(s: &str) -> Self {
+        match s.strip_prefix("user:") {
+            Some(id) => Self::User(id.to_string()),
+            None => Self::Platform,
+        }
+    }
+
+    /// As the API writes it: `{"kind": "platform"}` or `{"kind": "user", "user_id": …}`.
+    pub fn json(&self) -> serde_json::Value {
+        match self {
+            Self::Platform => serde_json::json!({"kind": "platform"}),
+            Self::User(id) => serde_json::json!({"kind": "user", "user_id": id}),
+        }
+    }
+}
+
+/// The limit that refused a charge, as the `402 limit_reached` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitHit {
+    pub scope: Scope,
+    pub id: String,
+    pub limit: Limit,
+    pub effective: i64,
+    pub used: i64,
+    pub left: i64,
+}
+
+/// A soft limit a charge passed: `warnings` of its `201`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitWarning {
+    pub scope: Scope,
+    pub id: String,
+    pub credits: i64,
+    pub effective: i64,
+    pub used: i64,
 }
 
 /// A user, identity or campaign, as the platform sends it.
@@ -108,6 +184,8 @@ pub struct Charged<'a> {
     pub credits: i64,
     pub occurred_at: DateTime<Utc>,
     pub credits_left: i64,
+    /// Soft limits past their effective limit after the charge.
+    pub warnings: &'a [LimitWarning],
 }
 
 /// A grant as made: for the cycle it belongs to, at its time.
@@ -148,6 +226,8 @@ pub enum ChargeOutcome {
     Replayed(serde_json::Value),
     /// Not enough credits left; nothing recorded.
     Insufficient { credits_left: i64 },
+    /// Refused by a hard user or campaign limit; nothing recorded.
+    LimitReached { credits_left: i64, hit: LimitHit },
 }
 
 /// One event row of the CSV export.

@@ -2,7 +2,9 @@
 //! days after a change of time zone.
 
 use super::alerts;
+use super::audit::{self, AuditAction, Change};
 use super::ledger::{ensure_cycle, Deltas};
+use super::limits;
 use super::prelude::*;
 
 pub(super) async fn put_workspace_tx(
@@ -19,8 +21,14 @@ pub(super) async fn put_workspace_tx(
         Some(patch) => patch.apply(&stored_alerts),
         None => stored_alerts,
     };
+    let stored_limits = existing.as_ref().map(|w| w.limits).unwrap_or_default();
+    let limits = input
+        .limits
+        .as_ref()
+        .map_or(stored_limits, |patch| patch.apply(&stored_limits));
     let stored = Workspace {
         alerts: alerts.clone(),
+        limits,
         id: id.to_string(),
         name: input.name.clone(),
         tz: input.tz,
@@ -47,14 +55,17 @@ pub(super) async fn put_workspace_tx(
             .bind(now.timestamp_millis())
             .bind(alerts.thresholds_text())
             .bind(i64::from(alerts.runout_forecast))
+            .bind(limits.user_default.map(|l| l.credits))
+            .bind(limits.user_default.map(|l| l.mode.as_str().to_string()))
+            .bind(limits.overage)
     };
     match existing {
         None => {
             binds(sqlx::query(
                 "INSERT INTO workspaces (id, name, timezone, week_start, plan_name, monthly_credits, \
                  identities_included, price_cents, currency, am_name, am_email, created_at, updated_at, \
-                 alert_thresholds, alert_runout) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)",
+                 alert_thresholds, alert_runout, limit_default_credits, limit_default_mode, overage) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17)",
             ))
             .execute(&mut *conn)
             .await?;
@@ -72,7 +83,8 @@ pub(super) async fn put_workspace_tx(
                 "UPDATE workspaces SET name = $2, timezone = $3, week_start = $4, plan_name = $5, \
                  monthly_credits = $6, identities_included = $7, price_cents = $8, currency = $9, \
                  am_name = $10, am_email = $11, updated_at = $12, alert_thresholds = $13, \
-                 alert_runout = $14 WHERE id = $1",
+                 alert_runout = $14, limit_default_credits = $15, limit_default_mode = $16, \
+                 overage = $17 WHERE id = $1",
             ))
             .execute(&mut *conn)
             .await?;
@@ -97,9 +109,49 @@ pub(super) async fn put_workspace_tx(
                 // More credits may recover reached thresholds.
                 alerts::record_alerts(conn, &stored, cycle.start, now, false).await?;
             }
+            if old.limits.user_default != stored.limits.user_default {
+                limits::rearm_default_users(conn, &stored, cycle.start).await?;
+            }
+            record_changes(conn, &old, &stored, &Actor::Platform, now).await?;
             Ok((false, stored))
         }
     }
+}
+
+/// Records in the audit log what a change of the workspace changed: its
+/// plan, its alert settings, its limit settings (nothing when equal).
+async fn record_changes(
+    conn: &mut AnyConnection,
+    old: &Workspace,
+    new: &Workspace,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let plan = |w: &Workspace| serde_json::to_value(&w.plan).ok();
+    let changes = [
+        (AuditAction::PlanChanged, plan(old), plan(new)),
+        (
+            AuditAction::AlertsChanged,
+            Some(audit::alerts_json(&old.alerts)),
+            Some(audit::alerts_json(&new.alerts)),
+        ),
+        (
+            AuditAction::LimitsChanged,
+            Some(audit::limits_json(&old.limits)),
+            Some(audit::limits_json(&new.limits)),
+        ),
+    ];
+    for (action, before, after) in changes {
+        let change = Change {
+            action,
+            target_scope: "workspace",
+            target_id: &new.id,
+            before,
+            after,
+        };
+        audit::record(conn, &new.id, actor, now, change).await?;
+    }
+    Ok(())
 }
 
 /// Events moved per transaction when a workspace changes its time zone.
