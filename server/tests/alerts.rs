@@ -263,6 +263,48 @@ async fn a_steep_pace_records_one_runout_forecast(app: &TestApp) {
     assert_eq!(alerts(app).await.len(), 1, "at most once a cycle");
 }
 
+/// The run-out forecast does not depend on the order usage arrives: usage
+/// early in the month first, then the pace window's days in one batch,
+/// records the same forecast as the other order (the pace cached for the
+/// day before the window's usage arrived was once kept, and no forecast
+/// was ever recorded).
+async fn the_runout_forecast_does_not_depend_on_arrival_order(app: &TestApp) {
+    app.seed_basic().await;
+    let (s, _) = set_thresholds(app, json!([])).await;
+    assert_eq!(s, StatusCode::OK);
+    let early = json!({"events": [credit("early", "2026-11-02T10:00:00Z", 5_010)]});
+    let window: Vec<Value> = (17..=23)
+        .map(|d| credit(&format!("d{d}"), &format!("2026-11-{d}T10:00:00Z"), 500))
+        .collect();
+    for batch in [early, json!({"events": window})] {
+        let (s, b) = app.post(&format!("{WS}/usage-events"), batch).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    // 1,490 left at 500 a day: 2.98 days, so the credits run out on the 26th.
+    let all = alerts(app).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["kind"], "runout_forecast");
+    assert_eq!(all[0]["runs_out_on"], "2026-11-26");
+}
+
+/// The other order records the same forecast.
+async fn the_runout_forecast_in_the_other_order(app: &TestApp) {
+    app.seed_basic().await;
+    let (s, _) = set_thresholds(app, json!([])).await;
+    assert_eq!(s, StatusCode::OK);
+    let window: Vec<Value> = (17..=23)
+        .map(|d| credit(&format!("d{d}"), &format!("2026-11-{d}T10:00:00Z"), 500))
+        .collect();
+    let early = json!({"events": [credit("early", "2026-11-02T10:00:00Z", 5_010)]});
+    for batch in [json!({"events": window}), early] {
+        let (s, b) = app.post(&format!("{WS}/usage-events"), batch).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let all = alerts(app).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["runs_out_on"], "2026-11-26");
+}
+
 async fn alerts_are_paged_newest_first(app: &TestApp) {
     app.seed_basic().await;
     let (s, _) = set_thresholds(app, json!([10, 20, 30, 40, 50])).await;
@@ -489,6 +531,8 @@ on_both_engines!(
     a_grant_recovers_and_rearms,
     settings_changes_never_fire_past_alerts,
     a_steep_pace_records_one_runout_forecast,
+    the_runout_forecast_does_not_depend_on_arrival_order,
+    the_runout_forecast_in_the_other_order,
     alerts_are_paged_newest_first,
     only_admins_change_settings_from_the_dashboard,
     alerts_are_delivered_signed_once_with_retries,

@@ -14,7 +14,8 @@ use std::collections::BTreeSet;
 use app::domain::limits::{decide_charge, ChargeDecision, Refusal, WorkspaceFigures};
 
 use super::alerts::AlertBook;
-use super::ledger::{ensure_cycle, insert_events, rows_with_ids, stored_requests};
+use super::cycles::ensure_cycle;
+use super::ledger::{insert_events, rows_with_ids, stored_requests};
 use super::limits::{scopes_of, LimitBook, ScopeKey};
 use super::prelude::*;
 

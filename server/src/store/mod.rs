@@ -10,9 +10,10 @@
 //! One file per concern, and this one only names them: `db` the handle and
 //! its connection; `writes` transactions, their retries and the charge
 //! queue; `error` and `types` what the others return; `sql` the statement
-//! helpers; `workspaces` workspaces, members and time-zone moves; `ledger`
-//! cycles, grants and events; `charges` check-and-spend; `alerts`; `limits` per-user and
-//! per-campaign limits and their totals; `limit_requests` requests for
+//! helpers; `workspaces` workspaces, members and time-zone moves; `cycles` the
+//! cycle rows; `ledger` grants and events; `charges` check-and-spend; `alerts`; `limits` per-user and
+//! per-campaign limits, their totals and alerts; `limit_settings` their
+//! overview and changes; `limit_requests` requests for
 //! more; `audit` the audit log;
 //! `reports` reports, summary and overview (`naive` their recomputation
 //! from raw events); `requests` support requests and the outbox;
@@ -23,10 +24,12 @@ mod alerts;
 mod audit;
 mod charges;
 mod check;
+mod cycles;
 mod db;
 mod error;
 mod ledger;
 mod limit_requests;
+mod limit_settings;
 mod limits;
 mod naive;
 mod prelude;
@@ -44,6 +47,6 @@ pub use check::LedgerCheck;
 pub use db::Store;
 pub use error::{Engine, StoreError, StoreResult, MAX_CYCLE_CREDITS};
 pub use limit_requests::{Decision, LimitRequest, NewLimitRequest, RequestStatus, Verdict};
-pub use limits::{LimitsOverview, ScopeLimit};
+pub use limit_settings::{LimitsOverview, ScopeLimit};
 pub use types::*;
 pub use writes::STATISTICS_LOCK;

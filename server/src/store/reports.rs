@@ -1,7 +1,7 @@
 //! Reports over the per-day aggregates, the summary and the overview,
 //! and the ordering and labels of report rows.
 
-use super::ledger::cycle_credits;
+use super::cycles::cycle_credits;
 use super::prelude::*;
 
 impl Store {

@@ -3,7 +3,8 @@
 
 use super::alerts;
 use super::audit::{self, AuditAction, Change};
-use super::ledger::{ensure_cycle, Deltas};
+use super::cycles::ensure_cycle;
+use super::ledger::Deltas;
 use super::limits;
 use super::prelude::*;
 
