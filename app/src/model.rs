@@ -113,6 +113,105 @@ pub struct Overview {
     pub locale: Option<String>,
     /// This cycle's alerts and the workspace's settings.
     pub alerts: AlertsInfo,
+    /// Limits as the viewer may see them (v1.2).
+    #[serde(default)]
+    pub limits: LimitsInfo,
+}
+
+/// The limits part of the overview: the viewer's own meter, and the Plan
+/// tab's Limits section (every row for admins, their own for members).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsInfo {
+    /// The viewer's own limit this cycle; `None` when none applies.
+    pub mine: Option<LimitRow>,
+    /// The viewer's newest request for more, if any.
+    pub my_request: Option<LimitRequestItem>,
+    /// Whether the viewer is an admin (sets limits, decides requests).
+    pub can_edit: bool,
+    /// `credits` and `mode` of the workspace's default, if any.
+    pub user_default: Option<(i64, String)>,
+    pub overage: i64,
+    /// Users and campaigns with a limit, closest to it first.
+    pub rows: Vec<LimitRow>,
+    /// Pending requests (admins: all of them).
+    pub pending: Vec<LimitRequestItem>,
+    /// Users and campaigns an admin may set a limit on: (scope, id, name).
+    pub targets: Vec<(String, String, String)>,
+    /// The audit log's newest entries (admins only).
+    pub audit: Vec<AuditItem>,
+    /// The id of the last entry shown, when there are older ones.
+    pub audit_more: Option<String>,
+}
+
+/// A user or campaign with its limit and what it used this cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitRow {
+    /// `user` or `campaign`.
+    pub scope: String,
+    pub id: String,
+    pub name: String,
+    pub credits: i64,
+    /// `hard` or `soft`.
+    pub mode: String,
+    /// `user` (their own) or `default`.
+    pub source: String,
+    pub approved_extra: i64,
+    pub effective: i64,
+    pub used: i64,
+    pub left: i64,
+}
+
+impl LimitRow {
+    /// Used, in thousandths of the effective limit (capped at 1,000), for
+    /// the bar and the order by closeness.
+    pub fn closeness(&self) -> i64 {
+        if self.effective <= 0 {
+            1_000
+        } else {
+            (self.used.saturating_mul(1_000) / self.effective).clamp(0, 1_000)
+        }
+    }
+
+    /// At or past the limit.
+    pub fn reached(&self) -> bool {
+        self.used >= self.effective
+    }
+}
+
+/// A request for more, as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitRequestItem {
+    pub id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub credits: i64,
+    pub reason: String,
+    /// `pending`, `approved`, `denied` or `expired`.
+    pub status: String,
+    /// In the workspace's zone.
+    pub created_local: String,
+    /// Who decided, the credits approved (none for a denial), the note, when.
+    pub decision: Option<(String, Option<i64>, String, String)>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditItem>,
+    /// The id of the last entry, when there are older ones.
+    pub more: Option<String>,
+}
+
+/// An audit entry, as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditItem {
+    pub id: String,
+    /// In the workspace's zone.
+    pub at_local: String,
+    /// The platform, or the user's name.
+    pub actor: String,
+    /// A sentence: what changed, from what to what.
+    pub what: String,
 }
 
 /// One alert of the cycle, as the Plan tab lists it.
@@ -401,6 +500,10 @@ pub struct CreditsView {
     pub users_chart: ChartOptions,
     pub directory: Directory,
     pub forecast: crate::domain::forecast::Forecast,
+    /// The users a limit applies to, with their effective limit and what
+    /// is left of it this cycle: (user id, effective, left, reached).
+    #[serde(default)]
+    pub user_limits: Vec<(String, i64, i64, bool)>,
 }
 
 /// The Conversations tab, in one round trip.

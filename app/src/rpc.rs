@@ -32,6 +32,21 @@ pub mod ssr {
             user_id: Option<&str>,
             settings: crate::domain::alerts::AlertSettings,
         ) -> Result<(), DashboardError>;
+        /// Makes a change of limits as `user_id`: a request for more for
+        /// themselves, or (admins only, checked here) any other change.
+        async fn change_limits(
+            &self,
+            workspace_id: &str,
+            user_id: Option<&str>,
+            change: crate::domain::limits::LimitChange,
+        ) -> Result<(), DashboardError>;
+        /// The audit log's entries older than `after` (admins only).
+        async fn audit_page(
+            &self,
+            workspace_id: &str,
+            user_id: Option<&str>,
+            after: &str,
+        ) -> Result<crate::model::AuditPage, DashboardError>;
         /// The Credits tab for a query; bad parameters are dropped with a note.
         async fn credits_view(
             &self,
@@ -237,6 +252,51 @@ pub async fn save_alert_settings(
     source
         .0
         .set_alert_settings(&ws, user.as_deref(), settings)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// A change of limits from the dashboard, as a form posts it (`op`:
+/// `request`, `set`, `remove`, `approve`, `deny` or `settings`). The server
+/// checks the signed-in user's role whatever the client sends: only a
+/// request for more is open to members, and only for themselves.
+#[server(prefix = "/rpc", endpoint = "limits", client = crate::session_client::SessionClient)]
+pub async fn change_limits(
+    op: String,
+    scope: Option<String>,
+    id: Option<String>,
+    credits: Option<String>,
+    mode: Option<String>,
+    note: Option<String>,
+    overage: Option<String>,
+) -> Result<(), DashboardError> {
+    let (source, ws) = ssr::context()?;
+    let change = crate::domain::limits::read_change(
+        &op,
+        scope.as_deref(),
+        id.as_deref(),
+        credits.as_deref(),
+        mode.as_deref(),
+        note.as_deref(),
+        overage.as_deref(),
+    )
+    .map_err(|e| ssr::refuse(http::StatusCode::UNPROCESSABLE_ENTITY, e))?;
+    let user = leptos::prelude::use_context::<ssr::CurrentUser>().map(|u| u.0);
+    source
+        .0
+        .change_limits(&ws, user.as_deref(), change)
+        .await
+        .map_err(ssr::fail)
+}
+
+/// The audit log's entries older than the entry `after` (admins only).
+#[server(prefix = "/rpc", endpoint = "audit-log", client = crate::session_client::SessionClient)]
+pub async fn get_audit_page(after: String) -> Result<crate::model::AuditPage, DashboardError> {
+    let (source, ws) = ssr::context()?;
+    let user = leptos::prelude::use_context::<ssr::CurrentUser>().map(|u| u.0);
+    source
+        .0
+        .audit_page(&ws, user.as_deref(), &after)
         .await
         .map_err(ssr::fail)
 }

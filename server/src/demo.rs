@@ -9,10 +9,13 @@ use serde_json::json;
 
 use app::domain::calendar::{BillingCycle, Calendar, WeekStart};
 use app::domain::ledger::Action;
+use app::domain::limits::{Limit, LimitMode, Scope};
 use app::model::{AccountManager, Plan, Price};
 
 use crate::canonical::canonical;
-use crate::store::{AlertsPatch, GrantInput, Member, NewEvent, Store, StoreResult, WorkspaceInput};
+use crate::store::{
+    Actor, AlertsPatch, GrantInput, Member, NewEvent, Store, StoreResult, WorkspaceInput,
+};
 
 /// The demo workspace's id.
 pub const DEMO_WORKSPACE: &str = "acme";
@@ -214,8 +217,33 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
             break;
         }
     }
-
+    demo_limits(store, now).await?;
     Ok(true)
+}
+
+/// Limits (v1.2), set by an admin after the history: Samara, a member,
+/// has used about 90 % of her hard limit; the Q4 campaign has a soft cap.
+async fn demo_limits(store: &Store, now: DateTime<Utc>) -> StoreResult<()> {
+    let Some(ws) = store.workspace(DEMO_WORKSPACE).await? else {
+        return Ok(());
+    };
+    let start = ws.calendar().cycle_at(now).start;
+    let round_up = |n: i64, to: i64| (n + to - 1) / to * to;
+    let admin = Actor::User("u_mikaela".into());
+    for (scope, id, share, mode) in [
+        (Scope::User, "u_samara", 90, LimitMode::Hard),
+        (Scope::Campaign, "c_q4", 80, LimitMode::Soft),
+    ] {
+        let used = store.scope_used(DEMO_WORKSPACE, start, scope, id).await?;
+        let limit = Limit {
+            credits: round_up((used * 100 / share).max(100), 100),
+            mode,
+        };
+        store
+            .set_limit(DEMO_WORKSPACE, scope, id, Some(limit), &admin, now)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn grant(

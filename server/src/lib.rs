@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod http;
+pub mod limits_view;
 pub mod outbox;
 pub mod pages;
 pub mod security;

@@ -179,6 +179,11 @@ impl UsageSource for StoreSource {
             .alerts_info(workspace_id, user_id, &overview)
             .await
             .map_err(public)?;
+        let ws = self.workspace(workspace_id).await?;
+        overview.limits =
+            crate::limits_view::limits_info(&self.store, &ws, user_id, self.clock.now())
+                .await
+                .map_err(public)?;
         // Instants are written in the workspace's zone here: the browser
         // carries no time-zone database.
         let zone = overview.summary.timezone.clone();
@@ -228,6 +233,26 @@ impl UsageSource for StoreSource {
         crate::views::conversations_view(&self.store, &ws, params, self.clock.now())
             .await
             .map_err(public)
+    }
+
+    async fn change_limits(
+        &self,
+        workspace_id: &str,
+        user_id: Option<&str>,
+        change: app::domain::limits::LimitChange,
+    ) -> Result<(), DashboardError> {
+        crate::limits_view::change(&self.store, workspace_id, user_id, change, self.clock.now())
+            .await
+    }
+
+    async fn audit_page(
+        &self,
+        workspace_id: &str,
+        user_id: Option<&str>,
+        after: &str,
+    ) -> Result<app::model::AuditPage, DashboardError> {
+        let ws = self.workspace(workspace_id).await?;
+        crate::limits_view::audit_page(&self.store, &ws, user_id, after).await
     }
 
     async fn send_request(

@@ -183,6 +183,12 @@ pub async fn credits_view(
         store.cycle_credits(ws, cycle),
     )?;
     let (previous_total, used_in_window, left) = (previous.total, pace.total, credits.left());
+    let limits = store.limits_overview(ws, now).await?;
+    let user_limits = limits
+        .users
+        .iter()
+        .map(|u| (u.id.clone(), u.effective, u.left, u.used >= u.effective))
+        .collect();
     let directory = directory(&names);
     let (actions_chart, users_chart) = credits_charts(&by_day_action, &by_day_user, &directory);
     Ok(CreditsView {
@@ -197,6 +203,7 @@ pub async fn credits_view(
         users_chart,
         directory,
         forecast: forecast(today, left, used_in_window, cycle.end),
+        user_limits,
         query,
     })
 }

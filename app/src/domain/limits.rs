@@ -90,6 +90,134 @@ pub enum LimitSource {
     Default,
 }
 
+/// A change of limits made in the dashboard: a member asking for more, or
+/// an admin changing limits and deciding requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitChange {
+    /// The viewer asks for more credits for themselves.
+    Request { credits: i64, reason: String },
+    /// Sets a user's or campaign's limit.
+    Set {
+        scope: Scope,
+        id: String,
+        limit: Limit,
+    },
+    /// Removes a user's or campaign's limit.
+    Remove { scope: Scope, id: String },
+    /// Approves (with credits, default the requested amount) or denies a request.
+    Decide {
+        request_id: String,
+        approve: bool,
+        credits: Option<i64>,
+        note: String,
+    },
+    /// The workspace's default limit and overage.
+    Settings {
+        user_default: Option<Limit>,
+        overage: i64,
+    },
+}
+
+impl LimitChange {
+    /// Whether only admins may make it.
+    pub fn admin_only(&self) -> bool {
+        !matches!(self, Self::Request { .. })
+    }
+}
+
+/// A dashboard form's fields as a [`LimitChange`], or the sentence that
+/// says what to fix.
+pub fn read_change(
+    op: &str,
+    scope: Option<&str>,
+    id: Option<&str>,
+    credits: Option<&str>,
+    mode: Option<&str>,
+    note: Option<&str>,
+    overage: Option<&str>,
+) -> Result<LimitChange, String> {
+    let number = |v: Option<&str>, min: i64, what: &str| -> Result<Option<i64>, String> {
+        match v.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => s
+                .replace(',', "")
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (min..=MAX_LIMIT_CREDITS).contains(n))
+                .map(Some)
+                .ok_or_else(|| {
+                    format!("Type {what} as a whole number from {min} to 1,000,000,000.")
+                }),
+        }
+    };
+    // A form may name its target as one `scope:id` choice.
+    let (scope, id) = match (scope, id) {
+        (Some(s), None) => match s.split_once(':') {
+            Some((scope, id)) => (Some(scope), Some(id)),
+            None => (Some(s), None),
+        },
+        other => other,
+    };
+    let note = note.unwrap_or_default().trim().to_string();
+    if note.chars().count() > 1_000 {
+        return Err("Keep the note under 1,000 characters.".into());
+    }
+    let id = || {
+        id.map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= 64)
+            .map(str::to_string)
+            .ok_or_else(|| "Choose who the limit is for.".to_string())
+    };
+    let scope = || {
+        scope
+            .and_then(Scope::parse)
+            .ok_or_else(|| "Choose a user or a campaign.".to_string())
+    };
+    let mode = || {
+        mode.and_then(LimitMode::parse)
+            .ok_or_else(|| "Choose whether the limit stops charges or only warns.".to_string())
+    };
+    match op {
+        "request" => Ok(LimitChange::Request {
+            credits: number(credits, 1, "the credits")?.ok_or("Type how many credits you need.")?,
+            reason: note,
+        }),
+        "set" => Ok(LimitChange::Set {
+            scope: scope()?,
+            id: id()?,
+            limit: Limit {
+                credits: number(credits, 0, "the limit")?.ok_or("Type the limit in credits.")?,
+                mode: mode()?,
+            },
+        }),
+        "remove" => Ok(LimitChange::Remove {
+            scope: scope()?,
+            id: id()?,
+        }),
+        "approve" | "deny" => Ok(LimitChange::Decide {
+            request_id: id()?,
+            approve: op == "approve",
+            credits: if op == "approve" {
+                number(credits, 1, "the credits")?
+            } else {
+                None
+            },
+            note,
+        }),
+        "settings" => Ok(LimitChange::Settings {
+            user_default: match number(credits, 0, "the default limit")? {
+                Some(credits) => Some(Limit {
+                    credits,
+                    mode: mode()?,
+                }),
+                None => None,
+            },
+            overage: number(overage, 0, "the overage")?.unwrap_or(0),
+        }),
+        _ => Err("This form is out of date: reload the page.".into()),
+    }
+}
+
 /// The limit that applies to a user: their own, else the workspace's
 /// default, else none.
 pub fn user_limit(own: Option<Limit>, default: Option<Limit>) -> Option<(Limit, LimitSource)> {
@@ -310,6 +438,97 @@ mod tests {
         assert!(!rearms(Some(&scope(10, LimitMode::Hard, 0, 10))));
         assert!(reached(&scope(10, LimitMode::Soft, 0, 10)));
         assert!(!reached(&scope(10, LimitMode::Soft, 0, 9)));
+    }
+
+    #[test]
+    fn forms_read_as_changes() {
+        assert_eq!(
+            read_change(
+                "request",
+                None,
+                None,
+                Some("1,500"),
+                None,
+                Some(" Q4 "),
+                None
+            ),
+            Ok(LimitChange::Request {
+                credits: 1500,
+                reason: "Q4".into()
+            })
+        );
+        assert_eq!(
+            read_change("settings", None, None, Some(""), None, None, Some("50")),
+            Ok(LimitChange::Settings {
+                user_default: None,
+                overage: 50
+            })
+        );
+        assert!(read_change(
+            "set",
+            Some("user"),
+            Some("u_1"),
+            Some("-1"),
+            Some("hard"),
+            None,
+            None
+        )
+        .is_err());
+        assert!(read_change(
+            "set",
+            Some("team"),
+            Some("u_1"),
+            Some("5"),
+            Some("hard"),
+            None,
+            None
+        )
+        .is_err());
+        assert_eq!(
+            read_change(
+                "set",
+                Some("campaign:c_q4"),
+                None,
+                Some("30"),
+                Some("soft"),
+                None,
+                None
+            ),
+            Ok(LimitChange::Set {
+                scope: Scope::Campaign,
+                id: "c_q4".into(),
+                limit: Limit {
+                    credits: 30,
+                    mode: LimitMode::Soft
+                }
+            })
+        );
+        assert!(read_change("request", None, None, None, None, None, None).is_err());
+        assert!(read_change("drop", None, None, None, None, None, None).is_err());
+        assert!(read_change(
+            "deny",
+            None,
+            Some("lr_1"),
+            None,
+            None,
+            Some(&"x".repeat(1001)),
+            None
+        )
+        .is_err());
+        assert!(LimitChange::Set {
+            scope: Scope::User,
+            id: "u".into(),
+            limit: Limit {
+                credits: 1,
+                mode: LimitMode::Hard
+            }
+        }
+        .admin_only());
+        assert!(!LimitChange::Request {
+            credits: 1,
+            reason: String::new()
+        }
+        .admin_only());
     }
 
     fn mode() -> impl Strategy<Value = LimitMode> {

@@ -148,6 +148,11 @@ pub fn alert_line(a: &AlertItem) -> String {
         ("runout_forecast", _, Some(d)) => {
             format!("At this pace the credits run out on {}", long_date(d))
         }
+        ("limit_reached", _, _) => format!(
+            "A limit was reached: {} used of {}",
+            thousands(a.used),
+            thousands(a.granted)
+        ),
         (kind, _, _) => kind.to_string(),
     }
 }

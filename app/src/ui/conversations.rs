@@ -129,6 +129,7 @@ mod html {
                     },
                     href: Some(href(&key)),
                     color: Some(member_color(names, Some(&key))),
+                    limit: None,
                     cost: Some(credits_per_conversation(spent, r.value)),
                     key,
                 })

@@ -83,6 +83,7 @@ mod html {
                     href: Some(href(&key)),
                     color: Some(color(&key)),
                     cost: None,
+                    limit: None,
                 })
             })
             .collect()
@@ -124,12 +125,23 @@ mod html {
                 r
             })
             .collect();
-        let user_rows = rows_of(
+        let user_rows: Vec<TableRow> = rows_of(
             &v.by_user.rows,
             total,
             &|k| href_with(path, &p, &[("user", Some(k))]),
             &|k| member_color(&dir.users, Some(k)),
-        );
+        )
+        .into_iter()
+        .map(|mut r| {
+            r.limit = v
+                .user_limits
+                .iter()
+                .find(|(id, ..)| *id == r.key)
+                .map(|(_, effective, left, reached)| (*effective, *left, *reached));
+            r
+        })
+        .collect();
+        let with_limits = !v.user_limits.is_empty();
         let by_cat = |c: Category| {
             v.by_category
                 .rows
@@ -186,7 +198,7 @@ mod html {
             <div class="card">
                 <h2>"Credits usage by user"</h2>
                 <EChart id="chart-users" options=v.users_chart.clone() describe=user_describe drill=Some(user_drill)/>
-                <SortableTable id="table-users" caption="Credits by user" key_header="User" extra_header=None value_header="Credits" rows=user_rows/>
+                <SortableTable id="table-users" caption="Credits by user" key_header="User" extra_header=None value_header="Credits" rows=user_rows limits=with_limits/>
             </div>
         }
     }

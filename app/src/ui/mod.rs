@@ -10,6 +10,7 @@ pub mod errors;
 pub mod filters;
 pub mod form;
 pub mod header;
+pub mod limits;
 pub mod location;
 pub mod nav;
 pub mod period;

@@ -135,6 +135,7 @@ fn PlanDetails(o: Overview) -> impl IntoView {
             <LastRequest last am_name=am_name.clone() contact=o.contact.clone()/>
         </div>
         <super::alerts::AlertsCard o=o.clone()/>
+        <super::limits::LimitsCard l=o.limits.clone()/>
         {manager.map(|m| view! {
             <div class="card manager" data-testid="account-manager">
                 <h2>"Your account manager"</h2>
@@ -294,6 +295,7 @@ mod tests {
             contact: ContactLinks::default(),
             locale: None,
             alerts: Default::default(),
+            limits: Default::default(),
         }
     }
 

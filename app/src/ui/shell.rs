@@ -150,6 +150,7 @@ pub fn App() -> impl IntoView {
         <div class="app">
             <Header/>
             <super::alerts::AlertBanner/>
+            <super::limits::LimitMeter/>
             <nav class="tabs" aria-label="Usage sections">
                 <TabLink tab=Tab::Plan label="Plan"/>
                 <TabLink tab=Tab::Credits label="Credits"/>

@@ -22,6 +22,9 @@ pub struct TableRow {
     pub color: Option<String>,
     /// Credits per conversation ("—" where there are no conversations).
     pub cost: Option<Option<f64>>,
+    /// This cycle's effective limit, what is left of it, and whether it
+    /// is reached ("—" where no limit applies), when the table has them.
+    pub limit: Option<(i64, i64, bool)>,
 }
 
 /// A table sorted by value (descending) until a header is clicked: the
@@ -37,6 +40,9 @@ pub fn SortableTable(
     value_header: &'static str,
     mut rows: Vec<TableRow>,
     #[prop(optional)] cost_header: Option<&'static str>,
+    /// Adds this cycle's limit and left columns.
+    #[prop(optional)]
+    limits: bool,
 ) -> impl IntoView {
     rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.label.cmp(&b.label)));
     let header = move |by: &'static str, text: &'static str| {
@@ -58,6 +64,7 @@ pub fn SortableTable(
                         {header("value", value_header)}
                         <th scope="col" class="share">"Share"</th>
                         {cost_header.map(|h| view! { <th scope="col">{h}</th> })}
+                        {limits.then(|| view! { <th scope="col" class="extra">"Limit (cycle)"</th><th scope="col">"Left"</th> })}
                     </tr>
                 </thead>
                 <tbody>
@@ -67,8 +74,16 @@ pub fn SortableTable(
                             Some(href) => view! { <a href=href class="row-link">{swatch}{r.label.clone()}</a> }.into_any(),
                             None => view! { <span>{swatch}{r.label.clone()}</span> }.into_any(),
                         };
+                        let reached = r.limit.is_some_and(|l| l.2);
+                        let limit_cells = limits.then(|| match r.limit {
+                            Some((effective, left, _)) => view! {
+                                <td class="num extra" data-limit=effective>{thousands(effective)}</td>
+                                <td class="num limit-left" data-left=left>{thousands(left)}{reached.then_some(" · limit reached")}</td>
+                            }.into_any(),
+                            None => view! { <td class="num extra">"—"</td><td class="num limit-left">"—"</td> }.into_any(),
+                        });
                         view! {
-                            <tr data-key=r.key.clone() data-value=r.value>
+                            <tr data-key=r.key.clone() data-value=r.value class:limit-reached=reached>
                                 <th scope="row">{label}</th>
                                 {extra_header.map(|_| view! { <td class="extra">{r.extra.clone().unwrap_or_default()}</td> })}
                                 // On a narrow screen the share folds under the value (CSS).
@@ -79,6 +94,7 @@ pub fn SortableTable(
                                         {r.cost.flatten().map_or("—".to_string(), |c| fixed(c, 2))}
                                     </td>
                                 })}
+                                {limit_cells}
                             </tr>
                         }
                     }).collect_view()}

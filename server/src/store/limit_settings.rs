@@ -241,3 +241,64 @@ impl Store {
         .await
     }
 }
+
+async fn set_limit_settings_tx(
+    conn: &mut AnyConnection,
+    ws_id: &str,
+    settings: LimitSettings,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    audit::next_seq(conn, ws_id).await?;
+    let old = load_workspace(conn, ws_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if old.limits == settings {
+        return Ok(());
+    }
+    let start = lock_current_cycle(conn, &old, now).await?;
+    sqlx::query(
+        "UPDATE workspaces SET limit_default_credits = $2, limit_default_mode = $3, overage = $4, \
+         updated_at = $5 WHERE id = $1",
+    )
+    .bind(ws_id.to_string())
+    .bind(settings.user_default.map(|l| l.credits))
+    .bind(settings.user_default.map(|l| l.mode.as_str().to_string()))
+    .bind(settings.overage)
+    .bind(now.timestamp_millis())
+    .execute(&mut *conn)
+    .await?;
+    let new = Workspace {
+        limits: settings,
+        ..old.clone()
+    };
+    if old.limits.user_default != settings.user_default {
+        super::limits::rearm_default_users(conn, &new, start).await?;
+    }
+    let change = Change {
+        action: AuditAction::LimitsChanged,
+        target_scope: "workspace",
+        target_id: ws_id,
+        before: Some(audit::limits_json(&old.limits)),
+        after: Some(audit::limits_json(&settings)),
+    };
+    audit::record(conn, ws_id, actor, now, change).await
+}
+
+impl Store {
+    /// Changes the workspace's limit settings (an admin, from the
+    /// dashboard): audited, re-arming the users who follow the default.
+    pub async fn set_limit_settings(
+        &self,
+        ws: &str,
+        settings: LimitSettings,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.write(|mut tx| async move {
+            let r = set_limit_settings_tx(&mut tx, ws, settings, actor, now).await;
+            (tx, r)
+        })
+        .await
+    }
+}

@@ -395,3 +395,23 @@ pub(super) async fn rearm(
     }
     Ok(())
 }
+
+impl Store {
+    /// What a user or campaign used in the cycle starting `start`.
+    pub async fn scope_used(
+        &self,
+        ws: &str,
+        start: NaiveDate,
+        scope: Scope,
+        id: &str,
+    ) -> StoreResult<i64> {
+        let mut conn = self.pool.acquire().await?;
+        let key = (scope, id.to_string());
+        Ok(
+            usage_rows(&mut conn, ws, start, &BTreeSet::from([key.clone()]))
+                .await?
+                .get(&key)
+                .map_or(0, |u| u.used),
+        )
+    }
+}

@@ -74,6 +74,7 @@ impl Store {
             locale: None,
             // Filled in by the page layer, which knows the viewer.
             alerts: Default::default(),
+            limits: Default::default(),
         })
     }
 
