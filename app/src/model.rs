@@ -113,9 +113,18 @@ pub struct Overview {
     pub locale: Option<String>,
     /// This cycle's alerts and the workspace's settings.
     pub alerts: AlertsInfo,
-    /// Limits as the viewer may see them (v1.2).
+    /// Limits as the viewer may see them (v1.2), rendered by the server:
+    /// the browser's bundle carries no code of their views or models.
     #[serde(default)]
-    pub limits: LimitsInfo,
+    pub limits: LimitsHtml,
+}
+
+/// The limits' HTML: the viewer's meter (empty when no limit applies to
+/// them) and the Plan tab's Limits section with, for admins, the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitsHtml {
+    pub meter: String,
+    pub section: String,
 }
 
 /// The limits part of the overview: the viewer's own meter, and the Plan
@@ -195,7 +204,7 @@ pub struct LimitRequestItem {
 }
 
 /// A page of the audit log, newest first.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditPage {
     pub entries: Vec<AuditItem>,
     /// The id of the last entry, when there are older ones.

@@ -46,7 +46,7 @@ pub mod ssr {
             workspace_id: &str,
             user_id: Option<&str>,
             after: &str,
-        ) -> Result<crate::model::AuditPage, DashboardError>;
+        ) -> Result<String, DashboardError>;
         /// The Credits tab for a query; bad parameters are dropped with a note.
         async fn credits_view(
             &self,
@@ -289,9 +289,10 @@ pub async fn change_limits(
         .map_err(ssr::fail)
 }
 
-/// The audit log's entries older than the entry `after` (admins only).
+/// The audit log's entries older than the entry `after` (admins only), as
+/// HTML to put after those shown.
 #[server(prefix = "/rpc", endpoint = "audit-log", client = crate::session_client::SessionClient)]
-pub async fn get_audit_page(after: String) -> Result<crate::model::AuditPage, DashboardError> {
+pub async fn get_audit_page(after: String) -> Result<String, DashboardError> {
     let (source, ws) = ssr::context()?;
     let user = leptos::prelude::use_context::<ssr::CurrentUser>().map(|u| u.0);
     source

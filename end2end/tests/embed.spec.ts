@@ -1,19 +1,5 @@
 import { Page } from '@playwright/test';
-import { test, expect, handoffToken, hostOrigin, strangerOrigin } from './fixtures';
-
-/** The platform's example host page, framing `src`. */
-async function host(page: Page, origin: string, src: string) {
-  await page.goto(`${origin}/platform.html?src=${encodeURIComponent(src)}`);
-}
-
-/** Third-party cookies blocked, deterministically: frame requests lose their Cookie header. */
-async function blockFrameCookies(page: Page, baseURL: string) {
-  await page.route(`${baseURL}/**`, (route) => {
-    const headers = { ...route.request().headers() };
-    delete headers['cookie'];
-    route.continue({ headers });
-  });
-}
+import { test, expect, handoffToken, hostOrigin, strangerOrigin, host, blockFrameCookies } from './fixtures';
 
 const messages = (page: Page) => page.evaluate(() => (window as any).__messages as Array<{ origin: string; data: any }>);
 const ofType = async (page: Page, type: string) => (await messages(page)).filter((m) => m.data?.type === type);
@@ -84,7 +70,8 @@ test.describe('inside the platform iframe, with third-party cookies blocked', ()
     const plan = await settled();
     // The alert banner shows inside the platform too.
     await expect(frame.getByTestId('alert-banner')).toBeVisible();
-    // Up: the Credits tab is taller, and its charts draw after the tab click.
+    // To the Credits tab (shorter than an admin's Plan tab with its limits
+    // and audit log, taller than a member's): its charts draw after the tab click.
     await frame.getByRole('link', { name: 'Credits', exact: true }).click();
     await expect(frame.locator('#table-actions')).toBeVisible();
     await expect
@@ -95,12 +82,12 @@ test.describe('inside the platform iframe, with third-party cookies blocked', ()
       }))
       .toBe(true);
     const credits = await settled();
-    expect(credits).toBeGreaterThan(plan);
-    // Down: back on Plan, the frame shrinks to Plan's content again.
+    expect(Math.abs(credits - plan)).toBeGreaterThan(50);
+    // Back on Plan, the frame follows Plan's content again, the other way.
     await frame.getByRole('link', { name: 'Plan', exact: true }).click();
     await expect(frame.getByRole('heading', { level: 1, name: 'Plan' })).toBeVisible();
     const again = await settled();
-    expect(again).toBeLessThan(credits);
+    expect(Math.sign(again - credits)).toBe(Math.sign(plan - credits));
     expect(Math.abs(again - plan)).toBeLessThanOrEqual(2);
     expect(await lastHeight()).toBe(again);
   });

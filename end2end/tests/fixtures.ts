@@ -60,6 +60,29 @@ export const anonymous = base.extend<{ problems: string[] }>({
 
 export { expect };
 
+/** The platform's example host page, framing `src`. */
+export async function host(page: Page, origin: string, src: string) {
+  await page.goto(`${origin}/platform.html?src=${encodeURIComponent(src)}`);
+}
+
+/** Third-party cookies blocked, deterministically: frame requests lose their Cookie header. */
+export async function blockFrameCookies(page: Page, baseURL: string) {
+  await page.route(`${baseURL}/**`, (route) => {
+    const headers = { ...route.request().headers() };
+    delete headers['cookie'];
+    route.continue({ headers });
+  });
+}
+
+/** POSTs to the platform API with its token; returns status and JSON. */
+export async function apiPost(page: Page, path: string, body: unknown): Promise<{ status: number; body: any }> {
+  const res = await page.request.post(`/api/v1/workspaces/${ws}/${path}`, {
+    headers: { authorization: `Bearer ${apiToken}` },
+    data: body,
+  });
+  return { status: res.status(), body: await res.json() };
+}
+
 /** The API's figures, read with the platform's token. */
 export async function api(page: Page, path: string): Promise<any> {
   const res = await page.request.get(`/api/v1/workspaces/${ws}/${path}`, {

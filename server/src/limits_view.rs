@@ -205,10 +205,13 @@ pub async fn audit_page(
     ws: &Workspace,
     user: Option<&str>,
     after: &str,
-) -> Result<AuditPage, DashboardError> {
+) -> Result<String, DashboardError> {
     require_admin(store, &ws.id, user).await?;
     let names = store.names(&ws.id).await.map_err(failed)?;
-    audit(store, ws, &names, Some(after)).await.map_err(failed)
+    let page = audit(store, ws, &names, Some(after))
+        .await
+        .map_err(failed)?;
+    Ok(app::ui::limits::audit_html(&page))
 }
 
 async fn require_admin(store: &Store, ws: &str, user: Option<&str>) -> Result<(), DashboardError> {

@@ -180,10 +180,13 @@ impl UsageSource for StoreSource {
             .await
             .map_err(public)?;
         let ws = self.workspace(workspace_id).await?;
-        overview.limits =
-            crate::limits_view::limits_info(&self.store, &ws, user_id, self.clock.now())
-                .await
-                .map_err(public)?;
+        let limits = crate::limits_view::limits_info(&self.store, &ws, user_id, self.clock.now())
+            .await
+            .map_err(public)?;
+        overview.limits = app::model::LimitsHtml {
+            meter: app::ui::limits::meter_html(&limits),
+            section: app::ui::limits::section_html(&limits),
+        };
         // Instants are written in the workspace's zone here: the browser
         // carries no time-zone database.
         let zone = overview.summary.timezone.clone();
@@ -250,7 +253,7 @@ impl UsageSource for StoreSource {
         workspace_id: &str,
         user_id: Option<&str>,
         after: &str,
-    ) -> Result<app::model::AuditPage, DashboardError> {
+    ) -> Result<String, DashboardError> {
         let ws = self.workspace(workspace_id).await?;
         crate::limits_view::audit_page(&self.store, &ws, user_id, after).await
     }

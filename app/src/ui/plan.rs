@@ -135,7 +135,7 @@ fn PlanDetails(o: Overview) -> impl IntoView {
             <LastRequest last am_name=am_name.clone() contact=o.contact.clone()/>
         </div>
         <super::alerts::AlertsCard o=o.clone()/>
-        <super::limits::LimitsCard l=o.limits.clone()/>
+        <super::limits::LimitsSection html=o.limits.section.clone()/>
         {manager.map(|m| view! {
             <div class="card manager" data-testid="account-manager">
                 <h2>"Your account manager"</h2>
