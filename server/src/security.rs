@@ -23,8 +23,10 @@ fn is_hashed_name(path: &str) -> bool {
 /// own policy, with its nonce, already).
 pub async fn headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let embed = is_embed_route(req.uri().path());
-    let static_asset = req.uri().path().starts_with("/pkg/");
-    let hashed = static_asset && is_hashed_name(req.uri().path());
+    let path = req.uri().path();
+    let static_asset = path.starts_with("/pkg/");
+    let asset_route = static_asset || path.starts_with("/assets/");
+    let hashed = static_asset && is_hashed_name(path);
     let https = state.https
         || req
             .headers()
@@ -50,7 +52,14 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
-    if !h.contains_key(header::CACHE_CONTROL) {
+    let status = res.status();
+    let stored_ok = status.is_success() || status == axum::http::StatusCode::NOT_MODIFIED;
+    let h = res.headers_mut();
+    if asset_route && !stored_ok {
+        // An error is never kept: a missing hashed name (a deploy under
+        // way, a typo) must not stay cached for a year, by a browser or a CDN.
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    } else if !h.contains_key(header::CACHE_CONTROL) {
         if hashed {
             // The name changes with the content: keep it for a year.
             h.insert(
@@ -69,6 +78,17 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
                 header::VARY,
                 HeaderValue::from_static("Cookie, X-Credits-Session"),
             );
+        }
+    }
+    if asset_route && stored_ok {
+        // The same name answers brotli, gzip or plain bytes: caches must
+        // keep one copy per encoding.
+        let varies = h.get_all(header::VARY).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.to_ascii_lowercase().contains("accept-encoding"))
+        });
+        if !varies {
+            h.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         }
     }
     h.insert(

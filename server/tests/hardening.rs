@@ -176,9 +176,37 @@ async fn health_readiness_ids_and_caching(app: &TestApp) {
         "/assets/credits.00.css",
         "/assets/..%2Fsecret",
     ] {
-        let (s, _, _) = app.request(Method::GET, other, &[], None).await;
+        let (s, h, _) = app.request(Method::GET, other, &[], None).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{other}");
+        assert_eq!(
+            h["cache-control"], "no-store",
+            "an error is never kept: {other}"
+        );
     }
+    // A missing bundle under a hashed name: an error, never kept (it was
+    // once `immutable` for a year).
+    for missing in [
+        "/pkg/credits.0123456789abcdef.js",
+        "/pkg/credits.0123456789abcdef.wasm",
+    ] {
+        let (s, h, _) = app
+            .request(Method::GET, missing, &[("accept-encoding", "br")], None)
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(h["cache-control"], "no-store", "{missing}");
+    }
+    // One name, several encodings: caches keep one copy per encoding.
+    let (_, h, _) = app
+        .request(Method::GET, &css, &[("accept-encoding", "br")], None)
+        .await;
+    assert!(
+        h.get_all("vary").iter().any(|v| v
+            .to_str()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .contains("accept-encoding")),
+        "{h:?}"
+    );
 }
 
 /// Starts the app on a loopback port with `limits`.

@@ -274,3 +274,63 @@ async fn two_processes_share_one_postgres() {
         .execute(&admin)
         .await;
 }
+
+/// Runs `credits migrate` on `url` in two processes started at the same
+/// moment; both must succeed (one waits for the other's migrations).
+fn paired_migrations(url: &str) {
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_credits"))
+            .args(["migrate", "--database-url", url])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts")
+    };
+    let (a, b) = (run(), run());
+    for child in [a, b] {
+        let out = child.wait_with_output().expect("exits");
+        assert!(
+            out.status.success(),
+            "migrations failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Two processes starting at once on a fresh database both migrate it:
+/// five pairs on fresh SQLite files, and on fresh PostgreSQL databases
+/// when configured.
+#[test]
+fn paired_starts_on_fresh_databases_both_migrate() {
+    for round in 0..5 {
+        let dir =
+            std::env::temp_dir().join(format!("credits-paired-{}-{round}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        paired_migrations(&format!("sqlite://{}/credits.db", dir.display()));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let Some(base) = std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        eprintln!("TEST_POSTGRES_URL not set: PostgreSQL pairs skipped");
+        return;
+    };
+    let root = base
+        .rsplit_once('/')
+        .map_or(base.as_str(), |(r, _)| r)
+        .to_string();
+    for round in 0..3 {
+        let name = format!("credits_paired_{}_{round}", std::process::id());
+        let psql = |sql: String| {
+            Command::new("psql")
+                .args([base.as_str(), "-qc", &sql])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        assert!(psql(format!("CREATE DATABASE {name}")), "create {name}");
+        paired_migrations(&format!("{root}/{name}"));
+        psql(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+}

@@ -24,6 +24,11 @@ pub struct Load {
 pub struct HttpFigures {
     pub batches: Load,
     pub charges: Load,
+    /// Charges on the largest workspace, spread over its users and
+    /// campaigns, with no limit.
+    pub charges_spread: Load,
+    /// The same under limits (v1.2).
+    pub charges_limited: Load,
     pub rss_mb: f64,
 }
 
@@ -162,7 +167,12 @@ where
 
 /// Starts the server, adds a workspace of its own (a fresh cycle row that
 /// every charge locks), sends batches, then charges.
-pub async fn run(database_url: &str, seconds: f64, tz: &str) -> Result<HttpFigures, String> {
+pub async fn run(
+    database_url: &str,
+    seconds: f64,
+    tz: &str,
+    largest: &str,
+) -> Result<HttpFigures, String> {
     let server = Server::start(database_url).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -247,12 +257,101 @@ pub async fn run(database_url: &str, seconds: f64, tz: &str) -> Result<HttpFigur
         })
         .await
     };
+    let (charges_spread, charges_limited) =
+        limited_charges(&client, &server, largest, seconds).await?;
     let rss_mb = server.peak_rss_mb();
     let mut child = server.child;
     let _ = child.kill().await;
     Ok(HttpFigures {
         batches,
         charges,
+        charges_spread,
+        charges_limited,
         rss_mb,
     })
+}
+
+/// Users and campaigns of the largest workspace (`bench::seed`).
+const LARGEST_USERS: usize = 50;
+const LARGEST_CAMPAIGNS: usize = 60;
+
+/// Charges on the largest workspace, spread over its users and campaigns:
+/// first with no limit, then under limits (v1.2), a hard default for every
+/// user and a hard limit on every campaign, each far above what the run
+/// spends, so that every charge is checked against its workspace, its user
+/// and its campaign and none is refused. The difference between the two is
+/// the price of the checks.
+async fn limited_charges(
+    client: &reqwest::Client,
+    server: &Server,
+    ws: &str,
+    seconds: f64,
+) -> Result<(Load, Load), String> {
+    let base = format!("{}/api/v1/workspaces/{ws}", server.base);
+    let mut body: serde_json::Value = client
+        .get(&base)
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(m) = body.as_object_mut() {
+        m.remove("id");
+    }
+    // A database seeded by an earlier run may hold its limits: none first.
+    body["limits"] = json!({"user_default": null});
+    put(client, server, ws, body.clone()).await?;
+    for c in 0..LARGEST_CAMPAIGNS {
+        let _ = client
+            .delete(format!("{base}/limits/campaigns/c{c:02}"))
+            .bearer_auth(&server.token)
+            .send()
+            .await;
+    }
+    let spread = spread_charges(client, server, &base, seconds, "free").await;
+    body["limits"] = json!({"user_default": {"credits": 1_000_000_000, "mode": "hard"}});
+    put(client, server, ws, body).await?;
+    for c in 0..LARGEST_CAMPAIGNS {
+        put(
+            client,
+            server,
+            &format!("{ws}/limits/campaigns/c{c:02}"),
+            json!({"credits": 1_000_000_000, "mode": "hard"}),
+        )
+        .await?;
+    }
+    let limited = spread_charges(client, server, &base, seconds, "lim").await;
+    Ok((spread, limited))
+}
+
+/// One-credit charges by every user in turn, each naming a campaign.
+async fn spread_charges(
+    client: &reqwest::Client,
+    server: &Server,
+    base: &str,
+    seconds: f64,
+    tag: &str,
+) -> Load {
+    let (client, token, base) = (client.clone(), server.token.clone(), base.to_string());
+    let run = format!("{tag}-{:x}", rand::random::<u32>());
+    drive(CHARGE_CONCURRENCY, seconds, 1, move |w, n| {
+        let (client, base, token, run) = (client.clone(), base.clone(), token.clone(), run.clone());
+        async move {
+            let user = format!("u{:02}", (w + n) % LARGEST_USERS);
+            let campaign = format!("c{:02}", (w * 7 + n) % LARGEST_CAMPAIGNS);
+            client
+                .post(format!("{base}/charges"))
+                .bearer_auth(&token)
+                .json(
+                    &json!({"id": format!("{run}-{w}-{n}"), "action": "ai_completion", "credits": 1,
+                              "user_id": user, "campaign_id": campaign}),
+                )
+                .send()
+                .await
+                .is_ok_and(|r| r.status().as_u16() == 201)
+        }
+    })
+    .await
 }

@@ -31,6 +31,9 @@ pub struct Store {
     pub(super) charges: std::sync::Arc<std::sync::Mutex<ChargeQueue>>,
     /// SQLite: the WAL's length in frames past which it is truncated.
     pub(super) wal_limit: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// SQLite: the database file (none in memory), whose lock file
+    /// serialises the migrations of every process that opens it.
+    pub(super) sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl Store {
@@ -113,6 +116,9 @@ impl Store {
             writer: Default::default(),
             charges: Default::default(),
             wal_limit: std::sync::Arc::new(WAL_TRUNCATE_FRAMES.into()),
+            sqlite_file: (engine == Engine::Sqlite)
+                .then(|| sqlite_path(&url))
+                .flatten(),
         };
         if engine == Engine::Sqlite {
             checkpoint_in_background(&store);
@@ -137,6 +143,15 @@ impl Store {
     pub async fn migrate(&self) -> StoreResult<()> {
         match self.engine {
             Engine::Sqlite => {
+                // sqlx takes an advisory lock for PostgreSQL's migrations and
+                // none for SQLite's: two processes starting at once on a
+                // fresh file would both run migration 1. An exclusive lock
+                // on a file beside the database serialises them; the second
+                // finds every migration applied.
+                let _lock = match &self.sqlite_file {
+                    Some(file) => Some(lock_file(file).await?),
+                    None => None,
+                };
                 sqlx::migrate!("../migrations/sqlite")
                     .run(&self.pool)
                     .await?
@@ -322,3 +337,32 @@ pub(super) struct Growth {
 
 /// New events between two checks of the statistics.
 pub(super) const CHECK_STATISTICS_EVERY: u64 = 10_000;
+
+/// The SQLite file a `sqlite:` URL names; `None` in memory.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
+/// Takes an exclusive lock on `<file>.migrate-lock` (waiting for another
+/// process that holds it); released when the returned file is dropped.
+async fn lock_file(file: &std::path::Path) -> StoreResult<std::fs::File> {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".migrate-lock");
+    let path = std::path::PathBuf::from(name);
+    let locked = tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        f.lock()?;
+        Ok::<_, std::io::Error>(f)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("migration lock: {e}")))??;
+    Ok(locked)
+}
