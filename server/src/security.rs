@@ -111,3 +111,74 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     }
     res
 }
+
+/// Whether a request comes from this server's own pages: the browser says
+/// so (`Sec-Fetch-Site: same-origin`), or, where it does not send that
+/// header, its `Origin` names the host it was sent to.
+pub fn same_origin(h: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = h.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    let authority = h
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, a)| a);
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+    authority.is_some() && authority == host
+}
+
+/// `POST /rpc/*` (the server functions, `refresh-session` included) only
+/// from the dashboard's own pages: a form or a script of another site is
+/// refused with `403` before anything runs, whatever cookie it carries.
+pub async fn own_pages_only(req: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    if req.method() == axum::http::Method::POST
+        && req.uri().path().starts_with("/rpc/")
+        && !same_origin(req.headers())
+    {
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            "Only the dashboard's own pages may call it.",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn only_the_own_origin_is_same_origin() {
+        assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!same_origin(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://a.test"),
+            ("host", "a.test")
+        ])));
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "same-site")])));
+        assert!(same_origin(&headers(&[
+            ("origin", "https://a.test:3000"),
+            ("host", "a.test:3000")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("origin", "https://evil.test"),
+            ("host", "a.test")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("origin", "null"),
+            ("host", "a.test")
+        ])));
+        assert!(!same_origin(&headers(&[("host", "a.test")])));
+    }
+}

@@ -1053,3 +1053,79 @@ async fn the_contract_check_catches_drift() {
     );
     app.cleanup().await;
 }
+
+/// The two engines' migrations stay equivalent: after every migration,
+/// the same tables with the same columns, and the same secondary indexes
+/// by name (primary keys aside: each engine names its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engines_migrations_stay_equivalent() {
+    use std::collections::BTreeSet;
+    let sqlite = TestApp::sqlite_at(common::now()).await;
+    let Some(postgres) = TestApp::postgres_or_skip().await else {
+        sqlite.cleanup().await;
+        return;
+    };
+    let lite = sqlx::SqlitePool::connect(&sqlite.url)
+        .await
+        .expect("sqlite");
+    let mut lite_columns = BTreeSet::new();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+    )
+    .fetch_all(&lite)
+    .await
+    .expect("tables");
+    for t in &tables {
+        let columns: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT name FROM pragma_table_info('{t}')"))
+                .fetch_all(&lite)
+                .await
+                .expect("columns");
+        lite_columns.extend(columns.into_iter().map(|c| (t.clone(), c)));
+    }
+    let lite_indexes: BTreeSet<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex_%'",
+    )
+    .fetch_all(&lite)
+    .await
+    .expect("indexes")
+    .into_iter()
+    .collect();
+    let pg = sqlx::PgPool::connect(&postgres.url)
+        .await
+        .expect("postgres");
+    let pg_columns: BTreeSet<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public'",
+    )
+    .fetch_all(&pg)
+    .await
+    .expect("columns")
+    .into_iter()
+    .collect();
+    let pg_indexes: BTreeSet<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey'",
+    )
+    .fetch_all(&pg)
+    .await
+    .expect("indexes")
+    .into_iter()
+    .collect();
+    assert_eq!(
+        lite_columns
+            .symmetric_difference(&pg_columns)
+            .collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "columns only one engine has"
+    );
+    assert_eq!(
+        lite_indexes
+            .symmetric_difference(&pg_indexes)
+            .collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "indexes only one engine has"
+    );
+    lite.close().await;
+    pg.close().await;
+    sqlite.cleanup().await;
+    postgres.cleanup().await;
+}

@@ -268,7 +268,7 @@ async fn a_page_flood_gets_503_while_the_api_answers(app: &TestApp) {
     for _ in 0..2 {
         let mut s = TcpStream::connect(addr).await.expect("connect");
         let head = format!(
-            "POST /rpc/credits-view HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nquery="
+            "POST /rpc/credits-view HTTP/1.1\r\nHost: x\r\nSec-Fetch-Site: same-origin\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nquery="
         );
         s.write_all(head.as_bytes()).await.expect("write");
         holders.push(s);
@@ -353,11 +353,74 @@ async fn pages_load_while_other_apps_are_built(app: &TestApp) {
 }
 
 on_both_engines!(
+    server_functions_answer_only_their_own_pages,
     health_readiness_ids_and_caching,
     slow_headers_are_cut,
     a_page_flood_gets_503_while_the_api_answers,
     pages_load_while_other_apps_are_built,
 );
+
+/// `POST /rpc/*` only from the dashboard's own pages: another site's form
+/// or script, or a client that names no origin, gets `403` before the
+/// server function runs, `refresh-session` included, whatever cookie it
+/// carries.
+async fn server_functions_answer_only_their_own_pages(app: &TestApp) {
+    app.seed_basic().await;
+    let cookie = app.session_cookie("acme", "u_mikaela").await;
+    for path in ["/rpc/overview", "/rpc/refresh-session", "/rpc/limits"] {
+        for headers in [
+            vec![("origin", "https://evil.test"), ("host", "dashboard.test")],
+            vec![("sec-fetch-site", "cross-site")],
+            vec![
+                ("sec-fetch-site", "same-site"),
+                ("origin", "https://dashboard.test"),
+                ("host", "dashboard.test"),
+            ],
+        ] {
+            let mut all = headers.clone();
+            all.push(("cookie", cookie.as_str()));
+            all.push(("content-type", "application/x-www-form-urlencoded"));
+            let (s, _, _) = app
+                .request(
+                    Method::POST,
+                    path,
+                    &all,
+                    Some("op=settings&overage=5".into()),
+                )
+                .await;
+            assert_eq!(s, StatusCode::FORBIDDEN, "{path} {headers:?}");
+        }
+        // No origin at all.
+        use tower::ServiceExt;
+        let req = axum::http::Request::post(path)
+            .header("cookie", cookie.as_str())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from("token=x"))
+            .expect("request");
+        let res = app.router.clone().oneshot(req).await.expect("answer");
+        assert_eq!(
+            res.status(),
+            StatusCode::FORBIDDEN,
+            "{path} without an origin"
+        );
+    }
+    // The forged settings changed nothing; the page's own call works.
+    let (_, b) = app.get("/api/v1/workspaces/acme").await;
+    assert_eq!(b["limits"]["overage"], 0);
+    let (s, _, _) = app
+        .request(
+            Method::POST,
+            "/rpc/overview",
+            &[
+                ("cookie", cookie.as_str()),
+                ("origin", "http://dashboard.test"),
+                ("host", "dashboard.test"),
+            ],
+            Some(String::new()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}
 
 /// `/demo` signs in to a workspace seeded as the demo, never to a real one
 /// that happens to have the demo's id.

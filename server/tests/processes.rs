@@ -220,6 +220,7 @@ async fn two_processes_share_one_postgres() {
     let overview = client
         .post(format!("{b}/rpc/overview"))
         .header("x-credits-session", &session)
+        .header("sec-fetch-site", "same-origin")
         .header("content-type", "application/x-www-form-urlencoded")
         .body("")
         .send()
@@ -231,6 +232,7 @@ async fn two_processes_share_one_postgres() {
         let r = client
             .post(format!("{base}/rpc/support-request"))
             .header("x-credits-session", &session)
+            .header("sec-fetch-site", "same-origin")
             .header("content-type", "application/x-www-form-urlencoded")
             .body(format!("intent=buy_more&message=request+{i}"))
             .send()

@@ -273,9 +273,20 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> (StatusCode, axum::http::HeaderMap, String) {
-        let mut req = Request::builder().method(method).uri(path);
+        let mut req = Request::builder().method(method.clone()).uri(path);
         for (k, v) in headers {
             req = req.header(*k, *v);
+        }
+        // The dashboard's pages call the server functions from their own
+        // origin, and the browser says so: tests do as the page does,
+        // unless they set the headers themselves.
+        let named = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+        if method == Method::POST
+            && path.starts_with("/rpc/")
+            && !named("origin")
+            && !named("sec-fetch-site")
+        {
+            req = req.header("sec-fetch-site", "same-origin");
         }
         let req = req
             .body(body.map(Body::from).unwrap_or_else(Body::empty))
