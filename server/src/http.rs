@@ -72,8 +72,7 @@ async fn readyz(
 pub fn app_with_limits(state: AppState, limits: serve::Limits) -> Router {
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     let api = serve::limited(api::router(state.clone()), limits, busy_api, late_api);
-    let pages = serve::limited(pages::router(state.clone()), limits, busy_page, late_page)
-        .layer(axum::middleware::from_fn(security::own_pages_only));
+    let pages = serve::limited(pages::router(state.clone()), limits, busy_page, late_page);
     Router::new()
         .route("/healthz", axum::routing::get(healthz))
         .route("/readyz", axum::routing::get(readyz))

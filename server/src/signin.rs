@@ -228,8 +228,10 @@ fn own_origin(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Strin
 
 /// Whether a state-changing request comes from our own pages (or the
 /// platform's): its `Origin` is ours or an embedding origin; without one,
-/// `Sec-Fetch-Site` says same-origin; with neither it is not a browser's.
-fn same_origin(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+/// `Sec-Fetch-Site` says same-origin. With neither it is not a browser's:
+/// refused where `strict` (the server functions, which only the pages call),
+/// let through elsewhere (the sign-in forms, which scripts may post).
+fn same_origin(state: &AppState, headers: &axum::http::HeaderMap, strict: bool) -> bool {
     match headers
         .get(header::ORIGIN)
         .map(|v| v.to_str().unwrap_or("null"))
@@ -238,10 +240,10 @@ fn same_origin(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
             own_origin(state, headers).as_deref() == Some(origin)
                 || state.contact.platform_origins.iter().any(|o| o == origin)
         }
-        None => headers
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|v| v == "same-origin" || v == "none"),
+        None => match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+            None => !strict,
+            Some(v) => v == "same-origin" || (!strict && v == "none"),
+        },
     }
 }
 
@@ -253,12 +255,15 @@ pub async fn same_origin_posts(
     next: Next,
 ) -> Response {
     let path = req.uri().path();
-    let guarded = path.starts_with("/rpc/") || path == "/demo" || path == "/auth/logout";
-    if req.method() == axum::http::Method::POST && guarded && !same_origin(&state, req.headers()) {
+    let rpc = path.starts_with("/rpc/");
+    let guarded = rpc || path == "/demo" || path == "/auth/logout";
+    if req.method() == axum::http::Method::POST
+        && guarded
+        && !same_origin(&state, req.headers(), rpc)
+    {
         tracing::warn!(path, "cross-site POST refused");
         return (StatusCode::FORBIDDEN, "Cross-site requests are refused.").into_response();
     }
-    let rpc = path.starts_with("/rpc/");
     let res = next.run(req).await;
     if rpc && res.status() == StatusCode::INTERNAL_SERVER_ERROR {
         return client_fault_as_400(res).await;

@@ -558,7 +558,6 @@ async fn csrf_logout_and_refresh_revoke(app: &TestApp) {
         (Some("null"), StatusCode::FORBIDDEN),
         (Some("http://dash.test"), StatusCode::OK),
         (Some("https://app.example.com"), StatusCode::OK),
-        (None, StatusCode::OK),
     ] {
         let mut h = base.clone();
         if let Some(o) = origin {
@@ -566,6 +565,19 @@ async fn csrf_logout_and_refresh_revoke(app: &TestApp) {
         }
         let (s, _, body) = post(h).await;
         assert_eq!(s, expected, "{origin:?}: {body}");
+    }
+    // Neither Origin nor Sec-Fetch-Site: not a page's call (sent past the
+    // test harness, which speaks for the page).
+    {
+        use tower::ServiceExt;
+        let req = axum::http::Request::post("/rpc/overview")
+            .header("cookie", cookie.as_str())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("host", "dash.test")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let res = app.router.clone().oneshot(req).await.expect("answer");
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
     }
     let mut h = base.clone();
     h.push(("sec-fetch-site", "cross-site".to_string()));

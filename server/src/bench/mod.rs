@@ -113,6 +113,10 @@ pub struct BenchResult {
     /// The same charges under a user default and campaign limits (v1.2).
     pub charges_limited: Option<ChargeFigures>,
     pub rss_mb: Option<f64>,
+    /// Bytes on disk after seeding (the file and its WAL, or
+    /// `pg_database_size`), and per stored event.
+    pub bytes_total: u64,
+    pub bytes_per_event: f64,
     pub differences: Vec<String>,
     pub targets_missed: Vec<String>,
 }
@@ -461,6 +465,15 @@ pub async fn run(
     let views = measure_views(store, &ws, plan, now)
         .await
         .map_err(|e| e.to_string())?;
+    // Bytes on disk per stored event (credit events and conversations),
+    // everything counted: events, indexes, rollups, totals, the WAL.
+    let bytes_total = store.disk_bytes().await.map_err(|e| e.to_string())?;
+    let stored = (shape.events() + shape.conversations()).max(1);
+    let bytes_per_event = (bytes_total as f64 / stored as f64).round();
+    println!(
+        "on disk: {:.1} MB for {stored} events: {bytes_per_event:.0} bytes per event",
+        bytes_total as f64 / 1e6
+    );
     let (ingest, charges, charges_spread, charges_limited, rss_mb) = if plan.http_seconds > 0.0 {
         let h = http::run(
             &plan.database_url,
@@ -536,6 +549,8 @@ pub async fn run(
         charges_spread,
         charges_limited,
         rss_mb,
+        bytes_total,
+        bytes_per_event,
         differences,
         targets_missed: Vec::new(),
     };
