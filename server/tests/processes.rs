@@ -2,7 +2,8 @@
 //! 1,000 concurrent charges split between them against 500 credits left
 //! (exactly 500 succeed), a session opened by one is accepted by the
 //! other, and every webhook row (requests and alerts, delivered by both
-//! processes' outbox workers) reaches the receiver once.
+//! processes' outbox workers) reaches the receiver once; and no hard
+//! limit (v1.2) is passed by charges racing over both processes.
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -269,6 +270,125 @@ async fn two_processes_share_one_postgres() {
         seen.values().all(|n| *n == 1),
         "delivered more than once: {seen:?}"
     );
+
+    // Limits (v1.2) across the two processes: 600 one-credit charges by a
+    // user limited to 300, then 400 by two other users in a campaign
+    // limited to 200, half on each process: exactly 300 and 200 pass.
+    let grant = json!({"id": "g-limits", "kind": "add_on", "credits": 100_000});
+    assert!(client
+        .post(api(&a, "/credit-grants"))
+        .bearer_auth(TOKEN)
+        .json(&grant)
+        .send()
+        .await
+        .expect("grant")
+        .status()
+        .is_success());
+    for user in ["u2", "u3", "u4"] {
+        assert!(put(
+            api(&a, &format!("/users/{user}")),
+            json!({"name": user, "email": format!("{user}@x.test"), "role": "member"})
+        )
+        .await
+        .expect("put")
+        .status()
+        .is_success());
+    }
+    assert!(put(
+        api(&b, "/campaigns/c1"),
+        json!({"name": "C", "status": "active"})
+    )
+    .await
+    .expect("put")
+    .status()
+    .is_success());
+    assert!(put(
+        api(&a, "/limits/users/u2"),
+        json!({"credits": 300, "mode": "hard"})
+    )
+    .await
+    .expect("put")
+    .status()
+    .is_success());
+    assert!(put(
+        api(&b, "/limits/campaigns/c1"),
+        json!({"credits": 200, "mode": "hard"})
+    )
+    .await
+    .expect("put")
+    .status()
+    .is_success());
+    let race = |n: usize, body: fn(usize) -> Value| {
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let url = api(if i % 2 == 0 { &a } else { &b }, "/charges");
+            let client = client.clone();
+            let body = body(i);
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let status = client
+                        .post(&url)
+                        .bearer_auth(TOKEN)
+                        .json(&body)
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0);
+                    if status != 503 {
+                        return status;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }));
+        }
+        tasks
+    };
+    for (tasks, want) in [
+        (
+            race(
+                600,
+                |i| json!({"id": format!("lu{i}"), "action": "ai_completion", "credits": 1, "user_id": "u2"}),
+            ),
+            300,
+        ),
+        (
+            race(400, |i| {
+                json!({"id": format!("lc{i}"), "action": "ai_completion", "credits": 1,
+                               "user_id": if i % 3 == 0 { "u3" } else { "u4" }, "campaign_id": "c1"})
+            }),
+            200,
+        ),
+    ] {
+        let mut by_status: HashMap<u16, usize> = HashMap::new();
+        for t in tasks {
+            *by_status.entry(t.await.unwrap_or(0)).or_default() += 1;
+        }
+        assert_eq!(by_status.get(&201), Some(&want), "{by_status:?}");
+    }
+    let limits: Value = client
+        .get(api(&b, "/limits"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(limits["users"][0]["used"], 300, "{limits}");
+    assert_eq!(limits["campaigns"][0]["used"], 200, "{limits}");
+    let alerts: Value = client
+        .get(api(&a, "/alerts?limit=100"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let reached = alerts["alerts"].as_array().map_or(0, |a| {
+        a.iter().filter(|x| x["kind"] == "limit_reached").count()
+    });
+    assert_eq!(reached, 2, "one limit_reached per scope: {alerts}");
 
     drop(_a);
     drop(_b);
