@@ -2,7 +2,7 @@
 // and dark, at 1280 and 360 px, after hydration and after in-app moves;
 // and a keyboard-only pass through the controls.
 import { Page } from '@playwright/test';
-import { test, expect, api, hydrated } from './fixtures';
+import { test, expect, api, hydrated, signIn } from './fixtures';
 
 const axePath = require.resolve('axe-core/axe.min.js');
 
@@ -47,6 +47,28 @@ for (const width of [1280, 360]) {
       expect(await seriousViolations(page), 'credits after a tab click').toEqual([]);
     });
   }
+}
+
+for (const scheme of ['light', 'dark'] as const) {
+  test(`axe and the keyboard: a member's limit meter and Request more, ${scheme}, 1280 and 360 px`, async ({ page }) => {
+    await signIn(page.request, 'u_samara');
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const width of [1280, 360]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto('/usage/plan');
+      await hydrated(page);
+      await expect(page.getByTestId('limit-meter')).toBeVisible();
+      // Reached with Tab, opened with Enter, the first field focusable.
+      for (let i = 0; i < 40; i++) {
+        await page.keyboard.press('Tab');
+        if (await page.evaluate(() => document.activeElement?.matches('[data-testid="request-more"]') ?? false)) break;
+      }
+      await expect(page.getByTestId('request-more')).toBeFocused();
+      await page.keyboard.press('Enter');
+      await expect(page.getByTestId('request-more-form')).toBeVisible();
+      expect(await seriousViolations(page), `member, ${width} px`).toEqual([]);
+    }
+  });
 }
 
 test('keyboard only: tabs, presets, filters, sorting and drill-down', async ({ page }) => {
