@@ -199,6 +199,10 @@ pub struct ServeArgs {
     /// beyond it the server answers `503` with `Retry-After` at once.
     #[arg(long, env = "CREDITS_MAX_IN_FLIGHT", default_value_t = 256)]
     pub max_in_flight: usize,
+    /// Open connections at once; past it a new one gets `503` and is
+    /// closed (keep it under the process's file-descriptor limit).
+    #[arg(long, env = "CREDITS_MAX_CONNECTIONS", default_value_t = 1_024)]
+    pub max_connections: usize,
     /// Where the built site (pkg/credits.js, .wasm) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

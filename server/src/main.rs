@@ -251,6 +251,7 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
     println!("Credits — View Usage: http://{}/usage/plan", args.bind);
     let limits = credits_server::serve::Limits {
         in_flight: args.max_in_flight.max(1),
+        connections: args.max_connections.max(1),
         ..Default::default()
     };
     credits_server::serve::serve(

@@ -1,8 +1,12 @@
-//! Serving with limits: a header-read timeout (slow-header clients are cut),
-//! a request timeout and a body-read timeout, a cap on requests in flight
-//! (the API and the pages each have their own, so that a flood of page
-//! requests never starves the platform's calls) answered `503` at once
-//! beyond it, and a deadline on graceful shutdown.
+//! Serving with limits: HTTP/1.1 only (HTTP/2 is not offered: no TLS, no
+//! prior knowledge), a deadline for a connection's first bytes and for a
+//! request's headers (a silent connection, one that sent only an HTTP/2
+//! preface or half a header, is closed), a cap on open connections (new
+//! ones past it get a `503` and are closed), a request timeout and a
+//! body-read timeout, a cap on requests in flight (the API and the pages
+//! each have their own, so that a flood of page requests never starves the
+//! platform's calls) answered `503` at once beyond it, and a deadline on
+//! graceful shutdown.
 
 use std::future::Future;
 use std::time::Duration;
@@ -11,8 +15,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -35,6 +38,8 @@ pub struct Limits {
     pub in_flight: usize,
     /// Time open requests get to finish at shutdown.
     pub shutdown: Duration,
+    /// Open connections at once; past it a new one gets `503` and is closed.
+    pub connections: usize,
 }
 
 impl Default for Limits {
@@ -44,6 +49,7 @@ impl Default for Limits {
             request: Duration::from_secs(30),
             in_flight: 256,
             shutdown: Duration::from_secs(20),
+            connections: 1_024,
         }
     }
 }
@@ -84,12 +90,14 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 alone: hyper's auto-detection reads a connection's first
+    // bytes (an HTTP/2 preface) with no deadline.
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read);
-    builder.http2().timer(TokioTimer::new());
+    let builder = std::sync::Arc::new(builder);
+    let open = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.connections.max(1)));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -104,13 +112,25 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let Ok(permit) = open.clone().try_acquire_owned() else {
+                    tokio::spawn(refuse(stream));
+                    continue;
+                };
                 let service = TowerToHyperService::new(app.clone());
-                let conn = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
-                let conn = graceful.watch(conn);
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                let first_bytes = limits.header_read;
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    // Nothing sent in time: closed before hyper reads it.
+                    let mut byte = [0u8; 1];
+                    match tokio::time::timeout(first_bytes, stream.peek(&mut byte)).await {
+                        Ok(Ok(n)) if n > 0 => {}
+                        _ => return,
+                    }
+                    // No upgrades: the app serves no WebSocket.
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn).await;
+                    drop(permit);
                 });
             }
             () = &mut shutdown => break,
@@ -123,4 +143,18 @@ pub async fn serve(
             tracing::warn!("shutdown deadline passed with requests still open");
         }
     }
+}
+
+/// A connection past the cap: a plain `503` with `Retry-After`, then closed.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    tracing::warn!("open connections at their cap: refused");
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        stream.write_all(
+            b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ),
+    )
+    .await;
+    let _ = stream.shutdown().await;
 }

@@ -244,6 +244,20 @@ async fn slow_headers_are_cut(app: &TestApp) {
     )
     .await;
     assert!(took < Duration::from_secs(2), "cut after {took:?}");
+    // Nothing at all, or only an HTTP/2 preface (HTTP/2 is not offered):
+    // closed too.
+    for bytes in [
+        &b""[..],
+        &b"PRI * HTTP/2.0\r\n"[..],
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..],
+    ] {
+        let (_, took) = raw(addr, bytes, Duration::from_secs(5)).await;
+        assert!(
+            took < Duration::from_secs(2),
+            "{:?} cut after {took:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
     // A whole request is answered.
     let (answer, _) = raw(
         addr,
@@ -252,6 +266,44 @@ async fn slow_headers_are_cut(app: &TestApp) {
     )
     .await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Past the cap on open connections a new one gets `503` and is closed
+/// at once; once the silent ones are cut, connections are taken again.
+async fn open_connections_are_capped(app: &TestApp) {
+    let limits = Limits {
+        header_read: Duration::from_millis(800),
+        connections: 3,
+        ..Limits::default()
+    };
+    let addr = spawn(app, limits).await;
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(TcpStream::connect(addr).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (answer, took) = raw(
+        addr,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_millis(500), "refused after {took:?}");
+    // The silent ones are cut after the deadline: room again.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let (answer, _) = raw(
+        addr,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(silent);
 }
 
 async fn a_page_flood_gets_503_while_the_api_answers(app: &TestApp) {
@@ -356,6 +408,7 @@ on_both_engines!(
     server_functions_answer_only_their_own_pages,
     health_readiness_ids_and_caching,
     slow_headers_are_cut,
+    open_connections_are_capped,
     a_page_flood_gets_503_while_the_api_answers,
     pages_load_while_other_apps_are_built,
 );
