@@ -54,6 +54,12 @@ pub fn record<S: AsRef<str>>(fields: &[S]) -> String {
 
 const PAGE: i64 = 2_000;
 
+pub use crate::store::MAX_EXPORTS;
+
+/// How long an export waits for a reader that stopped reading before it
+/// gives up (the rows it holds meanwhile are one page at most).
+pub const STALLED_READER: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The CSV of a validated query at `now`: streamed rows of events without
 /// `group_by`, the report's groups with it.
 pub async fn credit_usage(
@@ -62,6 +68,7 @@ pub async fn credit_usage(
     query: UsageQuery,
     now: DateTime<Utc>,
 ) -> StoreResult<Response> {
+    let permit = store.export_permit()?;
     let headers = [
         (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
         (
@@ -102,6 +109,18 @@ pub async fn credit_usage(
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let store = store.clone();
     tokio::spawn(async move {
+        // Held while the export streams.
+        let _permit = permit;
+        // A reader that stops reading is given up on after a while.
+        let send = |bytes: Result<Bytes, std::io::Error>| {
+            let tx = tx.clone();
+            async move {
+                matches!(
+                    tokio::time::timeout(STALLED_READER, tx.send(bytes)).await,
+                    Ok(Ok(()))
+                )
+            }
+        };
         let head = record(&[
             "occurred_at",
             "date",
@@ -117,7 +136,7 @@ pub async fn credit_usage(
             "identity_id",
             "identity",
         ]);
-        if tx.send(Ok(Bytes::from(head))).await.is_err() {
+        if !send(Ok(Bytes::from(head))).await {
             return;
         }
         let cal = ws.calendar();
@@ -130,7 +149,7 @@ pub async fn credit_usage(
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(cause = %e, "csv export failed");
-                    let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+                    send(Err(std::io::Error::other("export failed"))).await;
                     return;
                 }
             };
@@ -162,7 +181,7 @@ pub async fn credit_usage(
                         .unwrap_or_default(),
                 ]));
             }
-            if !chunk.is_empty() && tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+            if !chunk.is_empty() && !send(Ok(Bytes::from(chunk))).await {
                 return;
             }
             match page.last() {

@@ -405,6 +405,7 @@ async fn pages_load_while_other_apps_are_built(app: &TestApp) {
 }
 
 on_both_engines!(
+    concurrent_exports_are_capped,
     server_functions_answer_only_their_own_pages,
     health_readiness_ids_and_caching,
     slow_headers_are_cut,
@@ -473,6 +474,56 @@ async fn server_functions_answer_only_their_own_pages(app: &TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
+}
+
+/// Exports are bounded: past `MAX_EXPORTS` streaming at once (their
+/// readers not reading) a new one is refused with `503` and `Retry-After`
+/// before it reads anything; once those readers go, exports work again.
+async fn concurrent_exports_are_capped(app: &TestApp) {
+    app.seed_basic().await;
+    // Enough rows that an unread export fills its channel and waits.
+    let events: Vec<serde_json::Value> = (0..10_000)
+        .map(|i| serde_json::json!({"id": format!("x{i}"), "type": "credits", "occurred_at": "2026-11-10T09:00:00Z",
+                                    "action": "enrich_email", "credits": 1, "user_id": "u_mikaela"}))
+        .collect();
+    let (s, b) = app
+        .post(
+            "/api/v1/workspaces/acme/usage-events",
+            serde_json::json!({"events": events}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    use tower::ServiceExt;
+    let export = || {
+        axum::http::Request::get("/api/v1/workspaces/acme/credit-usage.csv?period=this_month")
+            .header("authorization", format!("Bearer {}", common::TOKEN))
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    let mut unread = Vec::new();
+    for _ in 0..credits_server::export::MAX_EXPORTS {
+        let res = app.router.clone().oneshot(export()).await.expect("answer");
+        assert_eq!(res.status(), StatusCode::OK);
+        unread.push(res);
+    }
+    let res = app.router.clone().oneshot(export()).await.expect("answer");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["retry-after"], "1");
+    drop(unread);
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        let res = app.router.clone().oneshot(export()).await.expect("answer");
+        status = res.status();
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "exports work again once the readers went"
+    );
 }
 
 /// `/demo` signs in to a workspace seeded as the demo, never to a real one

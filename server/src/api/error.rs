@@ -91,6 +91,7 @@ impl From<StoreError> for ApiError {
                     .collect(),
             ),
             StoreError::Invalid { field, message } => Self::invalid(field, message),
+            StoreError::Busy(_) => Self::Unavailable,
             other => Self::Internal(other.to_string()),
         }
     }

@@ -18,6 +18,11 @@ const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 /// How long a SQLite statement waits for the database's lock.
 const BUSY_TIMEOUT_MS: u32 = 60_000;
 
+/// Exports streaming at once, per process (API and pages together); past
+/// it an export is refused with `503` and `Retry-After` before it reads
+/// anything.
+pub const MAX_EXPORTS: usize = 8;
+
 /// The database handle.
 #[derive(Clone)]
 pub struct Store {
@@ -34,6 +39,8 @@ pub struct Store {
     /// SQLite: the database file (none in memory), whose lock file
     /// serialises the migrations of every process that opens it.
     pub(super) sqlite_file: Option<std::path::PathBuf>,
+    /// Places for exports streaming at once (see [`Store::export_permit`]).
+    exports: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Store {
@@ -119,6 +126,7 @@ impl Store {
             sqlite_file: (engine == Engine::Sqlite)
                 .then(|| sqlite_path(&url))
                 .flatten(),
+            exports: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_EXPORTS)),
         };
         if engine == Engine::Sqlite {
             checkpoint_in_background(&store);
@@ -176,6 +184,15 @@ impl Store {
     pub async fn workspace(&self, id: &str) -> StoreResult<Option<Workspace>> {
         let mut conn = self.pool.acquire().await?;
         load_workspace(&mut conn, id).await
+    }
+
+    /// A place for one export to stream, held until it is dropped; `Busy`
+    /// when [`MAX_EXPORTS`] are streaming already (per process).
+    pub fn export_permit(&self) -> StoreResult<tokio::sync::OwnedSemaphorePermit> {
+        self.exports
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| StoreError::Busy("too many exports at once"))
     }
 
     /// Every byte the database holds on disk, after a checkpoint: the

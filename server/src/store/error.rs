@@ -24,6 +24,9 @@ pub enum StoreError {
         field: &'static str,
         message: String,
     },
+    /// At a cap (concurrent exports): retry in a moment (`503`).
+    #[error("busy: {0}")]
+    Busy(&'static str),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("migration error: {0}")]

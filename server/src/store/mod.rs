@@ -44,7 +44,7 @@ mod writes;
 pub use alerts::{Alert, AlertKind};
 pub use audit::AuditEntry;
 pub use check::LedgerCheck;
-pub use db::Store;
+pub use db::{Store, MAX_EXPORTS};
 pub use error::{Engine, StoreError, StoreResult, MAX_CYCLE_CREDITS};
 pub use limit_requests::{Decision, LimitRequest, NewLimitRequest, RequestStatus, Verdict};
 pub use limit_settings::{LimitsOverview, ScopeLimit};
