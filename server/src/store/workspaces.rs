@@ -111,7 +111,10 @@ pub(super) async fn put_workspace_tx(
                 alerts::record_alerts(conn, &stored, cycle.start, now, false).await?;
             }
             if old.limits.user_default != stored.limits.user_default {
-                limits::rearm_default_users(conn, &stored, cycle.start).await?;
+                // Under the cycle row's lock, as every writer of its
+                // scopes' alert state.
+                let start = limits::lock_current_cycle(conn, &stored, now).await?;
+                limits::rearm_default_users(conn, &stored, start).await?;
             }
             record_changes(conn, &old, &stored, &Actor::Platform, now).await?;
             Ok((false, stored))
