@@ -3,7 +3,7 @@
 //! and the changes members and admins make there. Admin-only changes are
 //! refused here, on the server, whatever the page offered.
 
-use app::domain::limits::{LimitChange, LimitSettings, LimitSource, Scope};
+use app::domain::limits::{LimitChange, LimitSettings, Scope};
 use app::error::DashboardError;
 use app::format::{local_time, thousands};
 use app::model::{AuditItem, AuditPage, LimitRequestItem, LimitRow, LimitsInfo};
@@ -43,11 +43,7 @@ fn row(r: &ScopeLimit, names: &Names) -> LimitRow {
         name: name_of(names, r.scope, &r.id),
         credits: r.limit.credits,
         mode: r.limit.mode.as_str().to_string(),
-        source: match r.source {
-            LimitSource::User => "user",
-            LimitSource::Default => "default",
-        }
-        .to_string(),
+        source: r.source.as_str().to_string(),
         approved_extra: r.approved_extra,
         effective: r.effective,
         used: r.used,
@@ -90,17 +86,14 @@ fn request_item(r: &LimitRequest, names: &Names, ws: &Workspace) -> LimitRequest
     }
 }
 
-/// The limits part of the overview, as `user` may see it.
+/// The limits part of the overview, as `user` (an `admin` or not) may see it.
 pub async fn limits_info(
     store: &Store,
     ws: &Workspace,
     user: Option<&str>,
+    admin: bool,
     now: DateTime<Utc>,
 ) -> Result<LimitsInfo, StoreError> {
-    let admin = match user {
-        Some(u) => store.user_role(&ws.id, u).await?.as_deref() == Some("admin"),
-        None => false,
-    };
     let overview = store.limits_overview(ws, now).await?;
     let names = store.names(&ws.id).await?;
     let mut rows: Vec<LimitRow> = overview
@@ -215,11 +208,7 @@ pub async fn audit_page(
 }
 
 async fn require_admin(store: &Store, ws: &str, user: Option<&str>) -> Result<(), DashboardError> {
-    let role = match user {
-        Some(u) => store.user_role(ws, u).await.map_err(failed)?,
-        None => None,
-    };
-    if role.as_deref() == Some("admin") {
+    if store.is_admin(ws, user).await.map_err(failed)? {
         Ok(())
     } else {
         Err(DashboardError::refused(

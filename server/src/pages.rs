@@ -56,29 +56,15 @@ fn public(e: crate::store::StoreError) -> DashboardError {
 }
 
 impl StoreSource {
-    async fn is_admin(
-        &self,
-        workspace_id: &str,
-        user_id: Option<&str>,
-    ) -> Result<bool, crate::store::StoreError> {
-        let Some(user) = user_id else {
-            return Ok(false);
-        };
-        Ok(self.store.user_role(workspace_id, user).await?.as_deref() == Some("admin"))
-    }
-
-    /// This cycle's alerts and the settings, as the viewer may see them.
+    /// This cycle's alerts and the settings, as the viewer (an admin or
+    /// not) may see them.
     async fn alerts_info(
         &self,
-        workspace_id: &str,
-        user_id: Option<&str>,
+        ws: &crate::store::Workspace,
+        admin: bool,
         overview: &Overview,
     ) -> Result<app::model::AlertsInfo, crate::store::StoreError> {
-        let ws = self
-            .store
-            .workspace(workspace_id)
-            .await?
-            .ok_or(crate::store::StoreError::NotFound)?;
+        let workspace_id = ws.id.as_str();
         let start = overview.summary.cycle.start;
         let reached = self.store.reached_thresholds(workspace_id, start).await?;
         let alerts = self
@@ -102,7 +88,7 @@ impl StoreSource {
             let used = self
                 .store
                 .report_named(
-                    &ws,
+                    ws,
                     Metric::Credits,
                     &pace,
                     self.clock.now(),
@@ -149,7 +135,7 @@ impl StoreSource {
                     delivery: d.status(self.webhook).to_string(),
                 })
                 .collect(),
-            can_edit: self.is_admin(workspace_id, user_id).await?,
+            can_edit: admin,
             dismissed: 0,
         })
     }
@@ -175,14 +161,22 @@ impl UsageSource for StoreSource {
             .overview(workspace_id, self.clock.now(), self.contact.clone())
             .await
             .map_err(public)?;
-        overview.alerts = self
-            .alerts_info(workspace_id, user_id, &overview)
-            .await
-            .map_err(public)?;
+        // The workspace and the viewer's role, read once for the alerts
+        // and the limits.
         let ws = self.workspace(workspace_id).await?;
-        let limits = crate::limits_view::limits_info(&self.store, &ws, user_id, self.clock.now())
+        let admin = self
+            .store
+            .is_admin(workspace_id, user_id)
             .await
             .map_err(public)?;
+        overview.alerts = self
+            .alerts_info(&ws, admin, &overview)
+            .await
+            .map_err(public)?;
+        let limits =
+            crate::limits_view::limits_info(&self.store, &ws, user_id, admin, self.clock.now())
+                .await
+                .map_err(public)?;
         overview.limits = app::model::LimitsHtml {
             meter: app::ui::limits::meter_html(&limits),
             section: app::ui::limits::section_html(&limits),
@@ -203,7 +197,12 @@ impl UsageSource for StoreSource {
         user_id: Option<&str>,
         settings: app::domain::alerts::AlertSettings,
     ) -> Result<(), DashboardError> {
-        if !self.is_admin(workspace_id, user_id).await.map_err(public)? {
+        if !self
+            .store
+            .is_admin(workspace_id, user_id)
+            .await
+            .map_err(public)?
+        {
             return Err(DashboardError::refused(
                 403,
                 "Only admins of the workspace can change its alerts.",

@@ -172,7 +172,17 @@ pub async fn credits_view(
     };
     let previous_query = previous(&query, ws, now);
     let cycle = BillingCycle::containing(today);
-    let (by_action, by_category, by_user, by_day_action, by_day_user, previous, pace, credits) = tokio::try_join!(
+    let (
+        by_action,
+        by_category,
+        by_user,
+        by_day_action,
+        by_day_user,
+        previous,
+        pace,
+        credits,
+        limits,
+    ) = tokio::try_join!(
         report(Metric::Credits, &[Dimension::Action]),
         report(Metric::Credits, &[Dimension::Category]),
         report(Metric::Credits, &[Dimension::User]),
@@ -181,9 +191,9 @@ pub async fn credits_view(
         store.report_named(ws, Metric::Credits, &previous_query, now, &names),
         store.report_named(ws, Metric::Credits, &pace_query, now, &names),
         store.cycle_credits(ws, cycle),
+        store.limits_overview(ws, now),
     )?;
     let (previous_total, used_in_window, left) = (previous.total, pace.total, credits.left());
-    let limits = store.limits_overview(ws, now).await?;
     let user_limits = limits
         .users
         .iter()

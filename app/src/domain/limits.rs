@@ -90,6 +90,16 @@ pub enum LimitSource {
     Default,
 }
 
+impl LimitSource {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Default => "default",
+        }
+    }
+}
+
 /// A change of limits made in the dashboard: a member asking for more, or
 /// an admin changing limits and deciding requests.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! the limits overview, requests for more and their decisions, and the
 //! audit log.
 
-use app::domain::limits::{Limit, LimitSource, Scope, MAX_LIMIT_CREDITS};
+use app::domain::limits::{Limit, Scope, MAX_LIMIT_CREDITS};
 
 use super::common::*;
 use crate::store::{
@@ -86,11 +86,7 @@ impl From<&LimitsOverview> for LimitsOut {
             user_id: r.id.clone(),
             credits: r.limit.credits,
             mode: r.limit.mode.as_str().to_string(),
-            source: match r.source {
-                LimitSource::User => "user",
-                LimitSource::Default => "default",
-            }
-            .to_string(),
+            source: r.source.as_str().to_string(),
             approved_extra: r.approved_extra,
             effective: r.effective,
             used: r.used,

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use super::audit::{self, next_seq, seq_of, AuditAction, Change};
-use super::limits::{lock_current_cycle, own_limits, rearm, LimitBook};
+use super::limits::{lock_current_cycle, rearm, LimitBook};
 use super::prelude::*;
 
 /// Where a request stands.
@@ -444,15 +444,5 @@ impl Store {
             .map(|r| request_from_row(r, current))
             .collect::<StoreResult<_>>()
             .map(Some)
-    }
-
-    /// Whether a limit of its own applies to the user (used by the
-    /// dashboard to offer Request more).
-    pub async fn own_limit(&self, ws: &str, scope: Scope, id: &str) -> StoreResult<Option<Limit>> {
-        let mut conn = self.pool.acquire().await?;
-        let key = (scope, id.to_string());
-        Ok(own_limits(&mut conn, ws, &BTreeSet::from([key.clone()]))
-            .await?
-            .remove(&key))
     }
 }

@@ -43,7 +43,7 @@ pub(super) async fn own_limits(
         let sql = format!(
             "SELECT scope, scope_id, credits, mode FROM credit_limits WHERE workspace_id = $1 \
              AND (scope, scope_id) IN ({})",
-            pairs_list(chunk.len(), 2)
+            values_sql(chunk.len(), 2, 2)
         );
         let mut vals = vec![Val::S(ws.to_string())];
         for (scope, id) in chunk {
@@ -60,14 +60,6 @@ pub(super) async fn own_limits(
         }
     }
     Ok(found)
-}
-
-/// `($first, $first+1), …`: `n` pairs for a `(a, b) IN (...)` list.
-fn pairs_list(n: usize, first: usize) -> String {
-    (0..n)
-        .map(|i| format!("(${}, ${})", first + 2 * i, first + 2 * i + 1))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub(super) fn limit_from_row(row: &AnyRow) -> StoreResult<Option<(ScopeKey, Limit)>> {
@@ -99,7 +91,7 @@ pub(super) async fn usage_rows(
         let sql = format!(
             "SELECT scope, scope_id, used, approved_extra, alerted FROM scope_usage \
              WHERE workspace_id = $1 AND start_day = $2 AND (scope, scope_id) IN ({})",
-            pairs_list(chunk.len(), 3)
+            values_sql(chunk.len(), 2, 3)
         );
         let mut vals = vec![Val::S(ws.to_string()), Val::S(day_str(start))];
         for (scope, id) in chunk {

@@ -78,6 +78,14 @@ impl Store {
         })
     }
 
+    /// Whether `user` (none: nobody signed in) is an admin of the workspace.
+    pub async fn is_admin(&self, ws: &str, user: Option<&str>) -> StoreResult<bool> {
+        Ok(match user {
+            Some(u) => self.user_role(ws, u).await?.as_deref() == Some("admin"),
+            None => false,
+        })
+    }
+
     /// The role (`admin` or `member`) of a user of a workspace.
     pub async fn user_role(&self, ws: &str, user: &str) -> StoreResult<Option<String>> {
         Ok(
