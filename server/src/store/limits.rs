@@ -375,14 +375,19 @@ pub(super) async fn rearm(
     key: &ScopeKey,
 ) -> StoreResult<()> {
     let keys = BTreeSet::from([key.clone()]);
-    let mut book = LimitBook::read(conn, ws, &keys).await?;
-    book.load(conn, &ws.id, start, &keys).await?;
-    let figures = book.figures(start, key);
-    let alerted = usage_rows(conn, &ws.id, start, &keys)
+    let book = LimitBook::read(conn, ws, &keys).await?;
+    // One read of the scope's row: its alert flag, whatever limit applies.
+    let usage = usage_rows(conn, &ws.id, start, &keys)
         .await?
         .get(key)
-        .is_some_and(|u| u.alerted);
-    if alerted && rearms(figures.as_ref()) {
+        .copied()
+        .unwrap_or_default();
+    let figures = book.limit_of(key).map(|(limit, _)| ScopeFigures {
+        limit,
+        approved_extra: usage.approved_extra,
+        used: usage.used,
+    });
+    if usage.alerted && rearms(figures.as_ref()) {
         set_alerted(conn, &ws.id, start, std::slice::from_ref(key), false).await?;
     }
     Ok(())
