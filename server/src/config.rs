@@ -178,9 +178,14 @@ pub struct ServeArgs {
     /// Key of the platform's signed hand-off tokens (JWT HS256).
     #[arg(long, env = "CREDITS_EMBED_SECRET", hide_env_values = true)]
     pub embed_secret: Option<String>,
-    /// Served over HTTPS (Secure cookies and HSTS); also honoured per request from X-Forwarded-Proto.
+    /// Served over HTTPS (Secure cookies and HSTS).
     #[arg(long, env = "CREDITS_HTTPS")]
     pub https: bool,
+    /// Addresses of the reverse proxies whose X-Forwarded-Proto is
+    /// believed, comma-separated (e.g. 127.0.0.1,10.0.0.2); from anyone
+    /// else it is ignored.
+    #[arg(long, env = "CREDITS_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Origins of the platform allowed to embed the dashboard, comma-separated.
     #[arg(long, env = "CREDITS_EMBED_ORIGINS", value_delimiter = ',')]
     pub embed_origins: Vec<String>,

@@ -72,7 +72,21 @@ async fn readyz(
 pub fn app_with_limits(state: AppState, limits: serve::Limits) -> Router {
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     let api = serve::limited(api::router(state.clone()), limits, busy_api, late_api);
-    let pages = serve::limited(pages::router(state.clone()), limits, busy_page, late_page);
+    // The pages run on a pool of their own (a flood of them queues for its
+    // connections, and the platform's charges never wait behind it) and,
+    // in `credits serve`, on threads of a lower priority (`priority`).
+    let page_state = AppState {
+        store: state.store.for_pages(),
+        ..state.clone()
+    };
+    let pages = serve::limited(
+        pages::router(page_state.clone())
+            .with_state::<AppState>(page_state)
+            .layer(axum::middleware::from_fn(crate::priority::on_page_runtime)),
+        limits,
+        busy_page,
+        late_page,
+    );
     Router::new()
         .route("/healthz", axum::routing::get(healthz))
         .route("/readyz", axum::routing::get(readyz))

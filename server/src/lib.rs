@@ -13,6 +13,7 @@ pub mod http;
 pub mod limits_view;
 pub mod outbox;
 pub mod pages;
+pub mod priority;
 pub mod security;
 pub mod serve;
 pub mod signin;

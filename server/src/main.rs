@@ -221,6 +221,7 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
             .filter(|s| !s.is_empty())
             .map(|s| Arc::from(s.as_str())),
         https: args.https,
+        trusted_proxies: args.trusted_proxies.clone().into(),
         webhook: webhook_url.is_some(),
         echarts_src: Arc::from(echarts_src.as_str()),
         contact: app::model::ContactLinks {
@@ -249,6 +250,11 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         .map_err(|e| format!("cannot bind {}: {e}", args.bind))?;
     tracing::info!("listening on http://{}", args.bind);
     println!("Credits — View Usage: http://{}/usage/plan", args.bind);
+    // The pages on threads of their own at a lower priority, as many as
+    // the machine's cores: the platform API first.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    credits_server::priority::enable(cores)
+        .map_err(|e| format!("cannot start the pages' threads: {e}"))?;
     let limits = credits_server::serve::Limits {
         in_flight: args.max_in_flight.max(1),
         connections: args.max_connections.max(1),

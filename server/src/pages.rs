@@ -21,7 +21,7 @@ use leptos_axum::LeptosRoutes;
 
 use crate::signin;
 use crate::state::{AppState, Clock};
-use crate::store::{Actor, Session, Store};
+use crate::store::{Actor, SendLimit, Session, Store};
 use crate::stylesheet;
 
 /// The store as the server functions' data source.
@@ -266,31 +266,38 @@ impl UsageSource for StoreSource {
     ) -> Result<SupportRequest, DashboardError> {
         let ws = self.workspace(workspace_id).await?;
         // A person writes a handful; a loop or a script is held back.
-        let now = chrono::Utc::now();
-        for (window, most, wait) in [
-            (chrono::Duration::minutes(1), 10, "a minute"),
-            (chrono::Duration::days(1), 100, "tomorrow"),
-        ] {
-            let sent = self
-                .store
-                .requests_since(workspace_id, user_id, now - window)
-                .await
-                .map_err(public)?;
-            if sent >= most {
-                return Err(DashboardError::refused(429, format!(
-                    "You have sent {most} requests already; {} has them all. You can send another in {wait}.",
+        let limits = [
+            SendLimit {
+                window: chrono::Duration::minutes(1),
+                most: 10,
+            },
+            SendLimit {
+                window: chrono::Duration::days(1),
+                most: 100,
+            },
+        ];
+        let sent = self
+            .store
+            .create_support_request(&ws, user_id, intent, message, self.clock.now(), &limits)
+            .await
+            .map_err(public)?;
+        let mut request = sent.map_err(|limit| {
+            let wait = if limit.window < chrono::Duration::days(1) {
+                "You can send another in a minute."
+            } else {
+                "You can send another tomorrow."
+            };
+            DashboardError::refused(
+                429,
+                format!(
+                    "You have sent {} requests already; {} has them all. {wait}",
+                    limit.most,
                     ws.account_manager
                         .as_ref()
                         .map_or("your account manager", |m| m.name.as_str())
-                )
-                .replace("in tomorrow", "tomorrow")));
-            }
-        }
-        let mut request = self
-            .store
-            .create_support_request(&ws, user_id, intent, message, self.clock.now())
-            .await
-            .map_err(public)?;
+                ),
+            )
+        })?;
         request.created_local = local_timestamp(&request.created_at, ws.tz.name());
         Ok(request)
     }

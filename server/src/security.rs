@@ -27,12 +27,7 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     let static_asset = path.starts_with("/pkg/");
     let asset_route = static_asset || path.starts_with("/assets/");
     let hashed = static_asset && is_hashed_name(path);
-    let https = state.https
-        || req
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let https = state.is_https(req.headers(), req.extensions());
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     let origins = &state.contact.platform_origins;

@@ -40,6 +40,9 @@ pub struct Limits {
     pub shutdown: Duration,
     /// Open connections at once; past it a new one gets `503` and is closed.
     pub connections: usize,
+    /// Time a request body may go without sending a byte (a body that
+    /// keeps trickling is cut at [`Limits::request`]).
+    pub body_idle: Duration,
 }
 
 impl Default for Limits {
@@ -50,6 +53,7 @@ impl Default for Limits {
             in_flight: 256,
             shutdown: Duration::from_secs(20),
             connections: 1_024,
+            body_idle: Duration::from_secs(5),
         }
     }
 }
@@ -78,7 +82,15 @@ pub fn limited<S: Clone + Send + Sync + 'static>(
             // Until the response starts: this covers reading the body too
             // (handlers read it first), so a slow-body client is cut with a
             // clean 503 rather than an error from inside the handler.
-            .layer(tower::timeout::TimeoutLayer::new(limits.request)),
+            .layer(tower::timeout::TimeoutLayer::new(limits.request))
+            // A body that stops sending fails its read after `body_idle`,
+            // answered as a body that could not be read.
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                limits.body_idle,
+            ))
+            .layer(tower_http::map_request_body::MapRequestBodyLayer::new(
+                axum::body::Body::new,
+            )),
     )
 }
 
@@ -103,7 +115,7 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(c) => c,
                     Err(e) => {
                         // Out of descriptors and the like: pause, do not spin.
@@ -116,7 +128,15 @@ pub async fn serve(
                     tokio::spawn(refuse(stream));
                     continue;
                 };
-                let service = TowerToHyperService::new(app.clone());
+                // The peer, for the trusted proxies' X-Forwarded-Proto.
+                let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+                    app.clone(),
+                    move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                        req.extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        req
+                    },
+                ));
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 let first_bytes = limits.header_read;

@@ -121,14 +121,6 @@ fn cookie(token: &str, embedded: bool, secure: bool) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
 }
 
-fn is_https(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
-    state.https
-        || headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -216,13 +208,13 @@ fn urlencode(s: &str) -> String {
 }
 
 /// The origin this request was sent to, as a browser would name it.
-fn own_origin(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+fn own_origin(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Option<String> {
     let host = headers.get(header::HOST)?.to_str().ok()?;
-    let https = state.https
-        || headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let https = state.is_https(headers, extensions);
     Some(format!("{}://{host}", if https { "https" } else { "http" }))
 }
 
@@ -231,13 +223,18 @@ fn own_origin(state: &AppState, headers: &axum::http::HeaderMap) -> Option<Strin
 /// `Sec-Fetch-Site` says same-origin. With neither it is not a browser's:
 /// refused where `strict` (the server functions, which only the pages call),
 /// let through elsewhere (the sign-in forms, which scripts may post).
-fn same_origin(state: &AppState, headers: &axum::http::HeaderMap, strict: bool) -> bool {
+fn same_origin(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+    strict: bool,
+) -> bool {
     match headers
         .get(header::ORIGIN)
         .map(|v| v.to_str().unwrap_or("null"))
     {
         Some(origin) => {
-            own_origin(state, headers).as_deref() == Some(origin)
+            own_origin(state, headers, extensions).as_deref() == Some(origin)
                 || state.contact.platform_origins.iter().any(|o| o == origin)
         }
         None => match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
@@ -259,7 +256,7 @@ pub async fn same_origin_posts(
     let guarded = rpc || path == "/demo" || path == "/auth/logout";
     if req.method() == axum::http::Method::POST
         && guarded
-        && !same_origin(&state, req.headers(), rpc)
+        && !same_origin(&state, req.headers(), req.extensions(), rpc)
     {
         tracing::warn!(path, "cross-site POST refused");
         return (StatusCode::FORBIDDEN, "Cross-site requests are refused.").into_response();
@@ -453,7 +450,8 @@ pub async fn handoff(
                 return expired_page(&state, false, &next, StatusCode::UNAUTHORIZED);
             }
         };
-    signed_in(&state, &session, &next, is_https(&state, req.headers())).await
+    let https = state.is_https(req.headers(), req.extensions());
+    signed_in(&state, &session, &next, https).await
 }
 
 async fn signed_in(state: &AppState, session: &Session, next: &str, https: bool) -> Response {
@@ -524,6 +522,7 @@ pub async fn demo_page(
 pub async fn demo_sign_in(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     if !state.demo {
@@ -551,7 +550,8 @@ pub async fn demo_sign_in(
         theme: None,
         locale: None,
     };
-    signed_in(&state, &session, &next, is_https(&state, &headers)).await
+    let https = state.is_https(&headers, &extensions);
+    signed_in(&state, &session, &next, https).await
 }
 
 #[cfg(test)]

@@ -40,6 +40,8 @@ pub struct AppState {
     pub embed_secret: Option<Arc<str>>,
     /// Served over HTTPS (Secure cookies, HSTS).
     pub https: bool,
+    /// The reverse proxies whose `X-Forwarded-Proto` is believed.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Embedding origins and the chat URL.
     pub contact: app::model::ContactLinks,
     /// Whether a webhook is configured (else deliveries are `none`).
@@ -52,6 +54,28 @@ impl AppState {
     /// The current instant.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// Whether this request reached us over HTTPS: always with `--https`;
+    /// else where a trusted proxy (`--trusted-proxies`, the connection's
+    /// peer) says so in `X-Forwarded-Proto`. Anyone else's header is
+    /// ignored, as is any on a request that came through no socket.
+    pub fn is_https(
+        &self,
+        headers: &axum::http::HeaderMap,
+        extensions: &axum::http::Extensions,
+    ) -> bool {
+        if self.https {
+            return true;
+        }
+        let peer = extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        peer.is_some_and(|ip| self.trusted_proxies.contains(&ip))
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("https"))
     }
 }
 

@@ -220,6 +220,40 @@ async fn spawn(app: &TestApp, limits: Limits) -> std::net::SocketAddr {
     addr
 }
 
+/// `X-Forwarded-Proto` is believed from the configured proxies only: the
+/// same request over loopback turns HSTS and Secure cookies on when
+/// 127.0.0.1 is a trusted proxy, and not otherwise.
+async fn forwarded_proto_only_from_trusted_proxies(app: &TestApp) {
+    app.seed_basic().await;
+    let limits = Limits::default();
+    for trusted in [false, true] {
+        let mut state = TestApp::state(app.store.clone(), now());
+        if trusted {
+            state.trusted_proxies = vec![std::net::IpAddr::from([127, 0, 0, 1])].into();
+        }
+        let router = credits_server::app_with_limits(state, limits);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(serve(listener, router, limits, std::future::pending()));
+        let (answer, _) = raw(
+            addr,
+            b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert_eq!(
+            answer
+                .to_ascii_lowercase()
+                .contains("strict-transport-security"),
+            trusted,
+            "trusted {trusted}: {answer}"
+        );
+    }
+}
+
 /// Sends raw bytes and reads the answer until the server closes or `wait` passes.
 async fn raw(addr: std::net::SocketAddr, bytes: &[u8], wait: Duration) -> (String, Duration) {
     let started = Instant::now();
@@ -374,6 +408,32 @@ async fn a_page_flood_gets_503_while_the_api_answers(app: &TestApp) {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
+/// A request body that stops sending is cut after `body_idle`, long
+/// before the request's own deadline, on the API and on the pages; its
+/// place comes back.
+async fn a_body_that_stops_is_cut(app: &TestApp) {
+    app.seed_basic().await;
+    let limits = Limits {
+        body_idle: Duration::from_millis(300),
+        request: Duration::from_secs(20),
+        ..Limits::default()
+    };
+    let addr = spawn(app, limits).await;
+    let cookie = app.session_cookie("acme", "u_mikaela").await;
+    for head in [
+        format!("POST /api/v1/workspaces/acme/usage-events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"events\": ["),
+        format!("POST /rpc/credits-view HTTP/1.1\r\nHost: x\r\nSec-Fetch-Site: same-origin\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nquery="),
+    ] {
+        let (answer, took) = raw(addr, head.as_bytes(), Duration::from_secs(10)).await;
+        assert!(took < Duration::from_secs(3), "cut after {took:?}: {answer}");
+        let status: u16 = answer
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status: {answer}"));
+        assert!((400..500).contains(&status), "{answer}");
+    }
+}
+
 /// A page keeps loading while other apps are built in the same process,
 /// as the test suites build one per test. Building the first generates the
 /// route list, which suppresses resource loading process-wide while it
@@ -411,6 +471,8 @@ on_both_engines!(
     slow_headers_are_cut,
     open_connections_are_capped,
     a_page_flood_gets_503_while_the_api_answers,
+    a_body_that_stops_is_cut,
+    forwarded_proto_only_from_trusted_proxies,
     pages_load_while_other_apps_are_built,
 );
 
@@ -759,9 +821,11 @@ async fn a_full_page_of_requests_has_a_next_cursor(app: &TestApp) {
                 app::model::Intent::BuyMore,
                 &format!("r{i}"),
                 now(),
+                &[],
             )
             .await
-            .expect("stored");
+            .expect("stored")
+            .expect("no limit");
     }
     let (_, page) = app
         .get("/api/v1/workspaces/acme/support-requests?limit=100")
@@ -964,46 +1028,67 @@ async fn statistics_are_refreshed_where_tables_changed() {
 
 /// SQLite's WAL does not grow without bound while writes never stop.
 /// PASSIVE checkpoints copy its frames but never restart it while writers
-/// keep coming (the file reached 19.9 GB after seeding `--scale 1`), so the
-/// background checkpoint truncates it past a length: here 256 frames (1 MB),
-/// with batches arriving back to back. The file must shrink while they do,
-/// and every event must still count.
+/// keep coming (the file reached 19.9 GB after seeding `--scale 1`), so
+/// past a length (here 256 frames, 1 MB) the background checkpoint copies
+/// the last frames in the writers' turn, and the next writer starts the
+/// WAL over. Three writers send batches back to back, so that the writers'
+/// turn is never free: the WAL must start over (its header's checkpoint
+/// sequence number counts each time) while they do, and every event must
+/// still count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlites_wal_is_truncated_while_writes_never_stop() {
+async fn sqlites_wal_starts_over_while_writes_never_stop() {
+    use std::os::unix::fs::FileExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let app = TestApp::sqlite_at(now()).await;
     app.seed_basic().await;
-    app.store.set_wal_truncate_frames(256);
+    app.store.set_wal_restart_frames(256);
     let wal = format!("{}-wal", app.url.trim_start_matches("sqlite://"));
-    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let restarts = || {
+        let mut n = [0u8; 4];
+        std::fs::File::open(&wal)
+            .and_then(|f| f.read_exact_at(&mut n, 12))
+            .map_or(0, |()| u32::from_be_bytes(n))
+    };
     let summary = "/api/v1/workspaces/acme/summary";
     let used = |body: &serde_json::Value| body["credits"]["used"].as_i64().unwrap_or(-1);
     let before = used(&app.get(summary).await.1);
-    let (mut largest, mut shrank, mut rounds) = (0, false, 0);
+    let app = std::sync::Arc::new(app);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..3 {
+        let (app, stop) = (app.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut sent = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let round = w * 1_000_000 + sent / 200;
+                let (s, body) = app
+                    .post("/api/v1/workspaces/acme/usage-events", batch(round, 200))
+                    .await;
+                assert_eq!(s, StatusCode::OK, "{body}");
+                sent += 200;
+            }
+            sent as i64
+        }));
+    }
+    let first = restarts();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !shrank {
+    while restarts() < first + 3 {
         assert!(
             Instant::now() < deadline,
-            "the WAL never shrank while writes kept coming ({largest} bytes at most)"
+            "the WAL started over {} times in 60 s of writes",
+            restarts() - first
         );
-        let (s, body) = app
-            .post("/api/v1/workspaces/acme/usage-events", batch(rounds, 200))
-            .await;
-        assert_eq!(s, StatusCode::OK, "{body}");
-        rounds += 1;
-        let now = size();
-        shrank = now < largest;
-        largest = largest.max(now);
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(
-        largest > 1 << 20,
-        "the WAL passed its limit ({largest} bytes)"
-    );
+    stop.store(true, Ordering::Relaxed);
+    let mut sent = 0;
+    for w in writers {
+        sent += w.await.expect("a writer");
+    }
     let (s, body) = app.get(summary).await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    assert_eq!(
-        used(&body) - before,
-        rounds as i64 * 200,
-        "events lost or doubled"
-    );
-    app.cleanup().await;
+    assert_eq!(used(&body) - before, sent, "events lost or doubled");
+    if let Ok(app) = std::sync::Arc::try_unwrap(app) {
+        app.cleanup().await;
+    }
 }

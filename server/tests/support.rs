@@ -335,7 +335,54 @@ async fn requests_are_rate_limited(app: &TestApp) {
     );
 }
 
+/// The limit holds for a burst: 30 requests sent at once by one person
+/// store exactly 10 (the count and the insert share the workspace row's
+/// lock), and the rest get the plain message.
+async fn a_burst_of_requests_passes_no_more_than_the_limit(app: &TestApp) {
+    use tower::ServiceExt;
+    app.seed_basic().await;
+    let cookie = app.session_cookie("acme", "u_samara").await;
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let (router, cookie) = (app.router.clone(), cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = axum::http::Request::post("/rpc/support-request")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "application/json")
+                .header("sec-fetch-site", "same-origin")
+                .header("cookie", cookie)
+                .body(axum::body::Body::from(format!(
+                    "intent=buy_more&message=burst+{i}"
+                )))
+                .expect("request");
+            let res = router.oneshot(req).await.expect("answer");
+            let status = res.status();
+            let body = http_body_util::BodyExt::collect(res.into_body())
+                .await
+                .map(|b| String::from_utf8_lossy(&b.to_bytes()).to_string())
+                .unwrap_or_default();
+            (status, body)
+        }));
+    }
+    let mut sent = 0;
+    for task in tasks {
+        let (status, body) = task.await.expect("task");
+        if status == StatusCode::OK {
+            sent += 1;
+        } else {
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+            assert!(body.contains("You have sent 10 requests already"), "{body}");
+        }
+    }
+    assert_eq!(sent, 10);
+    let (_, page) = app
+        .get("/api/v1/workspaces/acme/support-requests?limit=100")
+        .await;
+    assert_eq!(page["requests"].as_array().map(Vec::len), Some(10));
+}
+
 on_both_engines!(
+    a_burst_of_requests_passes_no_more_than_the_limit,
     requests_are_rate_limited,
     leases_have_owners_and_urls_stay_secret,
     requests_are_stored_and_listed,

@@ -29,8 +29,24 @@ pub struct HttpFigures {
     pub charges_spread: Load,
     /// The same under limits (v1.2).
     pub charges_limited: Load,
+    /// `charges` again while [`FLOOD_VIEWS`] clients load year-long Credits
+    /// pages of the largest workspace without pause.
+    pub charges_flooded: Load,
+    /// Those pages, as they were served meanwhile.
+    pub flood_views: Load,
     pub rss_mb: f64,
 }
+
+/// A signed-in page of the dashboard, to flood the server with.
+pub struct Flood {
+    /// The session's `Cookie` header.
+    pub cookie: String,
+    /// The page's path and query.
+    pub path: String,
+}
+
+/// Concurrent page loads of the flood.
+pub const FLOOD_VIEWS: usize = 256;
 
 /// Events per batch request.
 pub const BATCH_EVENTS: usize = 1_000;
@@ -58,9 +74,15 @@ impl Server {
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .args(["--database-url", database_url, "--api-token", &token])
             .args(["--max-in-flight", "1024"])
-            .env("RUST_LOG", "warn")
+            // CREDITS_BENCH_SERVER_LOG: the server's RUST_LOG, its log on
+            // the bench's stderr (e.g. `credits::charges=debug` for the
+            // charge groups' timings).
+            .env(
+                "RUST_LOG",
+                std::env::var("CREDITS_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .kill_on_drop(true)
-            .stdout(std::process::Stdio::null())
+            .stdout(server_log())
             .spawn()
             .map_err(|e| format!("cannot start the server: {e}"))?;
         let server = Server {
@@ -95,6 +117,19 @@ impl Server {
             })
             .map_or(0.0, |kb| kb / 1024.0)
     }
+}
+
+/// Where the server's log goes: the bench's stderr when
+/// `CREDITS_BENCH_SERVER_LOG` asks for it, nowhere otherwise.
+fn server_log() -> std::process::Stdio {
+    use std::os::fd::AsFd;
+    if std::env::var_os("CREDITS_BENCH_SERVER_LOG").is_none() {
+        return std::process::Stdio::null();
+    }
+    std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_or_else(|_| std::process::Stdio::null(), std::process::Stdio::from)
 }
 
 async fn put(
@@ -172,6 +207,7 @@ pub async fn run(
     seconds: f64,
     tz: &str,
     largest: &str,
+    flood: &Flood,
 ) -> Result<HttpFigures, String> {
     let server = Server::start(database_url).await?;
     let client = reqwest::Client::builder()
@@ -238,27 +274,13 @@ pub async fn run(
         })
         .await
     };
-    let charges = {
-        let (client, base, token) = (client.clone(), base.clone(), token.clone());
-        drive(CHARGE_CONCURRENCY, seconds, 1, move |w, n| {
-            let (client, base, token) = (client.clone(), base.clone(), token.clone());
-            async move {
-                client
-                    .post(format!("{base}/charges"))
-                    .bearer_auth(&token)
-                    .json(
-                        &json!({"id": format!("ch{w}-{n}"), "action": "ai_completion", "credits": 1,
-                                  "user_id": "u1", "campaign_id": "c1", "identity_id": "i1"}),
-                    )
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().as_u16() == 201)
-            }
-        })
-        .await
-    };
+    let charges = single_charges(&client, &base, &token, seconds, "ch").await;
     let (charges_spread, charges_limited) =
         limited_charges(&client, &server, largest, seconds).await?;
+    let (charges_flooded, flood_views) = tokio::join!(
+        single_charges(&client, &base, &token, seconds, "fl"),
+        flood_pages(&server.base, flood, seconds)
+    );
     let rss_mb = server.peak_rss_mb();
     let mut child = server.child;
     let _ = child.kill().await;
@@ -267,8 +289,58 @@ pub async fn run(
         charges,
         charges_spread,
         charges_limited,
+        charges_flooded,
+        flood_views,
         rss_mb,
     })
+}
+
+/// One-credit charges by one user, [`CHARGE_CONCURRENCY`] at once.
+async fn single_charges(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    seconds: f64,
+    tag: &str,
+) -> Load {
+    let (client, base, token) = (client.clone(), base.to_string(), token.to_string());
+    let tag = tag.to_string();
+    drive(CHARGE_CONCURRENCY, seconds, 1, move |w, n| {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        let id = format!("{tag}{w}-{n}");
+        async move {
+            client
+                .post(format!("{base}/charges"))
+                .bearer_auth(&token)
+                .json(&json!({"id": id, "action": "ai_completion", "credits": 1,
+                              "user_id": "u1", "campaign_id": "c1", "identity_id": "i1"}))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().as_u16() == 201)
+        }
+    })
+    .await
+}
+
+/// [`FLOOD_VIEWS`] clients loading `flood`'s page without pause, each on
+/// a connection of its own, for `seconds`.
+async fn flood_pages(server: &str, flood: &Flood, seconds: f64) -> Load {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(FLOOD_VIEWS)
+        .build()
+        .unwrap_or_default();
+    let url = format!("{server}{}", flood.path);
+    let cookie = flood.cookie.clone();
+    drive(FLOOD_VIEWS, seconds, 1, move |_, _| {
+        let (client, url, cookie) = (client.clone(), url.clone(), cookie.clone());
+        async move {
+            match client.get(&url).header("cookie", cookie).send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await
 }
 
 /// Users and campaigns of the largest workspace (`bench::seed`).

@@ -110,7 +110,8 @@ pub async fn seed(
     if store.workspace(&largest).await?.is_some() {
         let want = shape.largest_events + shape.largest_conversations;
         let last_want = shape.other_events + shape.other_conversations;
-        if store.count_events(&largest).await? as u64 == want
+        // The HTTP phase charges the largest workspace: it holds more.
+        if store.count_events(&largest).await? as u64 >= want
             && store.count_events(&last).await? as u64 == last_want
         {
             return Ok(Seeded {

@@ -38,14 +38,27 @@ pub(super) async fn charge_group_tx(
     charges: &[ChargeRequest<'_>],
 ) -> StoreResult<Vec<StoreResult<ChargeOutcome>>> {
     // Every statement here finds its rows by a primary key: one plan each.
+    let started = std::time::Instant::now();
     plan_once(conn).await?;
     let mut group = Group::read(conn, charges).await?;
+    let read = started.elapsed();
     group.lock(conn, charges).await?;
+    let locked = started.elapsed();
     let mut out = Vec::with_capacity(charges.len());
     for charge in charges {
         out.push(group.decide(conn, charge).await?);
     }
+    let decided = started.elapsed();
     group.write(conn).await?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    tracing::debug!(
+        target: "credits::charges",
+        read_ms = ms(read),
+        lock_ms = ms(locked - read),
+        decide_ms = ms(decided - locked),
+        write_ms = ms(started.elapsed() - decided),
+        "charge group's body"
+    );
     Ok(out)
 }
 

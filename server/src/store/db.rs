@@ -23,10 +23,35 @@ const BUSY_TIMEOUT_MS: u32 = 60_000;
 /// anything.
 pub const MAX_EXPORTS: usize = 8;
 
+/// Connections of the platform API's pool.
+fn api_connections(engine: Engine) -> u32 {
+    match engine {
+        Engine::Sqlite => 8,
+        Engine::Postgres => 16,
+    }
+}
+
+/// Connections of the dashboard pages' pool, apart from the API's (see
+/// [`Store::for_pages`]).
+pub fn page_connections(engine: Engine) -> u32 {
+    match engine {
+        Engine::Sqlite => 2,
+        Engine::Postgres => 2,
+    }
+}
+
 /// The database handle.
 #[derive(Clone)]
 pub struct Store {
+    /// The pool this handle's statements run on: the API's, or the
+    /// pages' for a handle from [`Store::for_pages`].
     pub(super) pool: AnyPool,
+    /// The platform API's pool.
+    api: AnyPool,
+    /// The dashboard pages' pool: however many pages load at once, they
+    /// hold at most [`page_connections`] connections, and the platform's
+    /// charges and batches never wait behind them for one.
+    pages: AnyPool,
     pub(super) engine: Engine,
     pub(super) growth: std::sync::Arc<Growth>,
     /// SQLite has one writer at a time: this process's write transactions
@@ -56,57 +81,20 @@ impl Store {
             return Err(StoreError::BadUrl("expected sqlite:… or postgres:…".into()));
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(120))
-            // sqlx pings every connection it hands out by default: a round
-            // trip (PostgreSQL) or a hand-off to the connection's thread
-            // (SQLite) before each statement. Measured on PostgreSQL at
-            // `--scale 0.1`, two runs each, same database: conversations by
-            // identity over a month 1.8 ms p95 with it, 1.0 ms without; the
-            // 38 reports' p50s summed 28-31 ms with it, 26-27 ms without.
-            // A connection used in the last second is alive; one idle for
-            // longer (the server may have restarted meanwhile) is still
-            // pinged, and closed if it does not answer.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for > IDLE_BEFORE_PING {
-                        sqlx::Connection::ping(conn).await?;
-                    }
-                    Ok(true)
-                })
-            })
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if engine == Engine::Postgres {
-                        // Plans cached while a table was small (seq scans) must
-                        // not outlive its growth: plan each statement afresh.
-                        sqlx::query("SET plan_cache_mode = force_custom_plan")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    if engine == Engine::Sqlite {
-                        sqlx::query(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"))
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        // Checkpoints run in the background (below), not
-                        // in the commit of whichever writer fills the WAL.
-                        sqlx::query("PRAGMA wal_autocheckpoint = 0")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA foreign_keys = ON")
-                            .execute(&mut *conn)
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
+        let pool = pool_options(engine, api_connections(engine))
+            .connect_with(options.clone())
             .await?;
+        let sqlite_file = (engine == Engine::Sqlite)
+            .then(|| sqlite_path(&url))
+            .flatten();
+        // A database in memory is its pool's alone: the pages share it.
+        let pages = if engine == Engine::Sqlite && sqlite_file.is_none() {
+            pool.clone()
+        } else {
+            // Its connections are opened where pages first need them: on
+            // the pages' threads, whose priority their SQLite threads take.
+            pool_options(engine, page_connections(engine)).connect_lazy_with(options.clone())
+        };
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)
@@ -117,15 +105,15 @@ impl Store {
             .next
             .store(CHECK_STATISTICS_EVERY, std::sync::atomic::Ordering::Relaxed);
         let store = Store {
-            pool,
+            pool: pool.clone(),
+            api: pool,
             engine,
             growth: std::sync::Arc::new(growth),
             writer: Default::default(),
             charges: Default::default(),
-            wal_limit: std::sync::Arc::new(WAL_TRUNCATE_FRAMES.into()),
-            sqlite_file: (engine == Engine::Sqlite)
-                .then(|| sqlite_path(&url))
-                .flatten(),
+            wal_limit: std::sync::Arc::new(WAL_RESTART_FRAMES.into()),
+            pages,
+            sqlite_file,
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_EXPORTS)),
         };
         if engine == Engine::Sqlite {
@@ -135,9 +123,9 @@ impl Store {
     }
 
     /// Sets the WAL's length (in frames) past which SQLite's background
-    /// checkpoint truncates it (default [`WAL_TRUNCATE_FRAMES`]); for tests,
+    /// checkpoint makes it start over (default [`WAL_RESTART_FRAMES`]); for tests,
     /// which write less than the default.
-    pub fn set_wal_truncate_frames(&self, frames: i64) {
+    pub fn set_wal_restart_frames(&self, frames: i64) {
         self.wal_limit
             .store(frames, std::sync::atomic::Ordering::Relaxed);
     }
@@ -173,9 +161,20 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pool.
+    /// The same store on the dashboard pages' pool: what pages and their
+    /// server functions read and write through, so that a flood of them
+    /// queues for its own connections and leaves the API's alone.
+    pub fn for_pages(&self) -> Store {
+        Store {
+            pool: self.pages.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// Closes both pools.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.api.close().await;
+        self.pages.close().await;
     }
 
     // ---- workspaces and what they own ------------------------------------
@@ -287,25 +286,32 @@ impl Store {
 /// How often SQLite's WAL is checkpointed in the background.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// The WAL's length, in frames, past which the background checkpoint also
-/// truncates it (64 MB of 4 KB pages). A PASSIVE checkpoint copies frames
-/// into the database but never restarts the WAL: only a writer that finds
-/// every frame copied does, which a steady stream of writes never lets
-/// happen. The file then grew without bound: 19.9 GB beside an 11.3 GB
-/// database after seeding `credits bench --scale 1`.
-pub const WAL_TRUNCATE_FRAMES: i64 = 16_384;
-
-/// How long the truncating checkpoint waits for readers (while this
-/// process's writers wait for it) before it gives up until its next turn.
-const TRUNCATE_WAIT_MS: u32 = 50;
+/// The WAL's length, in frames, past which the background checkpoint
+/// makes sure the WAL starts over (64 MB of 4 KB pages), and the size its
+/// file is cut back to when it does (`journal_size_limit`). A PASSIVE
+/// checkpoint copies frames into the database but never restarts the WAL:
+/// only a writer that finds every frame copied does, which a steady stream
+/// of writes never lets happen. The file then grew without bound: 19.9 GB
+/// beside an 11.3 GB database after seeding `credits bench --scale 1`.
+pub const WAL_RESTART_FRAMES: i64 = 16_384;
 
 /// Runs SQLite's WAL checkpoints on a connection of their own while the
 /// store lives: with `wal_autocheckpoint = 0` no writer pays for one in
 /// its commit (a PASSIVE checkpoint, as SQLite's automatic one, copies
 /// what no reader still needs and never blocks writers). Past
-/// [`WAL_TRUNCATE_FRAMES`], a TRUNCATE checkpoint follows in this
-/// process's writers' turn, so that it waits for none of them, and for
-/// readers at most [`TRUNCATE_WAIT_MS`].
+/// [`WAL_RESTART_FRAMES`], a second PASSIVE pass copies what came in
+/// during the first, and a third runs in this process's writers' turn, so
+/// that no frame is written meanwhile: it copies the last few, every frame
+/// is then in the database, and the next writer starts the WAL over from
+/// its beginning (where no reader still reads an older frame; else a later
+/// round does). Nothing here truncates the file: cutting a 100 MB WAL
+/// took 25-50 ms, in the writers' turn.
+///
+/// Until v1.2 the pass in the writers' turn was a TRUNCATE that waited up
+/// to 50 ms for readers, copied everything since the first pass, and cut
+/// the file: 22 such passes in a minute of charges at `--scale 0.1`, each
+/// holding the turn for 54 ms at the median, made the charges' p99
+/// (docs/performance.md, "Where the charges' tail came from").
 pub(super) fn checkpoint_in_background(store: &Store) {
     let alive = std::sync::Arc::downgrade(&store.growth);
     let pool = store.pool.clone();
@@ -325,32 +331,44 @@ pub(super) fn checkpoint_in_background(store: &Store) {
     });
 }
 
-/// One background checkpoint: PASSIVE, then TRUNCATE where the WAL is long.
+/// (busy, frames in the WAL, frames copied into the database) of a
+/// PASSIVE checkpoint.
+async fn passive<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    on: E,
+) -> Result<(i64, i64, i64), sqlx::Error> {
+    sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(on)
+        .await
+}
+
+/// One background checkpoint: PASSIVE, and past `limit` frames two more,
+/// the last in the writers' turn (see [`checkpoint_in_background`]).
 async fn checkpoint(
     pool: &sqlx::AnyPool,
     writer: &tokio::sync::Mutex<()>,
     limit: i64,
 ) -> Result<(), sqlx::Error> {
-    // (busy, frames in the WAL, frames copied into the database)
-    let (_, frames, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-        .fetch_one(pool)
-        .await?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let started = std::time::Instant::now();
+    let (_, frames, copied) = passive(pool).await?;
     if frames < limit {
+        tracing::debug!(target: "credits::checkpoint", frames, copied,
+            passive_ms = ms(started.elapsed()), "passive checkpoint");
         return Ok(());
     }
+    passive(pool).await?;
+    let outside = started.elapsed();
     // Writers take their turn before their connection, and so does this.
-    let _turn = writer.lock().await;
+    let turn = writer.lock().await;
+    let turned = std::time::Instant::now();
     let mut conn = pool.acquire().await?;
-    sqlx::query(&format!("PRAGMA busy_timeout = {TRUNCATE_WAIT_MS}"))
-        .execute(&mut *conn)
-        .await?;
-    let truncated = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&mut *conn)
-        .await;
-    sqlx::query(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"))
-        .execute(&mut *conn)
-        .await?;
-    truncated.map(drop)
+    let (_, last, copied_last) = passive(&mut *conn).await?;
+    drop(turn);
+    tracing::debug!(target: "credits::checkpoint", frames, last, copied_last,
+        outside_ms = ms(outside),
+        turn_wait_ms = ms(turned - started - outside),
+        held_ms = ms(turned.elapsed()), "checkpoint to restart the WAL");
+    Ok(())
 }
 
 #[derive(Default)]
@@ -366,6 +384,8 @@ pub(super) struct PendingCharge {
     pub(super) now: DateTime<Utc>,
     pub(super) render: RenderCharge,
     pub(super) reply: tokio::sync::oneshot::Sender<StoreResult<ChargeOutcome>>,
+    /// When it joined the queue (for the group's timings).
+    pub(super) queued: std::time::Instant,
 }
 
 /// PostgreSQL's planner statistics, refreshed where the app controls it:
@@ -384,6 +404,59 @@ pub(super) struct Growth {
 
 /// New events between two checks of the statistics.
 pub(super) const CHECK_STATISTICS_EVERY: u64 = 10_000;
+
+/// The settings of a pool of `connections` to the engine.
+fn pool_options(engine: Engine, connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(120))
+        // sqlx pings every connection it hands out by default: a round
+        // trip (PostgreSQL) or a hand-off to the connection's thread
+        // (SQLite) before each statement. Measured on PostgreSQL at
+        // `--scale 0.1`, two runs each, same database: conversations by
+        // identity over a month 1.8 ms p95 with it, 1.0 ms without; the
+        // 38 reports' p50s summed 28-31 ms with it, 26-27 ms without.
+        // A connection used in the last second is alive; one idle for
+        // longer (the server may have restarted meanwhile) is still
+        // pinged, and closed if it does not answer.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > IDLE_BEFORE_PING {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if engine == Engine::Postgres {
+                    // Plans cached while a table was small (seq scans) must
+                    // not outlive its growth: plan each statement afresh.
+                    sqlx::query("SET plan_cache_mode = force_custom_plan")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                if engine == Engine::Sqlite {
+                    sqlx::query(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"))
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    // Checkpoints run in the background (below), not
+                    // in the commit of whichever writer fills the WAL.
+                    sqlx::query("PRAGMA wal_autocheckpoint = 0")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+}
 
 /// The SQLite file a `sqlite:` URL names; `None` in memory.
 fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {

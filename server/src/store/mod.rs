@@ -48,5 +48,6 @@ pub use db::{Store, MAX_EXPORTS};
 pub use error::{Engine, StoreError, StoreResult, MAX_CYCLE_CREDITS};
 pub use limit_requests::{Decision, LimitRequest, NewLimitRequest, RequestStatus, Verdict};
 pub use limit_settings::{LimitsOverview, ScopeLimit};
+pub use requests::SendLimit;
 pub use types::*;
 pub use writes::STATISTICS_LOCK;

@@ -7,7 +7,11 @@ use crate::outbox::payload::SupportRequestCreated;
 impl Store {
     // ---- requests to the account manager ----------------------------------
 
-    /// Stores a request and queues its webhook delivery, in one transaction.
+    /// Stores a request and queues its webhook delivery, in one
+    /// transaction, unless its sender reached one of `limits`: that limit
+    /// is returned and nothing is stored. The count and the insert run
+    /// under the workspace row's lock, so a burst sent at once passes no
+    /// more than the limit.
     pub async fn create_support_request(
         &self,
         ws: &Workspace,
@@ -15,7 +19,8 @@ impl Store {
         intent: Intent,
         message: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<SupportRequest> {
+        limits: &[SendLimit],
+    ) -> StoreResult<Result<SupportRequest, SendLimit>> {
         let id = new_request_id();
         let request = SupportRequest {
             id,
@@ -39,8 +44,27 @@ impl Store {
         .to_json();
         // The body borrows; each attempt clones what it binds.
         let (request_ref, payload) = (&request, &payload);
-        self.write(|mut tx| async move {
+        let sent = self.write(|mut tx| async move {
             let result = async {
+            // The workspace row's lock (as every other writer takes it first).
+            sqlx::query("UPDATE workspaces SET record_seq = record_seq WHERE id = $1")
+                .bind(ws.id.clone())
+                .execute(&mut *tx)
+                .await?;
+            let real_now = Utc::now();
+            for limit in limits {
+                let sent: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM support_requests WHERE workspace_id = $1 AND user_id = $2 AND sent_at >= $3",
+                )
+                .bind(ws.id.clone())
+                .bind(user_id.unwrap_or("").to_string())
+                .bind((real_now - limit.window).timestamp_millis())
+                .fetch_one(&mut *tx)
+                .await?;
+                if sent >= limit.most {
+                    return Ok(Err(*limit));
+                }
+            }
             sqlx::query(
                 "INSERT INTO support_requests (id, workspace_id, user_id, intent, message, created_at, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
@@ -50,7 +74,7 @@ impl Store {
             .bind(intent.key().to_string())
             .bind(message.to_string())
             .bind(now.timestamp_millis())
-            .bind(Utc::now().timestamp_millis())
+            .bind(real_now.timestamp_millis())
             .execute(&mut *tx)
             .await?;
             sqlx::query("INSERT INTO webhook_outbox (request_id, payload, next_attempt_at) VALUES ($1, $2, $3)")
@@ -59,30 +83,13 @@ impl Store {
                 .bind(Utc::now().timestamp_millis())
                 .execute(&mut *tx)
                 .await?;
-            Ok::<_, StoreError>(())
+            Ok::<_, StoreError>(Ok(()))
         }
         .await;
         (tx, result)
         })
         .await?;
-        Ok(request)
-    }
-
-    /// How many requests a user of a workspace sent since `since` (real time).
-    pub async fn requests_since(
-        &self,
-        ws: &str,
-        user_id: Option<&str>,
-        since: DateTime<Utc>,
-    ) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM support_requests WHERE workspace_id = $1 AND user_id = $2 AND sent_at >= $3",
-        )
-        .bind(ws.to_string())
-        .bind(user_id.unwrap_or("").to_string())
-        .bind(since.timestamp_millis())
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sent.map(|()| request))
     }
 
     /// A workspace's requests, newest first, after the cursor `(created_at_ms, id)`.
@@ -217,4 +224,12 @@ impl Store {
         })
         .await
     }
+}
+
+/// A cap on the requests one person sends: at most `most` in `window`
+/// (real time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendLimit {
+    pub window: chrono::Duration,
+    pub most: i64,
 }

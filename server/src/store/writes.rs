@@ -136,12 +136,29 @@ impl Store {
             attempt += 1;
             // SQLite: this process's writers queue here, in order, instead
             // of polling SQLite's lock (which lets one writer starve).
+            let started = std::time::Instant::now();
             let turn = self.write_turn().await;
+            let turned = started.elapsed();
             let tx = self.begin_write().await?;
+            let begun = started.elapsed();
             let (tx, result) = body(tx).await;
+            let ran = started.elapsed();
             let error = match result {
                 Ok(v) => match tx.commit().await {
-                    Ok(()) => return Ok(v),
+                    Ok(()) => {
+                        // The phases of every write, for a profile of the
+                        // tail (docs/performance.md, "Where the tail was").
+                        tracing::debug!(
+                            target: "credits::writes",
+                            turn_ms = ms(turned),
+                            begin_ms = ms(begun - turned),
+                            body_ms = ms(ran - begun),
+                            commit_ms = ms(started.elapsed() - ran),
+                            attempt,
+                            "write"
+                        );
+                        return Ok(v);
+                    }
                     Err(e) => StoreError::from(e),
                 },
                 Err(e) => {
@@ -189,6 +206,7 @@ impl Store {
                 now,
                 render,
                 reply,
+                queued: std::time::Instant::now(),
             });
             !std::mem::replace(&mut q.leading, true)
         };
@@ -234,6 +252,8 @@ impl Store {
                 let n = q.pending.len().min(CHARGE_GROUP);
                 q.pending.drain(..n).collect()
             };
+            let started = std::time::Instant::now();
+            let waited = group.first().map(|p| started - p.queued);
             let requests: Vec<ChargeRequest<'_>> = group
                 .iter()
                 .map(|p| (p.ws.as_str(), &p.event, p.now, p.render))
@@ -255,9 +275,22 @@ impl Store {
                 .filter(|o| matches!(o, Ok(ChargeOutcome::Created(_))))
                 .count();
             self.note_growth(created);
+            tracing::debug!(
+                target: "credits::charges",
+                charges = group.len(),
+                created,
+                queued_ms = waited.map_or(0.0, ms),
+                group_ms = ms(started.elapsed()),
+                "charge group"
+            );
             for (p, outcome) in group.into_iter().zip(outcomes) {
                 let _ = p.reply.send(outcome);
             }
         }
     }
+}
+
+/// A duration in milliseconds, for the writes' timings.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }

@@ -119,6 +119,7 @@ impl TestApp {
             demo: false,
             embed_secret: Some(Arc::from(EMBED_SECRET)),
             https: false,
+            trusted_proxies: Vec::new().into(),
             webhook: true,
             echarts_src: Arc::from("/pkg/echarts.min.js"),
             contact: app::model::ContactLinks {

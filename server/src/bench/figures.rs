@@ -1,0 +1,170 @@
+//! What `credits bench` measures, as `--json` writes it, and the targets
+//! it checks at `--scale 1`.
+
+use serde::Serialize;
+
+use super::http;
+
+/// One report's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportFigures {
+    pub name: String,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+    pub naive_p95_ms: f64,
+    pub speedup: f64,
+    pub equal: bool,
+}
+
+/// One whole tab view's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewFigures {
+    pub tab: String,
+    pub period: String,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestFigures {
+    pub events_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub concurrency: usize,
+    pub errors: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChargeFigures {
+    pub per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub concurrency: usize,
+    pub errors: usize,
+}
+
+impl ChargeFigures {
+    pub(super) fn of(l: &http::Load) -> Self {
+        Self {
+            per_s: l.per_s.round(),
+            p50_ms: l.p50_ms,
+            p99_ms: l.p99_ms,
+            concurrency: l.concurrency,
+            errors: l.errors,
+        }
+    }
+}
+
+/// Charges under a flood of pages, and the pages served meanwhile.
+#[derive(Debug, Clone, Serialize)]
+pub struct FloodFigures {
+    pub per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// `p99_ms` over the idle `charges`' p99 (the target: at most 2).
+    pub p99_vs_idle: f64,
+    pub errors: usize,
+    /// Concurrent page loads.
+    pub pages_concurrency: usize,
+    pub pages_per_s: f64,
+    pub pages_p50_ms: f64,
+    pub pages_p99_ms: f64,
+    pub pages_errors: usize,
+}
+
+/// Everything `--json` writes.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub engine: String,
+    pub scale: f64,
+    pub seed: u64,
+    pub timezone: String,
+    pub workspaces: usize,
+    pub events: u64,
+    pub conversations: u64,
+    pub largest_workspace: String,
+    pub largest_events: u64,
+    pub seed_seconds: f64,
+    pub reports: Vec<ReportFigures>,
+    pub views: Vec<ViewFigures>,
+    pub ingest: Option<IngestFigures>,
+    pub charges: Option<ChargeFigures>,
+    /// Charges on the largest workspace, spread over its users and
+    /// campaigns, with no limit: the reference of `charges_limited`.
+    pub charges_spread: Option<ChargeFigures>,
+    /// The same charges under a user default and campaign limits (v1.2).
+    pub charges_limited: Option<ChargeFigures>,
+    /// `charges` again under a flood of year-long Credits pages.
+    pub charges_flooded: Option<FloodFigures>,
+    pub rss_mb: Option<f64>,
+    /// Bytes on disk after seeding (the file and its WAL, or
+    /// `pg_database_size`), and per stored event.
+    pub bytes_total: u64,
+    pub bytes_per_event: f64,
+    pub differences: Vec<String>,
+    pub targets_missed: Vec<String>,
+}
+
+/// The targets on these 2-core machines; what missed them.
+pub(super) fn targets_missed(r: &BenchResult) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &r.reports {
+        if f.p95_ms > 20.0 {
+            out.push(format!("report {}: p95 {:.1} ms > 20", f.name, f.p95_ms));
+        }
+        if f.speedup < 100.0 {
+            out.push(format!("report {}: {:.0}x < 100x", f.name, f.speedup));
+        }
+    }
+    for v in &r.views {
+        if v.p95_ms > 50.0 {
+            out.push(format!(
+                "view {} {}: p95 {:.1} ms > 50",
+                v.tab, v.period, v.p95_ms
+            ));
+        }
+    }
+    if let Some(i) = &r.ingest {
+        if i.events_per_s < 25_000.0 || i.p99_ms > 250.0 {
+            out.push(format!(
+                "ingest: {:.0} events/s (>= 25,000), p99 {:.0} ms (<= 250)",
+                i.events_per_s, i.p99_ms
+            ));
+        }
+    }
+    let want = if r.engine == "sqlite" {
+        3_000.0
+    } else {
+        2_000.0
+    };
+    for (name, c) in [
+        ("charges", &r.charges),
+        ("charges_limited", &r.charges_limited),
+    ] {
+        if let Some(c) = c {
+            if c.per_s < want || c.p99_ms > 20.0 {
+                out.push(format!(
+                    "{name}: {:.0}/s (>= {want:.0}), p99 {:.1} ms (<= 20)",
+                    c.per_s, c.p99_ms
+                ));
+            }
+        }
+    }
+    if let Some(f) = &r.charges_flooded {
+        if f.p99_vs_idle > 2.0 {
+            out.push(format!(
+                "charges under a flood of pages: p99 {:.1} ms, {:.1}x idle (<= 2x)",
+                f.p99_ms, f.p99_vs_idle
+            ));
+        }
+    }
+    if r.rss_mb.is_some_and(|m| m > 150.0) {
+        out.push(format!(
+            "server RSS {:.0} MB > 150",
+            r.rss_mb.unwrap_or(0.0)
+        ));
+    }
+    out
+}
