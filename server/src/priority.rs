@@ -59,14 +59,28 @@ fn lower_this_threads_priority() {
     }
 }
 
-/// Middleware: runs the rest of the request on the pages' runtime when it
-/// is enabled, else where it is.
+/// Pages worked on at once, per process, when the pages' runtime is on;
+/// the others wait their turn (within the request's deadline) holding
+/// nothing but their request. Four times the pages' pool: enough to keep
+/// it busy, few enough that a flood of 256 year-long Credits pages does
+/// not hold 256 half-built pages in memory (without it the server's peak
+/// RSS went from 54 MB to 175 MB under that flood, SQLite, `--scale 1`).
+pub const PAGES_AT_ONCE: usize = 8;
+
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(PAGES_AT_ONCE);
+
+/// Middleware: runs the rest of the request on the pages' runtime, once a
+/// place among [`PAGES_AT_ONCE`] is free, when that runtime is enabled;
+/// else where it is.
 pub async fn on_page_runtime(req: Request, next: Next) -> Response {
-    match PAGES.get() {
-        Some(runtime) => runtime
-            .spawn(next.run(req))
-            .await
-            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
-        None => next.run(req).await,
-    }
+    let Some(runtime) = PAGES.get() else {
+        return next.run(req).await;
+    };
+    let Ok(_slot) = SLOTS.acquire().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    runtime
+        .spawn(next.run(req))
+        .await
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
