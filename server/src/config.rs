@@ -130,9 +130,69 @@ pub fn is_origin(s: &str) -> bool {
             .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Why the webhook at `url` is refused at start, if it is: deliveries go
+/// over HTTPS, or plain HTTP to this machine (loopback) only, and signed
+/// (`--webhook-secret`), unless `--allow-insecure-webhook` says otherwise.
+pub fn webhook_refusal(url: &str, signed: bool, allow_insecure: bool) -> Option<String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Some(format!("{url:?} is not an http(s) URL"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    if host.is_empty() || !matches!(scheme, "http" | "https") {
+        return Some(format!("{url:?} is not an http(s) URL"));
+    }
+    if allow_insecure {
+        return None;
+    }
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if scheme == "http" && !loopback {
+        return Some(
+            "deliveries would cross the network unencrypted over http://; use https://, or pass --allow-insecure-webhook".into(),
+        );
+    }
+    if !signed {
+        return Some(
+            "deliveries would be unsigned: set --webhook-secret (CREDITS_WEBHOOK_SECRET), or pass --allow-insecure-webhook".into(),
+        );
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhooks_are_encrypted_and_signed_unless_allowed() {
+        for ok in [
+            "https://hooks.example.com/credits",
+            "http://127.0.0.1:9000/x",
+            "http://localhost/x",
+            "http://[::1]:8080/",
+        ] {
+            assert_eq!(webhook_refusal(ok, true, false), None, "{ok}");
+        }
+        assert!(webhook_refusal("http://hooks.example.com/x", true, false)
+            .is_some_and(|r| r.contains("unencrypted")));
+        assert!(webhook_refusal("http://127.0.0.1.example.com/x", true, false).is_some());
+        assert!(webhook_refusal("https://hooks.example.com/x", false, false)
+            .is_some_and(|r| r.contains("unsigned")));
+        assert_eq!(
+            webhook_refusal("http://hooks.example.com/x", false, true),
+            None
+        );
+        for bad in ["hooks.example.com", "ftp://x/y", "https://", "https:///x"] {
+            assert!(webhook_refusal(bad, true, true).is_some(), "{bad}");
+        }
+    }
 
     #[test]
     fn origins_are_checked() {
@@ -197,6 +257,10 @@ pub struct ServeArgs {
     /// `--request-webhook-url` / `CREDITS_REQUEST_WEBHOOK_URL` still work.
     #[arg(long, env = "CREDITS_WEBHOOK_URL", alias = "request-webhook-url")]
     pub webhook_url: Option<String>,
+    /// Deliver to a webhook over plain http:// beyond this machine, or
+    /// unsigned (no `--webhook-secret`): refused at start without it.
+    #[arg(long, env = "CREDITS_ALLOW_INSECURE_WEBHOOK")]
+    pub allow_insecure_webhook: bool,
     /// Key of the `X-Credits-Signature` HMAC-SHA256 header on every webhook delivery.
     #[arg(long, env = "CREDITS_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,

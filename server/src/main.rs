@@ -208,6 +208,17 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         .clone()
         .or_else(|| std::env::var("CREDITS_REQUEST_WEBHOOK_URL").ok())
         .filter(|u| !u.trim().is_empty());
+    if let Some(url) = &webhook_url {
+        let signed = args
+            .webhook_secret
+            .as_deref()
+            .is_some_and(|s| !s.is_empty());
+        if let Some(why) =
+            credits_server::config::webhook_refusal(url.trim(), signed, args.allow_insecure_webhook)
+        {
+            return Err(format!("--webhook-url (CREDITS_WEBHOOK_URL): {why}"));
+        }
+    }
     let state = AppState {
         store: store.clone(),
         clock,

@@ -875,6 +875,31 @@ fn weak_secrets_and_a_mixed_demo_are_refused_at_start() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not an origin"));
+    // A webhook over plain http:// beyond loopback, or unsigned: refused
+    // unless allowed explicitly.
+    for (args, why) in [
+        (
+            vec![
+                "--webhook-url",
+                "http://hooks.example.com/x",
+                "--webhook-secret",
+                strong,
+            ],
+            "unencrypted",
+        ),
+        (
+            vec!["--webhook-url", "https://hooks.example.com/x"],
+            "unsigned",
+        ),
+    ] {
+        let out = run(&[&["--api-token", strong][..], &args[..]].concat());
+        assert!(!out.status.success(), "{args:?} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(why) && err.contains("--allow-insecure-webhook"),
+            "{err}"
+        );
+    }
     for args in [
         vec!["--api-token", "short"],
         vec!["--api-token", strong, "--embed-secret", "tiny"],
