@@ -53,17 +53,44 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the database answers and every migration is applied.
-async fn readyz(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> axum::response::Response {
+/// How long `/readyz` waits for the database before it says not ready.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long an answer of `/readyz` is given again: a flood of probes costs
+/// one check of the database a second, whatever its size.
+const READY_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The last answer of `/readyz` and when it was checked; one check at a
+/// time (the others wait for it and take its answer).
+type Readiness = std::sync::Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>;
+
+/// `GET /readyz`: the database answers within [`READY_WITHIN`] and every
+/// migration is applied; checked at most once per [`READY_FOR`].
+async fn readyz(state: AppState, readiness: Readiness) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match state.store.ready().await {
-        Ok(()) => "ready".into_response(),
-        Err(e) => {
-            tracing::warn!(cause = %e, "not ready");
-            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    let mut last = readiness.lock().await;
+    let ready = match *last {
+        Some((at, ready)) if at.elapsed() < READY_FOR => ready,
+        _ => {
+            let ready = match tokio::time::timeout(READY_WITHIN, state.store.ready()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::warn!(cause = %e, "not ready");
+                    false
+                }
+                Err(_) => {
+                    tracing::warn!("not ready: the database did not answer in 2 s");
+                    false
+                }
+            };
+            *last = Some((std::time::Instant::now(), ready));
+            ready
         }
+    };
+    if ready {
+        "ready".into_response()
+    } else {
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
     }
 }
 
@@ -89,7 +116,15 @@ pub fn app_with_limits(state: AppState, limits: serve::Limits) -> Router {
     );
     Router::new()
         .route("/healthz", axum::routing::get(healthz))
-        .route("/readyz", axum::routing::get(readyz))
+        .route(
+            "/readyz",
+            axum::routing::get({
+                let readiness = Readiness::default();
+                move |axum::extract::State(state): axum::extract::State<AppState>| {
+                    readyz(state, readiness.clone())
+                }
+            }),
+        )
         .nest("/api/v1", api)
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))

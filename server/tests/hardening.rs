@@ -957,6 +957,45 @@ async fn connections_the_database_dropped_are_replaced() {
 }
 
 /// A PostgreSQL connection of the test's own, outside the app's pool.
+/// `/readyz` says not ready within its 2 s when the database stops
+/// answering (here: the migrations' table locked by another session), all
+/// the probes that arrive meanwhile get that one answer, and it says ready
+/// again once the database answers. PostgreSQL only (a lock of another
+/// session is what makes the check hang).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_answers_fast_when_the_database_hangs() {
+    use sqlx::Connection;
+    let Some(app) = TestApp::postgres_or_skip().await else {
+        return;
+    };
+    let probe = || app.request(Method::GET, "/readyz", &[], None);
+    assert_eq!(probe().await.0, StatusCode::OK);
+    let mut other = own_connection(&app).await;
+    let mut tx = other.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE _sqlx_migrations IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .expect("lock");
+    // Past the last answer's second: the next probe checks again.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let started = Instant::now();
+    let answers = tokio::join!(probe(), probe(), probe(), probe(), probe(), probe());
+    let took = started.elapsed();
+    for (s, _, body) in [
+        answers.0, answers.1, answers.2, answers.3, answers.4, answers.5,
+    ] {
+        assert_eq!(
+            (s, body.as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+        );
+    }
+    assert!(took < Duration::from_secs(4), "answered after {took:?}");
+    tx.rollback().await.expect("rollback");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(probe().await.0, StatusCode::OK);
+    app.cleanup().await;
+}
+
 async fn own_connection(app: &TestApp) -> sqlx::PgConnection {
     sqlx::PgConnection::connect(&app.url)
         .await
