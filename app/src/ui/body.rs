@@ -173,8 +173,18 @@ mod browser {
         let Ok(link) = link.dyn_into::<web_sys::HtmlAnchorElement>() else {
             return;
         };
-        ev.prevent_default();
         let href = link.href();
+        // The session goes to this origin's exports only: a link elsewhere
+        // (whatever put it in the page) is left to the browser, without it.
+        let ours = web_sys::Url::new(&href).ok().is_some_and(|target| {
+            web_sys::window()
+                .and_then(|w| w.location().origin().ok())
+                .is_some_and(|here| target.origin() == here && target.pathname().ends_with(".csv"))
+        });
+        if !ours {
+            return;
+        }
+        ev.prevent_default();
         leptos::task::spawn_local(async move {
             if let Err(e) = download(&href, &token).await {
                 // Not `{e:?}`: the bundle is built without Debug output (`-Zfmt-debug=none`).
