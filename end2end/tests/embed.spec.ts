@@ -106,6 +106,36 @@ test.describe('inside the platform iframe, with third-party cookies blocked', ()
     expect(text.split('\r\n').length).toBeGreaterThan(10);
   });
 
+  test('the frame sends its session only to its own exports, never to a link elsewhere', async ({ page, baseURL }) => {
+    await blockFrameCookies(page, baseURL!);
+    // Every request to the other origin: whether the browser navigated to
+    // it (the link left to the browser) and what it carried.
+    const foreign: { navigation: boolean; headers: Record<string, string> }[] = [];
+    await page.route('https://elsewhere.example/**', (route) => {
+      foreign.push({ navigation: route.request().isNavigationRequest(), headers: route.request().headers() });
+      return route.fulfill({ status: 200, contentType: 'text/html', body: '<p>elsewhere</p>' });
+    });
+    await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/credits?period=last_month`);
+    const frame = page.frameLocator('#credits');
+    await expect(frame.locator('html')).toHaveAttribute('data-hydrated', 'true');
+    // A link that the export listener would see, pointing at another origin.
+    await frame.locator('.tab-body').evaluate((body) => {
+      const a = document.createElement('a');
+      a.href = 'https://elsewhere.example/steal.csv';
+      a.setAttribute('data-export', '');
+      a.setAttribute('data-testid', 'foreign-export');
+      a.textContent = 'foreign';
+      body.prepend(a);
+    });
+    await frame.getByTestId('foreign-export').click();
+    await expect.poll(() => foreign.length).toBeGreaterThan(0);
+    for (const r of foreign) {
+      expect(r.navigation, 'a plain navigation, not a fetch with the session').toBe(true);
+      expect(r.headers['x-credits-session']).toBeUndefined();
+      expect(r.headers['access-control-request-headers'] ?? '').not.toContain('x-credits-session');
+    }
+  });
+
   test('Change Plan asks the platform to open its chat', async ({ page, baseURL }) => {
     await blockFrameCookies(page, baseURL!);
     await host(page, hostOrigin, `${baseURL}/embed?token=${handoffToken()}&next=/usage/plan`);
