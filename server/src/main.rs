@@ -154,6 +154,23 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         "--webhook-secret (CREDITS_WEBHOOK_SECRET)",
         args.webhook_secret.as_deref(),
     )?;
+    // The old name of the webhook setting, read when the new one is unset.
+    let webhook_url = args
+        .webhook_url
+        .clone()
+        .or_else(|| std::env::var("CREDITS_REQUEST_WEBHOOK_URL").ok())
+        .filter(|u| !u.trim().is_empty());
+    if let Some(url) = &webhook_url {
+        let signed = args
+            .webhook_secret
+            .as_deref()
+            .is_some_and(|s| !s.is_empty());
+        if let Some(why) =
+            credits_server::config::webhook_refusal(url.trim(), signed, args.allow_insecure_webhook)
+        {
+            return Err(format!("--webhook-url (CREDITS_WEBHOOK_URL): {why}"));
+        }
+    }
     let store = open(&args.db).await?;
     let resumed = store
         .resume_rebucketing()
@@ -201,23 +218,6 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
     let hydrate = wasm.exists();
     if !hydrate {
         tracing::warn!(path = %wasm.display(), "no WASM bundle: pages render server-side only");
-    }
-    // The old name of the webhook setting, read when the new one is unset.
-    let webhook_url = args
-        .webhook_url
-        .clone()
-        .or_else(|| std::env::var("CREDITS_REQUEST_WEBHOOK_URL").ok())
-        .filter(|u| !u.trim().is_empty());
-    if let Some(url) = &webhook_url {
-        let signed = args
-            .webhook_secret
-            .as_deref()
-            .is_some_and(|s| !s.is_empty());
-        if let Some(why) =
-            credits_server::config::webhook_refusal(url.trim(), signed, args.allow_insecure_webhook)
-        {
-            return Err(format!("--webhook-url (CREDITS_WEBHOOK_URL): {why}"));
-        }
     }
     let state = AppState {
         store: store.clone(),

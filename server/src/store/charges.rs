@@ -15,6 +15,7 @@ use app::domain::limits::{decide_charge, ChargeDecision, Refusal, WorkspaceFigur
 
 use super::alerts::AlertBook;
 use super::cycles::ensure_cycle;
+use super::db::ms;
 use super::ledger::{insert_events, rows_with_ids, stored_requests};
 use super::limits::{scopes_of, LimitBook, ScopeKey};
 use super::prelude::*;
@@ -50,7 +51,6 @@ pub(super) async fn charge_group_tx(
     }
     let decided = started.elapsed();
     group.write(conn).await?;
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     tracing::debug!(
         target: "credits::charges",
         read_ms = ms(read),

@@ -32,12 +32,13 @@ fn api_connections(engine: Engine) -> u32 {
 }
 
 /// Connections of the dashboard pages' pool, apart from the API's (see
-/// [`Store::for_pages`]).
-pub fn page_connections(engine: Engine) -> u32 {
-    match engine {
-        Engine::Sqlite => 2,
-        Engine::Postgres => 2,
-    }
+/// [`Store::for_pages`]), on either engine.
+pub const PAGE_CONNECTIONS: u32 = 2;
+
+/// A duration in milliseconds, for the timings writes, charge groups and
+/// checkpoints log at `debug`.
+pub(super) fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }
 
 /// The database handle.
@@ -49,7 +50,7 @@ pub struct Store {
     /// The platform API's pool.
     api: AnyPool,
     /// The dashboard pages' pool: however many pages load at once, they
-    /// hold at most [`page_connections`] connections, and the platform's
+    /// hold at most [`PAGE_CONNECTIONS`] connections, and the platform's
     /// charges and batches never wait behind them for one.
     pages: AnyPool,
     pub(super) engine: Engine,
@@ -93,7 +94,7 @@ impl Store {
         } else {
             // Its connections are opened where pages first need them: on
             // the pages' threads, whose priority their SQLite threads take.
-            pool_options(engine, page_connections(engine)).connect_lazy_with(options.clone())
+            pool_options(engine, PAGE_CONNECTIONS).connect_lazy_with(options.clone())
         };
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
@@ -348,7 +349,6 @@ async fn checkpoint(
     writer: &tokio::sync::Mutex<()>,
     limit: i64,
 ) -> Result<(), sqlx::Error> {
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     let started = std::time::Instant::now();
     let (_, frames, copied) = passive(pool).await?;
     if frames < limit {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::charges::{charge_group_tx, ChargeRequest};
-use super::db::{PendingCharge, CHECK_STATISTICS_EVERY};
+use super::db::{ms, PendingCharge, CHECK_STATISTICS_EVERY};
 use super::prelude::*;
 
 /// Charges per group transaction at most.
@@ -147,7 +147,7 @@ impl Store {
                 Ok(v) => match tx.commit().await {
                     Ok(()) => {
                         // The phases of every write, for a profile of the
-                        // tail (docs/performance.md, "Where the tail was").
+                        // tail (docs/performance.md, "Where the charges' tail came from").
                         tracing::debug!(
                             target: "credits::writes",
                             turn_ms = ms(turned),
@@ -288,9 +288,4 @@ impl Store {
             }
         }
     }
-}
-
-/// A duration in milliseconds, for the writes' timings.
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
