@@ -176,11 +176,8 @@ mod browser {
         let href = link.href();
         // The session goes to this origin's exports only: a link elsewhere
         // (whatever put it in the page) is left to the browser, without it.
-        let ours = web_sys::Url::new(&href).ok().is_some_and(|target| {
-            web_sys::window()
-                .and_then(|w| w.location().origin().ok())
-                .is_some_and(|here| target.origin() == here && target.pathname().ends_with(".csv"))
-        });
+        let ours = super::super::location::on_this_origin(&href)
+            .is_some_and(|target| target.pathname().ends_with(".csv"));
         if !ours {
             return;
         }

@@ -212,6 +212,9 @@ fn initial_url() -> Url {
 }
 
 #[cfg(feature = "hydrate")]
+pub use browser::on_this_origin;
+
+#[cfg(feature = "hydrate")]
 mod browser {
     use leptos::ev;
     use leptos::prelude::*;
@@ -252,16 +255,20 @@ mod browser {
         window().scroll_to_with_x_and_y(0.0, 0.0);
     }
 
+    /// `href` as a URL, when it leads to this page's own origin.
+    pub fn on_this_origin(href: &str) -> Option<web_sys::Url> {
+        let target = web_sys::Url::new(href).ok()?;
+        let here = window().location().origin().ok()?;
+        (target.origin() == here).then_some(target)
+    }
+
     /// Where `href` leads, when it is one of this app's pages on this
     /// origin and a move in place can show it; `None` leaves it to the
     /// browser.
     fn in_app(href: &str) -> Option<Url> {
-        let target = web_sys::Url::new(href).ok()?;
-        let here = window().location().origin().ok()?;
-        (target.origin() == here
-            && target.hash().is_empty()
-            && Tab::at(&target.pathname()).is_some())
-        .then(|| url_of(target.pathname(), &target.search()))
+        let target = on_this_origin(href)?;
+        (target.hash().is_empty() && Tab::at(&target.pathname()).is_some())
+            .then(|| url_of(target.pathname(), &target.search()))
     }
 
     /// A plain left click on a link to one of the tabs.
