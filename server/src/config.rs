@@ -109,6 +109,31 @@ pub struct DbArgs {
         default_value = "sqlite://data/credits.db?mode=rwc"
     )]
     pub database_url: String,
+    /// Seconds to keep trying a database that cannot be reached at start
+    /// (each failure is logged with its cause) before exiting with status
+    /// 1 and a plain message; 0 tries once.
+    #[arg(long, env = "DATABASE_WAIT", default_value_t = 30)]
+    pub database_wait: u64,
+}
+
+/// `url` with its password, if any, replaced by `***`, for messages.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split_once(':').map_or(user, |(u, _)| u);
+            let hidden = if authority[..authority.len() - host.len() - 1].contains(':') {
+                ":***"
+            } else {
+                ""
+            };
+            format!("{scheme}://{user}{hidden}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
 }
 
 /// Whether `s` is an origin as browsers send it: `http(s)://host[:port]`,
@@ -169,6 +194,17 @@ pub fn webhook_refusal(url: &str, signed: bool, allow_insecure: bool) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_hide_a_database_password() {
+        assert_eq!(
+            redacted("postgres://app:s3cr:et@db.example:5432/credits?sslmode=require"),
+            "postgres://app:***@db.example:5432/credits?sslmode=require"
+        );
+        assert_eq!(redacted("postgres://app@db/credits"), "postgres://app@db/credits");
+        assert_eq!(redacted("postgres://db/credits"), "postgres://db/credits");
+        assert_eq!(redacted("sqlite://data/credits.db?mode=rwc"), "sqlite://data/credits.db?mode=rwc");
+    }
 
     #[test]
     fn webhooks_are_encrypted_and_signed_unless_allowed() {

@@ -37,10 +37,30 @@ fn clock() -> Result<Clock, String> {
     }
 }
 
+/// Connects to the database, trying again each second for
+/// `--database-wait` seconds while it cannot be reached, then migrates it.
 async fn open(db: &DbArgs) -> Result<Store, String> {
-    let store = Store::connect(&db.database_url)
-        .await
-        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let shown = credits_server::config::redacted(&db.database_url);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(db.database_wait);
+    let store = loop {
+        match Store::connect(&db.database_url).await {
+            Ok(store) => break store,
+            Err(e) if e.is_unavailable() && std::time::Instant::now() < until => {
+                tracing::warn!(
+                    "cannot reach the database at {shown}: {e}; trying again in 1 s (for {} s at most, --database-wait)",
+                    db.database_wait
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) if e.is_unavailable() => {
+                return Err(format!(
+                    "cannot reach the database at {shown} (tried for {} s, --database-wait): {e}",
+                    db.database_wait
+                ))
+            }
+            Err(e) => return Err(format!("cannot open the database at {shown}: {e}")),
+        }
+    };
     store
         .migrate()
         .await
@@ -89,6 +109,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Bench(args) => {
             let store = open(&DbArgs {
                 database_url: args.database_url.clone(),
+                database_wait: 0,
             })
             .await?;
             let plan = credits_server::bench::BenchPlan {

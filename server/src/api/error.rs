@@ -91,7 +91,10 @@ impl From<StoreError> for ApiError {
                     .collect(),
             ),
             StoreError::Invalid { field, message } => Self::invalid(field, message),
-            StoreError::Busy(_) => Self::Unavailable,
+            other if other.is_unavailable() => {
+                tracing::warn!(cause = %other, "database unavailable");
+                Self::Unavailable
+            }
             other => Self::Internal(other.to_string()),
         }
     }

@@ -31,6 +31,16 @@ fn api_connections(engine: Engine) -> u32 {
     }
 }
 
+/// How long the platform API waits for a connection (busy, or being
+/// opened) before it answers `503`: while the database is down or
+/// restarting, requests fail within this, not after the 30 s request
+/// deadline, and the pool opens new connections as soon as it is back.
+pub const API_WAIT: Duration = Duration::from_secs(3);
+
+/// The same for the pages, whose two connections a flood of views keeps
+/// busy (their requests wait their turn in [`crate::priority`] first).
+pub const PAGES_WAIT: Duration = Duration::from_secs(10);
+
 /// Connections of the dashboard pages' pool, apart from the API's (see
 /// [`Store::for_pages`]), on either engine.
 pub const PAGE_CONNECTIONS: u32 = 2;
@@ -82,7 +92,17 @@ impl Store {
             return Err(StoreError::BadUrl("expected sqlite:… or postgres:…".into()));
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = pool_options(engine, api_connections(engine))
+        // One connection first, on its own: a database that cannot be
+        // reached says why (refused, unknown host, authentication), where
+        // the pool would only say that its wait ran out.
+        {
+            use sqlx::Connection;
+            sqlx::AnyConnection::connect_with(&options)
+                .await?
+                .close()
+                .await?;
+        }
+        let pool = pool_options(engine, api_connections(engine), API_WAIT)
             .connect_with(options.clone())
             .await?;
         let sqlite_file = (engine == Engine::Sqlite)
@@ -94,7 +114,7 @@ impl Store {
         } else {
             // Its connections are opened where pages first need them: on
             // the pages' threads, whose priority their SQLite threads take.
-            pool_options(engine, PAGE_CONNECTIONS).connect_lazy_with(options.clone())
+            pool_options(engine, PAGE_CONNECTIONS, PAGES_WAIT).connect_lazy_with(options.clone())
         };
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
@@ -406,10 +426,10 @@ pub(super) struct Growth {
 pub(super) const CHECK_STATISTICS_EVERY: u64 = 10_000;
 
 /// The settings of a pool of `connections` to the engine.
-fn pool_options(engine: Engine, connections: u32) -> AnyPoolOptions {
+fn pool_options(engine: Engine, connections: u32, wait: Duration) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)
-        .acquire_timeout(Duration::from_secs(120))
+        .acquire_timeout(wait)
         // sqlx pings every connection it hands out by default: a round
         // trip (PostgreSQL) or a hand-off to the connection's thread
         // (SQLite) before each statement. Measured on PostgreSQL at
@@ -424,6 +444,24 @@ fn pool_options(engine: Engine, connections: u32) -> AnyPoolOptions {
             Box::pin(async move {
                 if meta.idle_for > IDLE_BEFORE_PING {
                     sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+        // A transaction whose COMMIT failed (SQLite on a full disk, say)
+        // may have been rolled back by the engine already: sqlx's ROLLBACK
+        // on drop then fails and the connection believes it is still in a
+        // transaction, refusing every later BEGIN. Such a connection is
+        // closed, not pooled (the ping first lets a queued ROLLBACK run).
+        .after_release(|conn, _meta| {
+            Box::pin(async move {
+                use sqlx::Connection;
+                if conn.is_in_transaction() {
+                    conn.ping().await?;
+                    if conn.is_in_transaction() {
+                        tracing::warn!("a connection left in a transaction is closed");
+                        return Ok(false);
+                    }
                 }
                 Ok(true)
             })

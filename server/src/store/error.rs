@@ -55,6 +55,45 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// The database cannot be reached or cannot take the write just now
+    /// (a connection refused or dropped, the pool's wait run out, the
+    /// server shutting down or starting, a full disk): the request is
+    /// answered `503` at once and a retry later succeeds, while the same
+    /// statement on a healthy database would not fail.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Busy(_) => true,
+            StoreError::Db(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(d) => {
+                    let code = d.code().unwrap_or_default();
+                    // PostgreSQL: connection exceptions (08…), the server
+                    // shutting down or starting (57P01-57P03), out of disk,
+                    // memory or connections (53…). SQLite: disk full (13),
+                    // I/O errors (10 and its extended codes), cannot open (14).
+                    code.starts_with("08")
+                        || code.starts_with("57P")
+                        || code.starts_with("53")
+                        || code == "13"
+                        || code == "14"
+                        || code == "10"
+                        // SQLite's extended I/O codes (266, 522, …; at
+                        // most four digits, where PostgreSQL's have five).
+                        || (code.len() <= 4 && code.parse::<u32>().is_ok_and(|c| c & 0xff == 10))
+                }
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 /// The result type of the store.
 pub type StoreResult<T> = Result<T, StoreError>;
 

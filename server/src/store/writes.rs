@@ -261,6 +261,15 @@ impl Store {
             let grouped = self.charge_group(&requests).await;
             let outcomes: Vec<StoreResult<ChargeOutcome>> = match grouped {
                 Ok(outcomes) => outcomes,
+                // The database is down or full: so it is for each of them,
+                // and they are answered at once, not after a wait each.
+                Err(e) if e.is_unavailable() => {
+                    tracing::warn!(cause = %e, charges = requests.len(), "charge group: database unavailable");
+                    requests
+                        .iter()
+                        .map(|_| Err(StoreError::Busy("the database is unavailable")))
+                        .collect()
+                }
                 Err(_) => {
                     // One by one, each in its own transaction.
                     let mut out = Vec::with_capacity(requests.len());
@@ -283,8 +292,24 @@ impl Store {
                 group_ms = ms(started.elapsed()),
                 "charge group"
             );
+            let down = outcomes
+                .iter()
+                .any(|o| matches!(o, Err(e) if e.is_unavailable()));
             for (p, outcome) in group.into_iter().zip(outcomes) {
                 let _ = p.reply.send(outcome);
+            }
+            if down {
+                // Those that queued meanwhile would each wait for the
+                // database in turn: answered at once as well.
+                let waiting: Vec<PendingCharge> = {
+                    let mut q = self.charges.lock().unwrap_or_else(|e| e.into_inner());
+                    q.pending.drain(..).collect()
+                };
+                for p in waiting {
+                    let _ = p
+                        .reply
+                        .send(Err(StoreError::Busy("the database is unavailable")));
+                }
             }
         }
     }
