@@ -14,12 +14,30 @@ pub const AUDIENCE: &str = "credits";
 pub const MAX_TOKEN_LIFETIME_SECS: i64 = 600;
 /// Clock skew tolerated on `exp`.
 const LEEWAY_SECS: i64 = 30;
-/// Standalone cookie.
+/// Standalone cookie over plain HTTP (development on loopback).
 pub const SESSION_COOKIE: &str = "credits_session";
-/// The embedded session's own (partitioned, SameSite=None) cookie: read
-/// only for page loads under `/embed/`, never for server functions, which
-/// embedded pages call with the session header.
+/// Standalone cookie over HTTPS: the `__Host-` prefix makes the browser
+/// keep it only when it is `Secure`, for this host alone (no `Domain`) and
+/// `Path=/`, so a sibling subdomain can neither set nor shadow it. Over
+/// HTTPS only this name is read.
+pub const HOST_SESSION_COOKIE: &str = "__Host-credits_session";
+/// The embedded session's own (partitioned, SameSite=None) cookie over
+/// plain HTTP: read only for page loads under `/embed/`, never for server
+/// functions, which embedded pages call with the session header.
 pub const EMBED_SESSION_COOKIE: &str = "credits_embed_session";
+/// The same over HTTPS, `__Host-` prefixed (so `Path=/`; still read only
+/// for page loads under `/embed/`).
+pub const HOST_EMBED_SESSION_COOKIE: &str = "__Host-credits_embed_session";
+
+/// The standalone and embedded cookies' names for a request over HTTPS
+/// or not.
+pub fn cookie_names(https: bool) -> (&'static str, &'static str) {
+    if https {
+        (HOST_SESSION_COOKIE, HOST_EMBED_SESSION_COOKIE)
+    } else {
+        (SESSION_COOKIE, EMBED_SESSION_COOKIE)
+    }
+}
 // The header embedded pages send their session in: one definition, shared
 // with the browser code.
 pub use app::session_client::SESSION_HEADER;
@@ -116,20 +134,24 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// The session token a request carries: the header (embedded pages) first,
-/// then the standalone cookie.
-pub fn session_token(headers: &axum::http::HeaderMap) -> Option<String> {
+/// then the standalone cookie of its scheme ([`cookie_names`]).
+pub fn session_token(headers: &axum::http::HeaderMap, https: bool) -> Option<String> {
     if let Some(v) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
         return Some(v.trim().to_string()).filter(|t| !t.is_empty());
     }
-    cookie(headers, SESSION_COOKIE)
+    cookie(headers, cookie_names(https).0)
 }
 
 /// The session token of a request to `path`: as [`session_token`], and the
 /// embedded cookie for page loads under `/embed/` (a reload, the export).
-pub fn session_token_for(headers: &axum::http::HeaderMap, path: &str) -> Option<String> {
-    session_token(headers).or_else(|| {
+pub fn session_token_for(
+    headers: &axum::http::HeaderMap,
+    path: &str,
+    https: bool,
+) -> Option<String> {
+    session_token(headers, https).or_else(|| {
         path.starts_with("/embed/")
-            .then(|| cookie(headers, EMBED_SESSION_COOKIE))
+            .then(|| cookie(headers, cookie_names(https).1))
             .flatten()
     })
 }
@@ -215,14 +237,14 @@ mod tests {
                 .parse()
                 .unwrap_or(axum::http::HeaderValue::from_static("")),
         );
-        assert_eq!(session_token(&h).as_deref(), Some("abc"));
+        assert_eq!(session_token(&h, false).as_deref(), Some("abc"));
         h.insert(
             SESSION_HEADER,
             "xyz"
                 .parse()
                 .unwrap_or(axum::http::HeaderValue::from_static("")),
         );
-        assert_eq!(session_token(&h).as_deref(), Some("xyz"));
+        assert_eq!(session_token(&h, false).as_deref(), Some("xyz"));
         assert_eq!(token_hash("abc").len(), 64);
         assert_ne!(new_session_token(), new_session_token());
         // The embedded cookie opens embedded pages only, never a server function.
@@ -234,10 +256,10 @@ mod tests {
                 .unwrap_or(axum::http::HeaderValue::from_static("")),
         );
         assert_eq!(
-            session_token_for(&e, "/embed/usage/plan").as_deref(),
+            session_token_for(&e, "/embed/usage/plan", false).as_deref(),
             Some("emb")
         );
-        assert_eq!(session_token_for(&e, "/rpc/overview"), None);
-        assert_eq!(session_token_for(&e, "/usage/plan"), None);
+        assert_eq!(session_token_for(&e, "/rpc/overview", false), None);
+        assert_eq!(session_token_for(&e, "/usage/plan", false), None);
     }
 }

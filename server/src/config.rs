@@ -308,6 +308,11 @@ pub struct ServeArgs {
     /// closed (keep it under the process's file-descriptor limit).
     #[arg(long, env = "CREDITS_MAX_CONNECTIONS", default_value_t = 1_024)]
     pub max_connections: usize,
+    /// Opens `GET /metrics` (Prometheus' text format) on this port for a
+    /// bearer of this token (at least 32 bytes); without it there is no
+    /// `/metrics`.
+    #[arg(long, env = "CREDITS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Where the built site (pkg/credits.js, .wasm) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

@@ -21,6 +21,7 @@ pub fn app(state: AppState) -> Router {
 
 fn busy_page() -> axum::response::Response {
     use axum::response::IntoResponse;
+    crate::telemetry::refused("pages", "busy");
     (
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
         [("retry-after", "1")],
@@ -31,6 +32,7 @@ fn busy_page() -> axum::response::Response {
 
 fn late_page() -> axum::response::Response {
     use axum::response::IntoResponse;
+    crate::telemetry::refused("pages", "late");
     (
         axum::http::StatusCode::SERVICE_UNAVAILABLE,
         "The dashboard took too long to answer; try again in a moment.",
@@ -40,11 +42,13 @@ fn late_page() -> axum::response::Response {
 
 fn busy_api() -> axum::response::Response {
     use axum::response::IntoResponse;
+    crate::telemetry::refused("api", "busy");
     api::error::ApiError::Unavailable.into_response()
 }
 
 fn late_api() -> axum::response::Response {
     use axum::response::IntoResponse;
+    crate::telemetry::refused("api", "late");
     api::error::ApiError::Timeout.into_response()
 }
 
@@ -98,7 +102,12 @@ async fn readyz(state: AppState, readiness: Readiness) -> axum::response::Respon
 /// requests in flight, request ids, compression, security headers, logs.
 pub fn app_with_limits(state: AppState, limits: serve::Limits) -> Router {
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-    let api = serve::limited(api::router(state.clone()), limits, busy_api, late_api);
+    let api = serve::limited(
+        api::router(state.clone()).layer(axum::middleware::from_fn(crate::telemetry::track)),
+        limits,
+        busy_api,
+        late_api,
+    );
     // The pages run on a pool of their own (a flood of them queues for its
     // connections, and the platform's charges never wait behind it) and,
     // in `credits serve`, on threads of a lower priority (`priority`).
@@ -109,7 +118,8 @@ pub fn app_with_limits(state: AppState, limits: serve::Limits) -> Router {
     let pages = serve::limited(
         pages::router(page_state.clone())
             .with_state::<AppState>(page_state)
-            .layer(axum::middleware::from_fn(crate::priority::on_page_runtime)),
+            .layer(axum::middleware::from_fn(crate::priority::on_page_runtime))
+            .layer(axum::middleware::from_fn(crate::telemetry::track)),
         limits,
         busy_page,
         late_page,

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod export;
 pub mod http;
 pub mod limits_view;
+pub mod telemetry;
 pub mod outbox;
 pub mod pages;
 pub mod priority;

@@ -175,6 +175,17 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         "--webhook-secret (CREDITS_WEBHOOK_SECRET)",
         args.webhook_secret.as_deref(),
     )?;
+    let metrics_token = args
+        .metrics_token
+        .clone()
+        .filter(|t| !t.is_empty());
+    strong_secret(
+        "--metrics-token (CREDITS_METRICS_TOKEN)",
+        metrics_token.as_deref(),
+    )?;
+    if metrics_token.is_some() {
+        credits_server::telemetry::install()?;
+    }
     // The old name of the webhook setting, read when the new one is unset.
     let webhook_url = args
         .webhook_url
@@ -292,9 +303,17 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         connections: args.max_connections.max(1),
         ..Default::default()
     };
+    let mut app = credits_server::app_with_limits(state, limits);
+    if let Some(token) = metrics_token {
+        app = app.merge(
+            axum::Router::new()
+                .route("/metrics", axum::routing::get(credits_server::telemetry::scrape))
+                .with_state((store.clone(), std::sync::Arc::<str>::from(token.as_str()))),
+        );
+    }
     credits_server::serve::serve(
         listener,
-        credits_server::app_with_limits(state, limits),
+        app,
         limits,
         shutdown(),
     )

@@ -140,7 +140,9 @@ pub async fn serve(
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 let first_bytes = limits.header_read;
+                let open_now = OpenConnection::new();
                 tokio::spawn(async move {
+                    let _open = open_now;
                     // Nothing sent in time: closed before hyper reads it.
                     let mut byte = [0u8; 1];
                     match tokio::time::timeout(first_bytes, stream.peek(&mut byte)).await {
@@ -165,9 +167,26 @@ pub async fn serve(
     }
 }
 
+/// An open connection, counted in `credits_connections_open` while it lives.
+struct OpenConnection;
+
+impl OpenConnection {
+    fn new() -> Self {
+        metrics::gauge!("credits_connections_open").increment(1.0);
+        OpenConnection
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        metrics::gauge!("credits_connections_open").decrement(1.0);
+    }
+}
+
 /// A connection past the cap: a plain `503` with `Retry-After`, then closed.
 async fn refuse(mut stream: tokio::net::TcpStream) {
     use tokio::io::AsyncWriteExt;
+    metrics::counter!("credits_connections_refused_total").increment(1);
     tracing::warn!("open connections at their cap: refused");
     let _ = tokio::time::timeout(
         Duration::from_secs(1),

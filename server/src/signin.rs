@@ -14,8 +14,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 
 use crate::auth::{
-    session_token, session_token_for, verify_handoff, TokenError, EMBED_SESSION_COOKIE,
-    SESSION_COOKIE,
+    session_token, session_token_for, verify_handoff, TokenError,
 };
 use crate::state::AppState;
 use crate::store::{Session, Store, StoreError};
@@ -106,19 +105,23 @@ pub fn safe_next(next: Option<&str>) -> String {
     app::security::safe_next(next)
 }
 
-fn cookie(token: &str, embedded: bool, secure: bool) -> HeaderValue {
-    let max_age = SESSION_HOURS * 3600;
-    let value = if embedded {
+/// The session's cookie (`Max-Age=0` ends it): over HTTPS under a
+/// `__Host-` name (see [`crate::auth::cookie_names`]).
+fn session_cookie(token: &str, max_age: i64, embedded: bool, https: bool) -> HeaderValue {
+    let (standalone, embed) = crate::auth::cookie_names(https);
+    let value = match (embedded, https) {
         // A partitioned (CHIPS) cookie where the browser allows one; the page
         // also carries the token for browsers that block it.
-        format!("{EMBED_SESSION_COOKIE}={token}; Path=/embed/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None; Partitioned")
-    } else {
-        let secure = if secure { "; Secure" } else { "" };
-        format!(
-            "{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
-        )
+        (true, true) => format!("{embed}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None; Partitioned"),
+        (true, false) => format!("{embed}={token}; Path=/embed/; Max-Age={max_age}; HttpOnly; Secure; SameSite=None; Partitioned"),
+        (false, true) => format!("{standalone}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax; Secure"),
+        (false, false) => format!("{standalone}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax"),
     };
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static(""))
+}
+
+fn cookie(token: &str, embedded: bool, https: bool) -> HeaderValue {
+    session_cookie(token, SESSION_HOURS * 3600, embedded, https)
 }
 
 fn escape(s: &str) -> String {
@@ -287,7 +290,8 @@ async fn client_fault_as_400(res: Response) -> Response {
 /// `POST /auth/logout`: ends the session (in the database, for every
 /// process) and expires the cookie; then the sign-in page.
 pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
-    if let Some(token) = session_token(req.headers()) {
+    let https = state.is_https(req.headers(), req.extensions());
+    if let Some(token) = session_token(req.headers(), https) {
         if let Err(e) = state.store.end_session(&token).await {
             tracing::error!(cause = %e, "session could not be ended");
             return (
@@ -298,10 +302,8 @@ pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
         }
     }
     let mut res = Redirect::to("/usage/plan").into_response();
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_static("credits_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
-    );
+    res.headers_mut()
+        .append(header::SET_COOKIE, session_cookie("", 0, false, https));
     res
 }
 
@@ -331,7 +333,8 @@ pub async fn session_layer(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_string();
-    let token = session_token_for(req.headers(), &path);
+    let https = state.is_https(req.headers(), req.extensions());
+    let token = session_token_for(req.headers(), &path, https);
     let session = match &token {
         Some(t) => match state.store.session(t, Utc::now()).await {
             Ok(s) => s,
@@ -388,6 +391,7 @@ pub async fn embed_entry<R>(
 where
     R: Fn(Request<Body>) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>,
 {
+    let https = state.is_https(req.headers(), req.extensions());
     let token = q.get("token").map(String::as_str).unwrap_or("");
     let next = safe_next(q.get("next").map(String::as_str));
     let session = match session_from_handoff(
@@ -426,7 +430,7 @@ where
     parts.extensions.insert(Bootstrap(path));
     let mut res = render(Request::from_parts(parts, body)).await;
     res.headers_mut()
-        .append(header::SET_COOKIE, cookie(&session_token, true, true));
+        .append(header::SET_COOKIE, cookie(&session_token, true, https));
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res

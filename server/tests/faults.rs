@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 const TOKEN: &str = "faults-api-token-0123456789abcdef";
+const METRICS: &str = "faults-metrics-token-0123456789abcdef";
 
 struct Proc(Child);
 
@@ -182,6 +183,8 @@ fn spawn_server(url: &str, port: u16, log: &Path) -> Proc {
                 TOKEN,
                 "--database-wait",
                 "60",
+                "--metrics-token",
+                METRICS,
             ])
             .env("RUST_LOG", "warn")
             .stdout(file.try_clone().expect("log file"))
@@ -356,6 +359,37 @@ fn stream(
     tasks
 }
 
+/// `GET /metrics` as Prometheus scrapes it: refused without the token,
+/// the text format with it; each sample as (name with labels, value).
+async fn scrape(client: &reqwest::Client, base: &str) -> Vec<(String, f64)> {
+    let url = format!("{base}/metrics");
+    let anonymous = client.get(&url).send().await.expect("metrics");
+    assert_eq!(anonymous.status(), 401, "/metrics without the token");
+    let r = client.get(&url).bearer_auth(METRICS).send().await.expect("metrics");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("text/plain; version=0.0.4"));
+    r.text()
+        .await
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+        .collect()
+}
+
+/// The sum of the samples whose name and labels contain every one of `parts`.
+fn sample(samples: &[(String, f64)], parts: &[&str]) -> f64 {
+    samples
+        .iter()
+        .filter(|(k, _)| parts.iter().all(|p| k.contains(p)))
+        .map(|(_, v)| v)
+        .sum()
+}
+
 /// `credits verify` with what the client was told: nothing acknowledged
 /// lost, no batch partly stored, the ledger equal to its recomputation
 /// (and SQLite's integrity check); its report.
@@ -485,6 +519,27 @@ async fn postgres_killed_and_restarted_under_load_loses_and_doubles_nothing() {
         sent.refusals.len(),
         sent.refusals
     );
+    // What an operator saw: the refusals, the database's faults, the
+    // charges and events, the pools, the outbox, the migrations.
+    let m = scrape(&client, &base).await;
+    let charges_route = "route=\"/api/v1/workspaces/{workspace_id}/charges\"";
+    for (what, parts) in [
+        ("charges answered 201", vec!["credits_http_requests_total{", charges_route, "status=\"201\""]),
+        ("charges answered 503", vec!["credits_http_requests_total{", charges_route, "status=\"503\""]),
+        ("charge latencies", vec!["credits_http_request_duration_seconds_count{", charges_route]),
+        ("charges created", vec!["credits_charges_total{", "outcome=\"created\""]),
+        ("charges refused as unavailable", vec!["credits_charges_total{", "outcome=\"unavailable\""]),
+        ("database unavailable", vec!["credits_db_unavailable_total"]),
+        ("events inserted", vec!["credits_events_ingested_total{", "result=\"inserted\""]),
+        ("write waits", vec!["credits_db_write_wait_seconds_count{", "phase=\"begin\""]),
+        ("connections open", vec!["credits_connections_open"]),
+        ("migrations", vec!["credits_migrations_seconds"]),
+    ] {
+        assert!(sample(&m, &parts) > 0.0, "{what}: no sample {parts:?} in {m:?}");
+    }
+    assert!(m.iter().any(|(k, _)| k.starts_with("credits_db_connections{")), "pool gauges");
+    assert!(m.iter().any(|(k, _)| k == "credits_outbox_backlog"), "outbox backlog");
+    assert!(m.iter().any(|(k, _)| k.starts_with("credits_http_in_flight{")), "in flight");
     let report = verify(&cluster.url(), &sent, &cluster.dir);
     eprintln!(
         "PostgreSQL killed for {:?}: {} refusals (slowest {slowest:?}), recovered {recovered:?} after its return; {} events and {} charges acknowledged, lost 0",
@@ -597,6 +652,9 @@ async fn sqlite_on_a_full_disk_refuses_cleanly_and_resumes() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let resumed = freed.elapsed();
+    let m = scrape(&client, &base).await;
+    assert!(sample(&m, &["credits_db_unavailable_total"]) >= 20.0, "{m:?}");
+    assert!(sample(&m, &["credits_sqlite_checkpoint_seconds_count"]) > 0.0, "{m:?}");
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         let _ = t.await;

@@ -650,6 +650,93 @@ async fn csrf_logout_and_refresh_revoke(app: &TestApp) {
     );
 }
 
+/// Over HTTPS the sessions' cookies carry `__Host-` names (Secure, no
+/// Domain, Path=/): the standalone one and the embedded one; only those
+/// names are read, so a cookie set for the plain name (by a sibling
+/// subdomain, say) opens nothing; signing out expires the `__Host-` one.
+async fn https_cookies_are_host_prefixed(app: &TestApp) {
+    two_workspaces(app).await;
+    let mut state = TestApp::state(app.store.clone(), common::now());
+    state.https = true;
+    let router = credits_server::app(state);
+    let call = |path: String, headers: Vec<(&'static str, String)>, post: bool| {
+        let router = router.clone();
+        async move {
+            let mut req = axum::http::Request::builder()
+                .method(if post { Method::POST } else { Method::GET })
+                .uri(path);
+            for (k, v) in &headers {
+                req = req.header(*k, v);
+            }
+            let req = req.body(axum::body::Body::empty()).expect("request");
+            let res = tower::ServiceExt::oneshot(router, req).await.expect("answer");
+            let status = res.status();
+            let headers = res.headers().clone();
+            let body = http_body_util::BodyExt::collect(res.into_body())
+                .await
+                .map(|b| String::from_utf8_lossy(&b.to_bytes()).to_string())
+                .unwrap_or_default();
+            (status, headers, body)
+        }
+    };
+    let set_cookie = |h: &axum::http::HeaderMap| {
+        h.get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let token = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+    let (s, headers, _) = call(format!("/auth/handoff?token={token}"), vec![], false).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let cookie = set_cookie(&headers);
+    assert!(
+        cookie.starts_with("__Host-credits_session=")
+            && cookie.contains("; Path=/;")
+            && cookie.contains("Secure")
+            && !cookie.contains("Domain"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap_or_default().to_string();
+    let (s, _, html) = call("/usage/plan".into(), vec![("cookie", pair.clone())], false).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("Acme"));
+    // The same token under the plain name is not read over HTTPS.
+    let plain = pair.replacen("__Host-", "", 1);
+    let (s, _, _) = call("/usage/plan".into(), vec![("cookie", plain)], false).await;
+    assert_ne!(s, StatusCode::OK, "a plain-named cookie opened a page over HTTPS");
+    // Embedded: `__Host-`, so Path=/, and still partitioned.
+    let token = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+    let (s, headers, _) = call(format!("/embed?token={token}&next=/usage/plan"), vec![], false).await;
+    assert_eq!(s, StatusCode::OK);
+    let embed = set_cookie(&headers);
+    assert!(
+        embed.starts_with("__Host-credits_embed_session=")
+            && embed.contains("; Path=/;")
+            && embed.contains("Partitioned")
+            && embed.contains("Secure"),
+        "{embed}"
+    );
+    let embed_pair = embed.split(';').next().unwrap_or_default().to_string();
+    let (s, _, _) = call("/embed/usage/plan".into(), vec![("cookie", embed_pair.clone())], false).await;
+    assert_eq!(s, StatusCode::OK, "an embedded reload with its cookie");
+    let (s, _, _) = call("/usage/plan".into(), vec![("cookie", embed_pair)], false).await;
+    assert_ne!(s, StatusCode::OK, "the embedded cookie opens no standalone page");
+    // Signing out expires the `__Host-` cookie.
+    let (_, headers, _) = call(
+        "/auth/logout".into(),
+        vec![("cookie", pair.clone()), ("sec-fetch-site", "same-origin".into())],
+        true,
+    )
+    .await;
+    let gone = set_cookie(&headers);
+    assert!(
+        gone.starts_with("__Host-credits_session=;") && gone.contains("Max-Age=0") && gone.contains("Secure"),
+        "{gone}"
+    );
+    let (s, _, _) = call("/usage/plan".into(), vec![("cookie", pair)], false).await;
+    assert_ne!(s, StatusCode::OK, "the session ended");
+}
+
 fn form_header() -> (&'static str, &'static str) {
     ("content-type", "application/x-www-form-urlencoded")
 }
@@ -660,6 +747,7 @@ on_both_engines!(
     the_expired_page_reflects_nothing,
     token_faults_are_401_without_data,
     handoff_opens_a_standalone_session,
+    https_cookies_are_host_prefixed,
     embed_works_without_cookies,
     tenants_are_isolated,
     framing_and_security_headers,

@@ -93,6 +93,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { field, message } => Self::invalid(field, message),
             other if other.is_unavailable() => {
                 tracing::warn!(cause = %other, "database unavailable");
+                metrics::counter!("credits_db_unavailable_total").increment(1);
                 Self::Unavailable
             }
             other => Self::Internal(other.to_string()),

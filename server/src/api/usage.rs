@@ -279,6 +279,10 @@ pub async fn post_events(
     }
     c.finish().map_err(ApiError::Validation)?;
     let outcome = state.store.record_events(&ws, &events, now).await?;
+    metrics::counter!("credits_events_ingested_total", "result" => "inserted")
+        .increment(outcome.inserted as u64);
+    metrics::counter!("credits_events_ingested_total", "result" => "duplicate")
+        .increment(outcome.duplicates as u64);
     Ok(Json(BatchOut {
         inserted: outcome.inserted,
         duplicates: outcome.duplicates,
@@ -298,6 +302,26 @@ pub async fn post_events(
 pub async fn post_charge(
     State(state): State<AppState>,
     Path(ws): Path<String>,
+    body: RawBody,
+) -> ApiResult<(StatusCode, Json<ChargeOut>)> {
+    let answer = answer_charge(state, ws, body).await;
+    let outcome = match &answer {
+        Ok((StatusCode::CREATED, _)) => "created",
+        Ok(_) => "duplicate",
+        Err(ApiError::InsufficientCredits { .. }) => "insufficient_credits",
+        Err(ApiError::LimitReached { .. }) => "limit_reached",
+        Err(ApiError::Conflict(_)) => "conflict",
+        Err(ApiError::Validation(_) | ApiError::NotFound | ApiError::PayloadTooLarge) => "invalid",
+        Err(ApiError::Unavailable | ApiError::Timeout) => "unavailable",
+        Err(_) => "error",
+    };
+    metrics::counter!("credits_charges_total", "outcome" => outcome).increment(1);
+    answer
+}
+
+async fn answer_charge(
+    state: AppState,
+    ws: String,
     body: RawBody,
 ) -> ApiResult<(StatusCode, Json<ChargeOut>)> {
     if !is_valid_id(&ws) {

@@ -158,6 +158,7 @@ impl Store {
 
     /// Runs the migrations of the engine.
     pub async fn migrate(&self) -> StoreResult<()> {
+        let started = std::time::Instant::now();
         match self.engine {
             Engine::Sqlite => {
                 // sqlx takes an advisory lock for PostgreSQL's migrations and
@@ -179,6 +180,7 @@ impl Store {
                     .await?
             }
         }
+        metrics::gauge!("credits_migrations_seconds").set(started.elapsed().as_secs_f64());
         Ok(())
     }
 
@@ -190,6 +192,23 @@ impl Store {
             pool: self.pages.clone(),
             ..self.clone()
         }
+    }
+
+    /// Each pool's (name, connections open, of which idle), for the metrics.
+    pub fn pool_use(&self) -> [(&'static str, u32, usize); 2] {
+        [
+            ("api", self.api.size(), self.api.num_idle()),
+            ("pages", self.pages.size(), self.pages.num_idle()),
+        ]
+    }
+
+    /// Webhook deliveries not yet delivered, for the metrics.
+    pub async fn outbox_backlog(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_outbox WHERE delivered_at IS NULL")
+                .fetch_one(&self.api)
+                .await?,
+        )
     }
 
     /// Closes both pools.
@@ -345,9 +364,12 @@ pub(super) fn checkpoint_in_background(store: &Store) {
                 return;
             }
             let limit = limit.load(std::sync::atomic::Ordering::Relaxed);
+            let started = std::time::Instant::now();
             if let Err(e) = checkpoint(&pool, &writer, limit).await {
                 tracing::warn!("WAL checkpoint: {e}");
             }
+            metrics::histogram!("credits_sqlite_checkpoint_seconds")
+                .record(started.elapsed().as_secs_f64());
         }
     });
 }

@@ -217,6 +217,9 @@ impl Store {
                 .bind(owner.to_string()),
             };
             let done = q.execute(&mut *tx).await?;
+            metrics::counter!("credits_outbox_deliveries_total",
+                "outcome" => if outcome.is_ok() { "delivered" } else { "failed" })
+            .increment(1);
             Ok::<_, StoreError>(done.rows_affected() == 1)
         }
         .await;

@@ -141,6 +141,10 @@ impl Store {
             let turned = started.elapsed();
             let tx = self.begin_write().await?;
             let begun = started.elapsed();
+            metrics::histogram!("credits_db_write_wait_seconds", "phase" => "turn")
+                .record(turned.as_secs_f64());
+            metrics::histogram!("credits_db_write_wait_seconds", "phase" => "begin")
+                .record((begun - turned).as_secs_f64());
             let (tx, result) = body(tx).await;
             let ran = started.elapsed();
             let error = match result {
