@@ -89,7 +89,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }
             );
         }
-        Command::Serve(args) => serve(args, clock).await?,
+        Command::Serve(args) => serve(*args, clock).await?,
         Command::Backup(args) => {
             let store = open(&args.db).await?;
             store.backup_to(&args.to).await.map_err(|e| e.to_string())?;
