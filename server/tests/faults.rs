@@ -488,11 +488,17 @@ async fn postgres_killed_and_restarted_under_load_loses_and_doubles_nothing() {
     let up = Instant::now();
     let acks_at_restart = sent.lock().expect("lock").acks.len();
     let recovered = loop {
-        let s = sent.lock().expect("lock");
-        if let Some(first) = s.acks.iter().skip(acks_at_restart).find(|a| **a > up) {
-            break Some(first.duration_since(up));
+        let first = {
+            let s = sent.lock().expect("lock");
+            s.acks
+                .iter()
+                .skip(acks_at_restart)
+                .find(|a| **a > up)
+                .map(|first| first.duration_since(up))
+        };
+        if first.is_some() {
+            break first;
         }
-        drop(s);
         if up.elapsed() > Duration::from_secs(15) {
             break None;
         }
