@@ -74,6 +74,29 @@ test('a day and a custom range', async ({ page }) => {
   await checkView(page, 'period=custom&from=2026-10-12&to=2026-11-08');
 });
 
+test('the period forms move in place with an action filter set', async ({ page }) => {
+  // A hidden field named `action` shadows the form's `action` property:
+  // the router reads the attribute, and the page is not reloaded.
+  await page.goto('/usage/credits?period=last_month&action=enrich_email');
+  await hydrated(page);
+  await page.evaluate(() => ((window as any).__sameDocument = true));
+  const custom = page.locator('[data-form="custom"]');
+  await custom.locator('input[name="from"]').fill('2026-10-12');
+  await custom.locator('input[name="to"]').fill('2026-11-08');
+  await custom.getByRole('button', { name: 'Apply range' }).click();
+  await expect(page).toHaveURL(/action=enrich_email/);
+  await expect(page).toHaveURL(/period=custom&from=2026-10-12&to=2026-11-08/);
+  await checkView(page, 'period=custom&from=2026-10-12&to=2026-11-08&action=enrich_email');
+  const day = page.locator('[data-form="day"]');
+  await day.locator('input[name="date"]').fill('2026-11-03');
+  await day.getByRole('button', { name: 'Show day' }).click();
+  await expect(page).toHaveURL(/period=day&date=2026-11-03/);
+  await checkView(page, 'period=day&date=2026-11-03&action=enrich_email');
+  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  await page.goBack();
+  await checkView(page, 'period=custom&from=2026-10-12&to=2026-11-08&action=enrich_email');
+});
+
 for (const [name, value] of [
   ['user', 'u_samara'],
   ['action', 'enrich_email'],

@@ -55,8 +55,8 @@ pub async fn session_from_handoff(
     embedded: bool,
 ) -> Result<Session, SignInError> {
     let claims = verify_handoff(secret, token, Utc::now())?;
-    let known = store.names(&claims.ws).await?;
-    if store.workspace(&claims.ws).await?.is_none() || !known.has_user(&claims.sub) {
+    // A user of the workspace, not removed.
+    if !store.user_active(&claims.ws, &claims.sub).await? {
         return Err(SignInError::Unknown);
     }
     // One use per token, on every process: the first use records its id

@@ -737,6 +737,108 @@ async fn https_cookies_are_host_prefixed(app: &TestApp) {
     assert_ne!(s, StatusCode::OK, "the session ended");
 }
 
+/// The platform ends a user's sessions (`DELETE …/users/{id}/sessions`)
+/// and removes a user (`DELETE …/users/{id}`): every session of theirs,
+/// standalone and embedded, ends at once; a removed user's hand-off is
+/// refused while their history stays in the reports; a `PUT` brings them
+/// back.
+async fn the_platform_ends_sessions_and_removes_users(app: &TestApp) {
+    two_workspaces(app).await;
+    let open = |embedded: bool| async move {
+        let token = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
+        let path = if embedded {
+            format!("/embed?token={token}&next=/usage/plan")
+        } else {
+            format!("/auth/handoff?token={token}")
+        };
+        let (s, headers, _) = app.request(Method::GET, &path, &[], None).await;
+        let pair = headers
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_default()
+            .to_string();
+        (s, pair)
+    };
+    let page = |pair: String, path: &'static str| async move {
+        app.request(Method::GET, path, &[("cookie", &pair)], None).await.0
+    };
+    let (_, standalone) = open(false).await;
+    let (_, embedded) = open(true).await;
+    assert_eq!(page(standalone.clone(), "/usage/plan").await, StatusCode::OK);
+    assert_eq!(page(embedded.clone(), "/embed/usage/plan").await, StatusCode::OK);
+    // Another user's session is not touched.
+    let hank = app.session_cookie("globex", "u_hank").await;
+
+    let (s, _) = app
+        .call(Method::DELETE, "/api/v1/workspaces/acme/users/u_mikaela/sessions", None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_ne!(page(standalone, "/usage/plan").await, StatusCode::OK);
+    assert_ne!(page(embedded, "/embed/usage/plan").await, StatusCode::OK);
+    assert_eq!(page(hank.clone(), "/usage/plan").await, StatusCode::OK);
+    // A new hand-off signs them in again.
+    let (s, standalone) = open(false).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(page(standalone.clone(), "/usage/plan").await, StatusCode::OK);
+
+    let event = json!({"events": [{"id": "before-removal", "type": "credits",
+        "occurred_at": "2026-11-24T09:00:00Z", "action": "enrich_email", "credits": 7,
+        "user_id": "u_mikaela"}]});
+    let (s, _) = app
+        .call(Method::POST, "/api/v1/workspaces/acme/usage-events", Some(event))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Removed: signed out, and no new sign-in.
+    let (s, _) = app
+        .call(Method::DELETE, "/api/v1/workspaces/acme/users/u_mikaela", None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_ne!(page(standalone, "/usage/plan").await, StatusCode::OK);
+    let (s, pair) = open(false).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a removed user's hand-off");
+    assert!(pair.is_empty(), "no session for a removed user: {pair}");
+    // Their history stays, under their name.
+    let (s, usage) = app
+        .get("/api/v1/workspaces/acme/credit-usage?period=this_month&group_by=user")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        usage.to_string().contains("u_mikaela") && usage["total"] == 7,
+        "{usage}"
+    );
+    // Again: still 204; unknown users and workspaces, or no token: refused.
+    let (s, _) = app
+        .call(Method::DELETE, "/api/v1/workspaces/acme/users/u_mikaela", None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    for path in [
+        "/api/v1/workspaces/acme/users/u_nobody",
+        "/api/v1/workspaces/nowhere/users/u_mikaela",
+        "/api/v1/workspaces/acme/users/u_nobody/sessions",
+    ] {
+        assert_eq!(app.call(Method::DELETE, path, None).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (s, _) = app
+        .call_raw(Method::DELETE, "/api/v1/workspaces/acme/users/u_hank", None, None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(page(hank, "/usage/plan").await, StatusCode::OK, "another workspace's user");
+
+    // Put again: back.
+    let (s, _) = app
+        .put(
+            "/api/v1/workspaces/acme/users/u_mikaela",
+            json!({"name": "Mikaela Ortiz", "email": "mikaela@acme.test", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, standalone) = open(false).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(page(standalone, "/usage/plan").await, StatusCode::OK);
+}
+
 fn form_header() -> (&'static str, &'static str) {
     ("content-type", "application/x-www-form-urlencoded")
 }
@@ -748,6 +850,7 @@ on_both_engines!(
     token_faults_are_401_without_data,
     handoff_opens_a_standalone_session,
     https_cookies_are_host_prefixed,
+    the_platform_ends_sessions_and_removes_users,
     embed_works_without_cookies,
     tenants_are_isolated,
     framing_and_security_headers,

@@ -322,7 +322,15 @@ mod browser {
         {
             return;
         }
-        let Some(action) = in_app(&form.action()) else {
+        // The attribute, not `form.action`: a field named `action` (the
+        // action filter's hidden input) shadows that property, and the
+        // form then fell through to a whole-page load.
+        let Some(action) = form
+            .get_attribute("action")
+            .zip(window().location().href().ok())
+            .and_then(|(action, here)| web_sys::Url::new_with_base(&action, &here).ok())
+            .and_then(|target| in_app(&target.href()))
+        else {
             return;
         };
         let Some(query) = web_sys::FormData::new_with_form(&form)

@@ -42,7 +42,8 @@ fn routes() -> OpenApiRouter<AppState> {
             workspaces::put_workspace,
             workspaces::get_workspace
         ))
-        .routes(routes!(workspaces::put_user))
+        .routes(routes!(workspaces::put_user, workspaces::delete_user))
+        .routes(routes!(workspaces::delete_user_sessions))
         .routes(routes!(workspaces::put_identity))
         .routes(routes!(workspaces::put_campaign))
         .routes(routes!(usage::post_grant))

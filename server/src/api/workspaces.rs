@@ -170,6 +170,53 @@ pub async fn put_user(
     .await
 }
 
+/// `DELETE /workspaces/{ws}/users/{user_id}`: the user is removed (an
+/// extension of v1.2, docs/api-notes.md): their sessions end at once and
+/// hand-offs for them are refused, while their history stays in every
+/// report under their name; a later `PUT` brings them back. Removing a
+/// removed user again is a `204` too.
+#[utoipa::path(delete, path = "/workspaces/{workspace_id}/users/{user_id}", tag = "workspaces",
+    params(("workspace_id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 204, description = "Removed; their sessions ended"),
+              (status = 401, body = ErrorBody),
+              (status = 404, description = "No such workspace or user", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    if !is_valid_id(&ws) || !is_valid_id(&id) {
+        return Err(ApiError::NotFound);
+    }
+    match state.store.remove_user(&ws, &id, state.now()).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::NotFound),
+    }
+}
+
+/// `DELETE /workspaces/{ws}/users/{user_id}/sessions`: signs the user out
+/// everywhere (an extension of v1.2): every dashboard session of theirs,
+/// standalone or embedded, on every process, ends at once; a new
+/// hand-off signs them in again.
+#[utoipa::path(delete, path = "/workspaces/{workspace_id}/users/{user_id}/sessions", tag = "workspaces",
+    params(("workspace_id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 204, description = "Their sessions ended"),
+              (status = 401, body = ErrorBody),
+              (status = 404, description = "No such workspace or user", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_user_sessions(
+    State(state): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    if !is_valid_id(&ws) || !is_valid_id(&id) {
+        return Err(ApiError::NotFound);
+    }
+    match state.store.end_user_sessions(&ws, &id).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::NotFound),
+    }
+}
+
 /// `PUT /workspaces/{ws}/identities/{identity_id}`.
 #[utoipa::path(put, path = "/workspaces/{workspace_id}/identities/{identity_id}", tag = "workspaces",
     params(("workspace_id" = String, Path), ("identity_id" = String, Path)),

@@ -48,7 +48,9 @@ impl Store {
     /// The live session of a token, if any.
     pub async fn session(&self, token: &str, now: DateTime<Utc>) -> StoreResult<Option<Session>> {
         let row = sqlx::query(
-            "SELECT workspace_id, user_id, embedded, theme, locale FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT s.workspace_id, s.user_id, s.embedded, s.theme, s.locale FROM sessions s \
+             JOIN users u ON u.workspace_id = s.workspace_id AND u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.removed_at IS NULL",
         )
         .bind(crate::auth::token_hash(token))
         .bind(now.timestamp_millis())
@@ -64,6 +66,48 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Ends every session of `user` in `ws`, standalone and embedded, on
+    /// every process; how many there were. `None` when the workspace has
+    /// no such user.
+    pub async fn end_user_sessions(&self, ws: &str, user: &str) -> StoreResult<Option<u64>> {
+        self.write(|mut tx| async move {
+            let r = end_sessions_tx(&mut tx, ws, user, None).await;
+            (tx, r)
+        })
+        .await
+    }
+
+    /// Removes `user` from `ws` at `now`: their sessions end and hand-offs
+    /// for them are refused, while everything they did stays (events,
+    /// reports, limits, their name); a later `PUT` of the user brings
+    /// them back. Removing a removed user changes nothing. `None` when the
+    /// workspace has no such user; else the sessions ended.
+    pub async fn remove_user(
+        &self,
+        ws: &str,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<u64>> {
+        self.write(|mut tx| async move {
+            let r = end_sessions_tx(&mut tx, ws, user, Some(now)).await;
+            (tx, r)
+        })
+        .await
+    }
+
+    /// Whether `user` belongs to `ws` and was not removed: who a hand-off
+    /// may sign in.
+    pub async fn user_active(&self, ws: &str, user: &str) -> StoreResult<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2 AND removed_at IS NULL",
+        )
+        .bind(ws.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 
     /// Ends a session.
@@ -96,4 +140,39 @@ impl Store {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// Ends the sessions of `user` in `ws` and, with `removed_at`, marks the
+/// user removed (kept if already); `None` when there is no such user.
+async fn end_sessions_tx(
+    conn: &mut AnyConnection,
+    ws: &str,
+    user: &str,
+    removed_at: Option<DateTime<Utc>>,
+) -> StoreResult<Option<u64>> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM users WHERE workspace_id = $1 AND id = $2")
+            .bind(ws.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    if let Some(at) = removed_at {
+        sqlx::query(
+            "UPDATE users SET removed_at = $3 WHERE workspace_id = $1 AND id = $2 AND removed_at IS NULL",
+        )
+        .bind(ws.to_string())
+        .bind(user.to_string())
+        .bind(at.timestamp_millis())
+        .execute(&mut *conn)
+        .await?;
+    }
+    let ended = sqlx::query("DELETE FROM sessions WHERE workspace_id = $1 AND user_id = $2")
+        .bind(ws.to_string())
+        .bind(user.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(ended.rows_affected()))
 }

@@ -413,6 +413,14 @@ pub(super) async fn put_member_tx(
             q = q.bind(vals[i].clone());
         }
         q.execute(&mut *conn).await?;
+        if table == "users" {
+            // A removed user put again is back.
+            sqlx::query("UPDATE users SET removed_at = NULL WHERE workspace_id = $1 AND id = $2")
+                .bind(ws.to_string())
+                .bind(id.to_string())
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(false)
     } else {
         let names: Vec<&str> = distinct.iter().map(|&i| cols[i]).collect();
