@@ -114,6 +114,24 @@ test('an unknown address shows the 404 page', async ({ page, problems }) => {
   problems.splice(i, 1);
 });
 
+test('signing out ends the session, and back shows no figures', async ({ page }) => {
+  await page.goto('/usage/credits?period=last_week');
+  await hydrated(page);
+  await expect(page.locator('nav.tabs')).toBeVisible();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  // Standalone with --demo, a page without a session leads to the demo's sign-in.
+  await expect(page).toHaveURL(/\/demo\?next=%2Fusage%2Fplan$/);
+  await expect(page.getByRole('heading', { name: 'Sign in to the demo' })).toBeVisible();
+  await expect(page.locator('nav.tabs')).toHaveCount(0);
+  // The session is gone on the server: another tab, or back, asks again.
+  await page.goto('/usage/conversations');
+  await expect(page).toHaveURL(/\/demo\?next=%2Fusage%2Fconversations$/);
+  await page.goBack();
+  await expect(page.locator('nav.tabs')).toHaveCount(0);
+  const rpc = await page.request.post('/rpc/overview', { headers: { 'sec-fetch-site': 'same-origin' } });
+  expect(rpc.status()).toBe(401);
+});
+
 test('the API answers 401 without the token', async ({ page }) => {
   const res = await page.request.get('/api/v1/workspaces/acme/summary');
   expect(res.status()).toBe(401);

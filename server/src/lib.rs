@@ -9,6 +9,7 @@ pub mod canonical;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod handoff;
 pub mod http;
 pub mod limits_view;
 pub mod telemetry;

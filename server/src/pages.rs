@@ -434,7 +434,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/embed",
             get(move |state, query, req| signin::embed_entry(state, query, req, render.clone())),
         )
-        .route("/auth/handoff", get(signin::handoff))
+        .route(
+            "/auth/handoff",
+            get(crate::handoff::handoff).post(crate::handoff::confirmed),
+        )
         .route("/auth/logout", axum::routing::post(signin::logout))
         .route("/demo", get(signin::demo_page).post(signin::demo_sign_in))
         .route(stylesheet::ROUTE, get(stylesheet::serve))

@@ -124,7 +124,7 @@ fn cookie(token: &str, embedded: bool, https: bool) -> HeaderValue {
     session_cookie(token, SESSION_HOURS * 3600, embedded, https)
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -190,7 +190,7 @@ pub fn expired_page(state: &AppState, embedded: bool, path: &str, status: Status
 
 /// A sign-in page's document: the pages' head (the hashed stylesheet),
 /// `section` in the main column, then `after` (a script, or nothing).
-fn signin_document(title: &str, section: &str, after: &str) -> String {
+pub(crate) fn signin_document(title: &str, section: &str, after: &str) -> String {
     let css = stylesheet::HREF.as_str();
     format!(
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -256,7 +256,7 @@ pub async fn same_origin_posts(
 ) -> Response {
     let path = req.uri().path();
     let rpc = path.starts_with("/rpc/");
-    let guarded = rpc || path == "/demo" || path == "/auth/logout";
+    let guarded = rpc || path == "/demo" || path == "/auth/logout" || path == "/auth/handoff";
     if req.method() == axum::http::Method::POST
         && guarded
         && !same_origin(&state, req.headers(), req.extensions(), rpc)
@@ -436,29 +436,7 @@ where
     res
 }
 
-/// `GET /auth/handoff?token=…&next=/usage/…`: opens a standalone session
-/// (an HttpOnly, SameSite=Lax cookie) and goes to `next`.
-pub async fn handoff(
-    State(state): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-    req: Request,
-) -> Response {
-    let token = q.get("token").map(String::as_str).unwrap_or("");
-    let next = safe_next(q.get("next").map(String::as_str));
-    let session =
-        match session_from_handoff(&state.store, state.embed_secret.as_deref(), token, false).await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::info!(reason = %e, "hand-off refused");
-                return expired_page(&state, false, &next, StatusCode::UNAUTHORIZED);
-            }
-        };
-    let https = state.is_https(req.headers(), req.extensions());
-    signed_in(&state, &session, &next, https).await
-}
-
-async fn signed_in(state: &AppState, session: &Session, next: &str, https: bool) -> Response {
+pub(crate) async fn signed_in(state: &AppState, session: &Session, next: &str, https: bool) -> Response {
     match open_session(&state.store, session).await {
         Ok(token) => {
             let mut res = Redirect::to(next).into_response();

@@ -839,6 +839,92 @@ async fn the_platform_ends_sessions_and_removes_users(app: &TestApp) {
     assert_eq!(page(standalone, "/usage/plan").await, StatusCode::OK);
 }
 
+/// A hand-off that would replace another person's session asks first:
+/// the question names both and does not spend the token; its button
+/// (a same-origin POST) switches, ending the old session; the same
+/// person's hand-off does not ask.
+async fn a_handoff_asks_before_replacing_another_session(app: &TestApp) {
+    two_workspaces(app).await;
+    let mikaela = app.session_cookie("acme", "u_mikaela").await;
+    let token = jwt(claims("u_samara", "acme", 300), EMBED_SECRET);
+    let (s, headers, html) = app
+        .request(
+            Method::GET,
+            &format!("/auth/handoff?token={token}&next=/usage/credits"),
+            &[("cookie", &mikaela)],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(headers.get("set-cookie").is_none(), "nothing replaced by asking");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert!(
+        html.contains("Switch who is signed in?")
+            && html.contains("Mikaela Ortiz (Acme")
+            && html.contains("Continue as Samara Haddad (Acme"),
+        "{html}"
+    );
+    // Still Mikaela's.
+    let (s, _, _) = app
+        .request(Method::GET, "/usage/plan", &[("cookie", &mikaela)], None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // The button: from another site, refused; from the page, switched.
+    let form = format!("token={token}&next=%2Fusage%2Fcredits");
+    let (s, _, _) = app
+        .request(
+            Method::POST,
+            "/auth/handoff",
+            &[("cookie", &mikaela), form_header(), ("origin", "https://evil.test")],
+            Some(form.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, headers, _) = app
+        .request(
+            Method::POST,
+            "/auth/handoff",
+            &[("cookie", &mikaela), form_header(), ("sec-fetch-site", "same-origin")],
+            Some(form),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/usage/credits");
+    let samara = headers["set-cookie"]
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let (s, _, _) = app
+        .request(Method::GET, "/usage/plan", &[("cookie", &samara)], None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let value = samara.split_once('=').map(|(_, v)| v).unwrap_or_default();
+    let session = app.store.session(value, Utc::now()).await.expect("lookup");
+    assert_eq!(
+        session.map(|s| s.user_id).as_deref(),
+        Some("u_samara"),
+        "the new session is Samara's"
+    );
+    let (s, _, _) = app
+        .request(Method::GET, "/usage/plan", &[("cookie", &mikaela)], None)
+        .await;
+    assert_ne!(s, StatusCode::OK, "the replaced session ended");
+    // The same person again: no question.
+    let token = jwt(claims("u_samara", "acme", 300), EMBED_SECRET);
+    let (s, _, _) = app
+        .request(
+            Method::GET,
+            &format!("/auth/handoff?token={token}"),
+            &[("cookie", &samara)],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+}
+
 fn form_header() -> (&'static str, &'static str) {
     ("content-type", "application/x-www-form-urlencoded")
 }
@@ -851,6 +937,7 @@ on_both_engines!(
     handoff_opens_a_standalone_session,
     https_cookies_are_host_prefixed,
     the_platform_ends_sessions_and_removes_users,
+    a_handoff_asks_before_replacing_another_session,
     embed_works_without_cookies,
     tenants_are_isolated,
     framing_and_security_headers,

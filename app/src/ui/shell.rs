@@ -136,7 +136,11 @@ fn TabLink(tab: Tab, label: &'static str) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     let location = provide_location();
-    provide_context(detect_base(location));
+    let base = detect_base(location);
+    provide_context(base);
+    // Standalone, the person signs out here (the session ends on every
+    // process); inside the frame the platform ends sessions itself.
+    let standalone = base.0.is_empty();
     let theme = RwSignal::new(0u32);
     provide_context(ThemeVersion(theme));
     #[cfg(feature = "hydrate")]
@@ -155,6 +159,11 @@ pub fn App() -> impl IntoView {
                 <TabLink tab=Tab::Plan label="Plan"/>
                 <TabLink tab=Tab::Credits label="Credits"/>
                 <TabLink tab=Tab::Conversations label="Conversations"/>
+                {standalone.then(|| view! {
+                    <form method="post" action="/auth/logout" class="sign-out">
+                        <button type="submit" class="link">"Sign out"</button>
+                    </form>
+                })}
             </nav>
             // The server answers `/`, `/usage` and `/embed/usage` with a
             // redirect; every tab's first view is complete HTML with real
