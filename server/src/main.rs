@@ -204,16 +204,8 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         }
     }
     let store = open(&args.db).await?;
-    let resumed = store
-        .resume_rebucketing()
-        .await
-        .map_err(|e| e.to_string())?;
-    if resumed > 0 {
-        tracing::info!(
-            workspaces = resumed,
-            "finished time-zone moves a stop interrupted"
-        );
-    }
+    // Time-zone moves (and any a stop interrupted) run in the background.
+    let _mover = store.rebucket_in_background();
     // The demo's sign-in must not sit beside real workspaces the platform signs into.
     if args.demo
         && args.embed_secret.is_some()

@@ -700,6 +700,8 @@ async fn sums_stay_inside_the_limits(app: &TestApp) {
 /// midnight cross days, and at the end of a month cross cycles).
 async fn a_zone_change_moves_events_in_chunks(app: &TestApp) {
     app.seed_basic().await;
+    // As `credits serve` does: moves run on the store's background task.
+    let mover = app.store.rebucket_in_background();
     // 5,000 events at 21:30 UTC: that evening in Madrid, the next day in Kolkata.
     for chunk in 0..5 {
         let events: Vec<serde_json::Value> = (0..1_000)
@@ -737,6 +739,13 @@ async fn a_zone_change_moves_events_in_chunks(app: &TestApp) {
     let ((s, b), (cs, cb)) = tokio::join!(put, charge);
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(cs, StatusCode::CREATED, "{cb}");
+    // The answer came before the move ended: it ends by itself.
+    let started = std::time::Instant::now();
+    while app.store.rebucket_pending("acme").await.expect("pending") {
+        assert!(started.elapsed() < Duration::from_secs(30), "the move never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    mover.abort();
     let check = app.store.check_ledger().await.expect("check");
     assert!(check.consistent(), "{check:?}");
     let (_, after) = app.get(report).await;
@@ -757,6 +766,48 @@ async fn a_zone_change_moves_events_in_chunks(app: &TestApp) {
         after["total"].as_i64().map(|t| t - 1),
         "only the charge was added"
     );
+}
+
+/// A move a stop interrupted (here: the zone changed and not one chunk
+/// moved) is finished by the background mover on its own, with no new
+/// change to wake it.
+async fn an_interrupted_zone_move_resumes_by_itself(app: &TestApp) {
+    app.seed_basic().await;
+    let events: Vec<serde_json::Value> = (0..50)
+        .map(|n| serde_json::json!({"id": format!("r{n}"), "type": "credits",
+            "occurred_at": "2026-10-05T21:30:00Z", "action": "enrich_email", "credits": 2,
+            "user_id": "u_mikaela"}))
+        .collect();
+    let (s, b) = app
+        .post("/api/v1/workspaces/acme/usage-events", serde_json::json!({"events": events}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // What a crash right after the zone's change leaves.
+    let pool = sqlx::AnyPool::connect(&app.url).await.expect("pool");
+    sqlx::query("UPDATE workspaces SET timezone = 'Asia/Kolkata', rebucket_from = '' WHERE id = 'acme'")
+        .execute(&pool)
+        .await
+        .expect("interrupt");
+    pool.close().await;
+    assert!(app.store.rebucket_pending("acme").await.expect("pending"));
+    let mover = app.store.rebucket_in_background();
+    let started = std::time::Instant::now();
+    while app.store.rebucket_pending("acme").await.expect("pending") {
+        assert!(started.elapsed() < Duration::from_secs(10), "not resumed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    mover.abort();
+    let (_, after) = app
+        .get("/api/v1/workspaces/acme/credit-usage?period=custom&from=2026-10-01&to=2026-10-31&group_by=day")
+        .await;
+    let day = |d: &str| {
+        after["rows"]
+            .as_array()
+            .and_then(|r| r.iter().find(|x| x["day"] == d))
+            .map_or(0, |x| x["credits"].as_i64().unwrap_or(0))
+    };
+    assert_eq!((day("2026-10-05"), day("2026-10-06")), (0, 100), "{after}");
+    assert!(app.store.check_ledger().await.expect("check").consistent());
 }
 
 /// A hostile query (2 MB, half a million pairs) is refused before it is
@@ -848,6 +899,7 @@ on_both_engines!(
     ledger_check_and_backup,
     sums_stay_inside_the_limits,
     a_zone_change_moves_events_in_chunks,
+    an_interrupted_zone_move_resumes_by_itself,
 );
 
 /// The real binary refuses weak secrets, and the demo beside real workspaces.

@@ -77,6 +77,9 @@ pub struct Store {
     pub(super) sqlite_file: Option<std::path::PathBuf>,
     /// Places for exports streaming at once (see [`Store::export_permit`]).
     exports: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Time-zone moves: whether this process runs them in the background
+    /// ([`Store::rebucket_in_background`]), and its wake-up.
+    pub(super) mover: std::sync::Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>,
 }
 
 impl Store {
@@ -136,6 +139,7 @@ impl Store {
             pages,
             sqlite_file,
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_EXPORTS)),
+            mover: Default::default(),
         };
         if engine == Engine::Sqlite {
             checkpoint_in_background(&store);

@@ -248,9 +248,14 @@ impl Store {
                 (tx, r)
             })
             .await?;
-        // A new zone: move the events in short transactions, never holding
-        // SQLite's write lock for the whole move.
-        self.rebucket(id).await?;
+        // A new zone: the events move in short transactions, never holding
+        // SQLite's write lock for the whole move; in the background where
+        // this process runs the mover, else before the answer.
+        if self.mover.0.load(std::sync::atomic::Ordering::Relaxed) {
+            self.mover.1.notify_one();
+        } else {
+            self.rebucket(id).await?;
+        }
         Ok((created, stored))
     }
 
@@ -313,9 +318,12 @@ impl Store {
             let done = self
                 .write(|mut tx| async move {
                     let result = async {
-                        let from: Option<String> = sqlx::query_scalar(
-                            "SELECT rebucket_from FROM workspaces WHERE id = $1",
-                        )
+                        // PostgreSQL: the row locked first, so that two
+                        // processes never move the same chunk twice.
+                        let lock = if self.engine == Engine::Postgres { " FOR UPDATE" } else { "" };
+                        let from: Option<String> = sqlx::query_scalar(&format!(
+                            "SELECT rebucket_from FROM workspaces WHERE id = $1{lock}"
+                        ))
                         .bind(ws_id.to_string())
                         .fetch_optional(&mut *tx)
                         .await?
@@ -344,7 +352,45 @@ impl Store {
         }
     }
 
-    /// Finishes every move a crash interrupted (called at start).
+    /// Runs the time-zone moves of this database on a task of its own,
+    /// for as long as the store is open: a new zone wakes it at once, and
+    /// every 5 s it looks for moves left unfinished (a crash, another
+    /// process's, a database that was down), so a move always ends by
+    /// itself. Until it does, reports stay exact in total; the days of
+    /// events not yet moved are their old zone's.
+    pub fn rebucket_in_background(&self) -> tokio::task::JoinHandle<()> {
+        self.mover.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        let store = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match store.resume_rebucketing().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(workspaces = n, "time-zone moves finished"),
+                    Err(e) => tracing::warn!(cause = %e, "time-zone move stopped; trying again in 5 s"),
+                }
+                if store.pool.is_closed() {
+                    return;
+                }
+                tokio::select! {
+                    () = store.mover.1.notified() => {}
+                    () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                }
+            }
+        })
+    }
+
+    /// Whether workspace `ws` has a time-zone move under way.
+    pub async fn rebucket_pending(&self, ws: &str) -> StoreResult<bool> {
+        let from: Option<Option<String>> =
+            sqlx::query_scalar("SELECT rebucket_from FROM workspaces WHERE id = $1")
+                .bind(ws.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(from.flatten().is_some())
+    }
+
+    /// Finishes every move under way (what the background mover does each
+    /// time it wakes); how many workspaces it moved.
     pub async fn resume_rebucketing(&self) -> StoreResult<usize> {
         let ids: Vec<String> =
             sqlx::query_scalar("SELECT id FROM workspaces WHERE rebucket_from IS NOT NULL")
