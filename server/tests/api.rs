@@ -1054,6 +1054,60 @@ async fn the_contract_check_catches_drift() {
     app.cleanup().await;
 }
 
+/// The path to Citus stays open (docs/citus.md): every table is placed
+/// (distributed by its workspace, or a reference table), and every primary
+/// key and unique index of a distributed table leads with its
+/// distribution column, so that Citus can enforce it on one shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn citus_keys_lead_with_the_workspace() {
+    let Some(postgres) = TestApp::postgres_or_skip().await else {
+        return;
+    };
+    // docs/citus.md, "How each table is placed".
+    let reference = ["webhook_outbox", "sessions", "used_handoffs"];
+    let pg = sqlx::PgPool::connect(&postgres.url)
+        .await
+        .expect("postgres");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&pg)
+    .await
+    .expect("tables");
+    let keys: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, i.relname::text, a.attname::text \
+         FROM pg_index ix JOIN pg_class i ON i.oid = ix.indexrelid JOIN pg_class c ON c.oid = ix.indrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ix.indkey[0] \
+         WHERE n.nspname = 'public' AND ix.indisunique AND c.relname <> '_sqlx_migrations'",
+    )
+    .fetch_all(&pg)
+    .await
+    .expect("keys");
+    let mut wrong = Vec::new();
+    for table in &tables {
+        if reference.contains(&table.as_str()) {
+            continue;
+        }
+        let column = if table == "workspaces" { "id" } else { "workspace_id" };
+        for (_, index, first) in keys.iter().filter(|(t, _, _)| t == table) {
+            if first != column {
+                wrong.push(format!("{table}: {index} leads with {first}, not {column}"));
+            }
+        }
+        if !keys.iter().any(|(t, _, _)| t == table) {
+            wrong.push(format!("{table}: no primary key"));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "keys Citus could not enforce on one shard (place new tables in docs/citus.md): {wrong:#?}"
+    );
+    pg.close().await;
+    postgres.cleanup().await;
+}
+
 /// The two engines' migrations stay equivalent: after every migration,
 /// the same tables with the same columns, and the same secondary indexes
 /// by name (primary keys aside: each engine names its own).

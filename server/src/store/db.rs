@@ -45,6 +45,16 @@ pub const PAGES_WAIT: Duration = Duration::from_secs(10);
 /// [`Store::for_pages`]), on either engine.
 pub const PAGE_CONNECTIONS: u32 = 2;
 
+/// The pages' pool size: [`PAGE_CONNECTIONS`], or `CREDITS_PAGE_CONNECTIONS`
+/// (1 to 16) where set.
+fn page_connections() -> u32 {
+    std::env::var("CREDITS_PAGE_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|n| (1..=16).contains(n))
+        .unwrap_or(PAGE_CONNECTIONS)
+}
+
 /// A duration in milliseconds, for the timings writes, charge groups and
 /// checkpoints log at `debug`.
 pub(super) fn ms(d: Duration) -> f64 {
@@ -117,7 +127,7 @@ impl Store {
         } else {
             // Its connections are opened where pages first need them: on
             // the pages' threads, whose priority their SQLite threads take.
-            pool_options(engine, PAGE_CONNECTIONS, PAGES_WAIT).connect_lazy_with(options.clone())
+            pool_options(engine, page_connections(), PAGES_WAIT).connect_lazy_with(options.clone())
         };
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
