@@ -129,8 +129,13 @@ impl Cluster {
     }
 
     fn start(&self) {
+        self.start_with("");
+    }
+
+    /// Starts it with more server settings (`-c name=value …`).
+    fn start_with(&self, settings: &str) {
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 {settings}",
             self.port,
             self.dir.display()
         );
@@ -686,4 +691,217 @@ async fn sqlite_on_a_full_disk_refuses_cleanly_and_resumes() {
 #[allow(dead_code)]
 fn show(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
+}
+
+/// The tables docs/citus.md places as reference tables (every other one is
+/// distributed by its workspace).
+const REFERENCE_TABLES: [&str; 3] = ["webhook_outbox", "sessions", "used_handoffs"];
+
+/// Statements that span workspaces on purpose (docs/citus.md, "Across
+/// workspaces"), by a fragment of their text.
+const ACROSS_WORKSPACES: [&str; 3] = [
+    // The time-zone mover's search for unfinished moves.
+    "WHERE rebucket_from IS NOT NULL",
+    // Readiness: every migration applied.
+    "_sqlx_migrations",
+    // PostgreSQL's statistics of the ledger's tables.
+    "pg_stat_user_tables",
+];
+
+/// The workspace tables a statement reads or writes (its `FROM`, `JOIN`,
+/// `INTO` and `UPDATE` targets that are tables of ours).
+fn workspace_tables(sql: &str, tables: &[String]) -> Vec<String> {
+    let words: Vec<String> = sql
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let mut found: Vec<String> = words
+        .windows(2)
+        .filter(|w| matches!(w[0].as_str(), "from" | "join" | "into" | "update"))
+        .map(|w| w[1].clone())
+        .filter(|t| tables.contains(t) && !REFERENCE_TABLES.contains(&t.as_str()))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Every statement the server runs against a workspace's table names one
+/// workspace (docs/citus.md): a real `credits serve` on a PostgreSQL of
+/// the test's own with `pg_stat_statements`, driven through every API
+/// route, the pages and the sign-ins; then each statement it recorded that
+/// touches a distributed table must filter on `workspace_id` (`id` for
+/// `workspaces` itself), apart from the few that span workspaces on
+/// purpose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_statement_names_one_workspace() {
+    let Some(cluster) = Cluster::init("statements") else {
+        return;
+    };
+    cluster.start_with(
+        "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.max=10000",
+    );
+    let admin = sqlx::PgPool::connect(&cluster.url()).await.expect("connect");
+    sqlx::query("CREATE EXTENSION pg_stat_statements")
+        .execute(&admin)
+        .await
+        .expect("pg_stat_statements");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = cluster.dir.join("server.log");
+    let secret = "statements-embed-secret-0123456789abcdef";
+    let file = std::fs::File::create(&log).expect("log");
+    let _server = Proc(
+        Command::new(env!("CARGO_BIN_EXE_credits"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", &cluster.url(), "--api-token", TOKEN])
+            .args(["--embed-secret", secret, "--metrics-token", METRICS])
+            .env("RUST_LOG", "warn")
+            .stdout(file.try_clone().expect("log"))
+            .stderr(file)
+            .spawn()
+            .expect("starts"),
+    );
+    let client = reqwest::Client::new();
+    assert!(ready(&client, &base, Duration::from_secs(20)).await);
+    sqlx::query("SELECT pg_stat_statements_reset()")
+        .execute(&admin)
+        .await
+        .expect("reset");
+
+    // Every route of the API, and the pages.
+    let api = format!("{base}/api/v1/workspaces/acme");
+    let now = chrono::Utc::now().to_rfc3339();
+    let writes: Vec<(&str, String, Value)> = vec![
+        ("PUT", String::new(), json!({"name": "Acme", "timezone": "Europe/Madrid",
+            "plan": {"name": "G", "monthly_credits": 100000, "identities_included": 2,
+                     "price": {"amount_cents": 0, "currency": "EUR"}},
+            "alerts": {"thresholds": [50, 80]},
+            "limits": {"user_default": {"credits": 50000, "mode": "hard"}, "overage": 0}})),
+        ("PUT", "/users/u1".into(), json!({"name": "U1", "email": "u1@x.test", "role": "admin"})),
+        ("PUT", "/users/u2".into(), json!({"name": "U2", "email": "u2@x.test", "role": "member"})),
+        ("PUT", "/campaigns/c1".into(), json!({"name": "C1", "status": "active"})),
+        ("PUT", "/identities/i1".into(), json!({"name": "I1", "channel": "email", "user_id": "u1"})),
+        ("POST", "/credit-grants".into(), json!({"id": "g1", "kind": "add_on", "credits": 500})),
+        ("POST", "/usage-events".into(), json!({"events": [
+            {"id": "e1", "type": "credits", "occurred_at": now, "action": "enrich_email", "credits": 3,
+             "user_id": "u1", "campaign_id": "c1", "identity_id": "i1"},
+            {"id": "e2", "type": "conversation", "occurred_at": now, "campaign_id": "c1", "identity_id": "i1"}]})),
+        ("POST", "/charges".into(), json!({"id": "ch1", "action": "ai_completion", "credits": 2, "user_id": "u2", "campaign_id": "c1"})),
+        ("POST", "/charges".into(), json!({"id": "ch1", "action": "ai_completion", "credits": 2, "user_id": "u2", "campaign_id": "c1"})),
+        ("POST", "/charges".into(), json!({"id": "ch2", "action": "ai_completion", "credits": 900000, "user_id": "u2"})),
+        ("PUT", "/limits/users/u2".into(), json!({"credits": 10, "mode": "hard"})),
+        ("PUT", "/limits/campaigns/c1".into(), json!({"credits": 5000, "mode": "soft"})),
+        ("POST", "/charges".into(), json!({"id": "ch3", "action": "ai_completion", "credits": 20, "user_id": "u2"})),
+        ("POST", "/limit-requests".into(), json!({"id": "lr1", "user_id": "u2", "credits": 50, "reason": "more"})),
+        ("POST", "/limit-requests/lr1/decision".into(), json!({"decision": "approve"})),
+        ("DELETE", "/limits/campaigns/c1".into(), Value::Null),
+        ("DELETE", "/limits/users/u2".into(), Value::Null),
+    ];
+    for (method, path, body) in &writes {
+        let url = format!("{api}{path}");
+        let req = match *method {
+            "PUT" => client.put(&url).json(body),
+            "POST" => client.post(&url).json(body),
+            _ => client.delete(&url),
+        };
+        let status = req.bearer_auth(TOKEN).send().await.expect("answer").status();
+        assert!(status.as_u16() < 500, "{method} {path}: {status}");
+    }
+    for path in [
+        "", "/summary", "/credit-usage?period=this_month&group_by=day,action",
+        "/credit-usage?period=last_28_days&group_by=user", "/credit-usage?period=this_month&group_by=campaign&user_id=u1",
+        "/conversations?period=this_month&group_by=identity", "/credit-usage.csv?period=this_month",
+        "/credit-usage.csv?period=this_month&group_by=user", "/support-requests", "/alerts", "/limits",
+        "/limit-requests", "/audit-log",
+    ] {
+        let status = client
+            .get(format!("{api}{path}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("answer")
+            .status();
+        assert!(status.is_success(), "GET {path}: {status}");
+    }
+    // The pages, signed in by a hand-off (standalone and embedded).
+    let jwt = |user: &str| {
+        use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+        let claims = json!({"sub": user, "ws": "acme", "aud": "credits",
+            "exp": chrono::Utc::now().timestamp() + 300, "jti": credits_server::auth::new_session_token()});
+        encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
+            .unwrap_or_default()
+    };
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("browser");
+    for (user, first, pages) in [
+        ("u1", "/auth/handoff?token=", ["/usage/plan", "/usage/credits?period=last_week", "/usage/conversations", "/usage/credits.csv?period=this_month"]),
+        ("u2", "/embed?next=/usage/credits&token=", ["/embed/usage/plan", "/embed/usage/credits?period=last_week", "/embed/usage/conversations", "/embed/usage/credits.csv?period=this_month"]),
+    ] {
+        let r = browser.get(format!("{base}{first}{}", jwt(user))).send().await.expect("hand-off");
+        assert!(r.status().as_u16() < 400, "{user}: {}", r.status());
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .unwrap_or_default()
+            .to_string();
+        for page in pages {
+            let r = browser
+                .get(format!("{base}{page}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .expect("page");
+            assert!(r.status().is_success(), "{page}: {}", r.status());
+        }
+    }
+    for path in ["/users/u2/sessions", "/users/u2"] {
+        let status = client.delete(format!("{api}{path}")).bearer_auth(TOKEN).send().await.expect("answer").status();
+        assert_eq!(status, 204, "DELETE {path}");
+    }
+    let _ = client.get(format!("{base}/metrics")).bearer_auth(METRICS).send().await;
+
+    // What the server ran.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(&admin)
+    .await
+    .expect("tables");
+    let statements: Vec<String> = sqlx::query_scalar(
+        "SELECT query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(&admin)
+    .await
+    .expect("statements");
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for sql in &statements {
+        let touched = workspace_tables(sql, &tables);
+        if touched.is_empty() || ACROSS_WORKSPACES.iter().any(|f| sql.contains(f)) {
+            continue;
+        }
+        checked += 1;
+        let lower = sql.to_ascii_lowercase();
+        let named = lower.contains("workspace_id")
+            || (touched == ["workspaces"]
+                && (lower.contains("where id =") || lower.starts_with("insert into workspaces (id,")));
+        if !named {
+            wrong.push(format!("{touched:?}: {sql}"));
+        }
+    }
+    assert!(checked > 60, "only {checked} statements on workspace tables were recorded");
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} statements name no workspace (docs/citus.md):\n{}",
+        wrong.len(),
+        wrong.join("\n\n")
+    );
+    eprintln!("{checked} statements on workspace tables, each naming one workspace");
+    admin.close().await;
 }

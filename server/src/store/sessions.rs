@@ -48,24 +48,31 @@ impl Store {
     /// The live session of a token, if any.
     pub async fn session(&self, token: &str, now: DateTime<Utc>) -> StoreResult<Option<Session>> {
         let row = sqlx::query(
-            "SELECT s.workspace_id, s.user_id, s.embedded, s.theme, s.locale FROM sessions s \
-             JOIN users u ON u.workspace_id = s.workspace_id AND u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.removed_at IS NULL",
+            "SELECT workspace_id, user_id, embedded, theme, locale FROM sessions WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(crate::auth::token_hash(token))
         .bind(now.timestamp_millis())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Session {
-                workspace_id: r.try_get("workspace_id")?,
-                user_id: r.try_get("user_id")?,
-                embedded: r.try_get::<i64, _>("embedded")? != 0,
-                theme: r.try_get("theme")?,
-                locale: r.try_get("locale")?,
-            })
-        })
-        .transpose()
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let session = Session {
+            workspace_id: r.try_get("workspace_id")?,
+            user_id: r.try_get("user_id")?,
+            embedded: r.try_get::<i64, _>("embedded")? != 0,
+            theme: r.try_get("theme")?,
+            locale: r.try_get("locale")?,
+        };
+        // A session of a removed user is refused even if it was opened a
+        // moment before the removal ended the others. A second statement,
+        // not a join: the sessions are looked up by token before any
+        // workspace is known, and each statement on a workspace's table
+        // names it (docs/citus.md).
+        Ok(self
+            .user_active(&session.workspace_id, &session.user_id)
+            .await?
+            .then_some(session))
     }
 
     /// Ends every session of `user` in `ws`, standalone and embedded, on
