@@ -103,7 +103,9 @@ async fn readyz(state: AppState, readiness: Readiness) -> axum::response::Respon
 pub fn app_with_limits(state: AppState, limits: serve::Limits) -> Router {
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     let api = serve::limited(
-        api::router(state.clone()).layer(axum::middleware::from_fn(crate::telemetry::track)),
+        api::router(state.clone())
+            .layer(axum::middleware::from_fn(crate::telemetry::track))
+            .layer(axum::middleware::from_fn(crate::priority::count_api)),
         limits,
         busy_api,
         late_api,

@@ -37,22 +37,30 @@ fn api_connections(engine: Engine) -> u32 {
 /// deadline, and the pool opens new connections as soon as it is back.
 pub const API_WAIT: Duration = Duration::from_secs(3);
 
-/// The same for the pages, whose two connections a flood of views keeps
-/// busy (their requests wait their turn in [`crate::priority`] first).
-pub const PAGES_WAIT: Duration = Duration::from_secs(10);
+/// The same for the pages, whose pool a flood of views keeps busy for
+/// seconds at a time (their requests wait their turn in
+/// [`crate::priority`] first): within the 30 s request deadline. With
+/// 10 s, a flood of 256 year-long Credits pages on PostgreSQL, `--scale
+/// 0.1`, had hundreds of pages fail with the database up.
+pub const PAGES_WAIT: Duration = Duration::from_secs(25);
 
 /// Connections of the dashboard pages' pool, apart from the API's (see
-/// [`Store::for_pages`]), on either engine.
-pub const PAGE_CONNECTIONS: u32 = 2;
+/// [`Store::for_pages`]), on either engine: 2. One on PostgreSQL was
+/// measured too (docs/performance.md, "The API under a flood of pages"):
+/// no better for the charges within the noise, and pages 40 % slower.
+pub fn page_connections(_engine: Engine) -> u32 {
+    2
+}
 
-/// The pages' pool size: [`PAGE_CONNECTIONS`], or `CREDITS_PAGE_CONNECTIONS`
-/// (1 to 16) where set.
-fn page_connections() -> u32 {
+/// The pages' pool size: [`page_connections`], or
+/// `CREDITS_PAGE_CONNECTIONS` (1 to 16) where set, for a database with
+/// cores to spare.
+fn pages_pool_size(engine: Engine) -> u32 {
     std::env::var("CREDITS_PAGE_CONNECTIONS")
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
         .filter(|n| (1..=16).contains(n))
-        .unwrap_or(PAGE_CONNECTIONS)
+        .unwrap_or_else(|| page_connections(engine))
 }
 
 /// A duration in milliseconds, for the timings writes, charge groups and
@@ -70,7 +78,7 @@ pub struct Store {
     /// The platform API's pool.
     api: AnyPool,
     /// The dashboard pages' pool: however many pages load at once, they
-    /// hold at most [`PAGE_CONNECTIONS`] connections, and the platform's
+    /// hold at most [`page_connections`] connections, and the platform's
     /// charges and batches never wait behind them for one.
     pages: AnyPool,
     pub(super) engine: Engine,
@@ -115,7 +123,7 @@ impl Store {
                 .close()
                 .await?;
         }
-        let pool = pool_options(engine, api_connections(engine), API_WAIT)
+        let pool = pool_options(engine, api_connections(engine), API_WAIT, false)
             .connect_with(options.clone())
             .await?;
         let sqlite_file = (engine == Engine::Sqlite)
@@ -127,7 +135,7 @@ impl Store {
         } else {
             // Its connections are opened where pages first need them: on
             // the pages' threads, whose priority their SQLite threads take.
-            pool_options(engine, page_connections(), PAGES_WAIT).connect_lazy_with(options.clone())
+            pool_options(engine, pages_pool_size(engine), PAGES_WAIT, true).connect_lazy_with(options.clone())
         };
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")
@@ -462,7 +470,9 @@ pub(super) struct Growth {
 pub(super) const CHECK_STATISTICS_EVERY: u64 = 10_000;
 
 /// The settings of a pool of `connections` to the engine.
-fn pool_options(engine: Engine, connections: u32, wait: Duration) -> AnyPoolOptions {
+fn pool_options(engine: Engine, connections: u32, wait: Duration, pages: bool) -> AnyPoolOptions {
+    // The pages' statements on PostgreSQL yield to the API's requests.
+    let pace = pages && engine == Engine::Postgres;
     AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(wait)
@@ -476,8 +486,11 @@ fn pool_options(engine: Engine, connections: u32, wait: Duration) -> AnyPoolOpti
         // longer (the server may have restarted meanwhile) is still
         // pinged, and closed if it does not answer.
         .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
+        .before_acquire(move |conn, meta| {
             Box::pin(async move {
+                if pace {
+                    crate::priority::yield_to_api().await;
+                }
                 if meta.idle_for > IDLE_BEFORE_PING {
                     sqlx::Connection::ping(conn).await?;
                 }
