@@ -201,9 +201,15 @@ mod tests {
             redacted("postgres://app:s3cr:et@db.example:5432/credits?sslmode=require"),
             "postgres://app:***@db.example:5432/credits?sslmode=require"
         );
-        assert_eq!(redacted("postgres://app@db/credits"), "postgres://app@db/credits");
+        assert_eq!(
+            redacted("postgres://app@db/credits"),
+            "postgres://app@db/credits"
+        );
         assert_eq!(redacted("postgres://db/credits"), "postgres://db/credits");
-        assert_eq!(redacted("sqlite://data/credits.db?mode=rwc"), "sqlite://data/credits.db?mode=rwc");
+        assert_eq!(
+            redacted("sqlite://data/credits.db?mode=rwc"),
+            "sqlite://data/credits.db?mode=rwc"
+        );
     }
 
     #[test]

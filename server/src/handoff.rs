@@ -14,7 +14,9 @@ use axum::Form;
 use chrono::Utc;
 
 use crate::auth::{session_token, verify_handoff};
-use crate::signin::{escape, expired_page, safe_next, session_from_handoff, signed_in, signin_document};
+use crate::signin::{
+    escape, expired_page, safe_next, session_from_handoff, signed_in, signin_document,
+};
 use crate::state::AppState;
 use crate::store::{Session, Store};
 

@@ -12,7 +12,6 @@ pub mod export;
 pub mod handoff;
 pub mod http;
 pub mod limits_view;
-pub mod telemetry;
 pub mod outbox;
 pub mod pages;
 pub mod priority;
@@ -22,6 +21,7 @@ pub mod signin;
 pub mod state;
 pub mod store;
 pub mod stylesheet;
+pub mod telemetry;
 pub mod verify;
 pub mod views;
 

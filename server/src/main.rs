@@ -175,10 +175,7 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
         "--webhook-secret (CREDITS_WEBHOOK_SECRET)",
         args.webhook_secret.as_deref(),
     )?;
-    let metrics_token = args
-        .metrics_token
-        .clone()
-        .filter(|t| !t.is_empty());
+    let metrics_token = args.metrics_token.clone().filter(|t| !t.is_empty());
     strong_secret(
         "--metrics-token (CREDITS_METRICS_TOKEN)",
         metrics_token.as_deref(),
@@ -299,17 +296,14 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
     if let Some(token) = metrics_token {
         app = app.merge(
             axum::Router::new()
-                .route("/metrics", axum::routing::get(credits_server::telemetry::scrape))
+                .route(
+                    "/metrics",
+                    axum::routing::get(credits_server::telemetry::scrape),
+                )
                 .with_state((store.clone(), std::sync::Arc::<str>::from(token.as_str()))),
         );
     }
-    credits_server::serve::serve(
-        listener,
-        app,
-        limits,
-        shutdown(),
-    )
-    .await;
+    credits_server::serve::serve(listener, app, limits, shutdown()).await;
     let _ = stop_outbox.send(true);
     if let Some(task) = outbox {
         let _ = task.await;

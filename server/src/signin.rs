@@ -13,9 +13,7 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 
-use crate::auth::{
-    session_token, session_token_for, verify_handoff, TokenError,
-};
+use crate::auth::{session_token, session_token_for, verify_handoff, TokenError};
 use crate::state::AppState;
 use crate::store::{Session, Store, StoreError};
 use crate::stylesheet;
@@ -436,7 +434,12 @@ where
     res
 }
 
-pub(crate) async fn signed_in(state: &AppState, session: &Session, next: &str, https: bool) -> Response {
+pub(crate) async fn signed_in(
+    state: &AppState,
+    session: &Session,
+    next: &str,
+    https: bool,
+) -> Response {
     match open_session(&state.store, session).await {
         Ok(token) => {
             let mut res = Redirect::to(next).into_response();

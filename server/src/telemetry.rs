@@ -46,21 +46,56 @@ pub fn install() -> Result<&'static PrometheusHandle, String> {
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
-    describe_counter!("credits_http_requests_total", "Requests answered, by route, method and status.");
-    describe_histogram!("credits_http_request_duration_seconds", Unit::Seconds, "Time to the response's head, by route, method and status.");
-    describe_gauge!("credits_http_in_flight", "Requests being answered, by surface (api, pages).");
+    describe_counter!(
+        "credits_http_requests_total",
+        "Requests answered, by route, method and status."
+    );
+    describe_histogram!(
+        "credits_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to the response's head, by route, method and status."
+    );
+    describe_gauge!(
+        "credits_http_in_flight",
+        "Requests being answered, by surface (api, pages)."
+    );
     describe_counter!("credits_http_refused_total", "Requests answered 503 by a cap: busy (in flight at the cap) or late (past the deadline), by surface.");
-    describe_counter!("credits_connections_refused_total", "Connections refused at --max-connections.");
+    describe_counter!(
+        "credits_connections_refused_total",
+        "Connections refused at --max-connections."
+    );
     describe_gauge!("credits_connections_open", "Open client connections.");
-    describe_gauge!("credits_db_connections", "Database connections by pool (api, pages) and state (busy, idle).");
+    describe_gauge!(
+        "credits_db_connections",
+        "Database connections by pool (api, pages) and state (busy, idle)."
+    );
     describe_histogram!("credits_db_write_wait_seconds", Unit::Seconds, "A write's wait before its statements: phase turn (SQLite's writers' turn) and begin (a connection and BEGIN).");
-    describe_counter!("credits_db_unavailable_total", "Requests answered 503 because the database could not be reached or was full.");
-    describe_gauge!("credits_outbox_backlog", "Webhook deliveries not yet delivered.");
-    describe_counter!("credits_outbox_deliveries_total", "Webhook delivery attempts by outcome (delivered, failed).");
+    describe_counter!(
+        "credits_db_unavailable_total",
+        "Requests answered 503 because the database could not be reached or was full."
+    );
+    describe_gauge!(
+        "credits_outbox_backlog",
+        "Webhook deliveries not yet delivered."
+    );
+    describe_counter!(
+        "credits_outbox_deliveries_total",
+        "Webhook delivery attempts by outcome (delivered, failed)."
+    );
     describe_counter!("credits_charges_total", "Charges answered, by outcome (created, duplicate, insufficient_credits, limit_reached, conflict, invalid, unavailable, error).");
-    describe_counter!("credits_events_ingested_total", "Usage events by result (inserted, duplicate).");
-    describe_histogram!("credits_sqlite_checkpoint_seconds", Unit::Seconds, "SQLite's background checkpoints.");
-    describe_gauge!("credits_migrations_seconds", "How long this process's migrations took at start.");
+    describe_counter!(
+        "credits_events_ingested_total",
+        "Usage events by result (inserted, duplicate)."
+    );
+    describe_histogram!(
+        "credits_sqlite_checkpoint_seconds",
+        Unit::Seconds,
+        "SQLite's background checkpoints."
+    );
+    describe_gauge!(
+        "credits_migrations_seconds",
+        "How long this process's migrations took at start."
+    );
 }
 
 /// Records each request: counted by route (the route's pattern, never the
@@ -71,7 +106,11 @@ pub async fn track(req: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let surface = if route.starts_with("/api/") { "api" } else { "pages" };
+    let surface = if route.starts_with("/api/") {
+        "api"
+    } else {
+        "pages"
+    };
     let method = req.method().as_str().to_string();
     let in_flight = metrics::gauge!("credits_http_in_flight", "surface" => surface);
     in_flight.increment(1.0);
@@ -79,11 +118,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     in_flight.decrement(1.0);
     let status = res.status().as_u16().to_string();
-    let labels = [
-        ("route", route),
-        ("method", method),
-        ("status", status),
-    ];
+    let labels = [("route", route), ("method", method), ("status", status)];
     metrics::counter!("credits_http_requests_total", &labels).increment(1);
     metrics::histogram!("credits_http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
@@ -97,13 +132,19 @@ pub fn refused(surface: &'static str, reason: &'static str) {
 }
 
 /// `GET /metrics`: the text format, for a bearer of the metrics token.
-pub async fn scrape(State((store, token)): State<(Store, std::sync::Arc<str>)>, headers: axum::http::HeaderMap) -> Response {
+pub async fn scrape(
+    State((store, token)): State<(Store, std::sync::Arc<str>)>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(given.as_bytes(), token.as_bytes())) {
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        given.as_bytes(),
+        token.as_bytes(),
+    )) {
         return (
             axum::http::StatusCode::UNAUTHORIZED,
             [("www-authenticate", "Bearer")],

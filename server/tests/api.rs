@@ -1090,7 +1090,11 @@ async fn citus_keys_lead_with_the_workspace() {
         if reference.contains(&table.as_str()) {
             continue;
         }
-        let column = if table == "workspaces" { "id" } else { "workspace_id" };
+        let column = if table == "workspaces" {
+            "id"
+        } else {
+            "workspace_id"
+        };
         for (_, index, first) in keys.iter().filter(|(t, _, _)| t == table) {
             if first != column {
                 wrong.push(format!("{table}: {index} leads with {first}, not {column}"));

@@ -276,7 +276,8 @@ async fn until_acked(
             Ok(r) if r.status() == 503 => {
                 let retry_after = r.headers().contains_key("retry-after");
                 let mut s = sent.lock().expect("lock");
-                s.refusals.push((took, url.rsplit('/').next().unwrap_or_default().to_string()));
+                s.refusals
+                    .push((took, url.rsplit('/').next().unwrap_or_default().to_string()));
                 if !retry_after {
                     s.odd.push("503 without Retry-After".into());
                 }
@@ -326,8 +327,10 @@ fn stream(
                 let at = chrono::Utc::now().to_rfc3339();
                 let events: Vec<Value> = ids
                     .iter()
-                    .map(|id| json!({"id": id, "type": "credits", "occurred_at": at,
-                                     "action": "enrich_email", "credits": 1, "user_id": "u1"}))
+                    .map(|id| {
+                        json!({"id": id, "type": "credits", "occurred_at": at,
+                                     "action": "enrich_email", "credits": 1, "user_id": "u1"})
+                    })
                     .collect();
                 let acked =
                     until_acked(&client, &url, &json!({"events": events}), &stop, &sent).await;
@@ -370,7 +373,12 @@ async fn scrape(client: &reqwest::Client, base: &str) -> Vec<(String, f64)> {
     let url = format!("{base}/metrics");
     let anonymous = client.get(&url).send().await.expect("metrics");
     assert_eq!(anonymous.status(), 401, "/metrics without the token");
-    let r = client.get(&url).bearer_auth(METRICS).send().await.expect("metrics");
+    let r = client
+        .get(&url)
+        .bearer_auth(METRICS)
+        .send()
+        .await
+        .expect("metrics");
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]
         .to_str()
@@ -406,7 +414,14 @@ fn verify(url: &str, sent: &Sent, dir: &Path) -> Value {
     )
     .expect("write expectations");
     let out = Command::new(env!("CARGO_BIN_EXE_credits"))
-        .args(["verify", "--database-wait", "0", "--database-url", url, "--expect"])
+        .args([
+            "verify",
+            "--database-wait",
+            "0",
+            "--database-url",
+            url,
+            "--expect",
+        ])
         .arg(&expect)
         .env("RUST_LOG", "warn")
         .output()
@@ -461,7 +476,10 @@ async fn postgres_killed_and_restarted_under_load_loses_and_doubles_nothing() {
     let tasks = stream(&client, &base, 2, 4, 50, &stop, &sent);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = sent.lock().expect("lock").acks.len();
-    assert!(before > 10, "only {before} acknowledgements before the fault");
+    assert!(
+        before > 10,
+        "only {before} acknowledgements before the fault"
+    );
 
     // Killed: not ready, and requests refused quickly.
     cluster.kill();
@@ -472,7 +490,10 @@ async fn postgres_killed_and_restarted_under_load_loses_and_doubles_nothing() {
         not_ready |= r.is_ok_and(|r| r.status() == 503);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(not_ready, "/readyz never said not ready while the database was down");
+    assert!(
+        not_ready,
+        "/readyz never said not ready while the database was down"
+    );
     let at = Instant::now();
     let probe = client
         .get(format!("{base}/api/v1/workspaces/acme/summary"))
@@ -522,7 +543,11 @@ async fn postgres_killed_and_restarted_under_load_loses_and_doubles_nothing() {
     }
 
     let sent = std::mem::take(&mut *sent.lock().expect("lock"));
-    assert!(sent.odd.is_empty(), "answers other than 2xx and 503: {:?}", sent.odd);
+    assert!(
+        sent.odd.is_empty(),
+        "answers other than 2xx and 503: {:?}",
+        sent.odd
+    );
     let slowest = sent.refusals.iter().map(|r| r.0).max().unwrap_or_default();
     assert!(
         slowest < Duration::from_secs(5),
@@ -535,22 +560,68 @@ async fn postgres_killed_and_restarted_under_load_loses_and_doubles_nothing() {
     let m = scrape(&client, &base).await;
     let charges_route = "route=\"/api/v1/workspaces/{workspace_id}/charges\"";
     for (what, parts) in [
-        ("charges answered 201", vec!["credits_http_requests_total{", charges_route, "status=\"201\""]),
-        ("charges answered 503", vec!["credits_http_requests_total{", charges_route, "status=\"503\""]),
-        ("charge latencies", vec!["credits_http_request_duration_seconds_count{", charges_route]),
-        ("charges created", vec!["credits_charges_total{", "outcome=\"created\""]),
-        ("charges refused as unavailable", vec!["credits_charges_total{", "outcome=\"unavailable\""]),
+        (
+            "charges answered 201",
+            vec![
+                "credits_http_requests_total{",
+                charges_route,
+                "status=\"201\"",
+            ],
+        ),
+        (
+            "charges answered 503",
+            vec![
+                "credits_http_requests_total{",
+                charges_route,
+                "status=\"503\"",
+            ],
+        ),
+        (
+            "charge latencies",
+            vec![
+                "credits_http_request_duration_seconds_count{",
+                charges_route,
+            ],
+        ),
+        (
+            "charges created",
+            vec!["credits_charges_total{", "outcome=\"created\""],
+        ),
+        (
+            "charges refused as unavailable",
+            vec!["credits_charges_total{", "outcome=\"unavailable\""],
+        ),
         ("database unavailable", vec!["credits_db_unavailable_total"]),
-        ("events inserted", vec!["credits_events_ingested_total{", "result=\"inserted\""]),
-        ("write waits", vec!["credits_db_write_wait_seconds_count{", "phase=\"begin\""]),
+        (
+            "events inserted",
+            vec!["credits_events_ingested_total{", "result=\"inserted\""],
+        ),
+        (
+            "write waits",
+            vec!["credits_db_write_wait_seconds_count{", "phase=\"begin\""],
+        ),
         ("connections open", vec!["credits_connections_open"]),
         ("migrations", vec!["credits_migrations_seconds"]),
     ] {
-        assert!(sample(&m, &parts) > 0.0, "{what}: no sample {parts:?} in {m:?}");
+        assert!(
+            sample(&m, &parts) > 0.0,
+            "{what}: no sample {parts:?} in {m:?}"
+        );
     }
-    assert!(m.iter().any(|(k, _)| k.starts_with("credits_db_connections{")), "pool gauges");
-    assert!(m.iter().any(|(k, _)| k == "credits_outbox_backlog"), "outbox backlog");
-    assert!(m.iter().any(|(k, _)| k.starts_with("credits_http_in_flight{")), "in flight");
+    assert!(
+        m.iter()
+            .any(|(k, _)| k.starts_with("credits_db_connections{")),
+        "pool gauges"
+    );
+    assert!(
+        m.iter().any(|(k, _)| k == "credits_outbox_backlog"),
+        "outbox backlog"
+    );
+    assert!(
+        m.iter()
+            .any(|(k, _)| k.starts_with("credits_http_in_flight{")),
+        "in flight"
+    );
     let report = verify(&cluster.url(), &sent, &cluster.dir);
     eprintln!(
         "PostgreSQL killed for {:?}: {} refusals (slowest {slowest:?}), recovered {recovered:?} after its return; {} events and {} charges acknowledged, lost 0",
@@ -565,7 +636,10 @@ async fn postgres_killed_and_restarted_under_load_loses_and_doubles_nothing() {
 /// seconds, then exits with status 1 and a plain message.
 #[test]
 fn a_database_that_never_comes_ends_the_start_with_a_plain_message() {
-    let url = format!("postgres://app:hunter2secret@127.0.0.1:{}/credits", free_port());
+    let url = format!(
+        "postgres://app:hunter2secret@127.0.0.1:{}/credits",
+        free_port()
+    );
     let at = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_credits"))
         .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &url])
@@ -582,7 +656,10 @@ fn a_database_that_never_comes_ends_the_start_with_a_plain_message() {
             && stderr.contains("--database-wait"),
         "{stderr}"
     );
-    assert!(!stderr.contains("hunter2"), "the password is shown: {stderr}");
+    assert!(
+        !stderr.contains("hunter2"),
+        "the password is shown: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -664,8 +741,14 @@ async fn sqlite_on_a_full_disk_refuses_cleanly_and_resumes() {
     }
     let resumed = freed.elapsed();
     let m = scrape(&client, &base).await;
-    assert!(sample(&m, &["credits_db_unavailable_total"]) >= 20.0, "{m:?}");
-    assert!(sample(&m, &["credits_sqlite_checkpoint_seconds_count"]) > 0.0, "{m:?}");
+    assert!(
+        sample(&m, &["credits_db_unavailable_total"]) >= 20.0,
+        "{m:?}"
+    );
+    assert!(
+        sample(&m, &["credits_sqlite_checkpoint_seconds_count"]) > 0.0,
+        "{m:?}"
+    );
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         let _ = t.await;
@@ -674,9 +757,16 @@ async fn sqlite_on_a_full_disk_refuses_cleanly_and_resumes() {
     let _ = server.0.wait();
 
     let sent = std::mem::take(&mut *sent.lock().expect("lock"));
-    assert!(sent.odd.is_empty(), "answers other than 2xx and 503: {:?}", sent.odd);
+    assert!(
+        sent.odd.is_empty(),
+        "answers other than 2xx and 503: {:?}",
+        sent.odd
+    );
     let slowest = sent.refusals.iter().map(|r| r.0).max().unwrap_or_default();
-    assert!(slowest < Duration::from_secs(5), "a refusal took {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(5),
+        "a refusal took {slowest:?}"
+    );
     let report = verify(&url, &sent, &std::env::temp_dir());
     assert_eq!(report["ledger"]["integrity"], json!(["ok"]), "{report}");
     eprintln!(
@@ -742,7 +832,9 @@ async fn every_statement_names_one_workspace() {
     cluster.start_with(
         "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.max=10000",
     );
-    let admin = sqlx::PgPool::connect(&cluster.url()).await.expect("connect");
+    let admin = sqlx::PgPool::connect(&cluster.url())
+        .await
+        .expect("connect");
     sqlx::query("CREATE EXTENSION pg_stat_statements")
         .execute(&admin)
         .await
@@ -774,28 +866,88 @@ async fn every_statement_names_one_workspace() {
     let api = format!("{base}/api/v1/workspaces/acme");
     let now = chrono::Utc::now().to_rfc3339();
     let writes: Vec<(&str, String, Value)> = vec![
-        ("PUT", String::new(), json!({"name": "Acme", "timezone": "Europe/Madrid",
+        (
+            "PUT",
+            String::new(),
+            json!({"name": "Acme", "timezone": "Europe/Madrid",
             "plan": {"name": "G", "monthly_credits": 100000, "identities_included": 2,
                      "price": {"amount_cents": 0, "currency": "EUR"}},
             "alerts": {"thresholds": [50, 80]},
-            "limits": {"user_default": {"credits": 50000, "mode": "hard"}, "overage": 0}})),
-        ("PUT", "/users/u1".into(), json!({"name": "U1", "email": "u1@x.test", "role": "admin"})),
-        ("PUT", "/users/u2".into(), json!({"name": "U2", "email": "u2@x.test", "role": "member"})),
-        ("PUT", "/campaigns/c1".into(), json!({"name": "C1", "status": "active"})),
-        ("PUT", "/identities/i1".into(), json!({"name": "I1", "channel": "email", "user_id": "u1"})),
-        ("POST", "/credit-grants".into(), json!({"id": "g1", "kind": "add_on", "credits": 500})),
-        ("POST", "/usage-events".into(), json!({"events": [
+            "limits": {"user_default": {"credits": 50000, "mode": "hard"}, "overage": 0}}),
+        ),
+        (
+            "PUT",
+            "/users/u1".into(),
+            json!({"name": "U1", "email": "u1@x.test", "role": "admin"}),
+        ),
+        (
+            "PUT",
+            "/users/u2".into(),
+            json!({"name": "U2", "email": "u2@x.test", "role": "member"}),
+        ),
+        (
+            "PUT",
+            "/campaigns/c1".into(),
+            json!({"name": "C1", "status": "active"}),
+        ),
+        (
+            "PUT",
+            "/identities/i1".into(),
+            json!({"name": "I1", "channel": "email", "user_id": "u1"}),
+        ),
+        (
+            "POST",
+            "/credit-grants".into(),
+            json!({"id": "g1", "kind": "add_on", "credits": 500}),
+        ),
+        (
+            "POST",
+            "/usage-events".into(),
+            json!({"events": [
             {"id": "e1", "type": "credits", "occurred_at": now, "action": "enrich_email", "credits": 3,
              "user_id": "u1", "campaign_id": "c1", "identity_id": "i1"},
-            {"id": "e2", "type": "conversation", "occurred_at": now, "campaign_id": "c1", "identity_id": "i1"}]})),
-        ("POST", "/charges".into(), json!({"id": "ch1", "action": "ai_completion", "credits": 2, "user_id": "u2", "campaign_id": "c1"})),
-        ("POST", "/charges".into(), json!({"id": "ch1", "action": "ai_completion", "credits": 2, "user_id": "u2", "campaign_id": "c1"})),
-        ("POST", "/charges".into(), json!({"id": "ch2", "action": "ai_completion", "credits": 900000, "user_id": "u2"})),
-        ("PUT", "/limits/users/u2".into(), json!({"credits": 10, "mode": "hard"})),
-        ("PUT", "/limits/campaigns/c1".into(), json!({"credits": 5000, "mode": "soft"})),
-        ("POST", "/charges".into(), json!({"id": "ch3", "action": "ai_completion", "credits": 20, "user_id": "u2"})),
-        ("POST", "/limit-requests".into(), json!({"id": "lr1", "user_id": "u2", "credits": 50, "reason": "more"})),
-        ("POST", "/limit-requests/lr1/decision".into(), json!({"decision": "approve"})),
+            {"id": "e2", "type": "conversation", "occurred_at": now, "campaign_id": "c1", "identity_id": "i1"}]}),
+        ),
+        (
+            "POST",
+            "/charges".into(),
+            json!({"id": "ch1", "action": "ai_completion", "credits": 2, "user_id": "u2", "campaign_id": "c1"}),
+        ),
+        (
+            "POST",
+            "/charges".into(),
+            json!({"id": "ch1", "action": "ai_completion", "credits": 2, "user_id": "u2", "campaign_id": "c1"}),
+        ),
+        (
+            "POST",
+            "/charges".into(),
+            json!({"id": "ch2", "action": "ai_completion", "credits": 900000, "user_id": "u2"}),
+        ),
+        (
+            "PUT",
+            "/limits/users/u2".into(),
+            json!({"credits": 10, "mode": "hard"}),
+        ),
+        (
+            "PUT",
+            "/limits/campaigns/c1".into(),
+            json!({"credits": 5000, "mode": "soft"}),
+        ),
+        (
+            "POST",
+            "/charges".into(),
+            json!({"id": "ch3", "action": "ai_completion", "credits": 20, "user_id": "u2"}),
+        ),
+        (
+            "POST",
+            "/limit-requests".into(),
+            json!({"id": "lr1", "user_id": "u2", "credits": 50, "reason": "more"}),
+        ),
+        (
+            "POST",
+            "/limit-requests/lr1/decision".into(),
+            json!({"decision": "approve"}),
+        ),
         ("DELETE", "/limits/campaigns/c1".into(), Value::Null),
         ("DELETE", "/limits/users/u2".into(), Value::Null),
     ];
@@ -806,15 +958,28 @@ async fn every_statement_names_one_workspace() {
             "POST" => client.post(&url).json(body),
             _ => client.delete(&url),
         };
-        let status = req.bearer_auth(TOKEN).send().await.expect("answer").status();
+        let status = req
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("answer")
+            .status();
         assert!(status.as_u16() < 500, "{method} {path}: {status}");
     }
     for path in [
-        "", "/summary", "/credit-usage?period=this_month&group_by=day,action",
-        "/credit-usage?period=last_28_days&group_by=user", "/credit-usage?period=this_month&group_by=campaign&user_id=u1",
-        "/conversations?period=this_month&group_by=identity", "/credit-usage.csv?period=this_month",
-        "/credit-usage.csv?period=this_month&group_by=user", "/support-requests", "/alerts", "/limits",
-        "/limit-requests", "/audit-log",
+        "",
+        "/summary",
+        "/credit-usage?period=this_month&group_by=day,action",
+        "/credit-usage?period=last_28_days&group_by=user",
+        "/credit-usage?period=this_month&group_by=campaign&user_id=u1",
+        "/conversations?period=this_month&group_by=identity",
+        "/credit-usage.csv?period=this_month",
+        "/credit-usage.csv?period=this_month&group_by=user",
+        "/support-requests",
+        "/alerts",
+        "/limits",
+        "/limit-requests",
+        "/audit-log",
     ] {
         let status = client
             .get(format!("{api}{path}"))
@@ -830,18 +995,44 @@ async fn every_statement_names_one_workspace() {
         use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
         let claims = json!({"sub": user, "ws": "acme", "aud": "credits",
             "exp": chrono::Utc::now().timestamp() + 300, "jti": credits_server::auth::new_session_token()});
-        encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
-            .unwrap_or_default()
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap_or_default()
     };
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("browser");
     for (user, first, pages) in [
-        ("u1", "/auth/handoff?token=", ["/usage/plan", "/usage/credits?period=last_week", "/usage/conversations", "/usage/credits.csv?period=this_month"]),
-        ("u2", "/embed?next=/usage/credits&token=", ["/embed/usage/plan", "/embed/usage/credits?period=last_week", "/embed/usage/conversations", "/embed/usage/credits.csv?period=this_month"]),
+        (
+            "u1",
+            "/auth/handoff?token=",
+            [
+                "/usage/plan",
+                "/usage/credits?period=last_week",
+                "/usage/conversations",
+                "/usage/credits.csv?period=this_month",
+            ],
+        ),
+        (
+            "u2",
+            "/embed?next=/usage/credits&token=",
+            [
+                "/embed/usage/plan",
+                "/embed/usage/credits?period=last_week",
+                "/embed/usage/conversations",
+                "/embed/usage/credits.csv?period=this_month",
+            ],
+        ),
     ] {
-        let r = browser.get(format!("{base}{first}{}", jwt(user))).send().await.expect("hand-off");
+        let r = browser
+            .get(format!("{base}{first}{}", jwt(user)))
+            .send()
+            .await
+            .expect("hand-off");
         assert!(r.status().as_u16() < 400, "{user}: {}", r.status());
         let cookie = r
             .headers()
@@ -861,10 +1052,20 @@ async fn every_statement_names_one_workspace() {
         }
     }
     for path in ["/users/u2/sessions", "/users/u2"] {
-        let status = client.delete(format!("{api}{path}")).bearer_auth(TOKEN).send().await.expect("answer").status();
+        let status = client
+            .delete(format!("{api}{path}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("answer")
+            .status();
         assert_eq!(status, 204, "DELETE {path}");
     }
-    let _ = client.get(format!("{base}/metrics")).bearer_auth(METRICS).send().await;
+    let _ = client
+        .get(format!("{base}/metrics"))
+        .bearer_auth(METRICS)
+        .send()
+        .await;
 
     // What the server ran.
     let tables: Vec<String> = sqlx::query_scalar(
@@ -890,12 +1091,16 @@ async fn every_statement_names_one_workspace() {
         let lower = sql.to_ascii_lowercase();
         let named = lower.contains("workspace_id")
             || (touched == ["workspaces"]
-                && (lower.contains("where id =") || lower.starts_with("insert into workspaces (id,")));
+                && (lower.contains("where id =")
+                    || lower.starts_with("insert into workspaces (id,")));
         if !named {
             wrong.push(format!("{touched:?}: {sql}"));
         }
     }
-    assert!(checked > 60, "only {checked} statements on workspace tables were recorded");
+    assert!(
+        checked > 60,
+        "only {checked} statements on workspace tables were recorded"
+    );
     assert!(
         wrong.is_empty(),
         "{} of {checked} statements name no workspace (docs/citus.md):\n{}",

@@ -742,7 +742,10 @@ async fn a_zone_change_moves_events_in_chunks(app: &TestApp) {
     // The answer came before the move ended: it ends by itself.
     let started = std::time::Instant::now();
     while app.store.rebucket_pending("acme").await.expect("pending") {
-        assert!(started.elapsed() < Duration::from_secs(30), "the move never ended");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the move never ended"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     mover.abort();
@@ -774,20 +777,27 @@ async fn a_zone_change_moves_events_in_chunks(app: &TestApp) {
 async fn an_interrupted_zone_move_resumes_by_itself(app: &TestApp) {
     app.seed_basic().await;
     let events: Vec<serde_json::Value> = (0..50)
-        .map(|n| serde_json::json!({"id": format!("r{n}"), "type": "credits",
+        .map(|n| {
+            serde_json::json!({"id": format!("r{n}"), "type": "credits",
             "occurred_at": "2026-10-05T21:30:00Z", "action": "enrich_email", "credits": 2,
-            "user_id": "u_mikaela"}))
+            "user_id": "u_mikaela"})
+        })
         .collect();
     let (s, b) = app
-        .post("/api/v1/workspaces/acme/usage-events", serde_json::json!({"events": events}))
+        .post(
+            "/api/v1/workspaces/acme/usage-events",
+            serde_json::json!({"events": events}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
     // What a crash right after the zone's change leaves.
     let pool = sqlx::AnyPool::connect(&app.url).await.expect("pool");
-    sqlx::query("UPDATE workspaces SET timezone = 'Asia/Kolkata', rebucket_from = '' WHERE id = 'acme'")
-        .execute(&pool)
-        .await
-        .expect("interrupt");
+    sqlx::query(
+        "UPDATE workspaces SET timezone = 'Asia/Kolkata', rebucket_from = '' WHERE id = 'acme'",
+    )
+    .execute(&pool)
+    .await
+    .expect("interrupt");
     pool.close().await;
     assert!(app.store.rebucket_pending("acme").await.expect("pending"));
     let mover = app.store.rebucket_in_background();

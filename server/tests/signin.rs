@@ -669,7 +669,9 @@ async fn https_cookies_are_host_prefixed(app: &TestApp) {
                 req = req.header(*k, v);
             }
             let req = req.body(axum::body::Body::empty()).expect("request");
-            let res = tower::ServiceExt::oneshot(router, req).await.expect("answer");
+            let res = tower::ServiceExt::oneshot(router, req)
+                .await
+                .expect("answer");
             let status = res.status();
             let headers = res.headers().clone();
             let body = http_body_util::BodyExt::collect(res.into_body())
@@ -703,10 +705,19 @@ async fn https_cookies_are_host_prefixed(app: &TestApp) {
     // The same token under the plain name is not read over HTTPS.
     let plain = pair.replacen("__Host-", "", 1);
     let (s, _, _) = call("/usage/plan".into(), vec![("cookie", plain)], false).await;
-    assert_ne!(s, StatusCode::OK, "a plain-named cookie opened a page over HTTPS");
+    assert_ne!(
+        s,
+        StatusCode::OK,
+        "a plain-named cookie opened a page over HTTPS"
+    );
     // Embedded: `__Host-`, so Path=/, and still partitioned.
     let token = jwt(claims("u_mikaela", "acme", 300), EMBED_SECRET);
-    let (s, headers, _) = call(format!("/embed?token={token}&next=/usage/plan"), vec![], false).await;
+    let (s, headers, _) = call(
+        format!("/embed?token={token}&next=/usage/plan"),
+        vec![],
+        false,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     let embed = set_cookie(&headers);
     assert!(
@@ -717,20 +728,34 @@ async fn https_cookies_are_host_prefixed(app: &TestApp) {
         "{embed}"
     );
     let embed_pair = embed.split(';').next().unwrap_or_default().to_string();
-    let (s, _, _) = call("/embed/usage/plan".into(), vec![("cookie", embed_pair.clone())], false).await;
+    let (s, _, _) = call(
+        "/embed/usage/plan".into(),
+        vec![("cookie", embed_pair.clone())],
+        false,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "an embedded reload with its cookie");
     let (s, _, _) = call("/usage/plan".into(), vec![("cookie", embed_pair)], false).await;
-    assert_ne!(s, StatusCode::OK, "the embedded cookie opens no standalone page");
+    assert_ne!(
+        s,
+        StatusCode::OK,
+        "the embedded cookie opens no standalone page"
+    );
     // Signing out expires the `__Host-` cookie.
     let (_, headers, _) = call(
         "/auth/logout".into(),
-        vec![("cookie", pair.clone()), ("sec-fetch-site", "same-origin".into())],
+        vec![
+            ("cookie", pair.clone()),
+            ("sec-fetch-site", "same-origin".into()),
+        ],
         true,
     )
     .await;
     let gone = set_cookie(&headers);
     assert!(
-        gone.starts_with("__Host-credits_session=;") && gone.contains("Max-Age=0") && gone.contains("Secure"),
+        gone.starts_with("__Host-credits_session=;")
+            && gone.contains("Max-Age=0")
+            && gone.contains("Secure"),
         "{gone}"
     );
     let (s, _, _) = call("/usage/plan".into(), vec![("cookie", pair)], false).await;
@@ -761,17 +786,29 @@ async fn the_platform_ends_sessions_and_removes_users(app: &TestApp) {
         (s, pair)
     };
     let page = |pair: String, path: &'static str| async move {
-        app.request(Method::GET, path, &[("cookie", &pair)], None).await.0
+        app.request(Method::GET, path, &[("cookie", &pair)], None)
+            .await
+            .0
     };
     let (_, standalone) = open(false).await;
     let (_, embedded) = open(true).await;
-    assert_eq!(page(standalone.clone(), "/usage/plan").await, StatusCode::OK);
-    assert_eq!(page(embedded.clone(), "/embed/usage/plan").await, StatusCode::OK);
+    assert_eq!(
+        page(standalone.clone(), "/usage/plan").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        page(embedded.clone(), "/embed/usage/plan").await,
+        StatusCode::OK
+    );
     // Another user's session is not touched.
     let hank = app.session_cookie("globex", "u_hank").await;
 
     let (s, _) = app
-        .call(Method::DELETE, "/api/v1/workspaces/acme/users/u_mikaela/sessions", None)
+        .call(
+            Method::DELETE,
+            "/api/v1/workspaces/acme/users/u_mikaela/sessions",
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_ne!(page(standalone, "/usage/plan").await, StatusCode::OK);
@@ -780,19 +817,30 @@ async fn the_platform_ends_sessions_and_removes_users(app: &TestApp) {
     // A new hand-off signs them in again.
     let (s, standalone) = open(false).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
-    assert_eq!(page(standalone.clone(), "/usage/plan").await, StatusCode::OK);
+    assert_eq!(
+        page(standalone.clone(), "/usage/plan").await,
+        StatusCode::OK
+    );
 
     let event = json!({"events": [{"id": "before-removal", "type": "credits",
         "occurred_at": "2026-11-24T09:00:00Z", "action": "enrich_email", "credits": 7,
         "user_id": "u_mikaela"}]});
     let (s, _) = app
-        .call(Method::POST, "/api/v1/workspaces/acme/usage-events", Some(event))
+        .call(
+            Method::POST,
+            "/api/v1/workspaces/acme/usage-events",
+            Some(event),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
 
     // Removed: signed out, and no new sign-in.
     let (s, _) = app
-        .call(Method::DELETE, "/api/v1/workspaces/acme/users/u_mikaela", None)
+        .call(
+            Method::DELETE,
+            "/api/v1/workspaces/acme/users/u_mikaela",
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_ne!(page(standalone, "/usage/plan").await, StatusCode::OK);
@@ -810,7 +858,11 @@ async fn the_platform_ends_sessions_and_removes_users(app: &TestApp) {
     );
     // Again: still 204; unknown users and workspaces, or no token: refused.
     let (s, _) = app
-        .call(Method::DELETE, "/api/v1/workspaces/acme/users/u_mikaela", None)
+        .call(
+            Method::DELETE,
+            "/api/v1/workspaces/acme/users/u_mikaela",
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     for path in [
@@ -818,13 +870,26 @@ async fn the_platform_ends_sessions_and_removes_users(app: &TestApp) {
         "/api/v1/workspaces/nowhere/users/u_mikaela",
         "/api/v1/workspaces/acme/users/u_nobody/sessions",
     ] {
-        assert_eq!(app.call(Method::DELETE, path, None).await.0, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            app.call(Method::DELETE, path, None).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
     }
     let (s, _) = app
-        .call_raw(Method::DELETE, "/api/v1/workspaces/acme/users/u_hank", None, None)
+        .call_raw(
+            Method::DELETE,
+            "/api/v1/workspaces/acme/users/u_hank",
+            None,
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
-    assert_eq!(page(hank, "/usage/plan").await, StatusCode::OK, "another workspace's user");
+    assert_eq!(
+        page(hank, "/usage/plan").await,
+        StatusCode::OK,
+        "another workspace's user"
+    );
 
     // Put again: back.
     let (s, _) = app
@@ -856,7 +921,10 @@ async fn a_handoff_asks_before_replacing_another_session(app: &TestApp) {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    assert!(headers.get("set-cookie").is_none(), "nothing replaced by asking");
+    assert!(
+        headers.get("set-cookie").is_none(),
+        "nothing replaced by asking"
+    );
     assert_eq!(headers["cache-control"], "no-store");
     assert!(
         html.contains("Switch who is signed in?")
@@ -875,7 +943,11 @@ async fn a_handoff_asks_before_replacing_another_session(app: &TestApp) {
         .request(
             Method::POST,
             "/auth/handoff",
-            &[("cookie", &mikaela), form_header(), ("origin", "https://evil.test")],
+            &[
+                ("cookie", &mikaela),
+                form_header(),
+                ("origin", "https://evil.test"),
+            ],
             Some(form.clone()),
         )
         .await;
@@ -884,7 +956,11 @@ async fn a_handoff_asks_before_replacing_another_session(app: &TestApp) {
         .request(
             Method::POST,
             "/auth/handoff",
-            &[("cookie", &mikaela), form_header(), ("sec-fetch-site", "same-origin")],
+            &[
+                ("cookie", &mikaela),
+                form_header(),
+                ("sec-fetch-site", "same-origin"),
+            ],
             Some(form),
         )
         .await;

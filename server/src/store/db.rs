@@ -135,7 +135,8 @@ impl Store {
         } else {
             // Its connections are opened where pages first need them: on
             // the pages' threads, whose priority their SQLite threads take.
-            pool_options(engine, pages_pool_size(engine), PAGES_WAIT, true).connect_lazy_with(options.clone())
+            pool_options(engine, pages_pool_size(engine), PAGES_WAIT, true)
+                .connect_lazy_with(options.clone())
         };
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL")

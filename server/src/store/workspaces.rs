@@ -320,7 +320,11 @@ impl Store {
                     let result = async {
                         // PostgreSQL: the row locked first, so that two
                         // processes never move the same chunk twice.
-                        let lock = if self.engine == Engine::Postgres { " FOR UPDATE" } else { "" };
+                        let lock = if self.engine == Engine::Postgres {
+                            " FOR UPDATE"
+                        } else {
+                            ""
+                        };
                         let from: Option<String> = sqlx::query_scalar(&format!(
                             "SELECT rebucket_from FROM workspaces WHERE id = $1{lock}"
                         ))
@@ -359,14 +363,18 @@ impl Store {
     /// itself. Until it does, reports stay exact in total; the days of
     /// events not yet moved are their old zone's.
     pub fn rebucket_in_background(&self) -> tokio::task::JoinHandle<()> {
-        self.mover.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.mover
+            .0
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let store = self.clone();
         tokio::spawn(async move {
             loop {
                 match store.resume_rebucketing().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(workspaces = n, "time-zone moves finished"),
-                    Err(e) => tracing::warn!(cause = %e, "time-zone move stopped; trying again in 5 s"),
+                    Err(e) => {
+                        tracing::warn!(cause = %e, "time-zone move stopped; trying again in 5 s")
+                    }
                 }
                 if store.pool.is_closed() {
                     return;
