@@ -54,14 +54,24 @@ pub async fn confirmed(
     let token = form.get("token").map(String::as_str).unwrap_or("");
     let next = safe_next(form.get("next").map(String::as_str));
     let https = state.is_https(&headers, &extensions);
-    // The session it replaces ends everywhere.
+    let session =
+        match session_from_handoff(&state.store, state.embed_secret.as_deref(), token, false).await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::info!(reason = %e, "hand-off refused");
+                return expired_page(&state, false, &next, StatusCode::UNAUTHORIZED);
+            }
+        };
+    // The token was good: the session it replaces ends everywhere (a
+    // refused token leaves it as it was).
     if let Some(old) = session_token(&headers, https) {
         if let Err(e) = state.store.end_session(&old).await {
             tracing::error!(cause = %e, "the replaced session could not be ended");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     }
-    open(&state, token, &next, https).await
+    signed_in(&state, &session, &next, https).await
 }
 
 async fn open(state: &AppState, token: &str, next: &str, https: bool) -> Response {
