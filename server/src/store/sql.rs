@@ -258,10 +258,16 @@ pub(super) async fn load_workspace(
     conn: &mut AnyConnection,
     id: &str,
 ) -> StoreResult<Option<Workspace>> {
-    let row = sqlx::query("SELECT * FROM workspaces WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    // The columns by name, never `*`: a statement SQLite re-prepares after
+    // a schema change must keep the columns sqlx cached for it.
+    let row = sqlx::query(
+        "SELECT id, name, timezone, week_start, plan_name, monthly_credits, identities_included, \
+         price_cents, currency, am_name, am_email, alert_thresholds, alert_runout, \
+         limit_default_credits, limit_default_mode, overage FROM workspaces WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(workspace_from_row).transpose()
 }
 
