@@ -45,6 +45,11 @@ async fn open(db: &DbArgs) -> Result<Store, String> {
     let store = loop {
         match Store::connect(&db.database_url).await {
             Ok(store) => break store,
+            // SQLite: another process is creating or migrating the file
+            // (its journal mode switch holds it a moment): again shortly.
+            Err(e) if e.is_transient() && std::time::Instant::now() < until => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             Err(e) if e.is_unavailable() && std::time::Instant::now() < until => {
                 tracing::warn!(
                     "cannot reach the database at {shown}: {e}; trying again in 1 s (for {} s at most, --database-wait)",

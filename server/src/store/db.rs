@@ -113,10 +113,12 @@ impl Store {
             return Err(StoreError::BadUrl("expected sqlite:… or postgres:…".into()));
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        // One connection first, on its own: a database that cannot be
-        // reached says why (refused, unknown host, authentication), where
-        // the pool would only say that its wait ran out.
-        {
+        // PostgreSQL: one connection first, on its own: a server that
+        // cannot be reached says why (refused, unknown host,
+        // authentication), where the pool would only say that its wait ran
+        // out. Not SQLite: a file being migrated by another process would
+        // answer "locked" to a connection without the pool's busy timeout.
+        if engine == Engine::Postgres {
             use sqlx::Connection;
             sqlx::AnyConnection::connect_with(&options)
                 .await?
@@ -474,6 +476,14 @@ pub(super) const CHECK_STATISTICS_EVERY: u64 = 10_000;
 fn pool_options(engine: Engine, connections: u32, wait: Duration, pages: bool) -> AnyPoolOptions {
     // The pages' statements on PostgreSQL yield to the API's requests.
     let pace = pages && engine == Engine::Postgres;
+    // SQLite: a file, never "down" the way a server is; its pool keeps the
+    // long wait (two processes starting at once on a fresh file wait for
+    // each other's migrations there).
+    let wait = if engine == Engine::Sqlite {
+        Duration::from_secs(120)
+    } else {
+        wait
+    };
     AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(wait)

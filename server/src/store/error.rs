@@ -41,7 +41,7 @@ pub enum StoreError {
 
 impl StoreError {
     /// Failures that a retry of the whole transaction resolves.
-    pub(super) fn is_transient(&self) -> bool {
+    pub fn is_transient(&self) -> bool {
         let StoreError::Db(sqlx::Error::Database(e)) = self else {
             return false;
         };
