@@ -1,8 +1,21 @@
-//! The canonical text of a request body: keys sorted, nulls dropped. The
-//! ledger keeps it beside each id, so that a replay of the same body is
-//! told from a conflicting one. Used by the API and by the demo's seeding.
+//! The canonical text of a request body: keys sorted, nulls dropped, and
+//! its digest. The ledger keeps the digest beside each event's id (the
+//! text beside each charge's and grant's), so that a replay of the same
+//! body is told from a conflicting one. Used by the API and by the demo's
+//! and the benchmark's seeding.
 
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// The bytes of [`digest`].
+pub const DIGEST_BYTES: usize = 16;
+
+/// SHA-256 of a canonical text, truncated to 128 bits: two bodies with
+/// the same JSON values have the same digest, and two that differ collide
+/// with a chance of one in 2^64 even among 2^32 events of one workspace.
+pub fn digest(canonical: &str) -> Vec<u8> {
+    Sha256::digest(canonical.as_bytes())[..DIGEST_BYTES].to_vec()
+}
 
 /// The value as canonical text: keys sorted, nulls dropped, so that two
 /// bodies with the same JSON values compare equal.
@@ -63,6 +76,16 @@ pub fn canonical(v: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_digest_is_sha256_cut_to_128_bits() {
+        // `printf '{"a":1}' | sha256sum`
+        let d = digest(r#"{"a":1}"#);
+        assert_eq!(d.len(), DIGEST_BYTES);
+        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "015abd7f5cc57a2dd94b7590f04ad808");
+        assert_ne!(digest(r#"{"a":2}"#), d);
+    }
 
     #[test]
     fn canonical_ignores_order_and_nulls() {

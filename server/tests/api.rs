@@ -1187,3 +1187,164 @@ async fn the_engines_migrations_stay_equivalent() {
     sqlite.cleanup().await;
     postgres.cleanup().await;
 }
+
+/// Migration 0012 (density) on a ledger written before it, on each
+/// engine: the events' request texts become digests (in SQL on
+/// PostgreSQL, by `credits migrate` on SQLite), the rollups' words become
+/// codes, and afterwards every rollup and cycle still equals its
+/// recomputation from the events, a replay of an old event is still a
+/// duplicate and other content still a `409`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_density_migration_keeps_a_ledger_written_before_it() {
+    let mut dbs = vec![common::EmptyDb::sqlite()];
+    dbs.extend(common::EmptyDb::postgres().await);
+    for db in dbs {
+        ledger_before_density_then_migrate(&db).await;
+        db.cleanup().await;
+    }
+}
+
+async fn ledger_before_density_then_migrate(db: &common::EmptyDb) {
+    use credits_server::canonical::canonical;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("opens");
+    let mut before = if db.is_sqlite() {
+        sqlx::migrate!("../migrations/sqlite")
+    } else {
+        sqlx::migrate!("../migrations/postgres")
+    };
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 11)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&pool).await.expect("migrations 1 to 11");
+    let credit = json!({"id": "ev-1", "type": "credits", "occurred_at": "2026-11-23T09:15:00Z",
+        "action": "enrich_email", "credits": 3, "user_id": "u_mikaela",
+        "campaign_id": "c_q4", "identity_id": "i_mikaela_li"});
+    let talk = json!({"id": "ev-2", "type": "conversation", "occurred_at": "2026-11-23T09:20:00Z",
+        "campaign_id": "c_q4", "identity_id": "i_mikaela_li"});
+    let at = |v: &Value| {
+        DateTime::parse_from_rfc3339(v["occurred_at"].as_str().unwrap_or_default())
+            .map(|t| t.timestamp_millis())
+            .unwrap_or_default()
+    };
+    let statements: Vec<(String, Vec<Value>)> = vec![
+        ("INSERT INTO workspaces (id, name, timezone, week_start, plan_name, monthly_credits, \
+          identities_included, price_cents, currency, created_at, updated_at) \
+          VALUES ('acme', 'Acme', 'Europe/Madrid', 'monday', 'Growth', 10000, 5, 9900, 'EUR', 0, 0)".into(), vec![]),
+        ("INSERT INTO users (workspace_id, id, name, email, role) \
+          VALUES ('acme', 'u_mikaela', 'Mikaela', 'm@acme.test', 'member')".into(), vec![]),
+        ("INSERT INTO identities (workspace_id, id, name, channel, user_id) \
+          VALUES ('acme', 'i_mikaela_li', 'Mikaela LI', 'linkedin', 'u_mikaela')".into(), vec![]),
+        ("INSERT INTO campaigns (workspace_id, id, name, status) VALUES ('acme', 'c_q4', 'Q4', 'active')".into(), vec![]),
+        ("INSERT INTO cycles (workspace_id, start_day, plan_credits, used) VALUES ('acme', '2026-11-01', 10000, 3)".into(), vec![]),
+        ("INSERT INTO usage_events (workspace_id, id, kind, occurred_at, day, action, credits, user_id, \
+          campaign_id, identity_id, request) VALUES ('acme', 'ev-1', 'credits', $1, '2026-11-23', \
+          'enrich_email', 3, 'u_mikaela', 'c_q4', 'i_mikaela_li', $2)".into(),
+         vec![json!(at(&credit)), json!(canonical(&credit))]),
+        ("INSERT INTO usage_events (workspace_id, id, kind, occurred_at, day, action, credits, user_id, \
+          campaign_id, identity_id, request) VALUES ('acme', 'ev-2', 'conversation', $1, '2026-11-23', \
+          NULL, 0, 'u_mikaela', 'c_q4', 'i_mikaela_li', $2)".into(),
+         vec![json!(at(&talk)), json!(canonical(&talk))]),
+    ];
+    for (sql, binds) in statements {
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = match b {
+                Value::Number(n) => q.bind(n.as_i64().unwrap_or_default()),
+                other => q.bind(other.as_str().unwrap_or_default().to_string()),
+            };
+        }
+        q.execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    // The rollups as the code before 0012 wrote them, in words.
+    for (metric, action, value) in [("credits", "enrich_email", 3), ("conversations", "", 1)] {
+        for (dim, key, key2) in [
+            ("", "", ""),
+            ("user", "u_mikaela", ""),
+            ("campaign", "c_q4", ""),
+            ("identity", "i_mikaela_li", ""),
+            ("campaign_identity", "c_q4", "i_mikaela_li"),
+            ("user_campaign", "u_mikaela", "c_q4"),
+        ] {
+            sqlx::query(
+                "INSERT INTO daily_rollup (workspace_id, metric, dim, day, action, key, key2, value) \
+                 VALUES ('acme', $1, $2, '2026-11-23', $3, $4, $5, $6)",
+            )
+            .bind(metric)
+            .bind(dim)
+            .bind(action)
+            .bind(key)
+            .bind(key2)
+            .bind(value)
+            .execute(&pool)
+            .await
+            .expect("old rollup");
+        }
+    }
+    pool.close().await;
+
+    let store = credits_server::store::Store::connect(&db.url)
+        .await
+        .expect("opens");
+    store.migrate().await.expect("migrates to the end");
+    let check = store.check_ledger().await.expect("checks");
+    assert_eq!(check.integrity, ["ok"]);
+    assert!(
+        check.aggregate_differences.is_empty(),
+        "{:?}",
+        check.aggregate_differences
+    );
+    assert!(
+        check.cycle_differences.is_empty(),
+        "{:?}",
+        check.cycle_differences
+    );
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("opens");
+    let left: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM usage_events WHERE digest IS NULL OR request IS NOT NULL",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("counts");
+    assert_eq!(left, 0, "every event keeps a digest and no request");
+    pool.close().await;
+
+    let router = credits_server::app(TestApp::state(store.clone(), now()));
+    let path = "/api/v1/workspaces/acme/usage-events";
+    let (s, b) = post_on(router.clone(), path, &json!({"events": [credit, talk]})).await;
+    assert_eq!(
+        (s, b["duplicates"].clone()),
+        (StatusCode::OK, json!(2)),
+        "{b}"
+    );
+    let mut other = credit.clone();
+    other["credits"] = json!(4);
+    let (s, b) = post_on(router.clone(), path, &json!({"events": [other]})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    let mut later = credit.clone();
+    later["id"] = json!("ev-3");
+    let (s, b) = post_on(router.clone(), path, &json!({"events": [later]})).await;
+    assert_eq!(
+        (s, b["inserted"].clone()),
+        (StatusCode::OK, json!(1)),
+        "{b}"
+    );
+    let check = store.check_ledger().await.expect("checks");
+    assert!(
+        check.aggregate_differences.is_empty(),
+        "{:?}",
+        check.aggregate_differences
+    );
+    assert!(
+        check.cycle_differences.is_empty(),
+        "{:?}",
+        check.cycle_differences
+    );
+    store.close().await;
+}

@@ -103,6 +103,8 @@ pub struct BenchResult {
     /// `pg_database_size`), and per stored event.
     pub bytes_total: u64,
     pub bytes_per_event: f64,
+    /// Each table with its indexes: (name, bytes), largest first.
+    pub bytes_by_table: Vec<(String, u64)>,
     pub differences: Vec<String>,
     pub targets_missed: Vec<String>,
 }
@@ -159,6 +161,12 @@ pub(super) fn targets_missed(r: &BenchResult) -> Vec<String> {
                 f.p99_ms, f.p99_vs_idle
             ));
         }
+    }
+    if r.bytes_per_event > 250.0 {
+        out.push(format!(
+            "on disk: {:.0} bytes per stored event > 250",
+            r.bytes_per_event
+        ));
     }
     if r.rss_mb.is_some_and(|m| m > 150.0) {
         out.push(format!(

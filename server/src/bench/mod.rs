@@ -368,6 +368,14 @@ pub async fn run(
         "on disk: {:.1} MB for {stored} events: {bytes_per_event:.0} bytes per event",
         bytes_total as f64 / 1e6
     );
+    let bytes_by_table = store.table_bytes().await.map_err(|e| e.to_string())?;
+    for (table, bytes) in bytes_by_table.iter().take(6) {
+        println!(
+            "  {table}: {:.1} MB, {:.0} bytes per event",
+            *bytes as f64 / 1e6,
+            *bytes as f64 / stored as f64
+        );
+    }
     let (ingest, charges, charges_spread, charges_limited, charges_flooded, rss_mb) = if plan
         .http_seconds
         > 0.0
@@ -471,6 +479,7 @@ pub async fn run(
         rss_mb,
         bytes_total,
         bytes_per_event,
+        bytes_by_table,
         differences,
         targets_missed: Vec::new(),
     };

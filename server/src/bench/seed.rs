@@ -272,13 +272,33 @@ async fn seed_events(
         }
         if batch.len() >= SEED_BATCH || day + 1 == SPAN_DAYS {
             for e in &mut batch {
-                e.request = e.id.clone();
+                e.request = request_of(e);
             }
             store.record_events(ws, &batch, now).await?;
             batch.clear();
         }
     }
     Ok(())
+}
+
+/// The canonical body the API would have been given for `e`: what its
+/// digest is taken of, as for an event posted over HTTP.
+fn request_of(e: &NewEvent) -> String {
+    let at = e
+        .occurred_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let body = match e.credits {
+        Some((action, credits)) => serde_json::json!({
+            "id": e.id, "type": "credits", "occurred_at": at, "action": action.key(),
+            "credits": credits, "user_id": e.user_id, "campaign_id": e.campaign_id,
+            "identity_id": e.identity_id,
+        }),
+        None => serde_json::json!({
+            "id": e.id, "type": "conversation", "occurred_at": at,
+            "campaign_id": e.campaign_id, "identity_id": e.identity_id,
+        }),
+    };
+    crate::canonical::canonical(&body)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use app::domain::alerts::{assess, join, parse_set, AlertSettings};
 use app::domain::calendar::BillingCycle;
 use app::domain::forecast::{forecast, pace_window, Outlook};
 use app::domain::limits::Scope;
+use app::model::Metric;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{AnyConnection, Row};
 
@@ -21,6 +22,7 @@ use crate::outbox::payload::{AlertRecorded, Cycle};
 
 use super::audit::{alerts_json, AuditAction, Change};
 use super::error::{StoreError, StoreResult};
+use super::rollup::{metric_code, RollupDim};
 use super::sql::{day_str, from_ms};
 use super::types::{Actor, Delivery, Workspace};
 
@@ -167,15 +169,18 @@ async fn pace_used(
         return Ok((state.pace_used, false));
     }
     let window = pace_window(today);
-    let used: i64 = sqlx::query_scalar(
+    let sql = format!(
         "SELECT CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM daily_rollup \
-         WHERE workspace_id = $1 AND metric = 'credits' AND dim = '' AND day >= $2 AND day < $3",
-    )
-    .bind(ws.to_string())
-    .bind(day_str(window.from))
-    .bind(day_str(window.to))
-    .fetch_one(&mut *conn)
-    .await?;
+         WHERE workspace_id = $1 AND metric = '{}' AND dim = '{}' AND day >= $2 AND day < $3",
+        metric_code(Metric::Credits),
+        RollupDim::Total.code()
+    );
+    let used: i64 = sqlx::query_scalar(&sql)
+        .bind(ws.to_string())
+        .bind(day_str(window.from))
+        .bind(day_str(window.to))
+        .fetch_one(&mut *conn)
+        .await?;
     Ok((used, true))
 }
 

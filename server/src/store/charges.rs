@@ -16,7 +16,7 @@ use app::domain::limits::{decide_charge, ChargeDecision, Refusal, WorkspaceFigur
 use super::alerts::AlertBook;
 use super::cycles::ensure_cycle;
 use super::db::ms;
-use super::ledger::{insert_events, rows_with_ids, stored_requests};
+use super::ledger::{insert_events, rows_with_ids, stored_digests};
 use super::limits::{scopes_of, LimitBook, ScopeKey};
 use super::prelude::*;
 
@@ -115,7 +115,7 @@ impl<'a> Group<'a> {
             for (id, record) in stored_charges(conn, ws, &ids).await? {
                 group.records.insert((ws.to_string(), id), record);
             }
-            for id in stored_requests(conn, ws, &ids).await?.into_keys() {
+            for id in stored_digests(conn, ws, &ids).await?.into_keys() {
                 group.events.insert((ws.to_string(), id));
             }
         }

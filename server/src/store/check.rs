@@ -5,8 +5,11 @@ use std::collections::{BTreeMap, HashSet};
 
 use sqlx::Row;
 
+use app::model::Metric;
+
 use super::db::Store;
 use super::error::{Engine, StoreError, StoreResult};
+use super::rollup::{action_code_sql, event_kind, event_value, metric_code, RollupDim};
 
 /// What `verify` found; every list empty means consistent.
 #[derive(Debug, Default, serde::Serialize)]
@@ -81,42 +84,25 @@ impl Store {
         )
         .await?;
         let mut recomputed = Sums::new();
-        // (dimension, its key columns, its GROUP BY columns)
-        for (dim, column, group) in [
-            ("", "'', ''", ""),
-            ("user", "user_id, ''", ", user_id"),
-            (
-                "campaign",
-                "COALESCE(campaign_id, ''), ''",
-                ", COALESCE(campaign_id, '')",
-            ),
-            (
-                "identity",
-                "COALESCE(identity_id, ''), ''",
-                ", COALESCE(identity_id, '')",
-            ),
-            (
-                "campaign_identity",
-                "COALESCE(campaign_id, ''), COALESCE(identity_id, '')",
-                ", COALESCE(campaign_id, ''), COALESCE(identity_id, '')",
-            ),
-            (
-                "user_campaign",
-                "user_id, COALESCE(campaign_id, '')",
-                ", user_id, COALESCE(campaign_id, '')",
-            ),
-        ] {
-            for (metric, kind, value) in [
-                ("credits", "credits", "SUM(credits)"),
-                ("conversations", "conversation", "COUNT(*)"),
-            ] {
+        for dim in RollupDim::ALL {
+            let [key, key2] = dim.event_keys();
+            let group: String = [key, key2]
+                .iter()
+                .filter(|k| **k != "''")
+                .map(|k| format!(", {k}"))
+                .collect();
+            for metric in [Metric::Credits, Metric::Conversations] {
+                let (code, kind, value) =
+                    (metric_code(metric), event_kind(metric), event_value(metric));
                 recomputed.extend(
                     sums(
                         self,
                         &format!(
-                            "SELECT workspace_id, '{metric}', '{dim}', day, COALESCE(action, ''), {column}, \
+                            "SELECT workspace_id, '{code}', '{}', day, {}, {key}, {key2}, \
                              CAST({value} AS BIGINT) FROM usage_events WHERE kind = '{kind}' \
-                             GROUP BY workspace_id, day, COALESCE(action, ''){group}"
+                             GROUP BY workspace_id, day, action{group}",
+                            dim.code(),
+                            action_code_sql("action")
                         ),
                     )
                     .await?,
@@ -135,7 +121,7 @@ impl Store {
         .await?;
         let mut per_cycle = Sums::new();
         for ((ws, metric, dim, day, ..), credits) in &recomputed {
-            if metric != "credits" || !dim.is_empty() {
+            if metric != metric_code(Metric::Credits) || dim != RollupDim::Total.code() {
                 continue;
             }
             let start = format!("{}-01", day.get(..7).unwrap_or(""));

@@ -197,7 +197,8 @@ impl Store {
                 };
                 sqlx::migrate!("../migrations/sqlite")
                     .run(&self.pool)
-                    .await?
+                    .await?;
+                self.digest_stored_requests().await?;
             }
             Engine::Postgres => {
                 sqlx::migrate!("../migrations/postgres")
@@ -257,36 +258,6 @@ impl Store {
             .clone()
             .try_acquire_owned()
             .map_err(|_| StoreError::Busy("too many exports at once"))
-    }
-
-    /// Every byte the database holds on disk, after a checkpoint: the
-    /// SQLite file and its WAL, or PostgreSQL's `pg_database_size` (which
-    /// counts dead row versions too, where vacuum has not run).
-    pub async fn disk_bytes(&self) -> StoreResult<u64> {
-        match self.engine {
-            Engine::Sqlite => {
-                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .execute(&self.pool)
-                    .await?;
-                let size = |suffix: &str| {
-                    self.sqlite_file.as_ref().map_or(0, |f| {
-                        let mut name = f.as_os_str().to_owned();
-                        name.push(suffix);
-                        std::fs::metadata(std::path::PathBuf::from(name)).map_or(0, |m| m.len())
-                    })
-                };
-                Ok(size("") + size("-wal"))
-            }
-            Engine::Postgres => {
-                // A superuser's checkpoint writes out the WAL's pages; the
-                // size is read either way.
-                let _ = sqlx::query("CHECKPOINT").execute(&self.pool).await;
-                let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(u64::try_from(bytes).unwrap_or(0))
-            }
-        }
     }
 
     /// Ready to serve: the database answers and every migration is applied.

@@ -9,6 +9,8 @@ use super::alerts;
 use super::cycles::ensure_cycle;
 use super::limits::{self, scopes_of, ScopeKey};
 use super::prelude::*;
+use super::rollup::{action_code, metric_code, RollupDim};
+use crate::canonical::digest;
 
 pub(super) async fn create_grant_tx(
     conn: &mut AnyConnection,
@@ -92,23 +94,14 @@ pub(super) async fn create_grant_tx(
 /// same order and cannot deadlock.
 #[derive(Default)]
 pub(super) struct Deltas {
-    /// `(metric, dim, day, action, key, key2)` → change of `daily_rollup.value`.
+    /// `(metric, dim, day, action, key, key2)` → change of `daily_rollup.value`
+    /// (metric and dim as their codes, [`super::rollup`]).
     rollup: BTreeMap<(&'static str, &'static str, String, String, String, String), i64>,
     pub(super) cycle_used: BTreeMap<NaiveDate, i64>,
     /// `(cycle start, scope)` → change of `scope_usage.used`: what each user
     /// and campaign used in each cycle, for limits.
     pub(super) scope_used: BTreeMap<(NaiveDate, ScopeKey), i64>,
 }
-
-/// The rollups' dimensions: `''` holds the day's totals per action.
-const ROLLUP_DIMS: [&str; 6] = [
-    "",
-    "user",
-    "campaign",
-    "identity",
-    "campaign_identity",
-    "user_campaign",
-];
 
 impl Deltas {
     /// The opposite changes (an event leaving its keys).
@@ -127,22 +120,26 @@ impl Deltas {
                 for key in scopes_of(e) {
                     *self.scope_used.entry((start, key)).or_default() += credits;
                 }
-                ("credits", action.key(), credits)
+                (Metric::Credits, action_code(action), credits)
             }
-            None => ("conversations", "", 1),
+            None => (Metric::Conversations, "", 1),
         };
-        for dim in ROLLUP_DIMS {
-            let (key, key2) = match dim {
-                "user" => (e.user_id.clone(), String::new()),
-                "campaign" => (key_of(&e.campaign_id), String::new()),
-                "identity" => (key_of(&e.identity_id), String::new()),
-                "campaign_identity" => (key_of(&e.campaign_id), key_of(&e.identity_id)),
-                "user_campaign" => (e.user_id.clone(), key_of(&e.campaign_id)),
-                _ => (String::new(), String::new()),
-            };
+        for dim in RollupDim::ALL {
+            let (key, key2) = dim.keys(
+                &e.user_id,
+                e.campaign_id.as_deref(),
+                e.identity_id.as_deref(),
+            );
             *self
                 .rollup
-                .entry((metric, dim, d.clone(), action.to_string(), key, key2))
+                .entry((
+                    metric_code(metric),
+                    dim.code(),
+                    d.clone(),
+                    action.to_string(),
+                    key,
+                    key2,
+                ))
                 .or_default() += value;
         }
     }
@@ -239,7 +236,7 @@ pub(super) async fn insert_events(
     for chunk in events.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO usage_events (workspace_id, id, kind, occurred_at, day, action, credits, user_id, \
-             campaign_id, identity_id, request) VALUES {}",
+             campaign_id, identity_id, digest) VALUES {}",
             values_sql(chunk.len(), 11, 1)
         );
         let mut vals = Vec::with_capacity(chunk.len() * 11);
@@ -266,7 +263,7 @@ pub(super) async fn insert_events(
                 Val::S(e.user_id.clone()),
                 Val::N(e.campaign_id.clone()),
                 Val::N(e.identity_id.clone()),
-                Val::S(e.request.clone()),
+                Val::B(digest(&e.request)),
             ]);
         }
         exec_values(conn, &sql, vals).await?;
@@ -308,15 +305,26 @@ pub(super) async fn rows_with_ids(
     Ok(rows)
 }
 
-/// The events among `ids`: id → the request that made it.
-pub(super) async fn stored_requests(
+/// The events among `ids`: id → the digest of the request that made it
+/// ([`digest`]). An event stored before digests has the request's
+/// canonical text instead (until `credits migrate` replaces it), whose
+/// digest is taken here.
+pub(super) async fn stored_digests(
     conn: &mut AnyConnection,
     ws: &str,
     ids: &[&str],
-) -> StoreResult<HashMap<String, String>> {
+) -> StoreResult<HashMap<String, Vec<u8>>> {
     let mut found = HashMap::new();
-    for row in rows_with_ids(conn, "usage_events", "id, request", ws, ids).await? {
-        found.insert(row.try_get("id")?, row.try_get("request")?);
+    for row in rows_with_ids(conn, "usage_events", "id, digest, request", ws, ids).await? {
+        let stored: Option<Vec<u8>> = row.try_get("digest")?;
+        let stored = match stored {
+            Some(d) => d,
+            None => digest(
+                &row.try_get::<Option<String>, _>("request")?
+                    .unwrap_or_default(),
+            ),
+        };
+        found.insert(row.try_get("id")?, stored);
     }
     Ok(found)
 }
@@ -332,12 +340,12 @@ pub(super) async fn record_events_tx(
         .await?
         .ok_or(StoreError::NotFound)?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let stored = stored_requests(conn, ws_id, &ids).await?;
+    let stored = stored_digests(conn, ws_id, &ids).await?;
     let mut fresh: Vec<&NewEvent> = Vec::with_capacity(events.len());
     let mut duplicates = 0;
     for e in events {
         match stored.get(&e.id) {
-            Some(request) if *request == e.request => duplicates += 1,
+            Some(stored) if *stored == digest(&e.request) => duplicates += 1,
             Some(_) => {
                 return Err(StoreError::Conflict(format!(
                     "event {} exists with other content",
@@ -412,4 +420,105 @@ impl Store {
         self.note_growth(outcome.inserted);
         Ok(outcome)
     }
+}
+
+/// Events digested per transaction by [`Store::digest_stored_requests`].
+const DIGEST_CHUNK: i64 = 5_000;
+
+impl Store {
+    /// Replaces the request text of events stored before digests with its
+    /// digest (SQLite, whose migration cannot take a SHA-256), in key order
+    /// and chunks of [`DIGEST_CHUNK`], each in its own transaction with the
+    /// cursor (`digest_backfill`), so that an interrupted run resumes where
+    /// it stopped. Returns how many events it digested; a no-op once done.
+    pub async fn digest_stored_requests(&self) -> StoreResult<u64> {
+        if self.engine != Engine::Sqlite {
+            return Ok(0);
+        }
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'digest_backfill'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if pending == 0 {
+            return Ok(0);
+        }
+        let mut done = 0u64;
+        loop {
+            let mut conn = self.pool.acquire().await?;
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            let step = digest_chunk(&mut conn).await;
+            match step {
+                Ok(Some(n)) => {
+                    sqlx::query("COMMIT").execute(&mut *conn).await?;
+                    done += n;
+                }
+                Ok(None) => {
+                    sqlx::query("COMMIT").execute(&mut *conn).await?;
+                    break;
+                }
+                Err(e) => {
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    return Err(e);
+                }
+            }
+        }
+        tracing::info!(
+            events = done,
+            "digested the requests of events stored before digests"
+        );
+        Ok(done)
+    }
+}
+
+/// One chunk of [`Store::digest_stored_requests`]: how many it digested,
+/// or `None` when none is left (and the cursor's table is dropped).
+async fn digest_chunk(conn: &mut AnyConnection) -> StoreResult<Option<u64>> {
+    let cursor = sqlx::query("SELECT workspace_id, id FROM digest_backfill")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(cursor) = cursor else {
+        sqlx::query("DROP TABLE digest_backfill")
+            .execute(&mut *conn)
+            .await?;
+        return Ok(None);
+    };
+    let (ws, id): (String, String) = (cursor.try_get(0)?, cursor.try_get(1)?);
+    let rows = sqlx::query(
+        "SELECT workspace_id, id, request FROM usage_events WHERE (workspace_id, id) > ($1, $2) \
+         ORDER BY workspace_id, id LIMIT $3",
+    )
+    .bind(ws)
+    .bind(id)
+    .bind(DIGEST_CHUNK)
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some(last) = rows.last() else {
+        sqlx::query("DROP TABLE digest_backfill")
+            .execute(&mut *conn)
+            .await?;
+        return Ok(None);
+    };
+    let (last_ws, last_id): (String, String) = (last.try_get(0)?, last.try_get(1)?);
+    let mut n = 0;
+    for row in &rows {
+        let Some(request) = row.try_get::<Option<String>, _>(2)? else {
+            continue;
+        };
+        sqlx::query(
+            "UPDATE usage_events SET digest = $3, request = NULL WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(row.try_get::<String, _>(0)?)
+        .bind(row.try_get::<String, _>(1)?)
+        .bind(digest(&request))
+        .execute(&mut *conn)
+        .await?;
+        n += 1;
+    }
+    sqlx::query("UPDATE digest_backfill SET workspace_id = $1, id = $2")
+        .bind(last_ws)
+        .bind(last_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(n))
 }

@@ -18,7 +18,7 @@
 //! `reports` reports, summary and overview (`naive` their recomputation
 //! from raw events); `requests` support requests and the outbox;
 //! `sessions` sessions and hand-offs; `check` consistency checks and
-//! backups. The files import each other directly, never through this one.
+//! backups; `rollup` the rollups' vocabulary (their dimensions and codes); `size` the bytes on disk. The files import each other directly, never through this one.
 
 mod alerts;
 mod audit;
@@ -35,7 +35,9 @@ mod naive;
 mod prelude;
 mod reports;
 mod requests;
+mod rollup;
 mod sessions;
+mod size;
 mod sql;
 mod types;
 mod workspaces;

@@ -2,7 +2,8 @@
 //! events, with no pre-aggregate and no index on the local day.
 
 use super::prelude::*;
-use super::reports::{cells_of, filters_of, fold_groups, metric_key};
+use super::reports::{cells_of, filters_of, fold_groups};
+use super::rollup::{event_kind, event_value};
 
 impl Store {
     /// `GROUP BY` over `usage_events` in the workspace's zone: PostgreSQL
@@ -20,13 +21,7 @@ impl Store {
         let range = query.period.range(cal.today(now), cal.week_start);
         let mut binds = vec![
             Val::S(ws.id.clone()),
-            Val::S(
-                match metric_key(metric) {
-                    "credits" => "credits",
-                    _ => "conversation",
-                }
-                .into(),
-            ),
+            Val::S(event_kind(metric).into()),
             Val::S(day_str(range.from)),
             Val::S(day_str(range.to)),
         ];
@@ -45,10 +40,7 @@ impl Store {
             Dimension::Identity => "COALESCE(identity_id, '')",
         };
         let columns: Vec<&str> = query.group_by.iter().map(|d| column(*d)).collect();
-        let value = match metric {
-            Metric::Credits => "SUM(credits)",
-            Metric::Conversations => "COUNT(*)",
-        };
+        let value = event_value(metric);
         let mut sql = String::from("SELECT ");
         for c in &columns {
             sql.push_str(c);

@@ -3,6 +3,9 @@
 
 use super::cycles::cycle_credits;
 use super::prelude::*;
+use super::rollup::{
+    action_code_of, action_key_sql, event_kind, event_value, metric_code, RollupDim,
+};
 
 impl Store {
     // ---- reads ----------------------------------------------------------
@@ -242,23 +245,13 @@ impl Store {
     }
 }
 
-/// Where a report reads from: the rollup of the one dimension among user,
-/// campaign and identity that it groups or filters by (`''`, the day's
-/// totals, when none), or the events themselves when it names two.
+/// Where a report reads from: the rollup that answers the user, campaign
+/// and identity it groups or filters by ([`RollupDim::answering`]), or the
+/// events themselves when none does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Source {
-    Rollup(&'static str),
+    Rollup(RollupDim),
     Events,
-}
-
-/// The rollup dimension of a grouping or filter, if it has one.
-fn rollup_dim(d: Dimension) -> Option<&'static str> {
-    match d {
-        Dimension::User => Some("user"),
-        Dimension::Campaign => Some("campaign"),
-        Dimension::Identity => Some("identity"),
-        Dimension::Day | Dimension::Action | Dimension::Category => None,
-    }
 }
 
 /// The filters that apply to `metric`, as (dimension, id).
@@ -282,21 +275,20 @@ pub(super) fn filters_of(metric: Metric, query: &UsageQuery) -> Vec<(Dimension, 
 }
 
 pub(super) fn source_of(metric: Metric, query: &UsageQuery) -> Source {
-    let mut dims: Vec<&'static str> = query
+    let named: Vec<Dimension> = query
         .group_by
         .iter()
         .copied()
         .chain(filters_of(metric, query).into_iter().map(|(d, _)| d))
-        .filter_map(rollup_dim)
         .collect();
-    dims.sort_unstable();
-    dims.dedup();
-    match dims.as_slice() {
-        [] => Source::Rollup(""),
-        [one] => Source::Rollup(one),
-        ["campaign", "identity"] => Source::Rollup("campaign_identity"),
-        ["campaign", "user"] => Source::Rollup("user_campaign"),
-        _ => Source::Events,
+    let names = |d: Dimension| named.contains(&d);
+    match RollupDim::answering(
+        names(Dimension::User),
+        names(Dimension::Campaign),
+        names(Dimension::Identity),
+    ) {
+        Some(dim) => Source::Rollup(dim),
+        None => Source::Events,
     }
 }
 
@@ -312,20 +304,23 @@ pub(super) fn report_sql(
     let source = source_of(metric, query);
     let column = |d: Dimension| -> &'static str {
         match (d, source) {
-            (Dimension::Day, _) => "day",
-            (Dimension::Action | Dimension::Category, _) => "action",
-            (Dimension::Identity, Source::Rollup("campaign_identity")) => "key2",
-            (Dimension::Campaign, Source::Rollup("user_campaign")) => "key2",
-            (_, Source::Rollup(_)) => "key",
+            (_, Source::Rollup(dim)) => dim.column(d),
+            (Dimension::Day, Source::Events) => "day",
+            (Dimension::Action | Dimension::Category, Source::Events) => "action",
             (Dimension::User, Source::Events) => "user_id",
             (Dimension::Campaign, Source::Events) => "COALESCE(campaign_id, '')",
             (Dimension::Identity, Source::Events) => "COALESCE(identity_id, '')",
         }
     };
     let columns: Vec<&str> = query.group_by.iter().map(|d| column(*d)).collect();
+    // A rollup's action is a code: read back as the action's key.
+    let shown = |d: Dimension, c: &str| match (d, source) {
+        (Dimension::Action | Dimension::Category, Source::Rollup(_)) => action_key_sql(),
+        _ => c.to_string(),
+    };
     let mut sql = String::from("SELECT ");
-    for (i, c) in columns.iter().enumerate() {
-        sql.push_str(&format!("{c} AS k{i}, "));
+    for (i, (d, c)) in query.group_by.iter().zip(&columns).enumerate() {
+        sql.push_str(&format!("{} AS k{i}, ", shown(*d, c)));
     }
     let mut binds = vec![Val::S(ws.id.clone())];
     let bind = |binds: &mut Vec<Val>, v: Val| {
@@ -335,8 +330,8 @@ pub(super) fn report_sql(
     match source {
         Source::Rollup(dim) => {
             let (m, d, from, to) = (
-                bind(&mut binds, Val::S(metric_key(metric).into())),
-                bind(&mut binds, Val::S(dim.into())),
+                bind(&mut binds, Val::S(metric_code(metric).into())),
+                bind(&mut binds, Val::S(dim.code().into())),
                 bind(&mut binds, Val::S(day_str(range.from))),
                 bind(&mut binds, Val::S(day_str(range.to))),
             );
@@ -351,21 +346,9 @@ pub(super) fn report_sql(
             // leave an event on its old zone's day); the stored day decides.
             let (start, end) = ws.calendar().instants(range);
             let slack = chrono::Duration::days(2);
-            let value = match metric {
-                Metric::Credits => "SUM(credits)",
-                Metric::Conversations => "COUNT(*)",
-            };
+            let value = event_value(metric);
             let (kind, lo, hi, from, to) = (
-                bind(
-                    &mut binds,
-                    Val::S(
-                        match metric {
-                            Metric::Credits => "credits",
-                            Metric::Conversations => "conversation",
-                        }
-                        .into(),
-                    ),
-                ),
+                bind(&mut binds, Val::S(event_kind(metric).into())),
                 bind(&mut binds, Val::I((start - slack).timestamp_millis())),
                 bind(&mut binds, Val::I((end + slack).timestamp_millis())),
                 bind(&mut binds, Val::S(day_str(range.from))),
@@ -380,21 +363,22 @@ pub(super) fn report_sql(
     }
     for (dim, v) in filters_of(metric, query) {
         let col = column(dim);
+        let v = match (dim, source) {
+            (Dimension::Action, Source::Rollup(_)) => action_code_of(&v),
+            _ => v,
+        };
+        // The index by the second key holds the rows that have one.
+        let indexed = col == "key2" && !v.is_empty();
         let place = bind(&mut binds, Val::S(v));
         sql.push_str(&format!(" AND {col} = {place}"));
+        if indexed {
+            sql.push_str(" AND key2 <> ''");
+        }
     }
     if !columns.is_empty() {
         sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
     }
     (sql, binds)
-}
-
-/// The rollups' name of a metric.
-pub(super) fn metric_key(metric: Metric) -> &'static str {
-    match metric {
-        Metric::Credits => "credits",
-        Metric::Conversations => "conversations",
-    }
 }
 
 /// A report's groups packed in one row and one value (SQLite): a JSON
@@ -527,22 +511,34 @@ mod tests {
         };
         let c = Metric::Credits;
         let cases = [
-            (query(vec![], none()), Source::Rollup("")),
-            (query(vec![Day, Action], none()), Source::Rollup("")),
-            (query(vec![Category], none()), Source::Rollup("")),
-            (query(vec![Day, User], none()), Source::Rollup("user")),
+            (query(vec![], none()), Source::Rollup(RollupDim::Total)),
+            (
+                query(vec![Day, Action], none()),
+                Source::Rollup(RollupDim::Total),
+            ),
+            (
+                query(vec![Category], none()),
+                Source::Rollup(RollupDim::Total),
+            ),
+            (
+                query(vec![Day, User], none()),
+                Source::Rollup(RollupDim::User),
+            ),
             (
                 query(vec![Day, Action], user.clone()),
-                Source::Rollup("user"),
+                Source::Rollup(RollupDim::User),
             ),
-            (query(vec![User], user.clone()), Source::Rollup("user")),
+            (
+                query(vec![User], user.clone()),
+                Source::Rollup(RollupDim::User),
+            ),
             (
                 query(vec![Campaign], identity.clone()),
-                Source::Rollup("campaign_identity"),
+                Source::Rollup(RollupDim::CampaignIdentity),
             ),
             (
                 query(vec![Campaign], user.clone()),
-                Source::Rollup("user_campaign"),
+                Source::Rollup(RollupDim::UserCampaign),
             ),
             (query(vec![Identity], user.clone()), Source::Events),
             (query(vec![Campaign, Identity], user), Source::Events),
@@ -557,7 +553,7 @@ mod tests {
         };
         assert_eq!(
             source_of(Metric::Conversations, &query(vec![Identity], action)),
-            Source::Rollup("identity")
+            Source::Rollup(RollupDim::Identity)
         );
     }
 

@@ -25,11 +25,6 @@ pub(super) fn from_ms(ms: i64) -> StoreResult<DateTime<Utc>> {
         .ok_or_else(|| StoreError::Corrupt(format!("bad instant {ms}")))
 }
 
-/// `''` stands for "none" in aggregate keys.
-pub(super) fn key_of(v: &Option<String>) -> String {
-    v.clone().unwrap_or_default()
-}
-
 pub(super) fn none_if_empty(s: String) -> Option<String> {
     if s.is_empty() {
         None
@@ -43,6 +38,8 @@ pub(super) enum Val {
     I(i64),
     S(String),
     N(Option<String>),
+    /// Bytes (a digest).
+    B(Vec<u8>),
 }
 
 /// `($1, $2, ...), (...)` for `rows` rows of `cols` columns.
@@ -143,6 +140,7 @@ pub(super) fn bind_vals<'q>(
             Val::I(i) => q.bind(i),
             Val::S(s) => q.bind(s),
             Val::N(s) => q.bind(s),
+            Val::B(b) => q.bind(b),
         };
     }
     q

@@ -349,6 +349,65 @@ impl TestApp {
     }
 }
 
+/// An empty database no migration has touched, for tests of migrations:
+/// a SQLite file in a temporary folder, or a fresh PostgreSQL database.
+pub struct EmptyDb {
+    pub url: String,
+    pg: Option<(String, String)>,
+    dir: Option<std::path::PathBuf>,
+}
+
+impl EmptyDb {
+    pub fn sqlite() -> EmptyDb {
+        let dir = std::env::temp_dir().join(format!("credits-test-{}", unique()));
+        std::fs::create_dir_all(&dir).expect("temporary folder");
+        EmptyDb {
+            url: format!("sqlite://{}/credits.db?mode=rwc", dir.display()),
+            pg: None,
+            dir: Some(dir),
+        }
+    }
+
+    /// `None` where `TEST_POSTGRES_URL` is not set.
+    pub async fn postgres() -> Option<EmptyDb> {
+        let base = std::env::var("TEST_POSTGRES_URL")
+            .ok()
+            .filter(|s| !s.is_empty())?;
+        let name = format!("credits_test_{}", unique());
+        let admin = sqlx::PgPool::connect(&base)
+            .await
+            .expect("postgres reachable");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .expect("create database");
+        admin.close().await;
+        Some(EmptyDb {
+            url: with_database(&base, &name),
+            pg: Some((base, name)),
+            dir: None,
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.dir.is_some()
+    }
+
+    pub async fn cleanup(self) {
+        if let Some((base, name)) = self.pg {
+            if let Ok(admin) = sqlx::PgPool::connect(&base).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
+                admin.close().await;
+            }
+        }
+        if let Some(dir) = self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// `postgres://host/db?x` with the database replaced.
 fn with_database(base: &str, name: &str) -> String {
     let (head, query) = match base.split_once('?') {
