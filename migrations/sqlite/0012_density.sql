@@ -55,10 +55,13 @@ INSERT INTO daily_rollup_new (workspace_id, metric, dim, day, action, key, key2,
     FROM daily_rollup;
 DROP TABLE daily_rollup;
 ALTER TABLE daily_rollup_new RENAME TO daily_rollup;
-CREATE INDEX daily_rollup_by_key ON daily_rollup (workspace_id, metric, dim, key, day);
+-- The indexes by key carry the value: a drill-down reads them alone. (In
+-- a table WITHOUT ROWID an index finds its row by the whole primary key,
+-- a lookup that made a month of one campaign's identities 4x slower.)
+CREATE INDEX daily_rollup_by_key ON daily_rollup (workspace_id, metric, dim, key, day, value);
 -- Only the pairs' rows have a second key: the index holds those alone
 -- (a filter on it says `key2 <> ''` too, so that the planner may use it).
-CREATE INDEX daily_rollup_by_key2 ON daily_rollup (workspace_id, metric, dim, key2, day) WHERE key2 <> '';
+CREATE INDEX daily_rollup_by_key2 ON daily_rollup (workspace_id, metric, dim, key2, day, value) WHERE key2 <> '';
 
 -- Where `credits migrate` is in digesting the requests stored before: the
 -- last (workspace, id) done. Dropped when every event has its digest.
