@@ -991,7 +991,85 @@ async fn csv_cells_never_run_as_formulas(app: &TestApp) {
     }
 }
 
+/// The tabs' comparison with the period before and the run-out
+/// forecast's pace, over the real store, at the edges of the workspace's
+/// local days (Europe/Madrid, UTC+1 in November; now is Tuesday 24
+/// November 11:00 local, weeks start on Monday): the previous period is
+/// the one of the same length that ends where the shown one starts, and
+/// the pace window the 7 full local days before today (17 to 23
+/// November), today excluded.
+async fn previous_total_and_forecast_window(app: &TestApp) {
+    app.seed_basic().await;
+    let events = json!({"events": [
+        // today: this week, not in the pace window
+        credit("a", "2026-11-24T08:00:00Z", "enrich_email", 2, "u_mikaela"),
+        // Monday 00:30 local: this week, in the window
+        credit("b", "2026-11-22T23:30:00Z", "enrich_email", 3, "u_mikaela"),
+        // Sunday 23:30 local: the week before, in the window
+        credit("c", "2026-11-22T22:30:00Z", "enrich_email", 5, "u_mikaela"),
+        // 17 November 00:30 local: the week before, the window's first day
+        credit("d", "2026-11-16T23:30:00Z", "enrich_email", 7, "u_mikaela"),
+        // 16 November 23:30 local: the week before, a day before the window
+        credit("e", "2026-11-16T22:30:00Z", "enrich_email", 11, "u_mikaela"),
+        // 15 November 23:30 local: neither
+        credit("f", "2026-11-15T22:30:00Z", "enrich_email", 13, "u_mikaela"),
+        {"id": "g", "type": "conversation", "occurred_at": "2026-11-22T23:30:00Z",
+         "campaign_id": "c_q4", "identity_id": "i_mikaela_li"},
+        {"id": "h", "type": "conversation", "occurred_at": "2026-11-22T22:30:00Z",
+         "campaign_id": "c_q4", "identity_id": "i_mikaela_li"},
+        {"id": "i", "type": "conversation", "occurred_at": "2026-11-15T22:30:00Z",
+         "campaign_id": "c_q4", "identity_id": "i_mikaela_li"},
+    ]});
+    let (s, b) = app.post(&format!("{WS}/usage-events"), events).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let ws = app
+        .store
+        .workspace("acme")
+        .await
+        .expect("reads")
+        .expect("exists");
+    let view = |period: &str| {
+        let params = vec![("period".to_string(), period.to_string())];
+        let (store, ws) = (app.store.clone(), ws.clone());
+        async move {
+            let credits = credits_server::views::credits_view(&store, &ws, &params, now())
+                .await
+                .expect("the credits view");
+            let talks = credits_server::views::conversations_view(&store, &ws, &params, now())
+                .await
+                .expect("the conversations view");
+            (credits, talks)
+        }
+    };
+    // This week so far is Monday and today; the period of the same
+    // length before it, Saturday and Sunday.
+    let (credits, talks) = view("this_week").await;
+    assert_eq!((credits.total, credits.previous_total), (2 + 3, 5));
+    assert_eq!((talks.total, talks.previous_total), (1, 1));
+    // Last week (16 to 22 November) and the week before it.
+    let (last, last_talks) = view("last_week").await;
+    assert_eq!((last.total, last.previous_total), (5 + 7 + 11, 13));
+    assert_eq!((last_talks.total, last_talks.previous_total), (1, 1));
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).expect("a date");
+    assert_eq!(
+        (
+            credits.forecast.pace_window.from,
+            credits.forecast.pace_window.to
+        ),
+        (day(17), day(24))
+    );
+    let expected = (3 + 5 + 7) as f64 / 7.0;
+    assert!(
+        (credits.forecast.pace_per_day - expected).abs() < 1e-9,
+        "pace {} != {expected}",
+        credits.forecast.pace_per_day
+    );
+    // The forecast does not depend on the period shown.
+    assert_eq!(last.forecast, credits.forecast);
+}
+
 on_both_engines!(
+    previous_total_and_forecast_window,
     csv_cells_never_run_as_formulas,
     auth_and_order_of_checks,
     workspace_create_update_and_validation,
