@@ -168,10 +168,9 @@ impl Store {
     ) -> StoreResult<HashSet<String>> {
         let mut found = HashSet::new();
         for chunk in ids.chunks(super::sql::CHUNK) {
-            let places: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
             let sql = format!(
                 "SELECT id FROM {table} WHERE workspace_id = $1 AND id IN ({})",
-                places.join(", ")
+                super::sql::values_list(chunk.len(), 2)
             );
             let mut q = sqlx::query_scalar::<_, String>(&sql).bind(ws.to_string());
             for id in chunk {

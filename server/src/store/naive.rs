@@ -19,21 +19,24 @@ impl Store {
     ) -> StoreResult<(i64, Groups)> {
         let cal = ws.calendar();
         let range = query.period.range(cal.today(now), cal.week_start);
-        let mut binds = vec![
-            Val::S(ws.id.clone()),
-            Val::S(event_kind(metric).into()),
-            Val::S(day_str(range.from)),
-            Val::S(day_str(range.to)),
-        ];
+        let mut binds = Binds::default();
+        let (workspace, kind, from, to) = (
+            binds.add(Val::S(ws.id.clone())),
+            binds.add(Val::S(event_kind(metric).into())),
+            binds.add(Val::S(day_str(range.from))),
+            binds.add(Val::S(day_str(range.to))),
+        );
         let day = match self.engine {
             Engine::Postgres => {
-                binds.push(Val::S(ws.tz.name().to_string()));
-                "to_char(to_timestamp(occurred_at / 1000.0) AT TIME ZONE $5, 'YYYY-MM-DD')"
+                let zone = binds.add(Val::S(ws.tz.name().to_string()));
+                format!(
+                    "to_char(to_timestamp(occurred_at / 1000.0) AT TIME ZONE {zone}, 'YYYY-MM-DD')"
+                )
             }
-            Engine::Sqlite => "day",
+            Engine::Sqlite => "day".to_string(),
         };
         let column = |d: Dimension| match d {
-            Dimension::Day => day,
+            Dimension::Day => day.as_str(),
             Dimension::Action | Dimension::Category => "action",
             Dimension::User => "user_id",
             Dimension::Campaign => "COALESCE(campaign_id, '')",
@@ -47,17 +50,17 @@ impl Store {
             sql.push_str(", ");
         }
         sql.push_str(&format!(
-            "CAST({value} AS BIGINT) FROM usage_events WHERE workspace_id = $1 AND kind = $2 \
-             AND {day} >= $3 AND {day} < $4"
+            "CAST({value} AS BIGINT) FROM usage_events WHERE workspace_id = {workspace} AND kind = {kind} \
+             AND {day} >= {from} AND {day} < {to}"
         ));
         for (dim, v) in filters_of(metric, query) {
-            binds.push(Val::S(v));
-            sql.push_str(&format!(" AND {} = ${}", column(dim), binds.len()));
+            let place = binds.add(Val::S(v));
+            sql.push_str(&format!(" AND {} = {place}", column(dim)));
         }
         if !columns.is_empty() {
             sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
         }
-        let rows = bind_vals(sqlx::query(&sql), binds)
+        let rows = bind_vals(sqlx::query(&sql), binds.0)
             .fetch_all(&self.pool)
             .await?;
         fold_groups(&query.group_by, cells_of(query.group_by.len(), &rows)?)

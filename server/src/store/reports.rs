@@ -322,22 +322,19 @@ pub(super) fn report_sql(
     for (i, (d, c)) in query.group_by.iter().zip(&columns).enumerate() {
         sql.push_str(&format!("{} AS k{i}, ", shown(*d, c)));
     }
-    let mut binds = vec![Val::S(ws.id.clone())];
-    let bind = |binds: &mut Vec<Val>, v: Val| {
-        binds.push(v);
-        format!("${}", binds.len())
-    };
+    let mut binds = Binds::default();
+    let workspace = binds.add(Val::S(ws.id.clone()));
     match source {
         Source::Rollup(dim) => {
             let (m, d, from, to) = (
-                bind(&mut binds, Val::S(metric_code(metric).into())),
-                bind(&mut binds, Val::S(dim.code().into())),
-                bind(&mut binds, Val::S(day_str(range.from))),
-                bind(&mut binds, Val::S(day_str(range.to))),
+                binds.add(Val::S(metric_code(metric).into())),
+                binds.add(Val::S(dim.code().into())),
+                binds.add(Val::S(day_str(range.from))),
+                binds.add(Val::S(day_str(range.to))),
             );
             sql.push_str(&format!(
                 "CAST(COALESCE(SUM(value), 0) AS BIGINT) AS v FROM daily_rollup \
-                 WHERE workspace_id = $1 AND metric = {m} AND dim = {d} AND day >= {from} AND day < {to}"
+                 WHERE workspace_id = {workspace} AND metric = {m} AND dim = {d} AND day >= {from} AND day < {to}"
             ));
         }
         Source::Events => {
@@ -348,15 +345,15 @@ pub(super) fn report_sql(
             let slack = chrono::Duration::days(2);
             let value = event_value(metric);
             let (kind, lo, hi, from, to) = (
-                bind(&mut binds, Val::S(event_kind(metric).into())),
-                bind(&mut binds, Val::I((start - slack).timestamp_millis())),
-                bind(&mut binds, Val::I((end + slack).timestamp_millis())),
-                bind(&mut binds, Val::S(day_str(range.from))),
-                bind(&mut binds, Val::S(day_str(range.to))),
+                binds.add(Val::S(event_kind(metric).into())),
+                binds.add(Val::I((start - slack).timestamp_millis())),
+                binds.add(Val::I((end + slack).timestamp_millis())),
+                binds.add(Val::S(day_str(range.from))),
+                binds.add(Val::S(day_str(range.to))),
             );
             sql.push_str(&format!(
                 "CAST(COALESCE({value}, 0) AS BIGINT) AS v FROM usage_events \
-                 WHERE workspace_id = $1 AND kind = {kind} AND occurred_at >= {lo} AND occurred_at < {hi} \
+                 WHERE workspace_id = {workspace} AND kind = {kind} AND occurred_at >= {lo} AND occurred_at < {hi} \
                  AND day >= {from} AND day < {to}"
             ));
         }
@@ -369,7 +366,7 @@ pub(super) fn report_sql(
         };
         // The index by the second key holds the rows that have one.
         let indexed = col == "key2" && !v.is_empty();
-        let place = bind(&mut binds, Val::S(v));
+        let place = binds.add(Val::S(v));
         sql.push_str(&format!(" AND {col} = {place}"));
         if indexed {
             sql.push_str(" AND key2 <> ''");
@@ -378,7 +375,7 @@ pub(super) fn report_sql(
     if !columns.is_empty() {
         sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
     }
-    (sql, binds)
+    (sql, binds.0)
 }
 
 /// A report's groups packed in one row and one value (SQLite): a JSON

@@ -42,31 +42,39 @@ pub(super) enum Val {
     B(Vec<u8>),
 }
 
-/// `($1, $2, ...), (...)` for `rows` rows of `cols` columns.
-pub(super) fn values_sql(rows: usize, cols: usize, first: usize) -> String {
-    let mut out = String::new();
-    for r in 0..rows {
-        if r > 0 {
-            out.push_str(", ");
-        }
-        out.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                out.push_str(", ");
-            }
-            out.push_str(&format!("${}", first + r * cols + c));
-        }
-        out.push(')');
-    }
-    out
+/// The placeholder of a statement's `n`th parameter (from 1): every
+/// `$n` the store writes at run time is written here, through
+/// [`values_list`], [`values_sql`] or [`Binds`].
+pub(super) fn placeholder(n: usize) -> String {
+    format!("${n}")
 }
 
 /// `$first, $first+1, ...`: `n` parameters for an `IN (...)` list.
 pub(super) fn values_list(n: usize, first: usize) -> String {
     (first..first + n)
-        .map(|i| format!("${i}"))
+        .map(placeholder)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `($1, $2, ...), (...)` for `rows` rows of `cols` columns.
+pub(super) fn values_sql(rows: usize, cols: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", values_list(cols, first + r * cols)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A statement's parameters, numbered as they are added: each
+/// [`Binds::add`] returns the new value's placeholder.
+#[derive(Default)]
+pub(super) struct Binds(pub(super) Vec<Val>);
+
+impl Binds {
+    pub(super) fn add(&mut self, v: Val) -> String {
+        self.0.push(v);
+        placeholder(self.0.len())
+    }
 }
 
 /// For SQLite, `$1, $2, ...` (each once, in order) as anonymous `?`:

@@ -456,7 +456,7 @@ pub(super) async fn put_member_tx(
     if exists.is_some() {
         let sets: Vec<String> = distinct
             .iter()
-            .map(|&i| format!("{} = ${}", cols[i], i + 3))
+            .map(|&i| format!("{} = {}", cols[i], placeholder(i + 3)))
             .collect();
         let sql = format!(
             "UPDATE {table} SET {} WHERE workspace_id = $1 AND id = $2",
@@ -478,7 +478,7 @@ pub(super) async fn put_member_tx(
         Ok(false)
     } else {
         let names: Vec<&str> = distinct.iter().map(|&i| cols[i]).collect();
-        let places: Vec<String> = distinct.iter().map(|&i| format!("${}", i + 3)).collect();
+        let places: Vec<String> = distinct.iter().map(|&i| placeholder(i + 3)).collect();
         let sql = format!(
             "INSERT INTO {table} (workspace_id, id, {}) VALUES ($1, $2, {})",
             names.join(", "),
