@@ -84,8 +84,7 @@ pub struct TestApp {
     pub store: Store,
     /// The database URL, for a second server on the same database.
     pub url: String,
-    pg: Option<(String, String)>,
-    sqlite_dir: Option<std::path::PathBuf>,
+    db: EmptyDb,
 }
 
 fn unique() -> String {
@@ -134,16 +133,18 @@ impl TestApp {
 
     /// A fresh SQLite database in a temporary folder.
     pub async fn sqlite_at(now: DateTime<Utc>) -> TestApp {
-        let dir = std::env::temp_dir().join(format!("credits-test-{}", unique()));
-        let url = format!("sqlite://{}/credits.db", dir.display());
-        let store = Store::connect(&url).await.expect("sqlite opens");
-        store.migrate().await.expect("sqlite migrates");
+        Self::migrated(EmptyDb::sqlite(), now).await
+    }
+
+    /// The app on `db`, once every migration has run on it.
+    async fn migrated(db: EmptyDb, now: DateTime<Utc>) -> TestApp {
+        let store = Store::connect(&db.url).await.expect("the database opens");
+        store.migrate().await.expect("the database migrates");
         TestApp {
             router: Self::with_store(store.clone(), now),
             store,
-            url,
-            pg: None,
-            sqlite_dir: Some(dir),
+            url: db.url.clone(),
+            db,
         }
     }
 
@@ -159,28 +160,7 @@ impl TestApp {
 
     /// A fresh PostgreSQL database, when `TEST_POSTGRES_URL` is set.
     async fn postgres_at(now: DateTime<Utc>) -> Option<TestApp> {
-        let base = std::env::var("TEST_POSTGRES_URL")
-            .ok()
-            .filter(|s| !s.is_empty())?;
-        let name = format!("credits_test_{}", unique());
-        let admin = sqlx::PgPool::connect(&base)
-            .await
-            .expect("postgres reachable");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .expect("create database");
-        admin.close().await;
-        let url = with_database(&base, &name);
-        let store = Store::connect(&url).await.expect("postgres opens");
-        store.migrate().await.expect("postgres migrates");
-        Some(TestApp {
-            router: Self::with_store(store.clone(), now),
-            store,
-            url,
-            pg: Some((base, name)),
-            sqlite_dir: None,
-        })
+        Some(Self::migrated(EmptyDb::postgres().await?, now).await)
     }
 
     /// Another server on the same database: its own pool, as a second process would have.
@@ -192,17 +172,7 @@ impl TestApp {
     /// Drops the test's database.
     pub async fn cleanup(self) {
         self.store.close().await;
-        if let Some((base, name)) = self.pg {
-            if let Ok(admin) = sqlx::PgPool::connect(&base).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&admin)
-                    .await;
-                admin.close().await;
-            }
-        }
-        if let Some(dir) = self.sqlite_dir {
-            let _ = std::fs::remove_dir_all(dir);
-        }
+        self.db.cleanup().await;
     }
 
     /// Sends a request with the token; returns status and JSON (or text as a JSON string).
@@ -349,8 +319,9 @@ impl TestApp {
     }
 }
 
-/// An empty database no migration has touched, for tests of migrations:
-/// a SQLite file in a temporary folder, or a fresh PostgreSQL database.
+/// An empty database no migration has touched (under every `TestApp`, and
+/// alone for tests of migrations): a SQLite file in a temporary folder, or
+/// a fresh PostgreSQL database.
 pub struct EmptyDb {
     pub url: String,
     pg: Option<(String, String)>,
@@ -361,8 +332,11 @@ impl EmptyDb {
     pub fn sqlite() -> EmptyDb {
         let dir = std::env::temp_dir().join(format!("credits-test-{}", unique()));
         std::fs::create_dir_all(&dir).expect("temporary folder");
+        // An empty file is an empty database: any pool may open it.
+        let file = dir.join("credits.db");
+        std::fs::File::create(&file).expect("the database file");
         EmptyDb {
-            url: format!("sqlite://{}/credits.db?mode=rwc", dir.display()),
+            url: format!("sqlite://{}", file.display()),
             pg: None,
             dir: Some(dir),
         }
