@@ -319,6 +319,13 @@ pub struct ServeArgs {
     /// `/metrics`.
     #[arg(long, env = "CREDITS_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Keep raw usage events for this many whole months before the
+    /// current one (UTC), then drop them; reports, summaries, alerts and
+    /// limits stay exact from their sums (docs/operations.md,
+    /// "Retention"). Unset: every event is kept.
+    #[arg(long, env = "CREDITS_RETAIN_EVENTS_MONTHS",
+          value_parser = clap::value_parser!(u32).range(1..=1200))]
+    pub retain_events_months: Option<u32>,
     /// Where the built site (pkg/credits.js, .wasm) lives.
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,

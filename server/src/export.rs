@@ -104,8 +104,16 @@ pub async fn credit_usage(
         }
         return Ok((headers, out).into_response());
     }
-    let names: Names = store.names(&ws.id).await?;
     let range = query.period.range(ws.calendar().today(now), ws.week_start);
+    // Each event is a row: none is left before the retention horizon.
+    let (start, _) = ws.calendar().instants(range);
+    store.retained_since(
+        start,
+        now,
+        "from",
+        "a per-event export (no group_by) starting",
+    )?;
+    let names: Names = store.names(&ws.id).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let store = store.clone();
     tokio::spawn(async move {

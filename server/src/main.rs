@@ -208,6 +208,12 @@ async fn serve(args: ServeArgs, clock: Clock) -> Result<(), String> {
     let store = open(&args.db).await?;
     // Time-zone moves (and any a stop interrupted) run in the background.
     let _mover = store.rebucket_in_background();
+    // Retention: months of events made ahead, and those past the horizon dropped.
+    store
+        .set_retention(args.retain_events_months)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _retention = store.retain_in_background(move || clock.now());
     // The demo's sign-in must not sit beside real workspaces the platform signs into.
     if args.demo
         && args.embed_secret.is_some()

@@ -1426,3 +1426,222 @@ async fn ledger_before_density_then_migrate(db: &common::EmptyDb) {
     );
     store.close().await;
 }
+
+/// Retention (`--retain-events-months`, docs/API.md "Retention"): every
+/// report shape, both metrics, over ranges before, across and after the
+/// horizon, answers the same after the events past it are dropped (the
+/// shapes that read the events read their sums); the ledger check still
+/// recomputes every rollup; what needs the raw events is a `422` naming
+/// the horizon; a zone change says which days it could not move.
+async fn retention_keeps_every_report_exact(app: &TestApp) {
+    app.seed_basic().await;
+    let owners = [("u_mikaela", "i_mikaela_li"), ("u_samara", "i_samara_mail")];
+    let mut rng = rand::rngs::StdRng::seed_from_u64(33);
+    let start = DateTime::parse_from_rfc3339("2026-08-01T00:00:00Z")
+        .expect("an instant")
+        .with_timezone(&Utc);
+    let mut events = Vec::new();
+    for n in 0..400 {
+        let at = start + Duration::minutes(rng.gen_range(0..(114 * 24 * 60)));
+        let (user, identity) = owners[rng.gen_range(0..2)];
+        let campaign = ["c_q4", "c_old"][rng.gen_range(0..2)];
+        let at = at.to_rfc3339();
+        let mut e = if n % 3 == 0 {
+            json!({"id": format!("v{n}"), "type": "conversation", "occurred_at": at, "identity_id": identity})
+        } else {
+            let action = Action::ALL[rng.gen_range(0..Action::ALL.len())];
+            credit(
+                &format!("e{n}"),
+                &at,
+                action.key(),
+                rng.gen_range(1..50),
+                user,
+            )
+        };
+        if n % 3 == 0 || rng.gen_bool(0.7) {
+            e["campaign_id"] = json!(campaign);
+        }
+        if n % 3 != 0 && rng.gen_bool(0.6) {
+            e["identity_id"] = json!(identity);
+        }
+        events.push(e);
+    }
+    // 30 September 22:30 UTC is 1 October 00:30 in Madrid: a local day
+    // whose first event is dropped and whose others are kept.
+    events.push(
+        json!({"id": "edge-1", "type": "credits", "occurred_at": "2026-09-30T22:30:00Z",
+                       "action": "enrich_email", "credits": 5, "user_id": "u_mikaela",
+                       "campaign_id": "c_q4", "identity_id": "i_mikaela_li"}),
+    );
+    events.push(
+        json!({"id": "edge-2", "type": "credits", "occurred_at": "2026-10-01T08:00:00Z",
+                       "action": "enrich_email", "credits": 7, "user_id": "u_mikaela",
+                       "campaign_id": "c_q4", "identity_id": "i_mikaela_li"}),
+    );
+    let (s, b) = app
+        .post(&format!("{WS}/usage-events"), json!({ "events": events }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    let ranges = [
+        ("2026-08-01", "2026-11-23"),
+        ("2026-09-01", "2026-09-30"),
+        ("2026-10-01", "2026-10-01"),
+        ("2026-09-20", "2026-10-10"),
+        ("2026-10-02", "2026-11-23"),
+    ];
+    let credit_groups = [
+        "",
+        "day",
+        "action",
+        "category",
+        "user",
+        "campaign",
+        "identity",
+        "user,identity",
+        "identity,user",
+        "campaign,identity",
+        "user,campaign",
+        "day,user",
+        "identity,day",
+    ];
+    let talk_groups = [
+        "",
+        "day",
+        "user",
+        "campaign",
+        "identity",
+        "user,identity",
+        "campaign,user",
+    ];
+    let filters = [
+        "",
+        "&user_id=u_mikaela",
+        "&identity_id=i_mikaela_li",
+        "&user_id=u_mikaela&identity_id=i_mikaela_li",
+        "&user_id=u_samara&campaign_id=c_q4&identity_id=i_samara_mail",
+    ];
+    let mut paths = Vec::new();
+    for (from, to) in ranges {
+        for filter in filters {
+            for (tab, groups) in [
+                ("credit-usage", &credit_groups[..]),
+                ("conversations", &talk_groups[..]),
+            ] {
+                for g in groups {
+                    let group = if g.is_empty() {
+                        String::new()
+                    } else {
+                        format!("&group_by={g}")
+                    };
+                    paths.push(format!(
+                        "{WS}/{tab}?period=custom&from={from}&to={to}{group}{filter}"
+                    ));
+                }
+            }
+        }
+    }
+    paths.push(format!("{WS}/summary"));
+    let mut before = Vec::new();
+    for p in &paths {
+        let (s, b) = app.get(p).await;
+        assert_eq!(s, StatusCode::OK, "{p}: {b}");
+        before.push(b);
+    }
+    let kept_before = app.store.count_events("acme").await.expect("counts");
+
+    // Keep one month before the current one: the horizon is 1 October.
+    app.store.set_retention(Some(1)).await.expect("set");
+    let dropped = app.store.drop_expired(now()).await.expect("drops");
+    assert!(dropped > 100, "dropped {dropped}");
+    let kept = app.store.count_events("acme").await.expect("counts");
+    assert_eq!(kept + dropped as i64, kept_before);
+    assert_eq!(app.store.drop_expired(now()).await.expect("again"), 0);
+    for (p, want) in paths.iter().zip(&before) {
+        let (s, got) = app.get(p).await;
+        assert_eq!(s, StatusCode::OK, "{p}: {got}");
+        assert_eq!(&got, want, "{p} changed when its events were dropped");
+    }
+    let check = app.store.check_ledger().await.expect("checks");
+    assert!(check.consistent(), "{check:?}");
+
+    // What needs the raw events says so, naming the horizon.
+    let old =
+        json!({"events": [credit("late", "2026-09-15T10:00:00Z", "enrich_email", 1, "u_mikaela")]});
+    let (s, b) = app.post(&format!("{WS}/usage-events"), old).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b.to_string().contains("2026-10-01T00:00:00Z"), "{b}");
+    let fresh =
+        json!({"events": [credit("late", "2026-10-02T10:00:00Z", "enrich_email", 1, "u_mikaela")]});
+    let (s, b) = app.post(&format!("{WS}/usage-events"), fresh).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let csv = |q: &str| {
+        let path = format!("{WS}/credit-usage.csv?{q}");
+        async move {
+            let (s, _, body) = app
+                .request(
+                    Method::GET,
+                    &path,
+                    &[("authorization", &format!("Bearer {TOKEN}"))],
+                    None,
+                )
+                .await;
+            (s, body)
+        }
+    };
+    let (s, body) = csv("period=custom&from=2026-09-30&to=2026-10-05").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("2026-10-01T00:00:00Z"), "{body}");
+    // 1 October in Madrid starts at 30 September 22:00 UTC: before it too.
+    let (s, _) = csv("period=custom&from=2026-10-01&to=2026-10-05").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, body) = csv("period=custom&from=2026-10-02&to=2026-10-05").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, body) = csv("period=custom&from=2026-08-01&to=2026-10-05&group_by=user").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+
+    // A new zone moves what is kept and names the days it could not move.
+    let mut moved = workspace_body(10_000);
+    moved["timezone"] = json!("America/New_York");
+    let (s, headers, body) = app
+        .request(
+            Method::PUT,
+            "/api/v1/workspaces/acme",
+            &[
+                ("authorization", &format!("Bearer {TOKEN}")),
+                ("content-type", "application/json"),
+            ],
+            Some(moved.to_string()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let warning = headers
+        .get("warning")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(warning.contains("2026-10-01"), "{warning:?}");
+    app.store.rebucket("acme").await.expect("moves");
+    let check = app.store.check_ledger().await.expect("checks");
+    assert!(check.consistent(), "{check:?}");
+
+    if app.url.starts_with("postgres") {
+        // PostgreSQL dropped August and September whole.
+        let months: Vec<String> = app
+            .store
+            .partitions()
+            .await
+            .expect("months")
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert!(
+            !months
+                .iter()
+                .any(|m| m.ends_with("202608") || m.ends_with("202609")),
+            "{months:?}"
+        );
+        assert!(months.iter().any(|m| m.ends_with("202610")), "{months:?}");
+    }
+}
+
+on_both_engines!(retention_keeps_every_report_exact);

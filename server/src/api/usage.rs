@@ -150,6 +150,7 @@ fn read_event(
     prefix: &str,
     known: &Names,
     now: DateTime<Utc>,
+    horizon: Option<DateTime<Utc>>,
 ) -> Option<NewEvent> {
     let m = c.object(v, prefix)?;
     let id = c.id(Field::required(m, "id").under(prefix));
@@ -167,6 +168,19 @@ fn read_event(
                 c.fail(
                     format!("{prefix}.occurred_at"),
                     "must not be more than 5 minutes in the future",
+                );
+                None
+            }
+            // A retry of it could no longer be told from a duplicate.
+            Ok(t) if horizon.is_some_and(|h| t.with_timezone(&Utc) < h) => {
+                c.fail(
+                    format!("{prefix}.occurred_at"),
+                    format!(
+                        "is before the retention horizon {}: raw events are kept from then on",
+                        horizon
+                            .unwrap_or_default()
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
                 );
                 None
             }
@@ -261,6 +275,7 @@ pub async fn post_events(
     };
     let known = state.store.names(&ws).await?;
     let now = state.now();
+    let horizon = state.store.horizon(now);
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut events = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
@@ -273,7 +288,7 @@ pub async fn post_events(
                 );
             }
         }
-        if let Some(e) = read_event(&mut c, v, &prefix, &known, now) {
+        if let Some(e) = read_event(&mut c, v, &prefix, &known, now, horizon) {
             events.push(e);
         }
     }

@@ -1,6 +1,7 @@
 //! `PUT` of workspaces, users, identities and campaigns.
 
 use super::common::*;
+use axum::http::{header, HeaderMap, HeaderValue};
 
 fn read_workspace(body: &Value) -> ApiResult<WorkspaceInput> {
     let mut c = Checker::default();
@@ -95,7 +96,7 @@ pub async fn get_workspace(
     params(("workspace_id" = String, Path, description = "1-64 of [A-Za-z0-9_.:-]")),
     request_body = schema::WorkspaceBody,
     responses((status = 201, description = "Created", body = WorkspaceOut),
-              (status = 200, description = "Updated", body = WorkspaceOut),
+              (status = 200, description = "Updated. After a change of `timezone`, a `Warning` header names the last day whose raw events were dropped past the retention horizon: those days keep the old zone's totals", body = WorkspaceOut),
               (status = 401, body = ErrorBody), (status = 413, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -103,7 +104,7 @@ pub async fn put_workspace(
     State(state): State<AppState>,
     Path(ws): Path<String>,
     body: RawBody,
-) -> ApiResult<(StatusCode, Json<WorkspaceOut>)> {
+) -> ApiResult<(StatusCode, HeaderMap, Json<WorkspaceOut>)> {
     if !is_valid_id(&ws) {
         return Err(ApiError::invalid(
             "workspace_id",
@@ -111,8 +112,27 @@ pub async fn put_workspace(
         ));
     }
     let input = read_workspace(&body.json()?)?;
+    let before = state.store.workspace(&ws).await?.map(|w| w.tz);
     let (created, stored) = state.store.put_workspace(&ws, &input, state.now()).await?;
-    Ok((status_of(created), Json(WorkspaceOut::from(&stored))))
+    // A new zone moves every event still kept; the sums of those dropped
+    // past the retention horizon stay on the old zone's days: said here.
+    let mut headers = HeaderMap::new();
+    if before.is_some_and(|tz| tz != stored.tz) {
+        if let Some(day) = state.store.dropped_through(&ws).await? {
+            tracing::warn!(workspace = %ws, through = %day, "a zone change left the days of dropped events on the old zone");
+            let warning = format!(
+                "299 credits \"the days through {day} keep the old time zone: their raw events are past the retention horizon\""
+            );
+            if let Ok(v) = HeaderValue::from_str(&warning) {
+                headers.insert(header::WARNING, v);
+            }
+        }
+    }
+    Ok((
+        status_of(created),
+        headers,
+        Json(WorkspaceOut::from(&stored)),
+    ))
 }
 
 async fn put_member(

@@ -9,7 +9,7 @@ use app::model::Metric;
 
 use super::db::Store;
 use super::error::{Engine, StoreError, StoreResult};
-use super::rollup::{action_code_sql, event_kind, event_value, metric_code, RollupDim};
+use super::rollup::{action_code_sql, event_kind, metric_code, RollupDim};
 
 /// What `verify` found; every list empty means consistent.
 #[derive(Debug, Default, serde::Serialize)]
@@ -68,7 +68,8 @@ fn differences(name: &str, stored: &Sums, recomputed: &Sums) -> Vec<String> {
 }
 
 impl Store {
-    /// Recomputes every pre-aggregate and cycle balance from the raw events.
+    /// Recomputes every pre-aggregate and cycle balance from the raw events
+    /// and the sums of those dropped past the retention horizon.
     pub async fn check_ledger(&self) -> StoreResult<LedgerCheck> {
         let integrity = match self.engine {
             Engine::Sqlite => {
@@ -92,14 +93,23 @@ impl Store {
                 .map(|k| format!(", {k}"))
                 .collect();
             for metric in [Metric::Credits, Metric::Conversations] {
-                let (code, kind, value) =
-                    (metric_code(metric), event_kind(metric), event_value(metric));
+                let (code, kind) = (metric_code(metric), event_kind(metric));
+                let value = match metric {
+                    Metric::Credits => "credits",
+                    Metric::Conversations => "1",
+                };
+                // The events, and the sums of those dropped past the
+                // retention horizon (keys '' where the events' are NULL).
                 recomputed.extend(
                     sums(
                         self,
                         &format!(
                             "SELECT workspace_id, '{code}', '{}', day, {}, {key}, {key2}, \
-                             CAST({value} AS BIGINT) FROM usage_events WHERE kind = '{kind}' \
+                             CAST(SUM(v) AS BIGINT) FROM (\
+                             SELECT workspace_id, day, COALESCE(action, '') AS action, user_id, campaign_id, identity_id, {value} AS v \
+                             FROM usage_events WHERE kind = '{kind}' UNION ALL \
+                             SELECT workspace_id, day, action, user_id, campaign_id, identity_id, value \
+                             FROM event_archive WHERE kind = '{kind}') AS e \
                              GROUP BY workspace_id, day, action{group}",
                             dim.code(),
                             action_code_sql("action")

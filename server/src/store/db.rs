@@ -98,6 +98,8 @@ pub struct Store {
     /// Time-zone moves: whether this process runs them in the background
     /// ([`Store::rebucket_in_background`]), and its wake-up.
     pub(super) mover: std::sync::Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>,
+    /// Raw events' retention ([`super::retention`]).
+    pub(super) retention: std::sync::Arc<super::retention::Retention>,
 }
 
 impl Store {
@@ -161,6 +163,7 @@ impl Store {
             sqlite_file,
             exports: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_EXPORTS)),
             mover: Default::default(),
+            retention: Default::default(),
         };
         if engine == Engine::Sqlite {
             checkpoint_in_background(&store);

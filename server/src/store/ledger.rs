@@ -329,6 +329,48 @@ pub(super) async fn stored_digests(
     Ok(found)
 }
 
+/// PostgreSQL: locks the ids `ids` of workspace `ws` against every other
+/// writer of them until the transaction ends, in one order (so that two
+/// writers cannot deadlock), before their lookup. The events' key holds
+/// the month they occurred in (its partition's), so two writers of one id
+/// at different instants would not collide on it: this lock keeps them
+/// apart, and the second finds the first's event. Taken before any row
+/// lock of the transaction.
+pub(super) async fn lock_ids<'a>(
+    conn: &mut AnyConnection,
+    ids: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> StoreResult<()> {
+    if conn.backend_name() != "PostgreSQL" {
+        return Ok(());
+    }
+    let keys: BTreeSet<i64> = ids
+        .into_iter()
+        .map(|(ws, id)| {
+            let d = digest(&format!("{ws}\u{1f}{id}"));
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&d[..8]);
+            i64::from_be_bytes(first)
+        })
+        .collect();
+    let keys: Vec<i64> = keys.into_iter().collect();
+    for chunk in keys.chunks(CHUNK) {
+        // VALUES are read in their order: the locks are taken in it.
+        let sql = format!(
+            "SELECT COUNT(pg_advisory_xact_lock(k)) FROM (VALUES {}) AS v (k)",
+            (1..=chunk.len())
+                .map(|n| format!("(CAST({} AS BIGINT))", placeholder(n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 pub(super) async fn record_events_tx(
     conn: &mut AnyConnection,
     ws_id: &str,
@@ -340,6 +382,7 @@ pub(super) async fn record_events_tx(
         .await?
         .ok_or(StoreError::NotFound)?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    lock_ids(conn, ids.iter().map(|id| (ws_id, *id))).await?;
     let stored = stored_digests(conn, ws_id, &ids).await?;
     let mut fresh: Vec<&NewEvent> = Vec::with_capacity(events.len());
     let mut duplicates = 0;
@@ -411,6 +454,11 @@ impl Store {
         events: &[NewEvent],
         now: DateTime<Utc>,
     ) -> StoreResult<BatchOutcome> {
+        for e in events {
+            self.retained_since(e.occurred_at, now, "occurred_at", "an event")?;
+        }
+        let instants: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
+        self.ensure_months(&instants).await?;
         let outcome = self
             .write(|mut tx| async move {
                 let r = record_events_tx(&mut tx, ws, events, now).await;

@@ -18,7 +18,7 @@
 //! `reports` reports, summary and overview (`naive` their recomputation
 //! from raw events); `requests` support requests and the outbox;
 //! `sessions` sessions and hand-offs; `check` consistency checks and
-//! backups; `rollup` the rollups' vocabulary (their dimensions and codes); `size` the bytes on disk. The files import each other directly, never through this one.
+//! backups; `retention` the horizon past which raw events are dropped; `rollup` the rollups' vocabulary (their dimensions and codes); `size` the bytes on disk. The files import each other directly, never through this one.
 
 mod alerts;
 mod audit;
@@ -35,6 +35,7 @@ mod naive;
 mod prelude;
 mod reports;
 mod requests;
+mod retention;
 mod rollup;
 mod sessions;
 mod size;
@@ -51,5 +52,6 @@ pub use error::{Engine, StoreError, StoreResult, MAX_CYCLE_CREDITS};
 pub use limit_requests::{Decision, LimitRequest, NewLimitRequest, RequestStatus, Verdict};
 pub use limit_settings::{LimitsOverview, ScopeLimit};
 pub use requests::SendLimit;
+pub use retention::horizon_of;
 pub use types::*;
 pub use writes::STATISTICS_LOCK;

@@ -140,6 +140,11 @@ impl Store {
                 .await?;
             cells_of(query.group_by.len(), &rows)?
         };
+        // Events past the retention horizon count through their sums.
+        let mut cells = cells;
+        if source_of(metric, query) == Source::Events && self.reads_archive() {
+            cells.extend(self.archived_cells(ws, metric, query, range).await?);
+        }
         let (total, groups) = fold_groups(&query.group_by, cells)?;
         let rows = app::rows::arrange_rows(&query.group_by, groups, range, names);
         Ok(Report {
@@ -292,6 +297,18 @@ pub(super) fn source_of(metric: Metric, query: &UsageQuery) -> Source {
     }
 }
 
+/// The column of an event (or of the sums of dropped events) that holds
+/// dimension `d`.
+pub(super) fn event_column(d: Dimension) -> &'static str {
+    match d {
+        Dimension::Day => "day",
+        Dimension::Action | Dimension::Category => "action",
+        Dimension::User => "user_id",
+        Dimension::Campaign => "COALESCE(campaign_id, '')",
+        Dimension::Identity => "COALESCE(identity_id, '')",
+    }
+}
+
 /// The statement of a report and its binds: the grouped columns first, in
 /// the query's order (category as action: it is folded in Rust), as `k0`,
 /// `k1`, then the value as `v`.
@@ -303,13 +320,9 @@ pub(super) fn report_sql(
 ) -> (String, Vec<Val>) {
     let source = source_of(metric, query);
     let column = |d: Dimension| -> &'static str {
-        match (d, source) {
-            (_, Source::Rollup(dim)) => dim.column(d),
-            (Dimension::Day, Source::Events) => "day",
-            (Dimension::Action | Dimension::Category, Source::Events) => "action",
-            (Dimension::User, Source::Events) => "user_id",
-            (Dimension::Campaign, Source::Events) => "COALESCE(campaign_id, '')",
-            (Dimension::Identity, Source::Events) => "COALESCE(identity_id, '')",
+        match source {
+            Source::Rollup(dim) => dim.column(d),
+            Source::Events => event_column(d),
         }
     };
     let columns: Vec<&str> = query.group_by.iter().map(|d| column(*d)).collect();

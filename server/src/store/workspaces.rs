@@ -187,7 +187,7 @@ pub(super) async fn rebucket_chunk(
     let last: String = last.try_get("id")?;
     let mut minus = Deltas::default();
     let mut plus = Deltas::default();
-    let mut moved: Vec<(String, String)> = Vec::new();
+    let mut moved: Vec<(String, i64, String)> = Vec::new();
     for r in &rows {
         let at = from_ms(r.try_get("occurred_at")?)?;
         let stored: String = r.try_get("day")?;
@@ -216,16 +216,20 @@ pub(super) async fn rebucket_chunk(
         };
         minus.add(&event, old_day);
         plus.add(&event, new_day);
-        moved.push((event.id, day_str(new_day)));
+        moved.push((event.id, at.timestamp_millis(), day_str(new_day)));
     }
     minus.negate();
     minus.apply(conn, ws).await?;
     plus.apply(conn, ws).await?;
-    for (id, day) in moved {
-        sqlx::query("UPDATE usage_events SET day = $3 WHERE workspace_id = $1 AND id = $2")
-            .bind(ws.id.clone())
-            .bind(id)
-            .bind(day)
+    for (id, at, day) in moved {
+        // The instant picks the event's month on PostgreSQL.
+        sqlx::query(
+            "UPDATE usage_events SET day = $3 WHERE workspace_id = $1 AND id = $2 AND occurred_at = $4",
+        )
+        .bind(ws.id.clone())
+        .bind(id)
+        .bind(day)
+        .bind(at)
             .execute(&mut *conn)
             .await?;
     }
