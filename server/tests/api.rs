@@ -1645,3 +1645,26 @@ async fn retention_keeps_every_report_exact(app: &TestApp) {
 }
 
 on_both_engines!(retention_keeps_every_report_exact);
+
+/// One id at two instants from two writers at once: PostgreSQL keeps
+/// events by month, so their key alone would let both in (each in its
+/// month); the lock on the id keeps them apart. One is stored, the other
+/// is a conflict, every time, on both engines.
+async fn one_id_at_two_instants_at_once(app: &TestApp) {
+    app.seed_basic().await;
+    let path = format!("{WS}/usage-events");
+    for n in 0..24 {
+        let id = format!("twice-{n}");
+        let a = json!({"events": [credit(&id, "2026-10-05T10:00:00Z", "enrich_email", 1, "u_mikaela")]});
+        let b = json!({"events": [credit(&id, "2026-11-05T10:00:00Z", "enrich_email", 2, "u_mikaela")]});
+        let ((sa, ba), (sb, bb)) = tokio::join!(app.post(&path, a), app.post(&path, b));
+        let mut got = [sa.as_u16(), sb.as_u16()];
+        got.sort_unstable();
+        assert_eq!(got, [200, 409], "{id}: {ba} {bb}");
+    }
+    assert_eq!(app.store.count_events("acme").await.expect("counts"), 24);
+    let check = app.store.check_ledger().await.expect("checks");
+    assert!(check.consistent(), "{check:?}");
+}
+
+on_both_engines!(one_id_at_two_instants_at_once);

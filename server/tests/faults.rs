@@ -787,13 +787,15 @@ const REFERENCE_TABLES: [&str; 3] = ["webhook_outbox", "sessions", "used_handoff
 
 /// Statements that span workspaces on purpose (docs/citus.md, "Across
 /// workspaces"), by a fragment of their text.
-const ACROSS_WORKSPACES: [&str; 3] = [
+const ACROSS_WORKSPACES: [&str; 4] = [
     // The time-zone mover's search for unfinished moves.
     "WHERE rebucket_from IS NOT NULL",
     // Readiness: every migration applied.
     "_sqlx_migrations",
     // PostgreSQL's statistics of the ledger's tables.
     "pg_stat_user_tables",
+    // At start: whether any raw events were ever dropped (retention).
+    "FROM event_archive LIMIT 1",
 ];
 
 /// The workspace tables a statement reads or writes (its `FROM`, `JOIN`,

@@ -1092,6 +1092,8 @@ async fn statistics_are_refreshed_where_tables_changed() {
     let Some(app) = TestApp::postgres_or_skip().await else {
         return;
     };
+    // The events' month: `usage_events` is partitioned by month.
+    const MONTH: &str = "usage_events_m202611";
     app.seed_basic().await;
     let events = "/api/v1/workspaces/acme/usage-events";
     for round in 0..5 {
@@ -1101,7 +1103,7 @@ async fn statistics_are_refreshed_where_tables_changed() {
     let mut admin = own_connection(&app).await;
     // Backends report their counts within seconds of their transactions.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while analyzed(&mut admin, "usage_events").await.0 < 5_000 {
+    while analyzed(&mut admin, MONTH).await.0 < 5_000 {
         assert!(
             Instant::now() < deadline,
             "the new events were never counted"
@@ -1123,20 +1125,20 @@ async fn statistics_are_refreshed_where_tables_changed() {
         .expect("no error")
         .is_empty());
     tx.rollback().await.expect("the lock released");
-    // Only the table past its threshold: charges are unchanged, and the
+    // Only the table past its threshold (the events' month): charges are unchanged, and the
     // handful of rollup rows is under 1,000.
     let refreshed = app
         .store
         .refresh_stale_statistics()
         .await
         .expect("no error");
-    assert_eq!(refreshed, ["usage_events"]);
-    assert_eq!(analyzed(&mut admin, "usage_events").await.1, 1);
+    assert_eq!(refreshed, [MONTH]);
+    assert_eq!(analyzed(&mut admin, MONTH).await.1, 1);
     assert_eq!(analyzed(&mut admin, "charges").await.1, 0);
     // Past a tenth more, the writes refresh them themselves, in the background.
     let mut round = 5;
     let deadline = Instant::now() + Duration::from_secs(40);
-    while analyzed(&mut admin, "usage_events").await.1 < 2 {
+    while analyzed(&mut admin, MONTH).await.1 < 2 {
         assert!(
             Instant::now() < deadline,
             "the writes never refreshed the statistics"

@@ -12,7 +12,7 @@ use super::reports::read_query;
     params(("workspace_id" = String, Path), schema::ReportParams),
     responses((status = 200, description = "RFC 4180 CSV with a header row; times and dates in the workspace's zone", content_type = "text/csv"),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 422, body = ErrorBody)),
+              (status = 422, description = "A bad parameter; with `--retain-events-months`, also a per-event CSV (no `group_by`) whose range starts before the retention horizon, named in the message", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_credit_usage_csv(
     State(state): State<AppState>,

@@ -245,7 +245,7 @@ fn read_event(
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "An id already stored with other content; nothing written", body = ErrorBody),
               (status = 413, body = ErrorBody),
-              (status = 422, description = "Every bad event listed by path; nothing written", body = ErrorBody)),
+              (status = 422, description = "Every bad event listed by path; nothing written. With `--retain-events-months`, an `occurred_at` before the retention horizon is one, its message naming the horizon (RFC 3339)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_events(
     State(state): State<AppState>,

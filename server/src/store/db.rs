@@ -69,6 +69,20 @@ pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Raw events' retention ([`super::retention`]): the setting, and what
+/// this process knows of the months and of the sums of dropped events.
+#[derive(Default)]
+pub(super) struct Retention {
+    /// Months kept before the current one; 0: everything is kept.
+    pub(super) months: std::sync::atomic::AtomicU32,
+    /// PostgreSQL: the months of `usage_events` known to exist, by their
+    /// first instant (ms).
+    pub(super) made: std::sync::Mutex<std::collections::HashSet<i64>>,
+    /// Whether `event_archive` held rows when this process started, or
+    /// this process folded some.
+    pub(super) archived: std::sync::atomic::AtomicBool,
+}
+
 /// The database handle.
 #[derive(Clone)]
 pub struct Store {
@@ -99,7 +113,7 @@ pub struct Store {
     /// ([`Store::rebucket_in_background`]), and its wake-up.
     pub(super) mover: std::sync::Arc<(std::sync::atomic::AtomicBool, tokio::sync::Notify)>,
     /// Raw events' retention ([`super::retention`]).
-    pub(super) retention: std::sync::Arc<super::retention::Retention>,
+    pub(super) retention: std::sync::Arc<Retention>,
 }
 
 impl Store {

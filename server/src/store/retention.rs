@@ -10,8 +10,7 @@
 //! [`DROP_CHUNK`], each in the writers' turn.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 
 use chrono::{Datelike, Duration, TimeZone};
 
@@ -33,19 +32,6 @@ const EVERY: std::time::Duration = std::time::Duration::from_secs(3_600);
 /// The PostgreSQL advisory lock under which one process at a time makes
 /// months of `usage_events`.
 const MONTHS_LOCK: i64 = 0x0063_7265_6d6f_6e74; // "cremont"
-
-/// The setting and what this process knows of the months and the archive.
-#[derive(Default)]
-pub(super) struct Retention {
-    /// Months kept before the current one; 0: everything is kept.
-    months: AtomicU32,
-    /// PostgreSQL: the months of `usage_events` known to exist, by their
-    /// first instant (ms).
-    made: Mutex<HashSet<i64>>,
-    /// Whether `event_archive` held rows when this process started, or
-    /// this process folded some.
-    archived: AtomicBool,
-}
 
 /// The retention horizon at `now` keeping `months` whole months before the
 /// current one (UTC): the first instant of the month `months` before it.
@@ -242,7 +228,7 @@ impl Store {
                 .next()
                 .map(|s| s.trim_matches(|c: char| !c.is_ascii_digit() && c != '-'))
                 .and_then(|s| s.parse::<i64>().ok());
-            if !to.is_some_and(|to| to <= horizon) {
+            if to.is_none_or(|to| to > horizon) {
                 continue;
             }
             let name = &name;
@@ -447,7 +433,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("an instant")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -472,11 +460,13 @@ mod tests {
 
     #[test]
     fn months_are_named_as_the_migration_names_them() {
-        let (first, next, name) = month_of(at("2026-02-14T12:00:00Z").timestamp_millis()).unwrap();
+        let (first, next, name) =
+            month_of(at("2026-02-14T12:00:00Z").timestamp_millis()).expect("a month");
         assert_eq!(first, at("2026-02-01T00:00:00Z").timestamp_millis());
         assert_eq!(next, at("2026-03-01T00:00:00Z").timestamp_millis());
         assert_eq!(name, "usage_events_m202602");
-        let (_, next, name) = month_of(at("2025-12-31T23:59:59.999Z").timestamp_millis()).unwrap();
+        let (_, next, name) =
+            month_of(at("2025-12-31T23:59:59.999Z").timestamp_millis()).expect("a month");
         assert_eq!(next, at("2026-01-01T00:00:00Z").timestamp_millis());
         assert_eq!(name, "usage_events_m202512");
     }
@@ -486,11 +476,11 @@ mod tests {
         /// horizon never passes now and keeps at least `months` months.
         #[test]
         fn months_tile_and_the_horizon_keeps_enough(ms in -30_000_000_000_000i64..30_000_000_000_000, months in 0u32..400) {
-            let (first, next, _) = month_of(ms).unwrap();
+            let (first, next, _) = month_of(ms).expect("a month");
             prop_assert!(first <= ms && ms < next);
-            prop_assert_eq!(month_of(next).unwrap().0, next);
-            prop_assert_eq!(month_of(first - 1).unwrap().1, first);
-            let now = DateTime::from_timestamp_millis(ms).unwrap();
+            prop_assert_eq!(month_of(next).expect("a month").0, next);
+            prop_assert_eq!(month_of(first - 1).expect("a month").1, first);
+            let now = DateTime::from_timestamp_millis(ms).expect("an instant");
             let h = horizon_of(now, months);
             prop_assert!(h <= now);
             prop_assert!(now - h >= Duration::days(28 * i64::from(months)));

@@ -24,11 +24,15 @@ fn stale_tables_sql() -> String {
         .iter()
         .map(|t| format!("'{t}'::regclass"))
         .collect();
+    // `usage_events` is partitioned by month: its months are what change
+    // (and what the planner reads once a query's months are known).
     format!(
         "SELECT c.relname::text FROM pg_class c \
          JOIN pg_stat_user_tables s ON s.relid = c.oid \
-         WHERE c.oid IN ({}) \
-         AND s.n_mod_since_analyze > 1000 + 0.1 * GREATEST(c.reltuples, 0)",
+         WHERE (c.oid IN ({}) \
+                OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'usage_events'::regclass)) \
+         AND s.n_mod_since_analyze > 1000 + 0.1 * GREATEST(c.reltuples, 0) \
+         ORDER BY c.relname",
         tables.join(", ")
     )
 }
@@ -98,14 +102,12 @@ impl Store {
             let stale: Vec<String> = sqlx::query_scalar(&stale_tables_sql())
                 .fetch_all(&mut *tx)
                 .await?;
-            for table in LEDGER_TABLES
-                .iter()
-                .filter(|t| stale.iter().any(|s| s == *t))
-            {
-                sqlx::query(&format!("ANALYZE {table}"))
+            for table in stale {
+                // A name from the catalogue, quoted all the same.
+                sqlx::query(&format!("ANALYZE \"{}\"", table.replace('"', "\"\"")))
                     .execute(&mut *tx)
                     .await?;
-                analyzed.push(table.to_string());
+                analyzed.push(table);
             }
         }
         tx.commit().await?;
