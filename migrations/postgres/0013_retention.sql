@@ -2,11 +2,13 @@
 -- * `usage_events` becomes partitioned by month of `occurred_at` (UTC), so
 --   that a month past the operator's horizon (`--retain-events-months`)
 --   goes in one `DROP TABLE`. A partitioned table's unique key must hold
---   its partition column: the key is `(workspace_id, id, occurred_at)`,
---   and a duplicate id in another month is found by the store's lookup by
---   id, under a transaction-level advisory lock on the id (store/ledger.rs).
---   Months are made as events arrive (store/retention.rs); this makes the
---   months of the events already stored, and copies them over.
+--   its partition column: the key is `(workspace_id, id, occurred_at)`.
+--   The ids are unique in `event_ids` instead, which says in which month
+--   each event is (a lookup by id probes it once, where it would probe
+--   every month of `usage_events`); two writers of one id collide on its
+--   key, as they did on the events' before. Months are made as events
+--   arrive (store/retention.rs); this makes the months of the events
+--   already stored, and copies them over.
 -- * Events dropped are first folded, in the same transaction, into
 --   per-day sums by every key a report can name (`event_archive`): the
 --   report shapes that read the events read these for the days whose
@@ -56,6 +58,14 @@ INSERT INTO usage_events (occurred_at, credits, workspace_id, id, kind, day, act
     SELECT occurred_at, credits, workspace_id, id, kind, day, action, user_id,
            campaign_id, identity_id, digest, request
     FROM usage_events_unpartitioned;
+CREATE TABLE event_ids (
+    occurred_at BIGINT NOT NULL,
+    workspace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+INSERT INTO event_ids (occurred_at, workspace_id, id)
+    SELECT occurred_at, workspace_id, id FROM usage_events_unpartitioned;
 DROP TABLE usage_events_unpartitioned;
 
 CREATE TABLE event_archive (

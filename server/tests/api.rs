@@ -1648,8 +1648,8 @@ on_both_engines!(retention_keeps_every_report_exact);
 
 /// One id at two instants from two writers at once: PostgreSQL keeps
 /// events by month, so their key alone would let both in (each in its
-/// month); the lock on the id keeps them apart. One is stored, the other
-/// is a conflict, every time, on both engines.
+/// month); the ids' table (`event_ids`) keeps them apart. One is stored,
+/// the other is a conflict, every time, on both engines.
 async fn one_id_at_two_instants_at_once(app: &TestApp) {
     app.seed_basic().await;
     let path = format!("{WS}/usage-events");

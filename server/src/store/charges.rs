@@ -16,7 +16,7 @@ use app::domain::limits::{decide_charge, ChargeDecision, Refusal, WorkspaceFigur
 use super::alerts::AlertBook;
 use super::cycles::ensure_cycle;
 use super::db::ms;
-use super::ledger::{insert_events, lock_ids, rows_with_ids, stored_digests};
+use super::ledger::{insert_events, rows_with_ids, stored_digests};
 use super::limits::{scopes_of, LimitBook, ScopeKey};
 use super::prelude::*;
 
@@ -91,8 +91,6 @@ impl<'a> Group<'a> {
     /// charges and events that already have their ids.
     async fn read(conn: &mut AnyConnection, charges: &[ChargeRequest<'a>]) -> StoreResult<Self> {
         let mut group = Group::default();
-        // Before any row lock (see [`lock_ids`]).
-        lock_ids(conn, charges.iter().map(|(ws, e, ..)| (*ws, e.id.as_str()))).await?;
         let mut named: BTreeMap<&str, Vec<&NewEvent>> = BTreeMap::new();
         for (ws, event, _, _) in charges {
             if !group.workspaces.contains_key(ws) {

@@ -77,7 +77,23 @@ impl Store {
                     .fetch_all(&self.pool)
                     .await?
             }
-            Engine::Postgres => vec!["ok".to_string()],
+            // The ids' table holds each event's id, and no other.
+            Engine::Postgres => {
+                let (ids, events, matched): (i64, i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM event_ids), (SELECT COUNT(*) FROM usage_events), \
+                     (SELECT COUNT(*) FROM event_ids i JOIN usage_events e ON e.workspace_id = i.workspace_id \
+                     AND e.id = i.id AND e.occurred_at = i.occurred_at)",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                if ids == events && ids == matched {
+                    vec!["ok".to_string()]
+                } else {
+                    vec![format!(
+                        "event_ids holds {ids} ids for {events} events, {matched} of them matching"
+                    )]
+                }
+            }
         };
         let stored = sums(
             self,

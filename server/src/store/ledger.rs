@@ -268,6 +268,25 @@ pub(super) async fn insert_events(
         }
         exec_values(conn, &sql, vals).await?;
     }
+    // PostgreSQL keeps events by month: their ids are unique here (two
+    // writers of one id collide on this key, and the second is retried).
+    if conn.backend_name() == "PostgreSQL" {
+        for chunk in events.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO event_ids (workspace_id, id, occurred_at) VALUES {}",
+                values_sql(chunk.len(), 3, 1)
+            );
+            let mut vals = Vec::with_capacity(chunk.len() * 3);
+            for e in chunk {
+                vals.extend([
+                    Val::S(ws.id.clone()),
+                    Val::S(e.id.clone()),
+                    Val::I(e.occurred_at.timestamp_millis()),
+                ]);
+            }
+            exec_values(conn, &sql, vals).await?;
+        }
+    }
     Ok(deltas)
 }
 
@@ -315,7 +334,30 @@ pub(super) async fn stored_digests(
     ids: &[&str],
 ) -> StoreResult<HashMap<String, Vec<u8>>> {
     let mut found = HashMap::new();
-    for row in rows_with_ids(conn, "usage_events", "id, digest, request", ws, ids).await? {
+    // PostgreSQL: by the ids' table, then in the one month each id names
+    // (a probe per id, where a lookup in `usage_events` probes every month).
+    let table = if conn.backend_name() == "PostgreSQL" {
+        "event_ids i JOIN usage_events e ON e.workspace_id = i.workspace_id AND e.id = i.id \
+         AND e.occurred_at = i.occurred_at"
+    } else {
+        "usage_events i"
+    };
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        // The workspace as `(SELECT $1)`: see [`rows_with_ids`].
+        let sql = format!(
+            "SELECT i.id AS id, digest, request FROM {table} \
+             WHERE i.workspace_id = (SELECT $1) AND i.id IN ({})",
+            values_list(chunk.len(), 2)
+        );
+        let sql = placeholders_for(conn, &sql);
+        let mut q = sqlx::query(&sql).bind(ws.to_string());
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        rows.extend(q.fetch_all(&mut *conn).await?);
+    }
+    for row in rows {
         let stored: Option<Vec<u8>> = row.try_get("digest")?;
         let stored = match stored {
             Some(d) => d,
@@ -329,48 +371,6 @@ pub(super) async fn stored_digests(
     Ok(found)
 }
 
-/// PostgreSQL: locks the ids `ids` of workspace `ws` against every other
-/// writer of them until the transaction ends, in one order (so that two
-/// writers cannot deadlock), before their lookup. The events' key holds
-/// the month they occurred in (its partition's), so two writers of one id
-/// at different instants would not collide on it: this lock keeps them
-/// apart, and the second finds the first's event. Taken before any row
-/// lock of the transaction.
-pub(super) async fn lock_ids<'a>(
-    conn: &mut AnyConnection,
-    ids: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> StoreResult<()> {
-    if conn.backend_name() != "PostgreSQL" {
-        return Ok(());
-    }
-    let keys: BTreeSet<i64> = ids
-        .into_iter()
-        .map(|(ws, id)| {
-            let d = digest(&format!("{ws}\u{1f}{id}"));
-            let mut first = [0u8; 8];
-            first.copy_from_slice(&d[..8]);
-            i64::from_be_bytes(first)
-        })
-        .collect();
-    let keys: Vec<i64> = keys.into_iter().collect();
-    for chunk in keys.chunks(CHUNK) {
-        // VALUES are read in their order: the locks are taken in it.
-        let sql = format!(
-            "SELECT COUNT(pg_advisory_xact_lock(k)) FROM (VALUES {}) AS v (k)",
-            (1..=chunk.len())
-                .map(|n| format!("(CAST({} AS BIGINT))", placeholder(n)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for k in chunk {
-            q = q.bind(*k);
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
 pub(super) async fn record_events_tx(
     conn: &mut AnyConnection,
     ws_id: &str,
@@ -382,7 +382,6 @@ pub(super) async fn record_events_tx(
         .await?
         .ok_or(StoreError::NotFound)?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    lock_ids(conn, ids.iter().map(|id| (ws_id, *id))).await?;
     let stored = stored_digests(conn, ws_id, &ids).await?;
     let mut fresh: Vec<&NewEvent> = Vec::with_capacity(events.len());
     let mut duplicates = 0;

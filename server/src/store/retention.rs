@@ -365,7 +365,8 @@ fn fold_sql(from: &str, filter: &str) -> String {
     )
 }
 
-/// One month of PostgreSQL's events, folded and dropped; how many it held.
+/// One month of PostgreSQL's events, folded and dropped with their ids;
+/// how many it held.
 async fn drop_month(conn: &mut AnyConnection, name: &str) -> StoreResult<u64> {
     sqlx::query("SET LOCAL lock_timeout = '5s'")
         .execute(&mut *conn)
@@ -385,6 +386,13 @@ async fn drop_month(conn: &mut AnyConnection, name: &str) -> StoreResult<u64> {
     sqlx::query(&fold_sql(name, "true"))
         .execute(&mut *conn)
         .await?;
+    // Their ids go with them.
+    sqlx::query(&format!(
+        "DELETE FROM event_ids i USING {name} e \
+         WHERE i.workspace_id = e.workspace_id AND i.id = e.id AND i.occurred_at = e.occurred_at"
+    ))
+    .execute(&mut *conn)
+    .await?;
     sqlx::query(&format!("DROP TABLE {name}"))
         .execute(&mut *conn)
         .await?;
