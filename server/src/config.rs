@@ -85,6 +85,11 @@ pub struct BenchArgs {
     /// Seconds of each HTTP load (batches, then charges); 0 skips it.
     #[arg(long, default_value_t = 15.0)]
     pub http_seconds: f64,
+    /// At the end, keep this many months of raw events and drop the rest
+    /// (as `--retain-events-months`), timed, with every report compared
+    /// before and after.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1200))]
+    pub retain_months: Option<u32>,
 }
 
 fn parse_scale(s: &str) -> Result<f64, String> {

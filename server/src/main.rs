@@ -126,6 +126,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 naive_iterations: args.naive_iterations.max(1),
                 http_seconds: args.http_seconds.max(0.0),
                 json: args.json.clone(),
+                retain_months: args.retain_months,
             };
             credits_server::bench::run(&store, &plan, clock.now()).await?;
         }

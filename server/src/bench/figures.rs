@@ -75,6 +75,24 @@ pub struct FloodFigures {
 }
 
 /// Everything `--json` writes.
+/// A retention run: what went, how fast, and what it left.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RetentionFigures {
+    pub months: u32,
+    /// The horizon the drop used (a day behind the refusals').
+    pub horizon: String,
+    pub dropped_events: u64,
+    pub largest_dropped: u64,
+    pub seconds: f64,
+    pub events_per_s: f64,
+    /// Reports answered before and after, each equal.
+    pub reports_compared: usize,
+    /// `credits verify`'s recomputation after the drop.
+    pub verify_seconds: f64,
+    pub bytes_total_after: u64,
+    pub bytes_per_kept_event: f64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchResult {
     pub engine: String,
@@ -105,6 +123,9 @@ pub struct BenchResult {
     pub bytes_per_event: f64,
     /// Each table with its indexes: (name, bytes), largest first.
     pub bytes_by_table: Vec<(String, u64)>,
+    /// The retention run (`--retain-months`), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionFigures>,
     pub differences: Vec<String>,
     pub targets_missed: Vec<String>,
 }

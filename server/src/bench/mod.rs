@@ -8,6 +8,7 @@
 
 mod figures;
 mod http;
+mod retention;
 mod seed;
 mod stats;
 
@@ -40,6 +41,8 @@ pub struct BenchPlan {
     pub naive_iterations: usize,
     pub http_seconds: f64,
     pub json: Option<String>,
+    /// Months of raw events to keep in a retention run at the end (none: no run).
+    pub retain_months: Option<u32>,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -458,6 +461,15 @@ pub async fn run(
     } else {
         (None, None, None, None, None, None)
     };
+    // Last, as it drops what the rest measured.
+    let retention = match plan.retain_months {
+        Some(months) => Some(
+            retention::run(store, &ws, months, now, stored, &mut differences)
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     let mut result = BenchResult {
         engine: engine.into(),
         scale: plan.scale,
@@ -480,6 +492,7 @@ pub async fn run(
         bytes_total,
         bytes_per_event,
         bytes_by_table,
+        retention,
         differences,
         targets_missed: Vec::new(),
     };

@@ -334,29 +334,42 @@ pub(super) async fn stored_digests(
     ids: &[&str],
 ) -> StoreResult<HashMap<String, Vec<u8>>> {
     let mut found = HashMap::new();
-    // PostgreSQL: by the ids' table, then in the one month each id names
-    // (a probe per id, where a lookup in `usage_events` probes every month).
-    let table = if conn.backend_name() == "PostgreSQL" {
-        "event_ids i JOIN usage_events e ON e.workspace_id = i.workspace_id AND e.id = i.id \
-         AND e.occurred_at = i.occurred_at"
-    } else {
-        "usage_events i"
-    };
-    let mut rows = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        // The workspace as `(SELECT $1)`: see [`rows_with_ids`].
-        let sql = format!(
-            "SELECT i.id AS id, digest, request FROM {table} \
-             WHERE i.workspace_id = (SELECT $1) AND i.id IN ({})",
-            values_list(chunk.len(), 2)
-        );
-        let sql = placeholders_for(conn, &sql);
-        let mut q = sqlx::query(&sql).bind(ws.to_string());
-        for id in chunk {
-            q = q.bind(id.to_string());
+    let rows = if conn.backend_name() == "PostgreSQL" {
+        // By the ids' table (one probe an id, where `usage_events` would
+        // take one a month), then the few found in the months they name:
+        // two statements, as a join planned for a batch's thousand
+        // parameters (a generic plan) may scan every month.
+        let mut at: HashMap<String, i64> = HashMap::new();
+        for row in rows_with_ids(conn, "event_ids", "id, occurred_at", ws, ids).await? {
+            at.insert(row.try_get("id")?, row.try_get("occurred_at")?);
         }
-        rows.extend(q.fetch_all(&mut *conn).await?);
-    }
+        let found_ids: Vec<&str> = at.keys().map(String::as_str).collect();
+        let mut rows = Vec::new();
+        for chunk in found_ids.chunks(CHUNK / 2) {
+            let sql = format!(
+                "SELECT id, occurred_at, digest, request FROM usage_events \
+                 WHERE workspace_id = (SELECT $1) AND id IN ({}) AND occurred_at IN ({})",
+                values_list(chunk.len(), 2),
+                values_list(chunk.len(), 2 + chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(ws.to_string());
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for id in chunk {
+                q = q.bind(at.get(*id).copied().unwrap_or_default());
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                let (id, when): (String, i64) = (row.try_get("id")?, row.try_get("occurred_at")?);
+                if at.get(&id) == Some(&when) {
+                    rows.push(row);
+                }
+            }
+        }
+        rows
+    } else {
+        rows_with_ids(conn, "usage_events", "id, digest, request", ws, ids).await?
+    };
     for row in rows {
         let stored: Option<Vec<u8>> = row.try_get("digest")?;
         let stored = match stored {

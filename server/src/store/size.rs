@@ -45,8 +45,11 @@ impl Store {
                  GROUP BY 1 ORDER BY 2 DESC"
             }
             Engine::Postgres => {
-                "SELECT CAST(relname AS TEXT), CAST(pg_total_relation_size(oid) AS BIGINT) FROM pg_class \
-                 WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY 2 DESC"
+                // A partitioned table's months counted as the table.
+                "SELECT CAST(COALESCE(p.relname, c.relname) AS TEXT), \
+                 CAST(SUM(pg_total_relation_size(c.oid)) AS BIGINT) FROM pg_class c \
+                 LEFT JOIN pg_inherits i ON i.inhrelid = c.oid LEFT JOIN pg_class p ON p.oid = i.inhparent \
+                 WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace GROUP BY 1 ORDER BY 2 DESC"
             }
         };
         let rows = match sqlx::query(sql).fetch_all(&self.pool).await {
