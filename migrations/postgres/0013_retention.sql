@@ -67,6 +67,8 @@ CREATE TABLE event_ids (
 INSERT INTO event_ids (occurred_at, workspace_id, id)
     SELECT occurred_at, workspace_id, id FROM usage_events_unpartitioned;
 DROP TABLE usage_events_unpartitioned;
+-- Its lookups by id plan by its statistics.
+ANALYZE event_ids;
 
 CREATE TABLE event_archive (
     value BIGINT NOT NULL,

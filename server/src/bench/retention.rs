@@ -10,8 +10,8 @@ use app::domain::calendar::Period;
 use app::model::{Dimension, Filters, Metric, UsageQuery};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
+use super::compare::{dashboard_reports, describe, groups_of};
 use super::figures::RetentionFigures;
-use super::{dashboard_reports, describe, groups_of};
 use crate::store::{horizon_of, Groups, Store, StoreError, Workspace};
 
 /// The reports compared: the dashboard's, and those that read the events

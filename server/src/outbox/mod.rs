@@ -13,7 +13,7 @@ pub mod payload;
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::store::{Claimed, Store};
 
@@ -106,9 +106,22 @@ pub async fn deliver_due(
     client: &reqwest::Client,
     config: &OutboxConfig,
 ) -> Result<usize, crate::store::StoreError> {
+    deliver_due_at(store, client, config, Utc::now()).await
+}
+
+/// [`deliver_due`] at `now`: what is due, when leases end and when the
+/// next attempt is due are reckoned from it (tests move it instead of
+/// sleeping); the signature's time stays the real one, which receivers
+/// check.
+pub async fn deliver_due_at(
+    store: &Store,
+    client: &reqwest::Client,
+    config: &OutboxConfig,
+    now: DateTime<Utc>,
+) -> Result<usize, crate::store::StoreError> {
     let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::seconds(60));
     let due = store
-        .claim_deliveries(Utc::now(), lease, config.batch, &config.owner)
+        .claim_deliveries(now, lease, config.batch, &config.owner)
         .await?;
     let n = due.len();
     for item in due {
@@ -116,12 +129,12 @@ pub async fn deliver_due(
         let outcome = match outcome {
             Ok(()) => {
                 tracing::info!(request = %item.request_id, "webhook delivered");
-                Ok(Utc::now())
+                Ok(now)
             }
             Err(error) => {
                 let delay = config.backoff(item.attempts);
                 tracing::warn!(request = %item.request_id, attempt = item.attempts + 1, %error, retry_in_ms = delay.as_millis() as u64, "webhook delivery failed");
-                let next = Utc::now()
+                let next = now
                     + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
                 Err((error, next))
             }

@@ -1,32 +1,16 @@
 //! Sign-in, sessions, tenant isolation and the framing policy, through the
 //! real router on SQLite and PostgreSQL.
 
-mod common;
-
+use crate::common::tokens::{claims, jwt};
+use crate::common::{TestApp, EMBED_SECRET, TOKEN};
 use axum::http::{Method, StatusCode};
 use chrono::Utc;
-use common::{TestApp, EMBED_SECRET, TOKEN};
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-use serde_json::{json, Value};
-
-fn jwt(claims: Value, secret: &str) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("signs")
-}
-
-fn claims(user: &str, ws: &str, ttl: i64) -> Value {
-    json!({"sub": user, "ws": ws, "aud": "credits", "exp": Utc::now().timestamp() + ttl,
-           "jti": credits_server::auth::new_session_token()})
-}
+use serde_json::json;
 
 /// Two workspaces: `acme` (seed_basic) and `globex` with its own user.
 async fn two_workspaces(app: &TestApp) {
     app.seed_basic().await;
-    let mut body = common::workspace_body(3_000);
+    let mut body = crate::common::workspace_body(3_000);
     body["name"] = json!("Globex");
     let (s, _) = app.put("/api/v1/workspaces/globex", body).await;
     assert_eq!(s, StatusCode::CREATED);
@@ -656,7 +640,7 @@ async fn csrf_logout_and_refresh_revoke(app: &TestApp) {
 /// subdomain, say) opens nothing; signing out expires the `__Host-` one.
 async fn https_cookies_are_host_prefixed(app: &TestApp) {
     two_workspaces(app).await;
-    let mut state = TestApp::state(app.store.clone(), common::now());
+    let mut state = TestApp::state(app.store.clone(), crate::common::now());
     state.https = true;
     let router = credits_server::app(state);
     let call = |path: String, headers: Vec<(&'static str, String)>, post: bool| {

@@ -6,10 +6,8 @@
 //! request. `CREDITS_FUZZ_CASES` sets the number of cases (default 1,500
 //! per engine; the dedicated run uses 100,000).
 
-mod common;
-
+use crate::common::{TestApp, TOKEN};
 use axum::http::{Method, StatusCode};
-use common::{TestApp, TOKEN};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{json, Value};

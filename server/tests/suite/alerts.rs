@@ -3,14 +3,11 @@
 //! across two servers, recovery, paging, the dashboard's admin-only
 //! change, and signed delivery with retries.
 
-mod common;
-
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{now, post_on, webhook, workspace_body, TestApp};
 use axum::http::{Method, StatusCode};
-use common::{now, post_on, workspace_body, TestApp};
-use credits_server::outbox::{deliver_due, signature, OutboxConfig};
+use credits_server::outbox::{deliver_due_at, OutboxConfig};
 use serde_json::{json, Value};
 
 const WS: &str = "/api/v1/workspaces/acme";
@@ -394,75 +391,7 @@ async fn only_admins_change_settings_from_the_dashboard(app: &TestApp) {
     assert!(text.contains("1 to 100"), "{text}");
 }
 
-/// A receiver that fails the first `fail_first` calls, and checks every
-/// signature it is sent.
-struct Receiver {
-    url: String,
-    seen: Arc<Mutex<Vec<(String, Value)>>>,
-    bad_signatures: Arc<Mutex<usize>>,
-}
-
 const SECRET: &str = "whsec-test-0123456789abcdef0123456789";
-
-async fn receiver(fail_first: usize) -> Receiver {
-    use axum::routing::post;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let bad = Arc::new(Mutex::new(0usize));
-    let calls = Arc::new(Mutex::new(0usize));
-    let (s2, b2, c2) = (seen.clone(), bad.clone(), calls.clone());
-    let app = axum::Router::new().route(
-        "/hook",
-        post(move |headers: axum::http::HeaderMap, body: String| {
-            let (seen, bad, calls) = (s2.clone(), b2.clone(), c2.clone());
-            async move {
-                // Verify as the README tells a receiver to.
-                let header = headers
-                    .get("x-credits-signature")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                let t: i64 = header
-                    .split(',')
-                    .find_map(|p| p.strip_prefix("t="))
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
-                let fresh = (chrono::Utc::now().timestamp() - t).abs() < 300;
-                if !fresh || signature(SECRET, t, &body) != header {
-                    *bad.lock().expect("lock") += 1;
-                    return StatusCode::UNAUTHORIZED;
-                }
-                let n = {
-                    let mut c = calls.lock().expect("lock");
-                    *c += 1;
-                    *c
-                };
-                if n <= fail_first {
-                    return StatusCode::SERVICE_UNAVAILABLE;
-                }
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                seen.lock()
-                    .expect("lock")
-                    .push((key, serde_json::from_str(&body).unwrap_or(Value::Null)));
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Receiver {
-        url: format!("http://{addr}/hook"),
-        seen,
-        bad_signatures: bad,
-    }
-}
 
 async fn alerts_are_delivered_signed_once_with_retries(app: &TestApp) {
     app.seed_basic().await;
@@ -473,24 +402,32 @@ async fn alerts_are_delivered_signed_once_with_retries(app: &TestApp) {
         .map(|a| a["id"].as_str().unwrap_or("").to_string())
         .collect();
     assert_eq!(ids.len(), 2);
-    let hook = receiver(2).await;
+    let hook = webhook::start(webhook::Hook {
+        fail_first: 2,
+        secret: Some(SECRET),
+        ..webhook::Hook::default()
+    })
+    .await;
     let mut config = OutboxConfig::new(hook.url.clone());
     config.base_backoff = Duration::from_millis(50);
     config.lease = Duration::from_millis(300);
     config.secret = Some(SECRET.into());
     let client = reqwest::Client::new();
+    // The outbox's clock, moved 60 ms a pass instead of sleeping.
+    let t0 = chrono::Utc::now();
+    let at = |ms: i64| t0 + chrono::Duration::milliseconds(ms);
+    let mut ms = 0;
     for _ in 0..40 {
-        deliver_due(&app.store, &client, &config)
+        deliver_due_at(&app.store, &client, &config, at(ms))
             .await
             .expect("pass");
         if hook.seen.lock().expect("lock").len() == 2 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        ms += 60;
     }
-    // Once more: nothing is sent twice.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    deliver_due(&app.store, &client, &config)
+    // Once more, past every lease and backoff: nothing is sent twice.
+    deliver_due_at(&app.store, &client, &config, at(ms + 10_000))
         .await
         .expect("pass");
     let seen = hook.seen.lock().expect("lock").clone();

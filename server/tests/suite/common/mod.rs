@@ -5,6 +5,9 @@
 #![allow(dead_code)]
 
 pub mod contract;
+pub mod process;
+pub mod tokens;
+pub mod webhook;
 
 use std::sync::Arc;
 

@@ -6,30 +6,16 @@
 //! limit (v1.2) is passed by charges racing over both processes.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use crate::common::process::{free_port, Proc};
+use crate::common::{tokens, webhook};
 
 use serde_json::{json, Value};
 
 const TOKEN: &str = "processes-api-token-0123456789abcdef";
 const SECRET: &str = "processes-embed-secret-0123456789abcdef";
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
 
 async fn start(url: &str, webhook: &str) -> (Proc, String) {
     let port = free_port();
@@ -76,16 +62,7 @@ async fn start(url: &str, webhook: &str) -> (Proc, String) {
 }
 
 fn jwt(user: &str) -> String {
-    use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
-    let claims = json!({"sub": user, "ws": "acme", "aud": "credits",
-                        "exp": chrono::Utc::now().timestamp() + 300,
-                        "jti": credits_server::auth::new_session_token()});
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap_or_default()
+    tokens::jwt(tokens::claims(user, "acme", 300), SECRET)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -115,34 +92,13 @@ async fn two_processes_share_one_postgres() {
         query.map(|q| format!("?{q}")).unwrap_or_default()
     );
 
-    // The platform's webhook receiver: counts each Idempotency-Key.
-    let seen: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
-    let s2 = seen.clone();
-    let hook = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |h: axum::http::HeaderMap| {
-            let seen = s2.clone();
-            async move {
-                let key = h
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                // A slow receiver: leases must cover it.
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                *seen.lock().expect("lock").entry(key).or_default() += 1;
-                axum::http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let hook_url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, hook).await;
-    });
-
+    // The platform's webhook receiver, slow: leases must cover it.
+    let hook = webhook::start(webhook::Hook {
+        delay: Duration::from_millis(30),
+        ..webhook::Hook::default()
+    })
+    .await;
+    let hook_url = hook.url.clone();
     let (_a, a) = start(&url, &hook_url).await;
     let (_b, b) = start(&url, &hook_url).await;
     let client = reqwest::Client::new();
@@ -260,13 +216,13 @@ async fn two_processes_share_one_postgres() {
         .unwrap_or_default();
     assert_eq!(percents, vec![100, 80]);
     for _ in 0..200 {
-        if seen.lock().expect("lock").len() >= 6 {
+        if hook.counts().len() >= 6 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let seen = seen.lock().expect("lock").clone();
+    let seen = hook.counts();
     assert_eq!(seen.len(), 6, "{seen:?}");
     assert!(
         seen.values().all(|n| *n == 1),

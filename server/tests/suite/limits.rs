@@ -5,10 +5,8 @@
 //! audit log, and `GET` of a workspace. Every answer is checked against
 //! the served OpenAPI document.
 
-mod common;
-
+use crate::common::{post_on, workspace_body, TestApp};
 use axum::http::{Method, StatusCode};
-use common::{post_on, workspace_body, TestApp};
 use serde_json::{json, Value};
 
 const WS: &str = "/api/v1/workspaces/acme";

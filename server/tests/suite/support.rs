@@ -2,15 +2,13 @@
 //! function, listed by the API, and delivered to a webhook on loopback with
 //! retries, across a restart, once per id.
 
-mod common;
-
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::webhook::receiver;
+use crate::common::TestApp;
 use axum::http::{Method, StatusCode};
-use common::TestApp;
-use credits_server::outbox::{deliver_due, OutboxConfig};
+use credits_server::outbox::{deliver_due, deliver_due_at, OutboxConfig};
 use serde_json::Value;
 
 /// Sends a request through the server function, as the Plan tab's form does.
@@ -78,61 +76,6 @@ async fn requests_are_stored_and_listed(app: &TestApp) {
     assert!(html.contains(second["id"].as_str().unwrap_or("?")));
 }
 
-/// Deliveries the receiver acknowledged: (Idempotency-Key, body).
-type Seen = Arc<Mutex<Vec<(String, Value)>>>;
-
-/// A webhook receiver on loopback that fails its first `fail_first` calls.
-struct Receiver {
-    url: String,
-    seen: Seen,
-}
-
-async fn receiver(fail_first: usize) -> Receiver {
-    let seen: Seen = Arc::default();
-    let calls = Arc::new(Mutex::new(0usize));
-    let state = (seen.clone(), calls);
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(
-            move |axum::extract::State((seen, calls)): axum::extract::State<(
-                Seen,
-                Arc<Mutex<usize>>,
-            )>,
-                  headers: axum::http::HeaderMap,
-                  body: String| async move {
-                let n = {
-                    let mut c = calls.lock().expect("lock");
-                    *c += 1;
-                    *c
-                };
-                if n <= fail_first {
-                    return StatusCode::INTERNAL_SERVER_ERROR;
-                }
-                let key = headers
-                    .get("idempotency-key")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                seen.lock()
-                    .expect("lock")
-                    .push((key, serde_json::from_str(&body).unwrap_or(Value::Null)));
-                StatusCode::NO_CONTENT
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app.with_state(state)).await;
-    });
-    Receiver {
-        url: format!("http://{addr}/hook"),
-        seen,
-    }
-}
-
 fn fast(url: &str) -> OutboxConfig {
     let mut c = OutboxConfig::new(url.to_string());
     c.base_backoff = Duration::from_millis(100);
@@ -145,21 +88,29 @@ async fn webhook_retries_until_acknowledged(app: &TestApp) {
     let hook = receiver(2).await;
     let config = fast(&hook.url);
     let client = reqwest::Client::new();
-    let pass = || async {
-        deliver_due(&app.store, &client, &config)
-            .await
-            .expect("pass")
-    };
     let (_, sent) = send(app, "buy_more", "Top up please").await;
     let id = sent["id"].as_str().unwrap_or_default().to_string();
-    // Attempt 1 and 2 get a 500; each schedules a later retry.
-    assert_eq!(pass().await, 1);
-    assert_eq!(pass().await, 0, "not due yet");
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    assert_eq!(pass().await, 1);
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(pass().await, 1);
-    assert_eq!(pass().await, 0, "delivered: nothing left");
+    // The outbox's clock, moved by the test (milliseconds after t0).
+    let t0 = chrono::Utc::now();
+    let (store, client, config) = (&app.store, &client, &config);
+    let pass = |ms: i64| async move {
+        deliver_due_at(
+            store,
+            client,
+            config,
+            t0 + chrono::Duration::milliseconds(ms),
+        )
+        .await
+        .expect("pass")
+    };
+    // Attempt 1 and 2 get a 500; each schedules a later retry (100 ms,
+    // then 200 ms later).
+    assert_eq!(pass(0).await, 1);
+    assert_eq!(pass(99).await, 0, "not due yet");
+    assert_eq!(pass(100).await, 1);
+    assert_eq!(pass(299).await, 0, "not due yet");
+    assert_eq!(pass(300).await, 1);
+    assert_eq!(pass(10_000).await, 0, "delivered: nothing left");
     let seen = hook.seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].0, id);
@@ -180,10 +131,11 @@ async fn webhook_survives_a_restart(app: &TestApp) {
         assert_eq!(s, StatusCode::OK);
     }
     // A process leases the deliveries and dies before sending them.
+    let t0 = chrono::Utc::now();
     let leased = app
         .store
         .claim_deliveries(
-            chrono::Utc::now(),
+            t0,
             chrono::Duration::milliseconds(300),
             20,
             "a-crashed-process",
@@ -192,16 +144,21 @@ async fn webhook_survives_a_restart(app: &TestApp) {
         .expect("claim");
     assert_eq!(leased.len(), 3);
     let client = reqwest::Client::new();
-    let pass = || async {
-        deliver_due(&app.store, &client, &config)
-            .await
-            .expect("pass")
+    let (store, client, config) = (&app.store, &client, &config);
+    let pass = |ms: i64| async move {
+        deliver_due_at(
+            store,
+            client,
+            config,
+            t0 + chrono::Duration::milliseconds(ms),
+        )
+        .await
+        .expect("pass")
     };
-    assert_eq!(pass().await, 0, "leased elsewhere");
+    assert_eq!(pass(299).await, 0, "leased elsewhere");
     // After the lease, the restarted process delivers each request once.
-    tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(pass().await, 3);
-    assert_eq!(pass().await, 0);
+    assert_eq!(pass(300).await, 3);
+    assert_eq!(pass(301).await, 0);
     let seen = hook.seen.lock().expect("lock").clone();
     let mut per_id: HashMap<String, usize> = HashMap::new();
     for (key, body) in &seen {
@@ -289,13 +246,15 @@ async fn leases_have_owners_and_urls_stay_secret(app: &TestApp) {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    // Bound already: the connections wait for it.
     tokio::spawn(async move {
         let _ = axum::serve(listener, app_router).await;
     });
-    tokio::time::sleep(Duration::from_millis(250)).await;
     let config = fast(&format!("http://{addr}/hook"));
     let client = credits_server::outbox::client(&config).expect("client");
-    deliver_due(&app.store, &client, &config)
+    // Past the failed attempt's backoff.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(10);
+    deliver_due_at(&app.store, &client, &config, later)
         .await
         .expect("pass");
     assert!(
