@@ -341,6 +341,19 @@ async fn credits_csv(
     }
     .await;
     result.unwrap_or_else(|e| {
+        // A range that starts before the retention horizon: said plainly.
+        if let (crate::store::StoreError::Invalid { .. }, Some(h)) =
+            (&e, state.store.horizon(state.now()))
+        {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "This export lists each event, and events before {} are no longer kept: choose a later start.",
+                    h.format("%Y-%m-%d %H:%M UTC")
+                ),
+            )
+                .into_response();
+        }
         tracing::error!(cause = %e, "csv export failed");
         (
             StatusCode::SERVICE_UNAVAILABLE,

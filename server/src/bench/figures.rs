@@ -91,6 +91,8 @@ pub struct RetentionFigures {
     pub verify_seconds: f64,
     pub bytes_total_after: u64,
     pub bytes_per_kept_event: f64,
+    /// Each table with its indexes after the drop, largest first.
+    pub bytes_by_table_after: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -123,6 +123,7 @@ pub(super) async fn run(
         differences.push(format!("retention: credits verify found {check:?}"));
     }
     let bytes_total = store.disk_bytes().await?;
+    let bytes_by_table = store.table_bytes().await?;
     let kept = stored.saturating_sub(dropped).max(1);
     let figures = RetentionFigures {
         months,
@@ -136,6 +137,7 @@ pub(super) async fn run(
         verify_seconds: (verify_seconds * 10.0).round() / 10.0,
         bytes_total_after: bytes_total,
         bytes_per_kept_event: (bytes_total as f64 / kept as f64).round(),
+        bytes_by_table_after: bytes_by_table,
     };
     println!(
         "retention of {months} months (horizon {}): dropped {} events ({} of the largest workspace) in {:.1} s ({:.0}/s); {} answers compared, {}; verify {:.1} s; {:.1} MB on disk after, {:.0} bytes per event kept",
@@ -150,5 +152,8 @@ pub(super) async fn run(
         bytes_total as f64 / 1e6,
         figures.bytes_per_kept_event
     );
+    for (table, bytes) in figures.bytes_by_table_after.iter().take(5) {
+        println!("  after: {table}: {:.1} MB", *bytes as f64 / 1e6);
+    }
     Ok(figures)
 }

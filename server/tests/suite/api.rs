@@ -1601,6 +1601,18 @@ async fn retention_keeps_every_report_exact(app: &TestApp) {
     assert_eq!(s, StatusCode::OK, "{body}");
     let (s, body) = csv("period=custom&from=2026-08-01&to=2026-10-05&group_by=user").await;
     assert_eq!(s, StatusCode::OK, "{body}");
+    // The dashboard's export says so in words.
+    let cookie = app.session_cookie("acme", "u_mikaela").await;
+    let (s, _, body) = app
+        .request(
+            Method::GET,
+            "/usage/credits.csv?period=custom&from=2026-09-01&to=2026-10-05",
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("2026-10-01 00:00 UTC"), "{body}");
 
     // A new zone moves what is kept and names the days it could not move.
     let mut moved = workspace_body(10_000);
