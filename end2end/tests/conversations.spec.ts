@@ -1,16 +1,5 @@
 import { Page } from '@playwright/test';
-import { test, expect, api, chartsDrawn, hydrated } from './fixtures';
-
-async function table(page: Page, id: string): Promise<Record<string, number>> {
-  const rows = await page.locator(`#${id} tbody tr`).evaluateAll((trs) =>
-    trs.map((tr) => [tr.getAttribute('data-key') ?? '', Number(tr.getAttribute('data-value'))]),
-  );
-  return Object.fromEntries(rows);
-}
-
-function apiRows(body: any, field: string): Record<string, number> {
-  return Object.fromEntries(body.rows.filter((r: any) => r[field] !== null && r.conversations > 0).map((r: any) => [r[field], r.conversations]));
-}
+import { test, expect, api, apiRows, chartsDrawn, hydrated, table } from './fixtures';
 
 async function chartData(page: Page, id: string): Promise<any[]> {
   return page.evaluate((id) => {
@@ -35,8 +24,8 @@ async function checkView(page: Page, query: string) {
   await expect(page.getByTestId('covered')).toHaveAttribute('data-to', byDay.period.to);
   await expect(page.getByTestId('conversations-total')).toHaveAttribute('data-total', String(byDay.total));
   await expect.poll(() => chartData(page, 'chart-daily')).toEqual(byDay.rows.map((r: any) => r.conversations));
-  await expect.poll(() => table(page, 'table-campaigns')).toEqual(apiRows(byCampaign, 'campaign_id'));
-  await expect.poll(() => table(page, 'table-identities')).toEqual(apiRows(byIdentity, 'identity_id'));
+  await expect.poll(() => table(page, 'table-campaigns')).toEqual(apiRows(byCampaign, 'campaign_id', 'conversations'));
+  await expect.poll(() => table(page, 'table-identities')).toEqual(apiRows(byIdentity, 'identity_id', 'conversations'));
   const pie = async (id: string) => (await chartData(page, id)).map((d: any) => [d.name, d.value]);
   await expect.poll(() => pie('chart-campaigns')).toEqual(expectedPie(byCampaign));
   await expect.poll(() => pie('chart-identities')).toEqual(expectedPie(byIdentity));

@@ -1,16 +1,5 @@
 import { Page } from '@playwright/test';
-import { test, expect, api, chartsDrawn, hydrated, signIn, thousands } from './fixtures';
-
-async function table(page: Page, id: string): Promise<Record<string, number>> {
-  const rows = await page.locator(`#${id} tbody tr`).evaluateAll((trs) =>
-    trs.map((tr) => [tr.getAttribute('data-key') ?? '', Number(tr.getAttribute('data-value'))]),
-  );
-  return Object.fromEntries(rows);
-}
-
-function apiRows(body: any, field: string): Record<string, number> {
-  return Object.fromEntries(body.rows.filter((r: any) => r[field] !== null && r.credits > 0).map((r: any) => [r[field], r.credits]));
-}
+import { test, expect, api, apiRows, chartsDrawn, hydrated, signIn, table, thousands } from './fixtures';
 
 /** Sum of each series of a chart, by series id, read from the page's ECharts instance. */
 async function seriesTotals(page: Page, chartId: string): Promise<Record<string, number>> {

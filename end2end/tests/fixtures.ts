@@ -109,3 +109,16 @@ export async function chartsDrawn(page: Page | FrameLocator, ...ids: string[]) {
 export function thousands(n: number): string {
   return n.toLocaleString('en-US');
 }
+
+/** A table's figures by row key, as the page wrote them (`data-key`, `data-value`). */
+export async function table(page: Page, id: string): Promise<Record<string, number>> {
+  const rows = await page.locator(`#${id} tbody tr`).evaluateAll((trs) =>
+    trs.map((tr) => [tr.getAttribute('data-key') ?? '', Number(tr.getAttribute('data-value'))]),
+  );
+  return Object.fromEntries(rows);
+}
+
+/** The figures an API report implies for a table: each row's `field` and its `value` (rows of none or zero left out). */
+export function apiRows(body: any, field: string, value: 'credits' | 'conversations' = 'credits'): Record<string, number> {
+  return Object.fromEntries(body.rows.filter((r: any) => r[field] !== null && r[value] > 0).map((r: any) => [r[field], r[value]]));
+}

@@ -2,17 +2,9 @@
 // presets, filters and drill-down, checking after every move that each
 // chart has drawn the same figures as the table under it.
 import { Page } from '@playwright/test';
-import { test, expect, hydrated } from './fixtures';
+import { test, expect, hydrated, table } from './fixtures';
 
 type Figures = Record<string, number>;
-
-/** A table's figures by row key. */
-async function table(page: Page, id: string): Promise<Figures> {
-  const rows = await page.locator(`#${id} tbody tr`).evaluateAll((trs) =>
-    trs.map((tr) => [tr.getAttribute('data-key') ?? '', Number(tr.getAttribute('data-value'))]),
-  );
-  return Object.fromEntries(rows);
-}
 
 /** The ECharts option drawn in a chart box, or null when nothing is drawn there. */
 async function drawn(page: Page, id: string): Promise<any | null> {

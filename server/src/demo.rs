@@ -14,7 +14,7 @@ use app::model::{AccountManager, Plan, Price};
 
 use crate::canonical::canonical;
 use crate::store::{
-    Actor, AlertsPatch, GrantInput, Member, NewEvent, Store, StoreResult, WorkspaceInput,
+    Actor, AlertsPatch, GrantInput, Member, NewEvent, Role, Store, StoreResult, WorkspaceInput,
 };
 
 /// The demo workspace's id.
@@ -22,13 +22,13 @@ pub const DEMO_WORKSPACE: &str = "acme";
 /// The default seed.
 pub const DEMO_SEED: u64 = 20_261_125;
 
-const USERS: [(&str, &str, &str); 6] = [
-    ("u_mikaela", "Mikaela Ortiz", "admin"),
-    ("u_samara", "Samara Haddad", "member"),
-    ("u_jonas", "Jonas Weber", "member"),
-    ("u_priya", "Priya Raman", "member"),
-    ("u_leo", "Leo Martín", "member"),
-    ("u_ines", "Inés Castro", "admin"),
+const USERS: [(&str, &str, Role); 6] = [
+    ("u_mikaela", "Mikaela Ortiz", Role::Admin),
+    ("u_samara", "Samara Haddad", Role::Member),
+    ("u_jonas", "Jonas Weber", Role::Member),
+    ("u_priya", "Priya Raman", Role::Member),
+    ("u_leo", "Leo Martín", Role::Member),
+    ("u_ines", "Inés Castro", Role::Admin),
 ];
 
 const IDENTITIES: [(&str, &str, &str, &str); 8] = [
@@ -112,7 +112,7 @@ pub async fn seed(store: &Store, seed: u64, now: DateTime<Utc>) -> StoreResult<b
                 &Member::User {
                     name: name.into(),
                     email,
-                    role: role.into(),
+                    role,
                 },
             )
             .await?;

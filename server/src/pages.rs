@@ -75,27 +75,7 @@ impl StoreSource {
         // tab's), not of an alert recorded days ago at another pace.
         let runs_out_on = if ws.alerts.runout_forecast {
             let today = overview.summary.today;
-            let window = app::domain::forecast::pace_window(today);
-            let pace = app::model::UsageQuery {
-                period: app::domain::calendar::Period::Custom {
-                    from: window.from,
-                    to: window.last_day(),
-                },
-                group_by: Vec::new(),
-                filters: Default::default(),
-            };
-            // A total: no rows to label, so no names to load.
-            let used = self
-                .store
-                .report_named(
-                    ws,
-                    Metric::Credits,
-                    &pace,
-                    self.clock.now(),
-                    &crate::store::Names::default(),
-                )
-                .await?
-                .total;
+            let used = self.store.pace_used(&ws.id, today).await?;
             let c = overview.summary.credits;
             match app::domain::forecast::forecast(
                 today,
@@ -132,7 +112,7 @@ impl StoreSource {
                     runs_out_on: a.runs_out_on,
                     created_at: a.created_at_text(),
                     created_local: app::format::local_time(a.created_at, ws.tz),
-                    delivery: d.status(self.webhook).to_string(),
+                    delivery: d.status(self.webhook).key().to_string(),
                 })
                 .collect(),
             can_edit: admin,

@@ -161,15 +161,6 @@ pub async fn credits_view(
     // The forecast is about the whole workspace's current cycle.
     let cal = ws.calendar();
     let today = cal.today(now);
-    let window = pace_window(today);
-    let pace_query = UsageQuery {
-        period: Period::Custom {
-            from: window.from,
-            to: window.last_day(),
-        },
-        group_by: Vec::new(),
-        filters: Filters::default(),
-    };
     let previous_query = previous(&query, ws, now);
     let cycle = BillingCycle::containing(today);
     let (
@@ -189,11 +180,11 @@ pub async fn credits_view(
         report(Metric::Credits, &[Dimension::Day, Dimension::Action]),
         report(Metric::Credits, &[Dimension::Day, Dimension::User]),
         store.report_named(ws, Metric::Credits, &previous_query, now, &names),
-        store.report_named(ws, Metric::Credits, &pace_query, now, &names),
+        store.pace_used(&ws.id, today),
         store.cycle_credits(ws, cycle),
         store.limits_overview(ws, now),
     )?;
-    let (previous_total, used_in_window, left) = (previous.total, pace.total, credits.left());
+    let (previous_total, used_in_window, left) = (previous.total, pace, credits.left());
     let user_limits = limits
         .users
         .iter()

@@ -55,7 +55,7 @@ impl AlertOut {
             runs_out_on: a.runs_out_on,
             created_at: a.created_at_text(),
             delivery: AlertDeliveryOut {
-                status: d.status(webhook).to_string(),
+                status: d.status(webhook).key().to_string(),
                 attempts: d.attempts,
             },
             scope: a.scope_name().to_string(),

@@ -21,7 +21,7 @@ pub(super) use super::validate::{AtLeast, Checker, Field, MaxChars};
 pub(super) use crate::canonical::canonical;
 pub(super) use crate::state::AppState;
 pub(super) use crate::store::{
-    ChargeOutcome, Charged, Delivery, GrantInput, Granted, Member, Names, NewEvent, Workspace,
+    ChargeOutcome, Charged, Delivery, GrantInput, Granted, Member, Names, NewEvent, Role, Workspace,
     WorkspaceInput,
 };
 

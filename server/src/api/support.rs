@@ -65,13 +65,7 @@ pub async fn get_support_requests(
             message: r.message,
             created_at: r.created_at,
             delivery: DeliveryOut {
-                // Requests are always delivered (or waiting to be).
-                status: if d.delivered_at.is_some() {
-                    "delivered"
-                } else {
-                    "pending"
-                }
-                .to_string(),
+                status: d.request_status().key().to_string(),
                 attempts: d.attempts,
                 delivered_at: d
                     .delivered_at

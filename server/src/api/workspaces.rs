@@ -180,7 +180,9 @@ pub async fn put_user(
     put_member(&state, &ws, &id, "user_id", &body, |c, m, _| {
         let name = c.text(Field::required(m, "name"), MaxChars::NAME);
         let email = c.email(Field::required(m, "email"));
-        let role = c.choice(Field::required(m, "role"), &["admin", "member"]);
+        let role = c
+            .choice(Field::required(m, "role"), &Role::KEYS)
+            .and_then(|r| Role::parse(&r));
         Some(Member::User {
             name: name?,
             email: email?,
@@ -396,7 +398,7 @@ impl MemberOut {
                 id,
                 name,
                 email,
-                role,
+                role: role.key().to_string(),
             }),
             Member::Identity {
                 name,

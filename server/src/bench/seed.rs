@@ -14,7 +14,7 @@ use app::domain::calendar::WeekStart;
 use app::domain::ledger::Action;
 use app::model::{AccountManager, Plan, Price};
 
-use crate::store::{Member, NewEvent, Store, StoreError, WorkspaceInput};
+use crate::store::{Member, NewEvent, Role, Store, StoreError, WorkspaceInput};
 
 /// Days the events span (13 months).
 pub const SPAN_DAYS: i64 = 395;
@@ -184,11 +184,11 @@ async fn put_workspace(
         .put_workspace(ws, &input, now - Duration::days(SPAN_DAYS + 1))
         .await?;
     for (i, u) in members.users.iter().enumerate() {
-        let role = if i == 0 { "admin" } else { "member" };
+        let role = if i == 0 { Role::Admin } else { Role::Member };
         let user = Member::User {
             name: format!("User {u}"),
             email: format!("{u}@bench.test"),
-            role: role.into(),
+            role,
         };
         store.put_member(ws, u, &user).await?;
     }

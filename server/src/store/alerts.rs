@@ -21,6 +21,7 @@ use sqlx::{AnyConnection, Row};
 use crate::outbox::payload::{AlertRecorded, Cycle};
 
 use super::audit::{alerts_json, AuditAction, Change};
+use super::cycles;
 use super::error::{StoreError, StoreResult};
 use super::rollup::{metric_code, RollupDim};
 use super::sql::{day_str, from_ms};
@@ -157,7 +158,7 @@ fn state_from_row(r: &sqlx::any::AnyRow) -> StoreResult<CycleState> {
     })
 }
 
-/// Credits used in the pace window before `today` (the 7 full local days),
+/// Credits used in the pace window before `today` ([`cycles::pace_used`]),
 /// cached on the cycle row for the day: the window only moves at midnight.
 async fn pace_used(
     conn: &mut AnyConnection,
@@ -168,20 +169,7 @@ async fn pace_used(
     if state.pace_day == day_str(today) {
         return Ok((state.pace_used, false));
     }
-    let window = pace_window(today);
-    let sql = format!(
-        "SELECT CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM daily_rollup \
-         WHERE workspace_id = $1 AND metric = '{}' AND dim = '{}' AND day >= $2 AND day < $3",
-        metric_code(Metric::Credits),
-        RollupDim::Total.code()
-    );
-    let used: i64 = sqlx::query_scalar(&sql)
-        .bind(ws.to_string())
-        .bind(day_str(window.from))
-        .bind(day_str(window.to))
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok((used, true))
+    Ok((cycles::pace_used(conn, ws, today).await?, true))
 }
 
 /// One cycle's balance and alert state, read under the row's lock, and

@@ -84,20 +84,21 @@ impl Store {
     /// Whether `user` (none: nobody signed in) is an admin of the workspace.
     pub async fn is_admin(&self, ws: &str, user: Option<&str>) -> StoreResult<bool> {
         Ok(match user {
-            Some(u) => self.user_role(ws, u).await?.as_deref() == Some("admin"),
+            Some(u) => self.user_role(ws, u).await? == Some(Role::Admin),
             None => false,
         })
     }
 
-    /// The role (`admin` or `member`) of a user of a workspace.
-    pub async fn user_role(&self, ws: &str, user: &str) -> StoreResult<Option<String>> {
-        Ok(
+    /// The role of a user of a workspace (none: no such user).
+    pub async fn user_role(&self, ws: &str, user: &str) -> StoreResult<Option<Role>> {
+        let role: Option<String> =
             sqlx::query_scalar("SELECT role FROM users WHERE workspace_id = $1 AND id = $2")
                 .bind(ws.to_string())
                 .bind(user.to_string())
                 .fetch_optional(&self.pool)
-                .await?,
-        )
+                .await?;
+        role.map(|r| Role::parse(&r).ok_or_else(|| StoreError::Corrupt(format!("a role: {r}"))))
+            .transpose()
     }
 
     /// A usage report over the per-day aggregates.

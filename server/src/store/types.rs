@@ -137,13 +137,41 @@ pub struct LimitWarning {
     pub used: i64,
 }
 
+/// A user's role in a workspace: admins set limits and alerts and decide
+/// requests for more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+impl Role {
+    /// Every role's key, as the API and the database spell them.
+    pub const KEYS: [&'static str; 2] = ["admin", "member"];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Self> {
+        match key {
+            "admin" => Some(Self::Admin),
+            "member" => Some(Self::Member),
+            _ => None,
+        }
+    }
+}
+
 /// A user, identity or campaign, as the platform sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Member {
     User {
         name: String,
         email: String,
-        role: String,
+        role: Role,
     },
     Identity {
         name: String,
@@ -262,20 +290,51 @@ pub struct Delivery {
     pub last_error: Option<String>,
 }
 
+/// Where a webhook delivery stands, as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// No webhook is configured (alerts only).
+    None,
+    Pending,
+    /// An attempt failed; it is still retried (alerts only).
+    Failed,
+    Delivered,
+}
+
+impl DeliveryStatus {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Delivered => "delivered",
+        }
+    }
+}
+
 impl Delivery {
     /// Where an alert's delivery stands: `none` without a webhook,
     /// `delivered`, `failed` after a failed attempt (still retried), else
-    /// `pending`. Support requests answer only `pending` or `delivered`
-    /// (the contract's two states for them), in `api::support`.
-    pub fn status(&self, webhook: bool) -> &'static str {
+    /// `pending`.
+    pub fn status(&self, webhook: bool) -> DeliveryStatus {
         if self.delivered_at.is_some() {
-            "delivered"
+            DeliveryStatus::Delivered
         } else if !webhook {
-            "none"
+            DeliveryStatus::None
         } else if self.attempts > 0 {
-            "failed"
+            DeliveryStatus::Failed
         } else {
-            "pending"
+            DeliveryStatus::Pending
+        }
+    }
+
+    /// Where a support request's delivery stands: the contract's two
+    /// states for them, `pending` (retried) or `delivered`.
+    pub fn request_status(&self) -> DeliveryStatus {
+        if self.delivered_at.is_some() {
+            DeliveryStatus::Delivered
+        } else {
+            DeliveryStatus::Pending
         }
     }
 }

@@ -425,7 +425,7 @@ pub(super) async fn put_member_tx(
         Member::User { name, email, role } => (
             "users",
             ["name", "email", "role"],
-            [name.clone(), email.clone(), role.clone()],
+            [name.clone(), email.clone(), role.key().to_string()],
         ),
         Member::Identity {
             name,
