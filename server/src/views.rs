@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use app::charts::options::{conversations_charts, credits_charts};
 use app::domain::calendar::{BillingCycle, Period};
-use app::domain::forecast::{forecast, pace_window};
+use app::domain::forecast::forecast;
 use app::model::{
     ConversationsView, CreditsView, Dimension, Directory, Filters, Metric, Named, Report,
     UsageQuery,

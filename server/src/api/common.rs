@@ -21,8 +21,8 @@ pub(super) use super::validate::{AtLeast, Checker, Field, MaxChars};
 pub(super) use crate::canonical::canonical;
 pub(super) use crate::state::AppState;
 pub(super) use crate::store::{
-    ChargeOutcome, Charged, Delivery, GrantInput, Granted, Member, Names, NewEvent, Role, Workspace,
-    WorkspaceInput,
+    ChargeOutcome, Charged, Delivery, GrantInput, Granted, Member, Names, NewEvent, Role,
+    Workspace, WorkspaceInput,
 };
 
 /// A billing cycle: `end` is exclusive (the renewal date). Grants and

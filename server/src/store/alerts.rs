@@ -12,9 +12,8 @@
 
 use app::domain::alerts::{assess, join, parse_set, AlertSettings};
 use app::domain::calendar::BillingCycle;
-use app::domain::forecast::{forecast, pace_window, Outlook};
+use app::domain::forecast::{forecast, Outlook};
 use app::domain::limits::Scope;
-use app::model::Metric;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{AnyConnection, Row};
 
@@ -23,7 +22,6 @@ use crate::outbox::payload::{AlertRecorded, Cycle};
 use super::audit::{alerts_json, AuditAction, Change};
 use super::cycles;
 use super::error::{StoreError, StoreResult};
-use super::rollup::{metric_code, RollupDim};
 use super::sql::{day_str, from_ms};
 use super::types::{Actor, Delivery, Workspace};
 
