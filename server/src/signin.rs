@@ -160,7 +160,7 @@ pub fn expired_page(state: &AppState, embedded: bool, path: &str, status: Status
     let demo = if state.demo && !embedded {
         format!(
             r#"<p><a href="/demo?next={}">Sign in to the demo</a></p>"#,
-            escape(&urlencode(path))
+            escape(&app::ui::location::encode(path))
         )
     } else {
         String::new()
@@ -195,17 +195,6 @@ pub(crate) fn signin_document(title: &str, section: &str, after: &str) -> String
 <meta name="color-scheme" content="light dark"><link rel="icon" href="data:,"><link rel="stylesheet" href="{css}">
 <title>{title} — Credits</title></head><body><main class="app">{section}</main>{after}</body></html>"#
     )
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// The origin this request was sent to, as a browser would name it.
@@ -371,7 +360,8 @@ pub async fn session_layer(
                 .map(|p| p.as_str().to_string())
                 .unwrap_or(path.clone());
             if state.demo && !embedded {
-                return Redirect::to(&format!("/demo?next={}", urlencode(&full))).into_response();
+                return Redirect::to(&format!("/demo?next={}", app::ui::location::encode(&full)))
+                    .into_response();
             }
             expired_page(&state, embedded, &full, StatusCode::UNAUTHORIZED)
         }

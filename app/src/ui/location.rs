@@ -58,8 +58,9 @@ impl Url {
 }
 
 /// Encodes one query-string component (RFC 3986's unreserved characters
-/// and `:` stay as they are).
-fn encode(s: &str) -> String {
+/// and `:` stay as they are): the repository's one URL encoder, for the
+/// browser's links and the server's redirects alike.
+pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
