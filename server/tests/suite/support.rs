@@ -76,6 +76,25 @@ async fn requests_are_stored_and_listed(app: &TestApp) {
     assert!(html.contains(second["id"].as_str().unwrap_or("?")));
 }
 
+/// One pass of the outbox `ms` milliseconds after `t0` (its clock, moved
+/// by the test instead of sleeping): how many deliveries it attempted.
+async fn pass_at(
+    store: &credits_server::store::Store,
+    client: &reqwest::Client,
+    config: &OutboxConfig,
+    t0: chrono::DateTime<chrono::Utc>,
+    ms: i64,
+) -> usize {
+    deliver_due_at(
+        store,
+        client,
+        config,
+        t0 + chrono::Duration::milliseconds(ms),
+    )
+    .await
+    .expect("pass")
+}
+
 fn fast(url: &str) -> OutboxConfig {
     let mut c = OutboxConfig::new(url.to_string());
     c.base_backoff = Duration::from_millis(100);
@@ -92,17 +111,7 @@ async fn webhook_retries_until_acknowledged(app: &TestApp) {
     let id = sent["id"].as_str().unwrap_or_default().to_string();
     // The outbox's clock, moved by the test (milliseconds after t0).
     let t0 = chrono::Utc::now();
-    let (store, client, config) = (&app.store, &client, &config);
-    let pass = |ms: i64| async move {
-        deliver_due_at(
-            store,
-            client,
-            config,
-            t0 + chrono::Duration::milliseconds(ms),
-        )
-        .await
-        .expect("pass")
-    };
+    let pass = |ms: i64| pass_at(&app.store, &client, &config, t0, ms);
     // Attempt 1 and 2 get a 500; each schedules a later retry (100 ms,
     // then 200 ms later).
     assert_eq!(pass(0).await, 1);
@@ -144,17 +153,7 @@ async fn webhook_survives_a_restart(app: &TestApp) {
         .expect("claim");
     assert_eq!(leased.len(), 3);
     let client = reqwest::Client::new();
-    let (store, client, config) = (&app.store, &client, &config);
-    let pass = |ms: i64| async move {
-        deliver_due_at(
-            store,
-            client,
-            config,
-            t0 + chrono::Duration::milliseconds(ms),
-        )
-        .await
-        .expect("pass")
-    };
+    let pass = |ms: i64| pass_at(&app.store, &client, &config, t0, ms);
     assert_eq!(pass(299).await, 0, "leased elsewhere");
     // After the lease, the restarted process delivers each request once.
     assert_eq!(pass(300).await, 3);
