@@ -53,6 +53,10 @@ BEGIN
     END LOOP;
 END $$;
 
+-- Events older than the months the store makes (see MADE_MONTHS in
+-- store/retention.rs) land here: a batch of old events makes no table.
+CREATE TABLE usage_events_older PARTITION OF usage_events DEFAULT;
+
 INSERT INTO usage_events (occurred_at, credits, workspace_id, id, kind, day, action, user_id,
                           campaign_id, identity_id, digest, request)
     SELECT occurred_at, credits, workspace_id, id, kind, day, action, user_id,

@@ -470,7 +470,7 @@ impl Store {
             self.retained_since(e.occurred_at, now, "occurred_at", "an event")?;
         }
         let instants: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
-        self.ensure_months(&instants).await?;
+        self.ensure_months(&instants, now).await?;
         let outcome = self
             .write(|mut tx| async move {
                 let r = record_events_tx(&mut tx, ws, events, now).await;

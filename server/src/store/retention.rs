@@ -26,6 +26,13 @@ const DROP_CHUNK: i64 = 5_000;
 /// long before its month is dropped.
 const DROP_LAG: Duration = Duration::days(1);
 
+/// The months the store makes a partition for: the current one, the next,
+/// and this many before them. Older events go to the default partition
+/// (`usage_events_older`), so that a batch of events over many old months
+/// makes no tables (10,000 events could name 10,000 months); the bound
+/// only moves forward, so no month is ever made whose events are there.
+const MADE_MONTHS: u32 = 36;
+
 /// How often the background task looks for months to make and to drop.
 const EVERY: std::time::Duration = std::time::Duration::from_secs(3_600);
 
@@ -111,10 +118,15 @@ impl Store {
     /// instants, unless known to exist. A month is made as a table of its
     /// own, then attached, which locks out no reader or writer of the
     /// others; one process at a time makes them.
-    pub(super) async fn ensure_months(&self, at: &[DateTime<Utc>]) -> StoreResult<()> {
+    pub(super) async fn ensure_months(
+        &self,
+        at: &[DateTime<Utc>],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         if self.engine != Engine::Postgres {
             return Ok(());
         }
+        let oldest = horizon_of(now, MADE_MONTHS).timestamp_millis();
         let wanted: BTreeSet<(i64, i64, String)> = {
             let made = self
                 .retention
@@ -123,7 +135,7 @@ impl Store {
                 .unwrap_or_else(|e| e.into_inner());
             at.iter()
                 .filter_map(|t| month_of(t.timestamp_millis()))
-                .filter(|(first, ..)| !made.contains(first))
+                .filter(|(first, ..)| *first >= oldest && !made.contains(first))
                 .collect()
         };
         for (first, next, name) in wanted {
@@ -186,7 +198,22 @@ impl Store {
         }
         let horizon = horizon_of(now - DROP_LAG, months).timestamp_millis();
         let dropped = match self.engine {
-            Engine::Postgres => self.drop_months(horizon).await?,
+            // Whole months, then what the default partition holds.
+            Engine::Postgres => {
+                let months = self.drop_months(horizon).await?;
+                let older: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM usage_events_older WHERE occurred_at < $1 LIMIT 1) AS o",
+                )
+                .bind(horizon)
+                .fetch_one(&self.pool)
+                .await?;
+                months
+                    + if older > 0 {
+                        self.drop_chunks(horizon).await?
+                    } else {
+                        0
+                    }
+            }
             Engine::Sqlite => self.drop_chunks(horizon).await?,
         };
         if dropped > 0 {
@@ -249,8 +276,9 @@ impl Store {
         Ok(dropped)
     }
 
-    /// SQLite: each workspace's events before `horizon` (ms), a chunk per
-    /// transaction in the writers' turn.
+    /// Each workspace's events before `horizon` (ms), a chunk per
+    /// transaction in the writers' turn: SQLite's, and PostgreSQL's
+    /// default partition (events older than the months it makes).
     async fn drop_chunks(&self, horizon: i64) -> StoreResult<u64> {
         // Across workspaces on purpose: each is then dropped on its own.
         let workspaces: Vec<String> = sqlx::query_scalar("SELECT id FROM workspaces ORDER BY id")
@@ -287,7 +315,7 @@ impl Store {
             loop {
                 let at = now();
                 let ahead = [at, horizon_of(at, 0) + Duration::days(40)];
-                if let Err(e) = store.ensure_months(&ahead).await {
+                if let Err(e) = store.ensure_months(&ahead, at).await {
                     tracing::warn!(error = %e, "could not make the next months of usage_events");
                 }
                 if let Err(e) = store.drop_expired(at).await {
@@ -426,6 +454,19 @@ async fn drop_chunk(
         .bind(end)
         .execute(&mut *conn)
         .await?;
+    if conn.backend_name() == "PostgreSQL" {
+        // Their ids go with them.
+        sqlx::query(
+            "DELETE FROM event_ids i USING usage_events e \
+             WHERE e.workspace_id = $1 AND e.kind = $2 AND e.occurred_at < $3 \
+             AND i.workspace_id = e.workspace_id AND i.id = e.id AND i.occurred_at = e.occurred_at",
+        )
+        .bind(ws.to_string())
+        .bind(kind.to_string())
+        .bind(end)
+        .execute(&mut *conn)
+        .await?;
+    }
     let gone = sqlx::query(&format!("DELETE FROM usage_events WHERE {filter}"))
         .bind(ws.to_string())
         .bind(kind.to_string())

@@ -212,7 +212,7 @@ impl Store {
         now: DateTime<Utc>,
         render: RenderCharge,
     ) -> StoreResult<ChargeOutcome> {
-        self.ensure_months(&[now]).await?;
+        self.ensure_months(&[now], now).await?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let lead = {
             let mut q = self.charges.lock().unwrap_or_else(|e| e.into_inner());

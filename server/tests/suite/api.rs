@@ -1237,11 +1237,15 @@ async fn the_engines_migrations_stay_equivalent() {
     .expect("columns")
     .into_iter()
     // PostgreSQL's alone: the events' ids, unique apart from their months
-    // (SQLite's events are not partitioned; their key is unique itself).
-    .filter(|(table, _): &(String, String)| table != "event_ids")
+    // (SQLite's events are not partitioned; their key is unique itself),
+    // and its partitions of the events.
+    .filter(|(table, _): &(String, String)| {
+        table != "event_ids" && !table.starts_with("usage_events_")
+    })
     .collect();
     let pg_indexes: BTreeSet<String> = sqlx::query_scalar(
-        "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey'",
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey' \
+         AND tablename NOT LIKE 'usage\\_events\\_%'",
     )
     .fetch_all(&pg)
     .await
@@ -1480,12 +1484,19 @@ async fn retention_keeps_every_report_exact(app: &TestApp) {
                        "action": "enrich_email", "credits": 7, "user_id": "u_mikaela",
                        "campaign_id": "c_q4", "identity_id": "i_mikaela_li"}),
     );
+    // Older than the months PostgreSQL makes: its default partition.
+    events.push(
+        json!({"id": "ancient", "type": "credits", "occurred_at": "2022-03-15T10:00:00Z",
+                       "action": "ai_completion", "credits": 3, "user_id": "u_samara",
+                       "identity_id": "i_samara_mail"}),
+    );
     let (s, b) = app
         .post(&format!("{WS}/usage-events"), json!({ "events": events }))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
 
     let ranges = [
+        ("2022-03-01", "2022-03-31"),
         ("2026-08-01", "2026-11-23"),
         ("2026-09-01", "2026-09-30"),
         ("2026-10-01", "2026-10-01"),
@@ -1648,6 +1659,14 @@ async fn retention_keeps_every_report_exact(app: &TestApp) {
             .into_iter()
             .map(|(name, _)| name)
             .collect();
+        assert!(
+            !months.iter().any(|m| m.ends_with("202203")),
+            "an old month made a table: {months:?}"
+        );
+        assert!(
+            months.iter().any(|m| m == "usage_events_older"),
+            "{months:?}"
+        );
         assert!(
             !months
                 .iter()
