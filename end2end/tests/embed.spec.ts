@@ -20,6 +20,10 @@ test.describe('inside the platform iframe, with third-party cookies blocked', ()
     // Tabs and periods work without cookies.
     await frame.getByRole('link', { name: 'Conversations', exact: true }).click();
     await expect(frame.getByRole('heading', { level: 1, name: 'Conversations' })).toBeVisible();
+    // As a person does: the new tab's figures first, then its presets (a
+    // click on the Credits body's presets, still on screen while the new
+    // body loads, was lost with the body it landed on).
+    await expect(frame.getByTestId('conversations-total')).toBeVisible();
     await frame.locator('.presets [data-period="last_month"]').click();
     await expect(frame.getByTestId('conversations-total')).toBeVisible();
     await expect
