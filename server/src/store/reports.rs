@@ -125,7 +125,8 @@ impl Store {
     ) -> StoreResult<Report> {
         let cal = ws.calendar();
         let range = query.period.range(cal.today(now), cal.week_start);
-        let (sql, binds) = report_sql(ws, metric, query, range);
+        let source = source_of(metric, query);
+        let (sql, binds) = report_sql(ws, metric, query, range, source);
         // SQLite: one row (see [`packed_sql`]); PostgreSQL streams rows
         // over its socket cheaply, and packing them measured no faster.
         let cells = if self.engine == Engine::Sqlite {
@@ -143,8 +144,12 @@ impl Store {
         };
         // Events past the retention horizon count through their sums.
         let mut cells = cells;
-        if source_of(metric, query) == Source::Events && self.reads_archive() {
-            cells.extend(self.archived_cells(ws, metric, query, range).await?);
+        if source == Source::Events && self.reads_archive() {
+            let (sql, binds) = report_sql(ws, metric, query, range, Source::Archive);
+            let rows = bind_vals(sqlx::query(&sql), binds)
+                .fetch_all(&self.pool)
+                .await?;
+            cells.extend(cells_of(query.group_by.len(), &rows)?);
         }
         let (total, groups) = fold_groups(&query.group_by, cells)?;
         let rows = app::rows::arrange_rows(&query.group_by, groups, range, names);
@@ -253,11 +258,14 @@ impl Store {
 
 /// Where a report reads from: the rollup that answers the user, campaign
 /// and identity it groups or filters by ([`RollupDim::answering`]), or the
-/// events themselves when none does.
+/// events themselves when none does ([`source_of`]); beside the events,
+/// the per-day sums of those dropped past the retention horizon
+/// (`event_archive`, same columns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Source {
     Rollup(RollupDim),
     Events,
+    Archive,
 }
 
 /// The filters that apply to `metric`, as (dimension, id).
@@ -318,12 +326,12 @@ pub(super) fn report_sql(
     metric: Metric,
     query: &UsageQuery,
     range: DateRange,
+    source: Source,
 ) -> (String, Vec<Val>) {
-    let source = source_of(metric, query);
     let column = |d: Dimension| -> &'static str {
         match source {
             Source::Rollup(dim) => dim.column(d),
-            Source::Events => event_column(d),
+            Source::Events | Source::Archive => event_column(d),
         }
     };
     let columns: Vec<&str> = query.group_by.iter().map(|d| column(*d)).collect();
@@ -369,6 +377,17 @@ pub(super) fn report_sql(
                 "CAST(COALESCE({value}, 0) AS BIGINT) AS v FROM usage_events \
                  WHERE workspace_id = {workspace} AND kind = {kind} AND occurred_at >= {lo} AND occurred_at < {hi} \
                  AND day >= {from} AND day < {to}"
+            ));
+        }
+        Source::Archive => {
+            let (kind, from, to) = (
+                binds.add(Val::S(event_kind(metric).into())),
+                binds.add(Val::S(day_str(range.from))),
+                binds.add(Val::S(day_str(range.to))),
+            );
+            sql.push_str(&format!(
+                "CAST(COALESCE(SUM(value), 0) AS BIGINT) AS v FROM event_archive \
+                 WHERE workspace_id = {workspace} AND kind = {kind} AND day >= {from} AND day < {to}"
             ));
         }
     }

@@ -15,7 +15,6 @@ use std::sync::atomic::Ordering;
 use chrono::{Datelike, Duration, TimeZone};
 
 use super::prelude::*;
-use super::reports::{cells_of, event_column, filters_of};
 use super::rollup::event_kind;
 
 /// Events folded and deleted per transaction on SQLite.
@@ -337,45 +336,6 @@ impl Store {
                 .await?,
         )
     }
-
-    /// The cells of a report that reads the events ([`super::reports`]'s
-    /// `Source::Events`) over the sums of dropped events: the same keys,
-    /// added to the events' cells by the caller.
-    pub(super) async fn archived_cells(
-        &self,
-        ws: &Workspace,
-        metric: Metric,
-        query: &UsageQuery,
-        range: DateRange,
-    ) -> StoreResult<Vec<(Vec<String>, Option<i64>)>> {
-        let columns: Vec<&str> = query.group_by.iter().map(|d| event_column(*d)).collect();
-        let mut binds = Binds::default();
-        let mut sql = String::from("SELECT ");
-        for (i, c) in columns.iter().enumerate() {
-            sql.push_str(&format!("{c} AS k{i}, "));
-        }
-        let (workspace, kind, from, to) = (
-            binds.add(Val::S(ws.id.clone())),
-            binds.add(Val::S(event_kind(metric).into())),
-            binds.add(Val::S(day_str(range.from))),
-            binds.add(Val::S(day_str(range.to))),
-        );
-        sql.push_str(&format!(
-            "CAST(COALESCE(SUM(value), 0) AS BIGINT) AS v FROM event_archive \
-             WHERE workspace_id = {workspace} AND kind = {kind} AND day >= {from} AND day < {to}"
-        ));
-        for (dim, v) in filters_of(metric, query) {
-            let place = binds.add(Val::S(v));
-            sql.push_str(&format!(" AND {} = {place}", event_column(dim)));
-        }
-        if !columns.is_empty() {
-            sql.push_str(&format!(" GROUP BY {}", columns.join(", ")));
-        }
-        let rows = bind_vals(sqlx::query(&sql), binds.0)
-            .fetch_all(&self.pool)
-            .await?;
-        cells_of(columns.len(), &rows)
-    }
 }
 
 /// The statement that folds the events `filter` selects into
@@ -390,6 +350,15 @@ fn fold_sql(from: &str, filter: &str) -> String {
          COALESCE(identity_id, '') \
          ON CONFLICT (workspace_id, kind, day, action, user_id, campaign_id, identity_id) \
          DO UPDATE SET value = event_archive.value + excluded.value"
+    )
+}
+
+/// The statement that deletes from `event_ids` the ids of the events
+/// `filter` selects (as `e`) in `from`: what goes with a fold.
+fn forget_ids_sql(from: &str, filter: &str) -> String {
+    format!(
+        "DELETE FROM event_ids i USING {from} e WHERE {filter} \
+         AND i.workspace_id = e.workspace_id AND i.id = e.id AND i.occurred_at = e.occurred_at"
     )
 }
 
@@ -415,12 +384,9 @@ async fn drop_month(conn: &mut AnyConnection, name: &str) -> StoreResult<u64> {
         .execute(&mut *conn)
         .await?;
     // Their ids go with them.
-    sqlx::query(&format!(
-        "DELETE FROM event_ids i USING {name} e \
-         WHERE i.workspace_id = e.workspace_id AND i.id = e.id AND i.occurred_at = e.occurred_at"
-    ))
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(&forget_ids_sql(name, "true"))
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(&format!("DROP TABLE {name}"))
         .execute(&mut *conn)
         .await?;
@@ -456,11 +422,10 @@ async fn drop_chunk(
         .await?;
     if conn.backend_name() == "PostgreSQL" {
         // Their ids go with them.
-        sqlx::query(
-            "DELETE FROM event_ids i USING usage_events e \
-             WHERE e.workspace_id = $1 AND e.kind = $2 AND e.occurred_at < $3 \
-             AND i.workspace_id = e.workspace_id AND i.id = e.id AND i.occurred_at = e.occurred_at",
-        )
+        sqlx::query(&forget_ids_sql(
+            "usage_events",
+            "e.workspace_id = $1 AND e.kind = $2 AND e.occurred_at < $3",
+        ))
         .bind(ws.to_string())
         .bind(kind.to_string())
         .bind(end)
