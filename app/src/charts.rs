@@ -1,7 +1,7 @@
 //! Charts built from report rows: pure functions, unit-tested here. The
 //! ECharts options are built on the server ([`options`], with charming,
 //! which never reaches the browser) and travel as JSON text in the tab's
-//! view; [`crate::ui::chart::EChart`] draws them after hydration.
+//! view; `ui/server/chart.rs` writes them beside each box and `ui/browser/charts.rs` draws them after hydration.
 
 use std::collections::BTreeMap;
 

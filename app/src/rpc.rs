@@ -1,6 +1,8 @@
-//! Server functions: the dashboard's queries. Thin: they take the
-//! workspace from the request's context (never from the client) and call
-//! the store through [`ssr::UsageSource`].
+//! Server functions: every call the page makes to the server, here and
+//! nowhere else. Thin: they take the workspace from the request's context
+//! (never from the client), read what the client sent, call the server
+//! through [`ssr::DashboardBackend`], and for the chart tabs render the
+//! answer to HTML (`ui/server/`).
 
 use leptos::prelude::*;
 
@@ -13,11 +15,14 @@ pub mod ssr {
     use std::sync::Arc;
 
     use crate::error::DashboardError;
-    use crate::model::{ConversationsView, CreditsView, Intent, Overview, SupportRequest};
+    use crate::model::{Intent, Overview, SupportRequest};
+    use crate::query::Query;
+    use crate::ui::server::conversations::ConversationsView;
+    use crate::ui::server::credits::CreditsView;
 
     /// The dashboard's read queries, implemented by the server's store.
     #[async_trait::async_trait]
-    pub trait UsageSource: Send + Sync + 'static {
+    pub trait DashboardBackend: Send + Sync + 'static {
         /// Header and Plan tab figures of a workspace, as `user_id` sees them.
         async fn overview(
             &self,
@@ -51,13 +56,13 @@ pub mod ssr {
         async fn credits_view(
             &self,
             workspace_id: &str,
-            params: &[(String, String)],
+            query: &Query,
         ) -> Result<CreditsView, DashboardError>;
         /// The Conversations tab for a query; bad parameters are dropped with a note.
         async fn conversations_view(
             &self,
             workspace_id: &str,
-            params: &[(String, String)],
+            query: &Query,
         ) -> Result<ConversationsView, DashboardError>;
         /// Exchanges a fresh hand-off token from the platform for a new session token.
         /// Ends `previous` (the page's current session) once the new one is open.
@@ -78,7 +83,7 @@ pub mod ssr {
 
     /// The store, as the server functions see it.
     #[derive(Clone)]
-    pub struct Source(pub Arc<dyn UsageSource>);
+    pub struct Source(pub Arc<dyn DashboardBackend>);
 
     /// The workspace of the current request.
     #[derive(Clone, Debug)]
@@ -152,10 +157,10 @@ pub mod ssr {
         fail(DashboardError::refused(status.as_u16(), message))
     }
 
-    /// The pairs of a query string (`a=1&b=2`); unreadable pairs are
-    /// skipped. A query past 4 KB or 64 parameters is refused before it is
-    /// read, so that no request can make parsing expensive.
-    pub fn pairs(query: &str) -> Result<Vec<(String, String)>, DashboardError> {
+    /// A page's query string (`a=1&b=2`). One past 4 KB or 64 parameters
+    /// is refused before it is read, so that no request can make parsing
+    /// expensive.
+    pub fn page_query(query: &str) -> Result<Query, DashboardError> {
         use crate::query::{MAX_PARAMS, MAX_QUERY_BYTES};
         let too_big = || {
             refuse(
@@ -166,19 +171,29 @@ pub mod ssr {
         if query.len() > MAX_QUERY_BYTES || query.split('&').count() > MAX_PARAMS {
             return Err(too_big());
         }
-        Ok(
-            serde_urlencoded::from_str::<Vec<(String, String)>>(query.trim_start_matches('?'))
-                .unwrap_or_default(),
-        )
+        Ok(Query::parse(query))
     }
 
-    /// The links' prefix of a tab body.
-    pub fn base(embedded: Option<bool>) -> crate::ui::nav::Base {
-        if embedded == Some(true) {
-            crate::ui::nav::Base::EMBEDDED
-        } else {
-            crate::ui::nav::Base::STANDALONE
-        }
+    /// A chart tab's body for the page's `query`, as HTML under the page's
+    /// base: `view` reads the tab's view for the request's workspace,
+    /// `render` writes it.
+    pub async fn tab_body<V, Fut>(
+        query: &str,
+        embedded: Option<bool>,
+        view: impl FnOnce(Source, String, Query) -> Fut,
+        render: fn(V, Query, crate::ui::nav::Base) -> String,
+    ) -> Result<String, DashboardError>
+    where
+        Fut: std::future::Future<Output = Result<V, DashboardError>>,
+    {
+        let (source, ws) = context()?;
+        let query = page_query(query)?;
+        let v = view(source, ws, query.clone()).await.map_err(fail)?;
+        Ok(render(
+            v,
+            query,
+            crate::ui::nav::Base::of(embedded == Some(true)),
+        ))
     }
 
     /// The source and workspace of this request.
@@ -189,6 +204,45 @@ pub mod ssr {
             .ok_or_else(|| fail(DashboardError::SessionEnded))?;
         Ok((source, ws.0))
     }
+}
+
+/// The Credits tab's body, as HTML, for the page's query string; its
+/// links lead under `/embed` when `embedded` (the page's [`Base`]).
+///
+/// [`Base`]: crate::ui::nav::Base
+#[server(prefix = "/rpc", endpoint = "credits-view", client = crate::session_client::SessionClient)]
+pub async fn get_credits_view(
+    query: String,
+    embedded: Option<bool>,
+) -> Result<String, DashboardError> {
+    use crate::query::Query;
+    let view =
+        |s: ssr::Source, ws: String, q: Query| async move { s.0.credits_view(&ws, &q).await };
+    ssr::tab_body(
+        &query,
+        embedded,
+        view,
+        crate::ui::server::credits::body_html,
+    )
+    .await
+}
+
+/// The Conversations tab's body, as HTML (see [`get_credits_view`]).
+#[server(prefix = "/rpc", endpoint = "conversations-view", client = crate::session_client::SessionClient)]
+pub async fn get_conversations_view(
+    query: String,
+    embedded: Option<bool>,
+) -> Result<String, DashboardError> {
+    use crate::query::Query;
+    let view =
+        |s: ssr::Source, ws: String, q: Query| async move { s.0.conversations_view(&ws, &q).await };
+    ssr::tab_body(
+        &query,
+        embedded,
+        view,
+        crate::ui::server::conversations::body_html,
+    )
+    .await
 }
 
 /// The header's and Plan tab's figures.

@@ -5,7 +5,7 @@
 use axum::Router;
 
 use crate::state::AppState;
-use crate::{api, pages, security, serve};
+use crate::{api, dashboard, security, serve};
 
 /// The whole HTTP app, with no cap on requests in flight (embedding and
 /// in-process tests; `credits serve` applies its configured cap).
@@ -118,7 +118,7 @@ pub fn app_with_limits(state: AppState, limits: serve::Limits) -> Router {
         ..state.clone()
     };
     let pages = serve::limited(
-        pages::router(page_state.clone())
+        dashboard::router(page_state.clone())
             .with_state::<AppState>(page_state)
             .layer(axum::middleware::from_fn(crate::priority::on_page_runtime))
             .layer(axum::middleware::from_fn(crate::telemetry::track)),

@@ -160,7 +160,7 @@ pub fn expired_page(state: &AppState, embedded: bool, path: &str, status: Status
     let demo = if state.demo && !embedded {
         format!(
             r#"<p><a href="/demo?next={}">Sign in to the demo</a></p>"#,
-            escape(&app::ui::location::encode(path))
+            escape(&app::query::encode(path))
         )
     } else {
         String::new()
@@ -297,8 +297,8 @@ pub async fn logout(State(state): State<AppState>, req: Request) -> Response {
 /// Whether a query string names a workspace (`workspace=` or `ws=`) other than the session's.
 fn names_other_workspace(query: Option<&str>, ws: &str) -> bool {
     let Some(q) = query else { return false };
-    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-        .unwrap_or_default()
+    app::query::Query::parse(q)
+        .pairs()
         .iter()
         .any(|(k, v)| (k == "workspace" || k == "ws" || k == "workspace_id") && v != ws)
 }
@@ -360,7 +360,7 @@ pub async fn session_layer(
                 .map(|p| p.as_str().to_string())
                 .unwrap_or(path.clone());
             if state.demo && !embedded {
-                return Redirect::to(&format!("/demo?next={}", app::ui::location::encode(&full)))
+                return Redirect::to(&format!("/demo?next={}", app::query::encode(&full)))
                     .into_response();
             }
             expired_page(&state, embedded, &full, StatusCode::UNAUTHORIZED)

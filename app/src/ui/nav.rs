@@ -4,9 +4,17 @@
 
 use leptos::prelude::*;
 
-/// `""` standalone, `"/embed"` inside the platform's iframe.
-#[derive(Clone, Copy, Debug)]
-pub struct Base(pub &'static str);
+use crate::query::Query;
+
+/// Where the page runs: standalone, or inside the platform's iframe
+/// (under `/embed`). Decided once, from the path the page was loaded at
+/// ([`Base::at`]), provided to the page, and sent with each tab body's
+/// request so that the server writes its links under the same base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Base {
+    Standalone,
+    Embedded,
+}
 
 /// The tabs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,18 +25,40 @@ pub enum Tab {
 }
 
 impl Base {
+    /// The base of a page loaded at `path`.
+    pub fn at(path: &str) -> Base {
+        Base::of(crate::security::is_embed_route(path))
+    }
+
+    /// [`Base::Embedded`] when `embedded`.
+    pub fn of(embedded: bool) -> Base {
+        if embedded {
+            Base::Embedded
+        } else {
+            Base::Standalone
+        }
+    }
+
     /// Inside the platform's iframe.
-    pub const EMBEDDED: Base = Base("/embed");
-    /// Standalone.
-    pub const STANDALONE: Base = Base("");
+    pub fn is_embedded(self) -> bool {
+        self == Base::Embedded
+    }
+
+    /// The paths' prefix: `""` or `"/embed"`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Base::Standalone => "",
+            Base::Embedded => "/embed",
+        }
+    }
 
     /// The path of `tab` under this base: `/usage/credits`,
     /// `/embed/usage/credits`.
     pub fn path(self, tab: Tab) -> &'static str {
         let full = tab.embedded_path();
         // The embedded path is the standalone one under `/embed`.
-        full.strip_prefix(Self::EMBEDDED.0)
-            .filter(|_| self.0.is_empty())
+        full.strip_prefix(Base::Embedded.prefix())
+            .filter(|_| !self.is_embedded())
             .unwrap_or(full)
     }
 }
@@ -40,13 +70,13 @@ impl Tab {
         [Tab::Plan, Tab::Credits, Tab::Conversations]
             .into_iter()
             .find(|t| {
-                [Base::EMBEDDED, Base::STANDALONE]
+                [Base::Embedded, Base::Standalone]
                     .iter()
                     .any(|b| b.path(*t) == path)
             })
     }
 
-    /// The tab's path under [`Base::EMBEDDED`].
+    /// The tab's path under [`Base::Embedded`].
     fn embedded_path(self) -> &'static str {
         match self {
             Tab::Plan => "/embed/usage/plan",
@@ -68,23 +98,18 @@ pub fn page_title(tab: Option<Tab>) -> &'static str {
 
 /// The path of a tab under the current base.
 pub fn tab_path(tab: Tab) -> &'static str {
-    use_context::<Base>().unwrap_or(Base::STANDALONE).path(tab)
+    use_context::<Base>().unwrap_or(Base::Standalone).path(tab)
 }
 
 /// The view parameters a tab link carries, so that moving between tabs
 /// keeps the period and the filters that apply there (the Plan tab keeps
 /// them all, for the way back).
-pub fn carried_params(tab: Tab, params: &[(String, String)]) -> Vec<(String, String)> {
+pub fn carried_params(tab: Tab, params: &Query) -> Query {
     const CARRIED: [&str; 8] = [
         "period", "date", "from", "to", "user", "campaign", "identity", "action",
     ];
-    params
-        .iter()
-        .filter(|(k, _)| CARRIED.contains(&k.as_str()))
-        // Conversations have no action.
-        .filter(|(k, _)| !(tab == Tab::Conversations && k == "action"))
-        .cloned()
-        .collect()
+    // Conversations have no action.
+    params.only(|k| CARRIED.contains(&k) && !(tab == Tab::Conversations && k == "action"))
 }
 
 /// Bumped when the platform changes the theme, so charts redraw.
@@ -97,17 +122,19 @@ mod tests {
 
     #[test]
     fn tabs_live_under_their_base() {
-        assert_eq!(Base::STANDALONE.path(Tab::Plan), "/usage/plan");
-        assert_eq!(Base::STANDALONE.path(Tab::Credits), "/usage/credits");
+        assert_eq!(Base::Standalone.path(Tab::Plan), "/usage/plan");
+        assert_eq!(Base::Standalone.path(Tab::Credits), "/usage/credits");
         assert_eq!(
-            Base::EMBEDDED.path(Tab::Conversations),
+            Base::Embedded.path(Tab::Conversations),
             "/embed/usage/conversations"
         );
         for tab in [Tab::Plan, Tab::Credits, Tab::Conversations] {
             assert_eq!(
-                format!("{}{}", Base::EMBEDDED.0, Base::STANDALONE.path(tab)),
-                Base::EMBEDDED.path(tab)
+                format!("{}{}", Base::Embedded.prefix(), Base::Standalone.path(tab)),
+                Base::Embedded.path(tab)
             );
+            assert_eq!(Base::at(Base::Embedded.path(tab)), Base::Embedded);
+            assert_eq!(Base::at(Base::Standalone.path(tab)), Base::Standalone);
         }
     }
 
@@ -128,16 +155,9 @@ mod tests {
         }
     }
 
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn tabs_keep_the_period_and_the_filters_that_apply() {
-        let params = p(&[
+        let params = Query::of(&[
             ("period", "last_week"),
             ("action", "enrich_email"),
             ("user", "u_1"),
@@ -145,11 +165,11 @@ mod tests {
         ]);
         assert_eq!(
             carried_params(Tab::Conversations, &params),
-            p(&[("period", "last_week"), ("user", "u_1")])
+            Query::of(&[("period", "last_week"), ("user", "u_1")])
         );
         assert_eq!(
             carried_params(Tab::Credits, &params),
-            p(&[
+            Query::of(&[
                 ("period", "last_week"),
                 ("action", "enrich_email"),
                 ("user", "u_1")

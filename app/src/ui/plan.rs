@@ -82,11 +82,8 @@ fn PlanDetails(o: Overview) -> impl IntoView {
         [Intent::ChangePlan, Intent::BuyMore]
     };
     // The alert banner's Buy More lands here with `?ask=buy_more`.
-    let asked = super::location::use_params().with_untracked(|q| {
-        q.iter()
-            .find(|(k, _)| k == "ask")
-            .and_then(|(_, a)| Intent::parse(a))
-    });
+    let asked =
+        super::location::use_params().with_untracked(|q| q.get("ask").and_then(Intent::parse));
     let open = RwSignal::new(asked);
     let manager = o.account_manager.clone();
     let am_name = manager

@@ -4,12 +4,11 @@
 
 use leptos::prelude::*;
 
-use super::conversations::ConversationsTab;
-use super::credits::CreditsTab;
 use super::header::Header;
-use super::location::{provide_location, use_location, Location};
+use super::location::{provide_location, use_location};
 use super::nav::{carried_params, tab_path, Base, Tab, ThemeVersion};
 use super::plan::PlanTab;
+use super::tabs::{ConversationsTab, CreditsTab};
 use crate::rpc::get_overview;
 
 /// What the shell needs besides Leptos's options.
@@ -110,16 +109,6 @@ fn page_head() -> PageHead {
     PageHead::default()
 }
 
-/// Standalone or inside the iframe, for the page's life: from the path
-/// the page was loaded at.
-fn detect_base(location: Location) -> Base {
-    if crate::security::is_embed_route(&location.url_untracked().path) {
-        Base::EMBEDDED
-    } else {
-        Base::STANDALONE
-    }
-}
-
 /// A tab link: current when its tab is shown; it keeps the view's period
 /// and filters.
 #[component]
@@ -127,7 +116,7 @@ fn TabLink(tab: Tab, label: &'static str) -> impl IntoView {
     let path = tab_path(tab);
     let params = super::location::use_params();
     let location = use_location();
-    let href = move || super::period::href_with(path, &carried_params(tab, &params.get()), &[]);
+    let href = move || carried_params(tab, &params.get()).href(path);
     let current = move || (location.tab() == Some(tab)).then_some("page");
     view! { <a href=href aria-current=current data-tab=label>{label}</a> }
 }
@@ -136,11 +125,12 @@ fn TabLink(tab: Tab, label: &'static str) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     let location = provide_location();
-    let base = detect_base(location);
+    // Standalone or inside the iframe, for the page's life.
+    let base = Base::at(&location.url_untracked().path);
     provide_context(base);
     // Standalone, the person signs out here (the session ends on every
     // process); inside the frame the platform ends sessions itself.
-    let standalone = base.0.is_empty();
+    let standalone = !base.is_embedded();
     let theme = RwSignal::new(0u32);
     provide_context(ThemeVersion(theme));
     #[cfg(feature = "hydrate")]
@@ -189,7 +179,7 @@ fn ReportNavigation() -> impl IntoView {
     Effect::new(move |_| {
         let path = location.href();
         #[cfg(feature = "hydrate")]
-        crate::embed::navigated(path.strip_prefix(Base::EMBEDDED.0).unwrap_or(&path));
+        crate::embed::navigated(path.strip_prefix(Base::Embedded.prefix()).unwrap_or(&path));
         #[cfg(not(feature = "hydrate"))]
         let _ = path;
     });

@@ -150,7 +150,7 @@ async fn measure_views(
     plan: &BenchPlan,
     now: DateTime<Utc>,
 ) -> Result<Vec<ViewFigures>, StoreError> {
-    let source = crate::pages::store_source(store.clone(), Clock::Fixed(now));
+    let source = crate::dashboard::store_backend(store.clone(), Clock::Fixed(now));
     let failed = |e: app::error::DashboardError| StoreError::Corrupt(format!("view failed: {e}"));
     let mut out = Vec::new();
     println!(
@@ -158,7 +158,7 @@ async fn measure_views(
         "view", "period", "p50 ms", "p95 ms", "max ms"
     );
     for period in VIEW_PERIODS {
-        let params = vec![("period".to_string(), period.to_string())];
+        let params = app::query::Query::of(&[("period", period)]);
         for tab in ["plan", "credits", "conversations"] {
             let (times, ()) = time(plan.iterations, || async {
                 match tab {

@@ -1027,15 +1027,17 @@ async fn previous_total_and_forecast_window(app: &TestApp) {
         .expect("reads")
         .expect("exists");
     let view = |period: &str| {
-        let params = vec![("period".to_string(), period.to_string())];
+        let params = app::query::Query::of(&[("period", period)]);
         let (store, ws) = (app.store.clone(), ws.clone());
         async move {
-            let credits = credits_server::views::credits_view(&store, &ws, &params, now())
-                .await
-                .expect("the credits view");
-            let talks = credits_server::views::conversations_view(&store, &ws, &params, now())
-                .await
-                .expect("the conversations view");
+            let credits =
+                credits_server::dashboard::tabs::credits_view(&store, &ws, &params, now())
+                    .await
+                    .expect("the credits view");
+            let talks =
+                credits_server::dashboard::tabs::conversations_view(&store, &ws, &params, now())
+                    .await
+                    .expect("the conversations view");
             (credits, talks)
         }
     };

@@ -18,24 +18,6 @@ use crate::store::{
 /// Audit entries on the Plan tab, and per page after it.
 const AUDIT_PAGE: i64 = 20;
 
-fn failed(e: StoreError) -> DashboardError {
-    match e {
-        StoreError::NotFound => DashboardError::NotFound,
-        StoreError::Conflict(_) => DashboardError::refused(
-            409,
-            "This was changed meanwhile (a request already pending, or decided). Reload to see it.",
-        ),
-        StoreError::Invalid { message, .. } => DashboardError::refused(422, message),
-        StoreError::UnknownReferences(_) => {
-            DashboardError::refused(422, "That user or campaign is not in this workspace.")
-        }
-        other => {
-            tracing::error!(cause = %other, "dashboard limits failed");
-            DashboardError::Unavailable
-        }
-    }
-}
-
 fn row(r: &ScopeLimit, names: &Names) -> LimitRow {
     LimitRow {
         scope: r.scope.as_str().to_string(),
@@ -200,15 +182,13 @@ pub async fn audit_page(
     after: &str,
 ) -> Result<String, DashboardError> {
     require_admin(store, &ws.id, user).await?;
-    let names = store.names(&ws.id).await.map_err(failed)?;
-    let page = audit(store, ws, &names, Some(after))
-        .await
-        .map_err(failed)?;
-    Ok(app::ui::limits::audit_html(&page))
+    let names = store.names(&ws.id).await?;
+    let page = audit(store, ws, &names, Some(after)).await?;
+    Ok(app::ui::server::limits::audit_html(&page))
 }
 
 async fn require_admin(store: &Store, ws: &str, user: Option<&str>) -> Result<(), DashboardError> {
-    if store.is_admin(ws, user).await.map_err(failed)? {
+    if store.is_admin(ws, user).await? {
         Ok(())
     } else {
         Err(DashboardError::refused(
@@ -283,7 +263,7 @@ pub async fn change(
             store.set_limit_settings(ws, settings, &actor, now).await
         }
     };
-    done.map_err(failed)
+    Ok(done?)
 }
 
 /// A limit (`{"credits", "mode"}`) in words.

@@ -1,16 +1,16 @@
-//! The dashboard's tab views: several store reports composed into one
-//! answer per view change (a constant number of queries, none per row).
+//! The chart tabs' views: several store reports composed into one answer
+//! per view change (a constant number of queries, none per row), as the
+//! view models their HTML is rendered from (`app::ui::server`).
 
 use chrono::{DateTime, Utc};
 
 use app::charts::options::{conversations_charts, credits_charts};
 use app::domain::calendar::{BillingCycle, Period};
 use app::domain::forecast::forecast;
-use app::model::{
-    ConversationsView, CreditsView, Dimension, Directory, Filters, Metric, Named, Report,
-    UsageQuery,
-};
-use app::query::{parse_usage_query, PAGE_FILTERS};
+use app::model::{Dimension, Directory, Filters, Metric, Named, Report, UsageQuery};
+use app::query::{parse_usage_query, Query, PAGE_FILTERS};
+use app::ui::server::conversations::ConversationsView;
+use app::ui::server::credits::CreditsView;
 
 use crate::store::{Names, Store, StoreResult, Workspace};
 
@@ -18,32 +18,23 @@ const PERIOD_PARAMS: [&str; 4] = ["period", "date", "from", "to"];
 
 /// Reads the page's query string. Bad parameters are dropped (a bad period
 /// drops the whole period) and named in the notes, never an error page.
-pub fn page_query(
-    metric: Metric,
-    params: &[(String, String)],
-    known: &Names,
-) -> (UsageQuery, Vec<String>) {
+pub fn page_query(metric: Metric, params: &Query, known: &Names) -> (UsageQuery, Vec<String>) {
     let mut notes = Vec::new();
-    let mut kept: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| k != "group_by")
-        .cloned()
-        .collect();
+    let mut kept = params.only(|k| k != "group_by");
     for _ in 0..3 {
-        match parse_usage_query(metric, &kept, PAGE_FILTERS) {
+        match parse_usage_query(metric, kept.pairs(), PAGE_FILTERS) {
             Ok(_) => break,
             Err(errors) => {
                 for e in &errors {
                     notes.push(format!("Ignored {}: {}", e.param, e.message));
                     let drop_period = PERIOD_PARAMS.contains(&e.param.as_str());
-                    kept.retain(|(k, _)| {
-                        k != &e.param && !(drop_period && PERIOD_PARAMS.contains(&k.as_str()))
-                    });
+                    kept =
+                        kept.only(|k| k != e.param && !(drop_period && PERIOD_PARAMS.contains(&k)));
                 }
             }
         }
     }
-    let mut query = parse_usage_query(metric, &kept, PAGE_FILTERS).unwrap_or(UsageQuery {
+    let mut query = parse_usage_query(metric, kept.pairs(), PAGE_FILTERS).unwrap_or(UsageQuery {
         period: Period::ThisMonth,
         group_by: Vec::new(),
         filters: Filters::default(),
@@ -150,7 +141,7 @@ fn previous(store_query: &UsageQuery, ws: &Workspace, now: DateTime<Utc>) -> Usa
 pub async fn credits_view(
     store: &Store,
     ws: &Workspace,
-    params: &[(String, String)],
+    params: &Query,
     now: DateTime<Utc>,
 ) -> StoreResult<CreditsView> {
     // The directory once (it checks the filters and labels every report),
@@ -213,7 +204,7 @@ pub async fn credits_view(
 pub async fn conversations_view(
     store: &Store,
     ws: &Workspace,
-    params: &[(String, String)],
+    params: &Query,
     now: DateTime<Utc>,
 ) -> StoreResult<ConversationsView> {
     let names = store.names(&ws.id).await?;
@@ -254,20 +245,13 @@ pub async fn conversations_view(
 mod tests {
     use super::*;
 
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
     #[test]
     fn bad_values_fall_back_with_notes() {
         let mut known = Names::default();
         known.users.insert("u_mikaela".into(), "Mikaela".into());
         let (q, notes) = page_query(
             Metric::Credits,
-            &p(&[("period", "fortnight"), ("user", "u_mikaela")]),
+            &Query::of(&[("period", "fortnight"), ("user", "u_mikaela")]),
             &known,
         );
         assert_eq!(q.period, Period::ThisMonth);
@@ -275,7 +259,7 @@ mod tests {
         assert_eq!(notes.len(), 1);
         let (q, notes) = page_query(
             Metric::Credits,
-            &p(&[
+            &Query::of(&[
                 ("period", "last_week"),
                 ("user", "u_ghost"),
                 ("action", "nap"),

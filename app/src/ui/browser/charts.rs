@@ -1,61 +1,17 @@
-//! The charts: each is a box, rendered on the server with its ECharts
-//! options beside it (a JSON data block), and drawn in the browser once the
-//! tab's body is in the document, following the theme and the box's own
-//! width. A click on a segment, slice or legend entry drills down: it moves
-//! to the tab with the chart's filter set to what was clicked.
+//! The charts' browser half: each box the server rendered
+//! (`ui/server/chart.rs`) is drawn once the tab's body is in the document,
+//! following the theme and the box's own width. A click on a segment,
+//! slice or legend entry drills down: it moves to the tab with the
+//! chart's filter set to what was clicked.
 //!
-//! The options are built on the server (see [`crate::charts::options`]):
-//! the browser parses their JSON text and hands it to ECharts, and in the
-//! dark theme merges the dark overlay over them. A chart is only created
-//! once its box is in the document and has a width: an ECharts instance
-//! made on a detached (zero-width) box stays blank.
+//! The browser parses the options' JSON text and hands it to ECharts, and
+//! in the dark theme merges the dark overlay over them. A chart is only
+//! created once its box is in the document and has a width: an ECharts
+//! instance made on a detached (zero-width) box stays blank.
 
 use leptos::prelude::*;
 
-/// What a click on a chart filters by: the query parameter, whether the
-/// clicked series' id is the value (stacked bars, one series per key), and
-/// the key of each name (legend entries and slices name their item only).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Drill {
-    pub param: &'static str,
-    pub by_series: bool,
-    pub names: Vec<(String, String)>,
-}
-
-/// A chart box and its options; `describe` is its text alternative.
-/// Rendered on the server only: the browser draws what it finds.
-#[cfg(feature = "ssr")]
-#[component]
-pub fn EChart(
-    id: &'static str,
-    options: crate::model::ChartOptions,
-    #[prop(into)] describe: String,
-    drill: Option<Drill>,
-) -> impl IntoView {
-    let drill = drill.map(|d| {
-        serde_json::json!({
-            "param": d.param,
-            "series": d.by_series,
-            "names": d.names.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect::<serde_json::Map<_, _>>(),
-        })
-    });
-    // The options are JSON text already; the names are the workspace's own
-    // (a user may be called `</script>`), so the whole block is escaped.
-    let json = format!(
-        r#"{{"light":{},"dark":{},"drill":{}}}"#,
-        options.light,
-        options.dark,
-        serde_json::to_string(&drill).unwrap_or_else(|_| "null".into())
-    );
-    let json = crate::security::script_text(&json);
-    view! {
-        <div id=id class="chart" role="img" aria-label=describe data-chart=id></div>
-        <script type="application/json" data-chart-options=id inner_html=json></script>
-    }
-}
-
 /// Whether the page is in the dark theme.
-#[cfg(feature = "hydrate")]
 pub fn dark_theme() -> bool {
     let explicit = leptos::prelude::document()
         .document_element()
@@ -72,10 +28,9 @@ pub fn dark_theme() -> bool {
 
 /// Whether the page is in the dark theme, followed as the platform
 /// changes it (after hydration; the server renders in the light theme).
-#[cfg(feature = "hydrate")]
 pub fn use_dark_theme() -> Signal<bool> {
     let dark = RwSignal::new(false);
-    let theme = use_context::<super::nav::ThemeVersion>();
+    let theme = use_context::<crate::ui::nav::ThemeVersion>();
     Effect::new(move |_| {
         if let Some(t) = theme {
             t.0.track();
@@ -85,10 +40,8 @@ pub fn use_dark_theme() -> Signal<bool> {
     dark.into()
 }
 
-#[cfg(feature = "hydrate")]
 pub use draw::Charts;
 
-#[cfg(feature = "hydrate")]
 mod draw {
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -96,8 +49,8 @@ mod draw {
     use wasm_bindgen::prelude::*;
     use wasm_bindgen::JsCast;
 
-    use super::super::location::Location;
-    use super::super::period::href_with;
+    use crate::ui::location::Location;
+    use crate::ui::markup::{keys, CHART_BOX, CHART_DRAWN, CHART_OPTIONS};
     use leptos::prelude::document;
 
     /// Frames to wait for the box to be laid out and the chart library to
@@ -198,7 +151,7 @@ mod draw {
         /// Draws every chart box under `root` anew, in the given theme.
         pub fn draw_all(&self, root: &web_sys::Element, dark: bool, location: Location) {
             self.clear();
-            let Ok(boxes) = root.query_selector_all("[data-chart]") else {
+            let Ok(boxes) = root.query_selector_all(&format!("[{CHART_BOX}]")) else {
                 return;
             };
             for i in 0..boxes.length() {
@@ -210,7 +163,7 @@ mod draw {
                 };
                 let json = el
                     .next_element_sibling()
-                    .filter(|s| s.has_attribute("data-chart-options"))
+                    .filter(|s| s.has_attribute(CHART_OPTIONS))
                     .and_then(|s| s.text_content())
                     .and_then(|t| js_sys::JSON::parse(t.as_str()).ok())
                     .filter(|v| v.is_object());
@@ -218,14 +171,16 @@ mod draw {
                     leptos::logging::warn!("unreadable chart options; chart not drawn");
                     continue;
                 };
-                let overlay = dark.then(|| get(&json, "dark")).filter(|o| o.is_object());
+                let overlay = dark
+                    .then(|| get(&json, keys::DARK))
+                    .filter(|o| o.is_object());
                 let live = Shared::default();
                 self.0.borrow_mut().push(live.clone());
                 draw(
                     live,
                     el,
-                    (get(&json, "light"), overlay),
-                    get(&json, "drill"),
+                    (get(&json, keys::LIGHT), overlay),
+                    get(&json, keys::DRILL),
                     location,
                     0,
                 );
@@ -240,20 +195,16 @@ mod draw {
         series_id: Option<String>,
         name: Option<String>,
     ) {
-        let Some(param) = text(drill, "param") else {
+        let Some(param) = text(drill, keys::PARAM) else {
             return;
         };
-        let by_series = get(drill, "series").as_bool() == Some(true);
+        let by_series = get(drill, keys::SERIES).as_bool() == Some(true);
         let key = series_id
             .filter(|_| by_series)
-            .or_else(|| name.and_then(|n| text(&get(drill, "names"), &n)));
+            .or_else(|| name.and_then(|n| text(&get(drill, keys::NAMES), &n)));
         if let Some(key) = key {
             let url = location.url_untracked();
-            location.navigate(&href_with(
-                &url.path,
-                &url.params(),
-                &[(&param, Some(&key))],
-            ));
+            location.navigate(&url.params().href_with(&url.path, &[(&param, Some(&key))]));
         }
     }
 
@@ -289,7 +240,7 @@ mod draw {
         };
         // The box says `data-drawn="true"` once ECharts reports the
         // drawing (and its animation) finished.
-        let _ = el.set_attribute("data-drawn", "false");
+        let _ = el.set_attribute(CHART_DRAWN, "false");
         let Some(instance) = call(&lib, "init", &[el.clone().into()]) else {
             return;
         };
@@ -302,7 +253,7 @@ mod draw {
         });
         let drawn_box = el.clone();
         let finished = Closure::<dyn Fn(JsValue)>::new(move |_: JsValue| {
-            let _ = drawn_box.set_attribute("data-drawn", "true");
+            let _ = drawn_box.set_attribute(CHART_DRAWN, "true");
         });
         call(
             &instance,
@@ -334,39 +285,5 @@ mod draw {
         l.listeners = vec![click, legend, finished];
         l.observer = observer;
         l.on_resize = Some(on_resize);
-    }
-}
-
-#[cfg(all(test, feature = "ssr"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_cannot_close_the_options_script() {
-        let options = crate::model::ChartOptions {
-            light: r#"{"series":[{"name":"</script><script>alert(1)</script>"}]}"#.into(),
-            dark: "{}".into(),
-        };
-        let drill = Drill {
-            param: "user",
-            by_series: true,
-            names: vec![("<!-- & </script>".into(), "u_1".into())],
-        };
-        let html = view! { <EChart id="chart-users" options describe="Users" drill=Some(drill)/> }
-            .to_html();
-        assert_eq!(html.matches("</script>").count(), 1, "{html}");
-        let json = html
-            .split("data-chart-options=\"chart-users\">")
-            .nth(1)
-            .and_then(|r| r.split("</script>").next())
-            .unwrap_or_default();
-        let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-        assert_eq!(
-            value["light"]["series"][0]["name"],
-            "</script><script>alert(1)</script>"
-        );
-        assert_eq!(value["drill"]["names"]["<!-- & </script>"], "u_1");
-        assert_eq!(value["drill"]["param"], "user");
-        assert_eq!(value["dark"], serde_json::json!({}));
     }
 }

@@ -2,9 +2,10 @@
 
 use leptos::prelude::*;
 
-use super::period::href_with;
+use super::period::PERIOD_KEYS;
 use crate::domain::ledger::Action;
 use crate::model::{Directory, Filters};
+use crate::query::Query;
 
 /// Options of a filter under an optional group label: (group, [(id, text)]).
 type OptionGroup = (Option<&'static str>, Vec<(String, String)>);
@@ -15,18 +16,14 @@ type OptionGroup = (Option<&'static str>, Vec<(String, String)>);
 #[component]
 pub fn FilterBar(
     path: &'static str,
-    params: Vec<(String, String)>,
+    params: Query,
     filters: Filters,
     directory: Directory,
     /// Credits have actions; conversations do not.
     with_action: bool,
 ) -> impl IntoView {
     let f = filters;
-    let hidden: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| ["period", "date", "from", "to"].contains(&k.as_str()))
-        .cloned()
-        .collect();
+    let hidden = params.only(|k| PERIOD_KEYS.contains(&k));
     let select = move |name: &'static str,
                        label: &'static str,
                        current: Option<String>,
@@ -94,10 +91,10 @@ pub fn FilterBar(
         || f.action.is_some()
         || f.campaign_id.is_some()
         || f.identity_id.is_some();
-    let clear = href_with(path, &hidden, &[]);
+    let clear = hidden.href(path);
     view! {
         <form method="get" action=path class="card filters" aria-label="Filters">
-            {hidden.iter().map(|(k, v)| view! { <input type="hidden" name=k.clone() value=v.clone()/> }).collect_view()}
+            {hidden.pairs().iter().map(|(k, v)| view! { <input type="hidden" name=k.clone() value=v.clone()/> }).collect_view()}
             {select("user", "User", f.user_id.clone(), users)}
             {with_action.then(|| select("action", "Action", f.action.clone(), actions))}
             {select("campaign", "Campaign", f.campaign_id.clone(), campaigns)}

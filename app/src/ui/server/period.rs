@@ -1,13 +1,13 @@
-//! The period picker and the query-string state shared by the Credits and
-//! Conversations tabs. The query string is the only state: every view can
-//! be reloaded, shared and navigated with back and forward.
+//! The period picker of the Credits and Conversations tabs' bodies, and
+//! their change against the previous period. The query string is the only
+//! state: every view can be reloaded, shared and navigated with back and
+//! forward.
 
 use leptos::prelude::*;
 
-pub use super::location::query_string;
-
 use crate::format::date_range;
 use crate::model::PeriodInfo;
+use crate::query::Query;
 
 /// The presets, in the order of the picker.
 pub const PRESETS: [(&str, &str); 7] = [
@@ -20,33 +20,13 @@ pub const PRESETS: [(&str, &str); 7] = [
     ("last_28_days", "Last 28 days"),
 ];
 
-/// `path?…` with some parameters set (`Some`) or removed (`None`).
-pub fn href_with(
-    path: &str,
-    params: &[(String, String)],
-    changes: &[(&str, Option<&str>)],
-) -> String {
-    let mut pairs: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
-        .cloned()
-        .collect();
-    for (k, v) in changes {
-        if let Some(v) = v {
-            pairs.push((k.to_string(), v.to_string()));
-        }
-    }
-    if pairs.is_empty() {
-        return path.to_string();
-    }
-    format!("{path}?{}", query_string(&pairs))
-}
-
-const PERIOD_KEYS: [&str; 4] = ["period", "date", "from", "to"];
+/// The parameters that say the period.
+pub const PERIOD_KEYS: [&str; 4] = ["period", "date", "from", "to"];
 
 /// The parameters other than the period's, as hidden inputs of a GET form.
-fn hidden_filters(params: &[(String, String)]) -> AnyView {
+fn hidden_filters(params: &Query) -> AnyView {
     params
+        .pairs()
         .iter()
         .filter(|(k, _)| !PERIOD_KEYS.contains(&k.as_str()))
         .map(|(k, v)| view! { <input type="hidden" name=k.clone() value=v.clone()/> })
@@ -56,18 +36,14 @@ fn hidden_filters(params: &[(String, String)]) -> AnyView {
 
 /// Presets, a day, a custom range, and the dates covered.
 #[component]
-pub fn PeriodPicker(
-    path: &'static str,
-    params: Vec<(String, String)>,
-    period: PeriodInfo,
-) -> impl IntoView {
+pub fn PeriodPicker(path: &'static str, params: Query, period: PeriodInfo) -> impl IntoView {
     let clear: Vec<(&str, Option<&str>)> = vec![("date", None), ("from", None), ("to", None)];
     let presets = PRESETS
         .iter()
         .map(|(key, label)| {
             let mut changes = clear.clone();
             changes.push(("period", Some(key)));
-            let href = href_with(path, &params, &changes);
+            let href = params.href_with(path, &changes);
             let active = period.name == *key;
             // A plain link: the router (ui/location.rs) moves in place.
             view! { <a href=href class=if active { "preset active" } else { "preset" } aria-current=active.then_some("true") data-period=*key>{*label}</a> }
@@ -136,38 +112,6 @@ pub fn change_text(current: i64, previous: i64, days: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn links_keep_the_other_parameters() {
-        let params = p(&[
-            ("period", "day"),
-            ("date", "2026-11-03"),
-            ("user", "u_mikaela"),
-        ]);
-        assert_eq!(
-            href_with(
-                "/usage/credits",
-                &params,
-                &[("date", None), ("period", Some("last_week"))]
-            ),
-            "/usage/credits?user=u_mikaela&period=last_week"
-        );
-        assert_eq!(
-            href_with("/x", &[], &[("user", Some("a b"))]),
-            "/x?user=a%20b"
-        );
-        assert_eq!(
-            href_with("/x", &p(&[("user", "a")]), &[("user", None)]),
-            "/x"
-        );
-    }
 
     #[test]
     fn change_against_the_previous_period() {

@@ -1,11 +1,10 @@
 //! The accessible, sortable table under every chart: the chart is a
 //! picture, the table is the truth (and what renders without JavaScript).
 
-#[cfg(feature = "ssr")]
 use leptos::prelude::*;
 
-#[cfg(feature = "ssr")]
 use crate::format::{fixed, thousands};
+use crate::ui::markup::SortBy;
 
 /// One row: a key to filter by, its label and figures.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,9 +27,8 @@ pub struct TableRow {
 }
 
 /// A table sorted by value (descending) until a header is clicked: the
-/// server renders it in that order, and [`sort_by_header`] reorders its
+/// server renders it in that order, and `ui/browser/table.rs` reorders its
 /// rows in the browser (the page's one click listener calls it).
-#[cfg(feature = "ssr")]
 #[component]
 pub fn SortableTable(
     id: &'static str,
@@ -45,10 +43,10 @@ pub fn SortableTable(
     limits: bool,
 ) -> impl IntoView {
     rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.label.cmp(&b.label)));
-    let header = move |by: &'static str, text: &'static str| {
+    let header = move |by: SortBy, text: &'static str| {
         view! {
-            <th scope="col" aria-sort=if by == "value" { "descending" } else { "none" }>
-                <button type="button" class="sort" data-sort=by>{text}</button>
+            <th scope="col" aria-sort=if by == SortBy::Value { "descending" } else { "none" }>
+                <button type="button" class="sort" data-sort=by.key()>{text}</button>
             </th>
         }
     };
@@ -59,9 +57,9 @@ pub fn SortableTable(
                 <caption class="visually-hidden">{caption}</caption>
                 <thead>
                     <tr>
-                        {header("label", key_header)}
+                        {header(SortBy::Label, key_header)}
                         {extra_header.map(|h| view! { <th scope="col" class="extra">{h}</th> })}
-                        {header("value", value_header)}
+                        {header(SortBy::Value, value_header)}
                         <th scope="col" class="share">"Share"</th>
                         {cost_header.map(|h| view! { <th scope="col">{h}</th> })}
                         {limits.then(|| view! { <th scope="col" class="extra">"Limit (cycle)"</th><th scope="col">"Left"</th> })}
@@ -103,60 +101,4 @@ pub fn SortableTable(
             {empty.then(|| view! { <p class="empty">"Nothing to show for this period."</p> })}
         </div>
     }
-}
-
-/// Sorts the table of a clicked `button.sort` by its column: the same
-/// column again turns the order round; another starts descending for
-/// figures and ascending for names (ties by name).
-#[cfg(feature = "hydrate")]
-pub fn sort_by_header(button: &web_sys::Element) -> Option<()> {
-    use wasm_bindgen::JsCast;
-    let th = button.closest("th").ok()??;
-    let table = th.closest("table").ok()??;
-    let by_value = button.get_attribute("data-sort")? == "value";
-    let desc = match th.get_attribute("aria-sort").as_deref() {
-        Some("descending") => false,
-        Some("ascending") => true,
-        _ => by_value,
-    };
-    let heads = table.query_selector_all("thead th[aria-sort]").ok()?;
-    for i in 0..heads.length() {
-        if let Some(h) = heads
-            .item(i)
-            .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
-        {
-            let _ = h.set_attribute("aria-sort", "none");
-        }
-    }
-    let _ = th.set_attribute("aria-sort", if desc { "descending" } else { "ascending" });
-    let body = table.query_selector("tbody").ok()??;
-    let found = body.query_selector_all("tr").ok()?;
-    let mut rows: Vec<(String, i64, web_sys::Element)> = (0..found.length())
-        .filter_map(|i| found.item(i)?.dyn_into::<web_sys::Element>().ok())
-        .map(|tr| {
-            let label = tr
-                .query_selector("th")
-                .ok()
-                .flatten()
-                .and_then(|c| c.text_content())
-                .unwrap_or_default();
-            let value = tr
-                .get_attribute("data-value")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            (label, value, tr)
-        })
-        .collect();
-    if by_value {
-        rows.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)));
-    } else {
-        rows.sort_by_cached_key(|r| r.0.to_lowercase());
-    }
-    if desc {
-        rows.reverse();
-    }
-    for (_, _, tr) in rows {
-        let _ = body.append_child(&tr);
-    }
-    Some(())
 }
