@@ -87,10 +87,11 @@ pub(super) fn status_of(created: bool) -> StatusCode {
 pub(super) type Params =
     Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
 
-/// The pairs of a query string, or a `422`.
-pub(super) fn params_of(q: Params) -> ApiResult<Vec<(String, String)>> {
-    let params = q
-        .map(|Query(p)| p)
+/// The query string, or a `422` (axum reads it strictly: a malformed
+/// query string is refused, where the dashboard's address forgives it).
+pub(super) fn params_of(q: Params) -> ApiResult<app::query::Query> {
+    let params: app::query::Query = q
+        .map(|Query(p)| p.into())
         .map_err(|e| ApiError::invalid("$query", e.body_text()))?;
     if params.len() > app::query::MAX_PARAMS {
         return Err(ApiError::invalid(
@@ -123,7 +124,7 @@ pub(super) fn page_of<T>(
 /// previous page's `next_cursor` gave it) of a newest-first list.
 pub(super) fn paging(q: Params) -> ApiResult<(i64, Option<(i64, String)>)> {
     let params = params_of(q)?;
-    let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| params.get(k);
     let mut errors = Vec::new();
     let limit = match get("limit").map(str::parse::<i64>) {
         None => 20,

@@ -385,7 +385,7 @@ pub async fn get_limit_requests(
 ) -> ApiResult<Json<LimitRequestsOut>> {
     let ws = workspace_or_404(&state, &ws).await?;
     let params = params_of(q)?;
-    let status = match param(&params, "status") {
+    let status = match params.get("status") {
         None => None,
         Some(s) => Some(RequestStatus::parse(s).ok_or_else(|| {
             ApiError::invalid("status", "must be pending, approved, denied or expired")
@@ -535,17 +535,10 @@ pub async fn get_audit_log(
     }))
 }
 
-fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
 /// `limit` (1-100, default 20) and `cursor` (the id of the last item of
 /// the previous page) of a list paged by id.
-fn id_paging(params: &[(String, String)]) -> ApiResult<(i64, Option<&str>)> {
-    let limit = match param(params, "limit").map(str::parse::<i64>) {
+fn id_paging(params: &app::query::Query) -> ApiResult<(i64, Option<&str>)> {
+    let limit = match params.get("limit").map(str::parse::<i64>) {
         None => 20,
         Some(Ok(n)) if (1..=100).contains(&n) => n,
         Some(_) => {
@@ -555,7 +548,7 @@ fn id_paging(params: &[(String, String)]) -> ApiResult<(i64, Option<&str>)> {
             ))
         }
     };
-    let cursor = param(params, "cursor");
+    let cursor = params.get("cursor");
     if cursor.is_some_and(|c| !is_valid_id(c)) {
         return Err(unknown_cursor());
     }

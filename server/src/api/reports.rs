@@ -23,9 +23,9 @@ pub async fn read_query(
     state: &AppState,
     ws: &Workspace,
     metric: Metric,
-    params: &[(String, String)],
+    params: &app::query::Query,
 ) -> ApiResult<UsageQuery> {
-    let query = parse_usage_query(metric, params, API_FILTERS).map_err(|errors| {
+    let query = parse_usage_query(metric, params.pairs(), API_FILTERS).map_err(|errors| {
         ApiError::Validation(
             errors
                 .into_iter()
