@@ -1492,6 +1492,15 @@ async fn retention_keeps_every_report_exact(app: &TestApp) {
                        "action": "ai_completion", "credits": 3, "user_id": "u_samara",
                        "identity_id": "i_samara_mail"}),
     );
+    // The events at or after the horizon (1 October), which alone stay.
+    let horizon = DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z").expect("an instant");
+    let stay = events
+        .iter()
+        .filter(|e| {
+            DateTime::parse_from_rfc3339(e["occurred_at"].as_str().unwrap_or_default())
+                .is_ok_and(|t| t >= horizon)
+        })
+        .count() as i64;
     let (s, b) = app
         .post(&format!("{WS}/usage-events"), json!({ "events": events }))
         .await;
@@ -1571,6 +1580,10 @@ async fn retention_keeps_every_report_exact(app: &TestApp) {
     assert!(dropped > 100, "dropped {dropped}");
     let kept = app.store.count_events("acme").await.expect("counts");
     assert_eq!(kept + dropped as i64, kept_before);
+    assert_eq!(
+        kept, stay,
+        "every event before the horizon went, and only those"
+    );
     assert_eq!(app.store.drop_expired(now()).await.expect("again"), 0);
     for (p, want) in paths.iter().zip(&before) {
         let (s, got) = app.get(p).await;
