@@ -160,7 +160,7 @@ pub mod ssr {
     /// A page's query string (`a=1&b=2`). One past 4 KB or 64 parameters
     /// is refused before it is read, so that no request can make parsing
     /// expensive.
-    pub fn page_query(query: &str) -> Result<Query, DashboardError> {
+    pub fn bounded_query(query: &str) -> Result<Query, DashboardError> {
         use crate::query::{MAX_PARAMS, MAX_QUERY_BYTES};
         let too_big = || {
             refuse(
@@ -187,7 +187,7 @@ pub mod ssr {
         Fut: std::future::Future<Output = Result<V, DashboardError>>,
     {
         let (source, ws) = context()?;
-        let query = page_query(query)?;
+        let query = bounded_query(query)?;
         let v = view(source, ws, query.clone()).await.map_err(fail)?;
         Ok(render(
             v,

@@ -288,15 +288,18 @@ impl Store {
             for metric in [Metric::Credits, Metric::Conversations] {
                 // Most hours most workspaces have nothing past the
                 // horizon: an index probe says so without a writer's turn.
-                let any: Option<i64> = sqlx::query_scalar(
-                    "SELECT occurred_at FROM usage_events WHERE workspace_id = $1 AND kind = $2 AND occurred_at < $3 LIMIT 1",
-                )
+                let any: Option<i64> = sqlx::query_scalar(&format!(
+                    "SELECT occurred_at FROM usage_events WHERE {OLD_EVENTS} LIMIT 1"
+                ))
                 .bind(ws.to_string())
                 .bind(event_kind(metric).to_string())
                 .bind(horizon)
                 .fetch_optional(&self.pool)
                 .await?;
-                while any.is_some() {
+                if any.is_none() {
+                    continue;
+                }
+                loop {
                     let n = self
                         .write(|mut tx| async move {
                             let r = drop_chunk(&mut tx, ws, event_kind(metric), horizon).await;
@@ -405,6 +408,9 @@ async fn drop_month(conn: &mut AnyConnection, name: &str) -> StoreResult<u64> {
 
 /// Up to about [`DROP_CHUNK`] of a workspace's events of `kind` before
 /// `horizon` (ms), the oldest first, folded and deleted; how many.
+/// A workspace's (`$1`) events of one kind (`$2`) before an instant (`$3`, ms).
+const OLD_EVENTS: &str = "workspace_id = $1 AND kind = $2 AND occurred_at < $3";
+
 async fn drop_chunk(
     conn: &mut AnyConnection,
     ws: &str,
@@ -413,8 +419,7 @@ async fn drop_chunk(
 ) -> StoreResult<u64> {
     // The chunk's end: past its last event (ties go with it).
     let last: Option<i64> = sqlx::query_scalar(
-        "SELECT occurred_at FROM usage_events WHERE workspace_id = $1 AND kind = $2 AND occurred_at < $3 \
-         ORDER BY occurred_at LIMIT 1 OFFSET $4",
+        &format!("SELECT occurred_at FROM usage_events WHERE {OLD_EVENTS} ORDER BY occurred_at LIMIT 1 OFFSET $4"),
     )
     .bind(ws.to_string())
     .bind(kind.to_string())
@@ -423,8 +428,7 @@ async fn drop_chunk(
     .fetch_optional(&mut *conn)
     .await?;
     let end = last.map_or(horizon, |t| t + 1);
-    let filter = "workspace_id = $1 AND kind = $2 AND occurred_at < $3";
-    sqlx::query(&fold_sql("usage_events", filter))
+    sqlx::query(&fold_sql("usage_events", OLD_EVENTS))
         .bind(ws.to_string())
         .bind(kind.to_string())
         .bind(end)
@@ -442,7 +446,7 @@ async fn drop_chunk(
         .execute(&mut *conn)
         .await?;
     }
-    let gone = sqlx::query(&format!("DELETE FROM usage_events WHERE {filter}"))
+    let gone = sqlx::query(&format!("DELETE FROM usage_events WHERE {OLD_EVENTS}"))
         .bind(ws.to_string())
         .bind(kind.to_string())
         .bind(end)

@@ -83,11 +83,7 @@ fn cost_rows(
                 ),
                 extra: named.and_then(|n| n.status.clone()),
                 value: r.value,
-                share: if total > 0 {
-                    r.value as f64 / total as f64
-                } else {
-                    0.0
-                },
+                share: TableRow::share_of(r.value, total),
                 href: Some(href(&key)),
                 color: Some(member_color(names, Some(&key))),
                 limit: None,

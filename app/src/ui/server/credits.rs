@@ -37,11 +37,7 @@ fn rows_of(
                 label: r.label.clone().unwrap_or_else(|| key.clone()),
                 extra: None,
                 value: r.value,
-                share: if total > 0 {
-                    r.value as f64 / total as f64
-                } else {
-                    0.0
-                },
+                share: TableRow::share_of(r.value, total),
                 href: Some(href(&key)),
                 color: Some(color(&key)),
                 cost: None,

@@ -26,6 +26,17 @@ pub struct TableRow {
     pub limit: Option<(i64, i64, bool)>,
 }
 
+impl TableRow {
+    /// `value`'s share of `total` (0 where the total is).
+    pub fn share_of(value: i64, total: i64) -> f64 {
+        if total > 0 {
+            value as f64 / total as f64
+        } else {
+            0.0
+        }
+    }
+}
+
 /// A table sorted by value (descending) until a header is clicked: the
 /// server renders it in that order, and `ui/browser/table.rs` reorders its
 /// rows in the browser (the page's one click listener calls it).
