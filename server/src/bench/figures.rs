@@ -109,6 +109,10 @@ pub struct BenchResult {
     pub seed_seconds: f64,
     pub reports: Vec<ReportFigures>,
     pub views: Vec<ViewFigures>,
+    /// The same of a workspace of the others (its keyed questions answered
+    /// from its events below `store::KEYED_FROM`), over the last 365 days too.
+    pub small_reports: Vec<ReportFigures>,
+    pub small_views: Vec<ViewFigures>,
     pub ingest: Option<IngestFigures>,
     pub charges: Option<ChargeFigures>,
     /// Charges on the largest workspace, spread over its users and
@@ -135,15 +139,19 @@ pub struct BenchResult {
 /// The targets on these 2-core machines; what missed them.
 pub(super) fn targets_missed(r: &BenchResult) -> Vec<String> {
     let mut out = Vec::new();
-    for f in &r.reports {
+    for f in r.reports.iter().chain(&r.small_reports) {
         if f.p95_ms > 20.0 {
             out.push(format!("report {}: p95 {:.1} ms > 20", f.name, f.p95_ms));
         }
+    }
+    // The speed-up is the rollups' over the events: none where the events
+    // answer.
+    for f in &r.reports {
         if f.speedup < 100.0 {
             out.push(format!("report {}: {:.0}x < 100x", f.name, f.speedup));
         }
     }
-    for v in &r.views {
+    for v in r.views.iter().chain(&r.small_views) {
         if v.p95_ms > 50.0 {
             out.push(format!(
                 "view {} {}: p95 {:.1} ms > 50",

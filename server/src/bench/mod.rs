@@ -24,6 +24,7 @@ use app::model::UsageQuery;
 use crate::state::Clock;
 use crate::store::{Store, StoreError, Workspace};
 use compare::{dashboard_reports, describe, groups_of};
+use seed::workspace_id;
 use stats::percentile;
 
 use figures::targets_missed;
@@ -89,6 +90,7 @@ async fn measure_reports(
     ws: &Workspace,
     plan: &BenchPlan,
     now: DateTime<Utc>,
+    periods: &[(String, Period)],
     differences: &mut Vec<String>,
 ) -> Result<Vec<ReportFigures>, StoreError> {
     let names = store.names(&ws.id).await?;
@@ -97,10 +99,10 @@ async fn measure_reports(
         "{:<58} {:>8} {:>8} {:>8} {:>10} {:>8}  equal",
         "report", "p50 ms", "p95 ms", "max ms", "naive p95", "speedup"
     );
-    for (pname, period) in REPORT_PERIODS {
+    for (pname, period) in periods {
         for (name, metric, dims, filters) in dashboard_reports() {
             let query = UsageQuery {
-                period,
+                period: *period,
                 group_by: dims,
                 filters,
             };
@@ -112,7 +114,7 @@ async fn measure_reports(
                 store.naive_report(ws, metric, &query, now)
             })
             .await?;
-            let full = format!("{name} ({pname})");
+            let full = format!("{name} ({pname}){}", small_mark(ws));
             let found = describe(&full, &(report.total, groups_of(&report)), &naive);
             let equal = found.is_empty();
             differences.extend(found);
@@ -144,11 +146,31 @@ async fn measure_reports(
     Ok(out)
 }
 
+/// What names a figure of a workspace other than the largest.
+fn small_mark(ws: &Workspace) -> String {
+    if ws.keyed_rollups {
+        String::new()
+    } else {
+        format!(" [{}, from its events]", ws.id)
+    }
+}
+
+/// The last 365 days to `now`'s day in `ws`'s zone, as a custom period.
+fn last_year(ws: &Workspace, now: DateTime<Utc>) -> (String, Period) {
+    let to = ws.calendar().local_day(now);
+    let from = to - chrono::Duration::days(364);
+    (
+        format!("custom&from={from}&to={to}"),
+        Period::Custom { from, to },
+    )
+}
+
 async fn measure_views(
     store: &Store,
     ws: &Workspace,
     plan: &BenchPlan,
     now: DateTime<Utc>,
+    periods: &[String],
 ) -> Result<Vec<ViewFigures>, StoreError> {
     let source = crate::dashboard::store_backend(store.clone(), Clock::Fixed(now));
     let failed = |e: app::error::DashboardError| StoreError::Corrupt(format!("view failed: {e}"));
@@ -157,8 +179,8 @@ async fn measure_views(
         "{:<14} {:<14} {:>8} {:>8} {:>8}",
         "view", "period", "p50 ms", "p95 ms", "max ms"
     );
-    for period in VIEW_PERIODS {
-        let params = app::query::Query::of(&[("period", period)]);
+    for period in periods {
+        let params = app::query::Query::parse(&format!("period={period}"));
         for tab in ["plan", "credits", "conversations"] {
             let (times, ()) = time(plan.iterations, || async {
                 match tab {
@@ -170,8 +192,8 @@ async fn measure_views(
             })
             .await?;
             let f = ViewFigures {
-                tab: tab.into(),
-                period: period.into(),
+                tab: format!("{tab}{}", small_mark(ws)),
+                period: period.clone(),
                 p50_ms: ms(percentile(&times, 0.5)),
                 p95_ms: ms(percentile(&times, 0.95)),
                 max_ms: ms(times.last().copied().unwrap_or_default()),
@@ -257,12 +279,46 @@ pub async fn run(
         .map_err(|e| e.to_string())?
         .ok_or("the largest workspace is missing")?;
     let mut differences = Vec::new();
-    let reports = measure_reports(store, &ws, plan, now, &mut differences)
+    let periods: Vec<(String, Period)> = REPORT_PERIODS
+        .iter()
+        .map(|(n, p)| (n.to_string(), *p))
+        .collect();
+    let view_periods: Vec<String> = VIEW_PERIODS.iter().map(|p| p.to_string()).collect();
+    let reports = measure_reports(store, &ws, plan, now, &periods, &mut differences)
         .await
         .map_err(|e| e.to_string())?;
-    let views = measure_views(store, &ws, plan, now)
+    let views = measure_views(store, &ws, plan, now, &view_periods)
         .await
         .map_err(|e| e.to_string())?;
+    // A workspace of the other kind (about 150 events a day), whose keyed
+    // questions its events answer (`store::density`), over the same
+    // periods and the last 365 days: the most events such a report reads.
+    let (small_reports, small_views) = match store
+        .workspace(&workspace_id(plan.seed, 1))
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(small) if shape.workspaces > 1 => {
+            println!(
+                "a workspace of the others, {}, keyed rollups: {}",
+                small.id, small.keyed_rollups
+            );
+            let year = last_year(&small, now);
+            let mut periods = periods.clone();
+            periods.push(year.clone());
+            let mut view_periods = view_periods.clone();
+            view_periods.push(year.0);
+            (
+                measure_reports(store, &small, plan, now, &periods, &mut differences)
+                    .await
+                    .map_err(|e| e.to_string())?,
+                measure_views(store, &small, plan, now, &view_periods)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+        _ => (Vec::new(), Vec::new()),
+    };
     // Bytes on disk per stored event (credit events and conversations),
     // everything counted: events, indexes, rollups, totals, the WAL.
     let bytes_total = store.disk_bytes().await.map_err(|e| e.to_string())?;
@@ -384,6 +440,8 @@ pub async fn run(
         seed_seconds: seeded.seconds.round(),
         reports,
         views,
+        small_reports,
+        small_views,
         ingest,
         charges,
         charges_spread,

@@ -8,8 +8,9 @@ use sqlx::Row;
 use app::model::Metric;
 
 use super::db::Store;
+use super::density::KEYED_FILTER;
 use super::error::{Engine, StoreError, StoreResult};
-use super::rollup::{action_code_sql, event_kind, metric_code, RollupDim};
+use super::rollup::{metric_code, recompute_sql, RollupDim};
 
 /// What `verify` found; every list empty means consistent.
 #[derive(Debug, Default, serde::Serialize)]
@@ -102,37 +103,11 @@ impl Store {
         .await?;
         let mut recomputed = Sums::new();
         for dim in RollupDim::ALL {
-            let [key, key2] = dim.event_keys();
-            let group: String = [key, key2]
-                .iter()
-                .filter(|k| **k != "''")
-                .map(|k| format!(", {k}"))
-                .collect();
+            // A workspace's keyed rollups exist once it is keyed
+            // (`density`); the day's totals always.
+            let filter = if dim.keyed() { KEYED_FILTER } else { "" };
             for metric in [Metric::Credits, Metric::Conversations] {
-                let (code, kind) = (metric_code(metric), event_kind(metric));
-                let value = match metric {
-                    Metric::Credits => "credits",
-                    Metric::Conversations => "1",
-                };
-                // The events, and the sums of those dropped past the
-                // retention horizon (keys '' where the events' are NULL).
-                recomputed.extend(
-                    sums(
-                        self,
-                        &format!(
-                            "SELECT workspace_id, '{code}', '{}', day, {}, {key}, {key2}, \
-                             CAST(SUM(v) AS BIGINT) FROM (\
-                             SELECT workspace_id, day, COALESCE(action, '') AS action, user_id, campaign_id, identity_id, {value} AS v \
-                             FROM usage_events WHERE kind = '{kind}' UNION ALL \
-                             SELECT workspace_id, day, action, user_id, campaign_id, identity_id, value \
-                             FROM event_archive WHERE kind = '{kind}') AS e \
-                             GROUP BY workspace_id, day, action{group}",
-                            dim.code(),
-                            action_code_sql("action")
-                        ),
-                    )
-                    .await?,
-                );
+                recomputed.extend(sums(self, &recompute_sql(dim, metric, filter)).await?);
             }
         }
         // Conversation events carry no action: '' in the rollups.

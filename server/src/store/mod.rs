@@ -18,7 +18,7 @@
 //! `reports` reports, summary and overview (`naive` their recomputation
 //! from raw events); `requests` support requests and the outbox;
 //! `sessions` sessions and hand-offs; `check` consistency checks and
-//! backups; `retention` the horizon past which raw events are dropped; `rollup` the rollups' vocabulary (their dimensions and codes); `size` the bytes on disk. The files import each other directly, never through this one.
+//! backups; `retention` the horizon past which raw events are dropped; `rollup` the rollups' vocabulary (their dimensions and codes); `density` which workspaces keep keyed rollups; `size` the bytes on disk. The files import each other directly, never through this one.
 
 mod alerts;
 mod audit;
@@ -26,6 +26,7 @@ mod charges;
 mod check;
 mod cycles;
 mod db;
+mod density;
 mod error;
 mod ledger;
 mod limit_requests;
@@ -48,6 +49,7 @@ pub use alerts::{Alert, AlertKind};
 pub use audit::AuditEntry;
 pub use check::LedgerCheck;
 pub use db::{Store, MAX_EXPORTS};
+pub use density::KEYED_FROM;
 pub use error::{Engine, StoreError, StoreResult, MAX_CYCLE_CREDITS};
 pub use limit_requests::{Decision, LimitRequest, NewLimitRequest, RequestStatus, Verdict};
 pub use limit_settings::{LimitsOverview, ScopeLimit};

@@ -125,7 +125,7 @@ impl Store {
     ) -> StoreResult<Report> {
         let cal = ws.calendar();
         let range = query.period.range(cal.today(now), cal.week_start);
-        let source = source_of(metric, query);
+        let source = source_of(ws, metric, query);
         let (sql, binds) = report_sql(ws, metric, query, range, source);
         // SQLite: one row (see [`packed_sql`]); PostgreSQL streams rows
         // over its socket cheaply, and packing them measured no faster.
@@ -288,7 +288,7 @@ pub(super) fn filters_of(metric: Metric, query: &UsageQuery) -> Vec<(Dimension, 
     out
 }
 
-pub(super) fn source_of(metric: Metric, query: &UsageQuery) -> Source {
+pub(super) fn source_of(ws: &Workspace, metric: Metric, query: &UsageQuery) -> Source {
     let named: Vec<Dimension> = query
         .group_by
         .iter()
@@ -301,8 +301,10 @@ pub(super) fn source_of(metric: Metric, query: &UsageQuery) -> Source {
         names(Dimension::Campaign),
         names(Dimension::Identity),
     ) {
-        Some(dim) => Source::Rollup(dim),
-        None => Source::Events,
+        // Keyed rollups are kept once a workspace has enough events to
+        // need them (`density`); until then its events answer.
+        Some(dim) if !dim.keyed() || ws.keyed_rollups => Source::Rollup(dim),
+        _ => Source::Events,
     }
 }
 
@@ -527,8 +529,31 @@ mod tests {
         }
     }
 
+    fn workspace(keyed_rollups: bool) -> Workspace {
+        Workspace {
+            id: "w".into(),
+            name: "W".into(),
+            tz: chrono_tz::UTC,
+            week_start: Default::default(),
+            plan: app::model::Plan {
+                name: "P".into(),
+                monthly_credits: 1,
+                identities_included: 1,
+                price: app::model::Price {
+                    amount_cents: 0,
+                    currency: "EUR".into(),
+                },
+            },
+            account_manager: None,
+            alerts: Default::default(),
+            limits: Default::default(),
+            keyed_rollups,
+        }
+    }
+
     #[test]
     fn each_question_reads_the_narrowest_rollup() {
+        let ws = workspace(true);
         use Dimension::*;
         let none = Filters::default;
         let user = Filters {
@@ -574,7 +599,20 @@ mod tests {
             (query(vec![Campaign, Identity], user), Source::Events),
         ];
         for (q, want) in cases {
-            assert_eq!(source_of(c, &q), want, "{:?} {:?}", q.group_by, q.filters);
+            assert_eq!(
+                source_of(&ws, c, &q),
+                want,
+                "{:?} {:?}",
+                q.group_by,
+                q.filters
+            );
+            // Below the mark, a workspace's events answer what its keyed
+            // rollups would; its day's totals are always kept.
+            let sparse = match want {
+                Source::Rollup(RollupDim::Total) => want,
+                _ => Source::Events,
+            };
+            assert_eq!(source_of(&workspace(false), c, &q), sparse);
         }
         // Conversations have no action: an action filter is not theirs.
         let action = Filters {
@@ -582,7 +620,7 @@ mod tests {
             ..Filters::default()
         };
         assert_eq!(
-            source_of(Metric::Conversations, &query(vec![Identity], action)),
+            source_of(&ws, Metric::Conversations, &query(vec![Identity], action)),
             Source::Rollup(RollupDim::Identity)
         );
     }

@@ -30,6 +30,13 @@ impl RollupDim {
         Self::UserCampaign,
     ];
 
+    /// Whether it is kept per user, campaign or identity: kept for the
+    /// workspaces that pass `density::KEYED_FROM` events (the day's
+    /// totals are kept for every workspace).
+    pub fn keyed(self) -> bool {
+        self != Self::Total
+    }
+
     /// Its code in `daily_rollup.dim`.
     pub fn code(self) -> &'static str {
         match self {
@@ -104,6 +111,39 @@ impl RollupDim {
             Self::UserCampaign => [USER, CAMPAIGN],
         }
     }
+}
+
+/// The rows of rollup `dim` of `metric`, recomputed from the events and
+/// the sums of those dropped past the retention horizon, as
+/// `daily_rollup`'s columns in its order (workspace, metric, dim, day,
+/// action, key, key2, value); `filter` (`AND …` over `workspace_id`, or
+/// nothing) picks the workspaces, in both halves. Shared by `credits
+/// verify` and the backfill of a workspace's keyed rollups.
+pub fn recompute_sql(dim: RollupDim, metric: Metric, filter: &str) -> String {
+    let [key, key2] = dim.event_keys();
+    let group: String = [key, key2]
+        .iter()
+        .filter(|k| **k != "''")
+        .map(|k| format!(", {k}"))
+        .collect();
+    let (code, kind) = (metric_code(metric), event_kind(metric));
+    let value = match metric {
+        Metric::Credits => "credits",
+        Metric::Conversations => "1",
+    };
+    // Keys are '' where the events' are NULL; conversations carry no
+    // action ('' in the rollups).
+    format!(
+        "SELECT workspace_id, '{code}' AS metric, '{}' AS dim, day, {} AS action, {key} AS key, {key2} AS key2, \
+         CAST(SUM(v) AS BIGINT) AS value FROM (\
+         SELECT workspace_id, day, COALESCE(action, '') AS action, user_id, campaign_id, identity_id, {value} AS v \
+         FROM usage_events WHERE kind = '{kind}' {filter} UNION ALL \
+         SELECT workspace_id, day, action, user_id, campaign_id, identity_id, value \
+         FROM event_archive WHERE kind = '{kind}' {filter}) AS e \
+         GROUP BY workspace_id, day, action{group}",
+        dim.code(),
+        action_code_sql("action")
+    )
 }
 
 /// An action's code in `daily_rollup.action` (`''` for conversations,

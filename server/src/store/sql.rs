@@ -197,6 +197,7 @@ pub(super) fn workspace_from_row(row: &AnyRow) -> StoreResult<Workspace> {
                 .collect(),
             runout_forecast: runout != 0,
         },
+        keyed_rollups: row.try_get::<i64, _>("keyed")? != 0,
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         tz,
@@ -269,7 +270,9 @@ pub(super) async fn load_workspace(
     let row = sqlx::query(
         "SELECT id, name, timezone, week_start, plan_name, monthly_credits, identities_included, \
          price_cents, currency, am_name, am_email, alert_thresholds, alert_runout, \
-         limit_default_credits, limit_default_mode, overage FROM workspaces WHERE id = $1",
+         limit_default_credits, limit_default_mode, overage, \
+         COALESCE((SELECT keyed FROM keyed_rollups k WHERE k.workspace_id = workspaces.id), 0) AS keyed \
+         FROM workspaces WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)

@@ -22,6 +22,9 @@ pub struct Workspace {
     pub account_manager: Option<AccountManager>,
     pub alerts: AlertSettings,
     pub limits: LimitSettings,
+    /// Whether its keyed rollups (by user, campaign, identity and pairs)
+    /// are kept: once it has taken `KEYED_FROM` events (`store::density`).
+    pub keyed_rollups: bool,
 }
 
 impl Workspace {

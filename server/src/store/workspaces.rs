@@ -36,6 +36,7 @@ pub(super) async fn put_workspace_tx(
         week_start: input.week_start,
         plan: input.plan.clone(),
         account_manager: input.account_manager.clone(),
+        keyed_rollups: existing.as_ref().is_some_and(|w| w.keyed_rollups),
     };
     let (am_name, am_email) = match &input.account_manager {
         Some(am) => (Some(am.name.clone()), Some(am.email.clone())),

@@ -7,6 +7,7 @@ use app::domain::calendar::{Calendar, Period, WeekStart};
 use app::domain::ledger::Action;
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Duration, Utc};
+use credits_server::store::KEYED_FROM;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 
@@ -1245,6 +1246,14 @@ async fn the_engines_migrations_stay_equivalent() {
         table != "event_ids" && !table.starts_with("usage_events_")
     })
     .collect();
+    // SQLite's events are in the order of time (their table's key, since
+    // migration 0014), their ids unique by an index; PostgreSQL's heap has
+    // no order, and its index by time stays (its ids are unique in
+    // `event_ids`).
+    let lite_indexes: BTreeSet<String> = lite_indexes
+        .into_iter()
+        .filter(|i| i != "usage_events_by_id")
+        .collect();
     let pg_indexes: BTreeSet<String> = sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public' AND indexname NOT LIKE '%_pkey' \
          AND tablename NOT LIKE 'usage\\_events\\_%'",
@@ -1253,6 +1262,7 @@ async fn the_engines_migrations_stay_equivalent() {
     .await
     .expect("indexes")
     .into_iter()
+    .filter(|i: &String| i != "usage_events_by_time")
     .collect();
     assert_eq!(
         lite_columns
@@ -1441,15 +1451,17 @@ async fn ledger_before_density_then_migrate(db: &crate::common::EmptyDb) {
 /// shapes that read the events read their sums); the ledger check still
 /// recomputes every rollup; what needs the raw events is a `422` naming
 /// the horizon; a zone change says which days it could not move.
-async fn retention_keeps_every_report_exact(app: &TestApp) {
-    app.seed_basic().await;
+/// `n` events of the basic workspace's users, identities and campaigns,
+/// at random instants of 1 August to 22 November 2026: a third of them
+/// conversations, the others credits of every action.
+fn mixed_events(seed: u64, n: usize) -> Vec<Value> {
     let owners = [("u_mikaela", "i_mikaela_li"), ("u_samara", "i_samara_mail")];
-    let mut rng = rand::rngs::StdRng::seed_from_u64(33);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let start = DateTime::parse_from_rfc3339("2026-08-01T00:00:00Z")
         .expect("an instant")
         .with_timezone(&Utc);
     let mut events = Vec::new();
-    for n in 0..400 {
+    for n in 0..n {
         let at = start + Duration::minutes(rng.gen_range(0..(114 * 24 * 60)));
         let (user, identity) = owners[rng.gen_range(0..2)];
         let campaign = ["c_q4", "c_old"][rng.gen_range(0..2)];
@@ -1474,38 +1486,12 @@ async fn retention_keeps_every_report_exact(app: &TestApp) {
         }
         events.push(e);
     }
-    // 30 September 22:30 UTC is 1 October 00:30 in Madrid: a local day
-    // whose first event is dropped and whose others are kept.
-    events.push(
-        json!({"id": "edge-1", "type": "credits", "occurred_at": "2026-09-30T22:30:00Z",
-                       "action": "enrich_email", "credits": 5, "user_id": "u_mikaela",
-                       "campaign_id": "c_q4", "identity_id": "i_mikaela_li"}),
-    );
-    events.push(
-        json!({"id": "edge-2", "type": "credits", "occurred_at": "2026-10-01T08:00:00Z",
-                       "action": "enrich_email", "credits": 7, "user_id": "u_mikaela",
-                       "campaign_id": "c_q4", "identity_id": "i_mikaela_li"}),
-    );
-    // Older than the months PostgreSQL makes: its default partition.
-    events.push(
-        json!({"id": "ancient", "type": "credits", "occurred_at": "2022-03-15T10:00:00Z",
-                       "action": "ai_completion", "credits": 3, "user_id": "u_samara",
-                       "identity_id": "i_samara_mail"}),
-    );
-    // The events at or after the horizon (1 October), which alone stay.
-    let horizon = DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z").expect("an instant");
-    let stay = events
-        .iter()
-        .filter(|e| {
-            DateTime::parse_from_rfc3339(e["occurred_at"].as_str().unwrap_or_default())
-                .is_ok_and(|t| t >= horizon)
-        })
-        .count() as i64;
-    let (s, b) = app
-        .post(&format!("{WS}/usage-events"), json!({ "events": events }))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
+    events
+}
 
+/// Every report shape of both tabs over ranges around the retention test's
+/// horizon, with each kind of filter, and the summary.
+fn report_paths() -> Vec<String> {
     let ranges = [
         ("2022-03-01", "2022-03-31"),
         ("2026-08-01", "2026-11-23"),
@@ -1566,6 +1552,205 @@ async fn retention_keeps_every_report_exact(app: &TestApp) {
         }
     }
     paths.push(format!("{WS}/summary"));
+    paths
+}
+
+/// Brings workspace `ws` to `left` events short of the mark past which
+/// its keyed rollups are kept (`store::density`): the write that takes it
+/// past fills them from its events, its own included.
+async fn near_the_mark(app: &TestApp, ws: &str, left: i64) {
+    let pool = sqlx::AnyPool::connect(&app.url).await.expect("pool");
+    sqlx::query(
+        "INSERT INTO keyed_rollups (workspace_id, taken, keyed) VALUES ($1, $2, 0) \
+         ON CONFLICT (workspace_id) DO UPDATE SET taken = excluded.taken",
+    )
+    .bind(ws.to_string())
+    .bind(KEYED_FROM - left)
+    .execute(&pool)
+    .await
+    .expect("near the mark");
+    pool.close().await;
+}
+
+/// Whether workspace `ws` is keyed, how many events it has taken, and its
+/// keyed rollup rows.
+async fn keyed_state(app: &TestApp, ws: &str) -> (bool, i64, i64) {
+    let pool = sqlx::AnyPool::connect(&app.url).await.expect("pool");
+    let (keyed, taken): (i64, i64) =
+        sqlx::query_as("SELECT keyed, taken FROM keyed_rollups WHERE workspace_id = $1")
+            .bind(ws.to_string())
+            .fetch_one(&pool)
+            .await
+            .expect("its row");
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM daily_rollup WHERE workspace_id = $1 AND dim <> ''",
+    )
+    .bind(ws.to_string())
+    .fetch_one(&pool)
+    .await
+    .expect("rows");
+    pool.close().await;
+    (keyed != 0, taken, rows)
+}
+
+async fn answers(app: &TestApp, paths: &[String]) -> Vec<Value> {
+    let mut out = Vec::with_capacity(paths.len());
+    for p in paths {
+        let (s, b) = app.get(p).await;
+        assert_eq!(s, StatusCode::OK, "{p}: {b}");
+        out.push(b);
+    }
+    out
+}
+
+/// A workspace below the mark keeps its day's totals alone and its
+/// events answer the rest; the write that takes it past fills its keyed
+/// rollups, which then answer every question exactly as the events did,
+/// and the writes after it (batches, charges, a zone move) keep them.
+async fn keyed_rollups_answer_as_the_events_did(app: &TestApp) {
+    app.seed_basic().await;
+    let (s, b) = app
+        .post(
+            &format!("{WS}/usage-events"),
+            json!({ "events": mixed_events(34, 300) }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(keyed_state(app, "acme").await, (false, 300, 0));
+    let paths = report_paths();
+    let before = answers(app, &paths).await;
+
+    // One event past the mark, on a day no path reads.
+    near_the_mark(app, "acme", 1).await;
+    let crossing = credit(
+        "crossing",
+        "2025-01-15T10:00:00Z",
+        "enrich_email",
+        3,
+        "u_mikaela",
+    );
+    let (s, b) = app
+        .post(
+            &format!("{WS}/usage-events"),
+            json!({ "events": [crossing] }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (keyed, taken, rows) = keyed_state(app, "acme").await;
+    assert!(
+        keyed && taken == KEYED_FROM && rows > 300,
+        "{keyed} {taken} {rows}"
+    );
+    for ((p, want), got) in paths.iter().zip(&before).zip(answers(app, &paths).await) {
+        assert_eq!(&got, want, "{p} changed when the keyed rollups took over");
+    }
+    let check = app.store.check_ledger().await.expect("checks");
+    assert!(check.consistent(), "{check:?}");
+
+    // The writes after it write keyed rows.
+    let mut later = mixed_events(35, 120);
+    for e in &mut later {
+        e["id"] = json!(format!("later-{}", e["id"].as_str().unwrap_or_default()));
+    }
+    let (s, b) = app
+        .post(&format!("{WS}/usage-events"), json!({ "events": later }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let charge = json!({"id": "ch-k", "action": "ai_completion", "credits": 2, "user_id": "u_samara", "campaign_id": "c_q4", "identity_id": "i_samara_mail"});
+    let (s, b) = app.post(&format!("{WS}/charges"), charge).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let mut moved = workspace_body(10_000);
+    moved["timezone"] = json!("Asia/Tokyo");
+    let (s, b) = app.put("/api/v1/workspaces/acme", moved).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    app.store.rebucket("acme").await.expect("moves");
+    let check = app.store.check_ledger().await.expect("checks");
+    assert!(check.consistent(), "{check:?}");
+    // A keyed workspace's writes count nothing more: none of them takes
+    // a statement it did not take before.
+    let (_, taken, _) = keyed_state(app, "acme").await;
+    assert_eq!(taken, KEYED_FROM);
+}
+
+on_both_engines!(keyed_rollups_answer_as_the_events_did);
+
+/// Writers that take a workspace past the mark at once: one fills, and
+/// every other's events count once in the rollups, before the fill (it
+/// reads them) or after it (they write their keyed rows).
+async fn writers_at_the_mark_count_each_event_once(app: &TestApp) {
+    app.seed_basic().await;
+    near_the_mark(app, "acme", 12).await;
+    let events = mixed_events(36, 40);
+    let tasks: Vec<_> = events
+        .chunks(5)
+        .map(|chunk| {
+            let (router, body) = (app.router.clone(), json!({ "events": chunk.to_vec() }));
+            tokio::spawn(async move { post_on(router, &format!("{WS}/usage-events"), &body).await })
+        })
+        .collect();
+    for t in tasks {
+        let (s, b) = t.await.expect("the task ends");
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    // Counted by each write that found it below the mark when it began
+    // (on PostgreSQL, those that waited on the crossing write count too).
+    let (keyed, taken, rows) = keyed_state(app, "acme").await;
+    assert!(keyed && rows > 0, "{keyed} {rows}");
+    assert!((KEYED_FROM..=KEYED_FROM + 28).contains(&taken), "{taken}");
+    let check = app.store.check_ledger().await.expect("checks");
+    assert!(check.consistent(), "{check:?}");
+}
+
+on_both_engines!(writers_at_the_mark_count_each_event_once);
+
+async fn retention_keeps_every_report_exact(app: &TestApp) {
+    retention_case(app, false).await;
+}
+
+/// The same with keyed rollups: the drop leaves them whole.
+async fn retention_keeps_every_report_exact_when_keyed(app: &TestApp) {
+    retention_case(app, true).await;
+}
+
+async fn retention_case(app: &TestApp, keyed: bool) {
+    app.seed_basic().await;
+    if keyed {
+        near_the_mark(app, "acme", 1).await;
+    }
+    let mut events = mixed_events(33, 400);
+    // 30 September 22:30 UTC is 1 October 00:30 in Madrid: a local day
+    // whose first event is dropped and whose others are kept.
+    events.push(
+        json!({"id": "edge-1", "type": "credits", "occurred_at": "2026-09-30T22:30:00Z",
+                       "action": "enrich_email", "credits": 5, "user_id": "u_mikaela",
+                       "campaign_id": "c_q4", "identity_id": "i_mikaela_li"}),
+    );
+    events.push(
+        json!({"id": "edge-2", "type": "credits", "occurred_at": "2026-10-01T08:00:00Z",
+                       "action": "enrich_email", "credits": 7, "user_id": "u_mikaela",
+                       "campaign_id": "c_q4", "identity_id": "i_mikaela_li"}),
+    );
+    // Older than the months PostgreSQL makes: its default partition.
+    events.push(
+        json!({"id": "ancient", "type": "credits", "occurred_at": "2022-03-15T10:00:00Z",
+                       "action": "ai_completion", "credits": 3, "user_id": "u_samara",
+                       "identity_id": "i_samara_mail"}),
+    );
+    // The events at or after the horizon (1 October), which alone stay.
+    let horizon = DateTime::parse_from_rfc3339("2026-10-01T00:00:00Z").expect("an instant");
+    let stay = events
+        .iter()
+        .filter(|e| {
+            DateTime::parse_from_rfc3339(e["occurred_at"].as_str().unwrap_or_default())
+                .is_ok_and(|t| t >= horizon)
+        })
+        .count() as i64;
+    let (s, b) = app
+        .post(&format!("{WS}/usage-events"), json!({ "events": events }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
+    let paths = report_paths();
     let mut before = Vec::new();
     for p in &paths {
         let (s, b) = app.get(p).await;
@@ -1692,7 +1877,10 @@ async fn retention_keeps_every_report_exact(app: &TestApp) {
     }
 }
 
-on_both_engines!(retention_keeps_every_report_exact);
+on_both_engines!(
+    retention_keeps_every_report_exact,
+    retention_keeps_every_report_exact_when_keyed
+);
 
 /// One id at two instants from two writers at once: PostgreSQL keeps
 /// events by month, so their key alone would let both in (each in its
