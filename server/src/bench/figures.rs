@@ -139,7 +139,14 @@ pub struct BenchResult {
 /// The targets on these 2-core machines; what missed them.
 pub(super) fn targets_missed(r: &BenchResult) -> Vec<String> {
     let mut out = Vec::new();
-    for f in r.reports.iter().chain(&r.small_reports) {
+    // The targets are of the presets; a workspace of the others' last 365
+    // days (the most events its reports read) is measured without one.
+    let preset = |name: &str| !name.contains("custom&");
+    for f in r
+        .reports
+        .iter()
+        .chain(r.small_reports.iter().filter(|f| preset(&f.name)))
+    {
         if f.p95_ms > 20.0 {
             out.push(format!("report {}: p95 {:.1} ms > 20", f.name, f.p95_ms));
         }
@@ -151,7 +158,11 @@ pub(super) fn targets_missed(r: &BenchResult) -> Vec<String> {
             out.push(format!("report {}: {:.0}x < 100x", f.name, f.speedup));
         }
     }
-    for v in r.views.iter().chain(&r.small_views) {
+    for v in r
+        .views
+        .iter()
+        .chain(r.small_views.iter().filter(|v| preset(&v.period)))
+    {
         if v.p95_ms > 50.0 {
             out.push(format!(
                 "view {} {}: p95 {:.1} ms > 50",

@@ -90,6 +90,9 @@ pub(super) async fn create_grant_tx(
     Ok((true, body))
 }
 
+/// A row of `daily_rollup`: `(metric, dim, day, action, key, key2)`.
+type RollupKey = (&'static str, &'static str, String, String, String, String);
+
 /// Changes to the pre-aggregates and cycle counters that a set of events
 /// makes; applied in key order so that concurrent writers lock rows in the
 /// same order and cannot deadlock.
@@ -97,7 +100,7 @@ pub(super) async fn create_grant_tx(
 pub(super) struct Deltas {
     /// `(metric, dim, day, action, key, key2)` → change of `daily_rollup.value`
     /// (metric and dim as their codes, [`super::rollup`]).
-    rollup: BTreeMap<(&'static str, &'static str, String, String, String, String), i64>,
+    rollup: BTreeMap<RollupKey, i64>,
     pub(super) cycle_used: BTreeMap<NaiveDate, i64>,
     /// `(cycle start, scope)` → change of `scope_usage.used`: what each user
     /// and campaign used in each cycle, for limits.
@@ -189,10 +192,7 @@ impl Deltas {
 async fn write_rollups(
     conn: &mut AnyConnection,
     ws: &Workspace,
-    rows: Vec<(
-        (&'static str, &'static str, String, String, String, String),
-        i64,
-    )>,
+    rows: Vec<(RollupKey, i64)>,
 ) -> StoreResult<()> {
     for chunk in rows.chunks(CHUNK) {
         let sql = format!(
