@@ -170,7 +170,8 @@ impl Store {
         let mut found = HashSet::new();
         for chunk in ids.chunks(super::sql::CHUNK) {
             let sql = format!(
-                "SELECT id FROM {table} WHERE workspace_id = $1 AND id IN ({})",
+                "SELECT id FROM {} WHERE workspace_id = $1 AND id IN ({})",
+                super::sql::by_id(table, self.engine == Engine::Sqlite),
                 super::sql::values_list(chunk.len(), 2)
             );
             let mut q = sqlx::query_scalar::<_, String>(&sql).bind(ws.to_string());
