@@ -5,7 +5,7 @@
 //! batch, a limit change, a decision on a request) first takes the cycle
 //! row's lock (`cycles`), so a scope's `used` and `alerted` are read and
 //! written by one transaction at a time, on every process. A scope's used
-//! is kept in `scope_usage` by [`super::ledger::Deltas`], in the
+//! is kept in `scope_usage` by [`super::deltas::Deltas`], in the
 //! transaction of the usage: a check reads one row per scope, never the
 //! events.
 

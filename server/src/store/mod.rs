@@ -11,7 +11,7 @@
 //! its connection; `writes` transactions, their retries and the charge
 //! queue; `error` and `types` what the others return; `sql` the statement
 //! helpers; `workspaces` workspaces, members and time-zone moves; `cycles` the
-//! cycle rows; `ledger` grants and events; `charges` check-and-spend; `alerts`; `limits` per-user and
+//! cycle rows; `ledger` grants and events; `deltas` what events change in the rollups and totals; `charges` check-and-spend; `alerts`; `limits` per-user and
 //! per-campaign limits, their totals and alerts; `limit_settings` their
 //! overview and changes; `limit_requests` requests for
 //! more; `audit` the audit log;
@@ -26,6 +26,7 @@ mod charges;
 mod check;
 mod cycles;
 mod db;
+mod deltas;
 mod density;
 mod error;
 mod ledger;

@@ -4,7 +4,7 @@
 use super::alerts;
 use super::audit::{self, AuditAction, Change};
 use super::cycles::ensure_cycle;
-use super::ledger::Deltas;
+use super::deltas::Deltas;
 use super::limits;
 use super::prelude::*;
 
