@@ -26,7 +26,7 @@ DELETE FROM daily_rollup WHERE dim <> ''
 -- table (WITHOUT ROWID: the rows live in it) is what a report over a
 -- period reads, so the events of a workspace below the mark answer from
 -- one range of pages instead of a lookup by id per event (a year of 40,000
--- events went from 350 ms to a few). The ids stay unique by an index of
+-- events went from 350 ms to tens of milliseconds). The ids stay unique by an index of
 -- their own, of the size the index by time had.
 CREATE TABLE usage_events_new (
     workspace_id TEXT NOT NULL REFERENCES workspaces (id),
