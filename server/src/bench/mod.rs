@@ -290,7 +290,7 @@ pub async fn run(
     let views = measure_views(store, &ws, plan, now, &view_periods)
         .await
         .map_err(|e| e.to_string())?;
-    // A workspace of the other kind (about 150 events a day), whose keyed
+    // A workspace of the other kind (about 120 events a day), whose keyed
     // questions its events answer (`store::density`), over the same
     // periods and the last 365 days: the most events such a report reads.
     let (small_reports, small_views) = match store

@@ -1445,12 +1445,6 @@ async fn ledger_before_density_then_migrate(db: &crate::common::EmptyDb) {
     store.close().await;
 }
 
-/// Retention (`--retain-events-months`, docs/API.md "Retention"): every
-/// report shape, both metrics, over ranges before, across and after the
-/// horizon, answers the same after the events past it are dropped (the
-/// shapes that read the events read their sums); the ledger check still
-/// recomputes every rollup; what needs the raw events is a `422` naming
-/// the horizon; a zone change says which days it could not move.
 /// `n` events of the basic workspace's users, identities and campaigns,
 /// at random instants of 1 August to 22 November 2026: a third of them
 /// conversations, the others credits of every action.
@@ -1703,6 +1697,12 @@ async fn writers_at_the_mark_count_each_event_once(app: &TestApp) {
 
 on_both_engines!(writers_at_the_mark_count_each_event_once);
 
+/// Retention (`--retain-events-months`, docs/API.md "Retention"): every
+/// report shape, both metrics, over ranges before, across and after the
+/// horizon, answers the same after the events past it are dropped (the
+/// shapes that read the events read their sums); the ledger check still
+/// recomputes every rollup; what needs the raw events is a `422` naming
+/// the horizon; a zone change says which days it could not move.
 async fn retention_keeps_every_report_exact(app: &TestApp) {
     retention_case(app, false).await;
 }
