@@ -258,7 +258,8 @@ impl Store {
 
 /// Where a report reads from: the rollup that answers the user, campaign
 /// and identity it groups or filters by ([`RollupDim::answering`]), or the
-/// events themselves when none does ([`source_of`]); beside the events,
+/// events themselves when none does or the workspace keeps no keyed
+/// rollups yet (`density`, [`source_of`]); beside the events,
 /// the per-day sums of those dropped past the retention horizon
 /// (`event_archive`, same columns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
