@@ -10,6 +10,7 @@ use app::model::Metric;
 use super::db::Store;
 use super::density::KEYED_FILTER;
 use super::error::{Engine, StoreError, StoreResult};
+use super::ledger::ids_sql;
 use super::rollup::{metric_code, recompute_sql, RollupDim};
 
 /// What `verify` found; every list empty means consistent.
@@ -169,11 +170,7 @@ impl Store {
     ) -> StoreResult<HashSet<String>> {
         let mut found = HashSet::new();
         for chunk in ids.chunks(super::sql::CHUNK) {
-            let sql = format!(
-                "SELECT id FROM {} WHERE workspace_id = $1 AND id IN ({})",
-                super::sql::by_id(table, self.engine == Engine::Sqlite),
-                super::sql::values_list(chunk.len(), 2)
-            );
+            let sql = ids_sql(table, "id", self.engine == Engine::Sqlite, chunk.len());
             let mut q = sqlx::query_scalar::<_, String>(&sql).bind(ws.to_string());
             for id in chunk {
                 q = q.bind(id.clone());

@@ -87,24 +87,26 @@ impl Deltas {
             scope_used,
             taken,
         } = self;
-        let rows = |keyed: Keyed| -> Vec<_> {
-            let total = RollupDim::Total.code();
-            rollup
-                .iter()
-                .filter(|((_, dim, ..), v)| **v != 0 && (keyed == Keyed::Write || *dim == total))
-                .map(|(k, v)| (k.clone(), *v))
-                .collect()
-        };
-        if ws.keyed_rollups {
-            write_rollups(conn, ws, rows(Keyed::Write)).await?;
-            write_totals(conn, ws, cycle_used, scope_used).await
+        // A keyed workspace's writes add to the rollups, then the totals,
+        // as they always did. Below the mark a charge holds its cycle row
+        // before it writes its events: so does a write here, before the
+        // workspace's count ([`density::take`]).
+        let keyed = if ws.keyed_rollups {
+            Keyed::Write
         } else {
-            // A charge holds its cycle row before it writes its events: so
-            // does a write here, before the workspace's count ([`density::take`]).
-            write_totals(conn, ws, cycle_used, scope_used).await?;
-            let keyed = density::take(conn, &ws.id, taken).await?;
-            write_rollups(conn, ws, rows(keyed)).await
+            write_totals(conn, ws, &cycle_used, &scope_used).await?;
+            density::take(conn, &ws.id, taken).await?
+        };
+        let total = RollupDim::Total.code();
+        let rows: Vec<_> = rollup
+            .into_iter()
+            .filter(|((_, dim, ..), v)| *v != 0 && (keyed == Keyed::Write || *dim == total))
+            .collect();
+        write_rollups(conn, ws, rows).await?;
+        if ws.keyed_rollups {
+            write_totals(conn, ws, &cycle_used, &scope_used).await?;
         }
+        Ok(())
     }
 
     /// The scopes each cycle's usage touched.
@@ -152,10 +154,10 @@ async fn write_rollups(
 async fn write_totals(
     conn: &mut AnyConnection,
     ws: &Workspace,
-    cycle_used: BTreeMap<NaiveDate, i64>,
-    scope_used: BTreeMap<(NaiveDate, ScopeKey), i64>,
+    cycle_used: &BTreeMap<NaiveDate, i64>,
+    scope_used: &BTreeMap<(NaiveDate, ScopeKey), i64>,
 ) -> StoreResult<()> {
-    for (start, used) in cycle_used {
+    for (&start, &used) in cycle_used {
         ensure_cycle(conn, ws, start).await?;
         // Checked in the statement: a cycle's figures stay far inside
         // 64 bits (SQLite would silently turn an overflow into a float).
@@ -176,7 +178,7 @@ async fn write_totals(
     }
     // After the cycle rows: their locks serialise every writer of
     // these totals.
-    let rows: Vec<_> = scope_used.into_iter().filter(|(_, v)| *v != 0).collect();
+    let rows: Vec<_> = scope_used.iter().filter(|(_, v)| **v != 0).collect();
     for chunk in rows.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO scope_usage (workspace_id, start_day, scope, scope_id, used) VALUES {} \
@@ -191,7 +193,7 @@ async fn write_totals(
                 Val::S(day_str(*start)),
                 Val::S(scope.as_str().to_string()),
                 Val::S(id.clone()),
-                Val::I(*used),
+                Val::I(**used),
             ]);
         }
         exec_values(conn, &sql, vals).await?;

@@ -151,8 +151,8 @@ pub(super) async fn insert_events(
     Ok(deltas)
 }
 
-/// The rows of `table` (columns `columns`) of workspace `ws` whose ids
-/// are among `ids`, in statements of at most [`CHUNK`] ids.
+/// The lookup of `n` ids of one workspace in `table` (`$1` the workspace,
+/// `$2…` the ids).
 ///
 /// The workspace is compared to `(SELECT $1)`, a value the planner cannot
 /// look up in its statistics, so that PostgreSQL always finds these rows
@@ -161,9 +161,9 @@ pub(super) async fn insert_events(
 /// events-by-time index look as cheap, and each charge's duplicate check
 /// walked every event of the workspace: 66 ms for one id against 0.06 ms
 /// (`EXPLAIN ANALYZE`, a workspace of 219,633 events unknown to the
-/// statistics, at `--scale 0.1`). SQLite uses the primary key either way.
-/// The lookup of `n` ids of one workspace in `table`.
-fn ids_sql(table: &str, columns: &str, sqlite: bool, n: usize) -> String {
+/// statistics, at `--scale 0.1`). SQLite's events are named by their ids'
+/// index ([`by_id`]).
+pub(super) fn ids_sql(table: &str, columns: &str, sqlite: bool, n: usize) -> String {
     format!(
         "SELECT {columns} FROM {} WHERE workspace_id = (SELECT $1) AND id IN ({})",
         by_id(table, sqlite),
@@ -171,6 +171,8 @@ fn ids_sql(table: &str, columns: &str, sqlite: bool, n: usize) -> String {
     )
 }
 
+/// The rows of `table` (columns `columns`) of workspace `ws` whose ids
+/// are among `ids`, in statements of at most [`CHUNK`] ids ([`ids_sql`]).
 pub(super) async fn rows_with_ids(
     conn: &mut AnyConnection,
     table: &str,

@@ -1751,12 +1751,7 @@ async fn retention_case(app: &TestApp, keyed: bool) {
     assert_eq!(s, StatusCode::OK, "{b}");
 
     let paths = report_paths();
-    let mut before = Vec::new();
-    for p in &paths {
-        let (s, b) = app.get(p).await;
-        assert_eq!(s, StatusCode::OK, "{p}: {b}");
-        before.push(b);
-    }
+    let before = answers(app, &paths).await;
     let kept_before = app.store.count_events("acme").await.expect("counts");
 
     // Keep one month before the current one: the horizon is 1 October.
