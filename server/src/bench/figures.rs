@@ -107,6 +107,11 @@ pub struct BenchResult {
     pub largest_workspace: String,
     pub largest_events: u64,
     pub seed_seconds: f64,
+    /// PostgreSQL: the past months' events packed after seeding (as the
+    /// server's background task packs them; `store::packs`), and how long
+    /// that took.
+    pub packed_events: u64,
+    pub pack_seconds: f64,
     pub reports: Vec<ReportFigures>,
     pub views: Vec<ViewFigures>,
     /// The same of a workspace of the others (its keyed questions answered

@@ -79,11 +79,12 @@ impl Store {
                     .fetch_all(&self.pool)
                     .await?
             }
-            // The ids' table holds each event's id, and no other.
+            // The ids' table holds each event's id, packed or not, and no
+            // other.
             Engine::Postgres => {
                 let (ids, events, matched): (i64, i64, i64) = sqlx::query_as(
-                    "SELECT (SELECT COUNT(*) FROM event_ids), (SELECT COUNT(*) FROM usage_events), \
-                     (SELECT COUNT(*) FROM event_ids i JOIN usage_events e ON e.workspace_id = i.workspace_id \
+                    "SELECT (SELECT COUNT(*) FROM event_ids), (SELECT COUNT(*) FROM stored_events), \
+                     (SELECT COUNT(*) FROM event_ids i JOIN stored_events e ON e.workspace_id = i.workspace_id \
                      AND e.id = i.id AND e.occurred_at = i.occurred_at)",
                 )
                 .fetch_one(&self.pool)
@@ -149,7 +150,13 @@ impl Store {
 
     /// Which of `ids` are stored as events of `ws`.
     pub async fn stored_event_ids(&self, ws: &str, ids: &[String]) -> StoreResult<HashSet<String>> {
-        self.stored_ids("usage_events", ws, ids).await
+        // PostgreSQL's ids' table holds every retained event's id, packed
+        // or not (`verify` checks that it matches the events).
+        let table = match self.engine {
+            Engine::Postgres => "event_ids",
+            Engine::Sqlite => "usage_events",
+        };
+        self.stored_ids(table, ws, ids).await
     }
 
     /// Which of `ids` are stored as charges of `ws`.

@@ -94,13 +94,17 @@ pub(super) async fn insert_events(
 ) -> StoreResult<Deltas> {
     let cal = ws.calendar();
     let mut deltas = Deltas::taking(events.len());
+    // PostgreSQL keeps an event's digest with its id (`event_ids`, which
+    // outlives the row when its month is packed); SQLite with the row.
+    let postgres = conn.backend_name() == "PostgreSQL";
+    let (digest_column, width) = if postgres { ("", 10) } else { (", digest", 11) };
     for chunk in events.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO usage_events (workspace_id, id, kind, occurred_at, day, action, credits, user_id, \
-             campaign_id, identity_id, digest) VALUES {}",
-            values_sql(chunk.len(), 11, 1)
+             campaign_id, identity_id{digest_column}) VALUES {}",
+            values_sql(chunk.len(), width, 1)
         );
-        let mut vals = Vec::with_capacity(chunk.len() * 11);
+        let mut vals = Vec::with_capacity(chunk.len() * width);
         for e in chunk {
             let day = cal.local_day(e.occurred_at);
             deltas.add(e, day);
@@ -124,25 +128,29 @@ pub(super) async fn insert_events(
                 Val::S(e.user_id.clone()),
                 Val::N(e.campaign_id.clone()),
                 Val::N(e.identity_id.clone()),
-                Val::B(digest(&e.request)),
             ]);
+            if !postgres {
+                vals.push(Val::B(digest(&e.request)));
+            }
         }
         exec_values(conn, &sql, vals).await?;
     }
     // PostgreSQL keeps events by month: their ids are unique here (two
-    // writers of one id collide on this key, and the second is retried).
-    if conn.backend_name() == "PostgreSQL" {
+    // writers of one id collide on this key, and the second is retried),
+    // with the digest a retry is compared to.
+    if postgres {
         for chunk in events.chunks(CHUNK) {
             let sql = format!(
-                "INSERT INTO event_ids (workspace_id, id, occurred_at) VALUES {}",
-                values_sql(chunk.len(), 3, 1)
+                "INSERT INTO event_ids (workspace_id, id, occurred_at, digest) VALUES {}",
+                values_sql(chunk.len(), 4, 1)
             );
-            let mut vals = Vec::with_capacity(chunk.len() * 3);
+            let mut vals = Vec::with_capacity(chunk.len() * 4);
             for e in chunk {
                 vals.extend([
                     Val::S(ws.id.clone()),
                     Val::S(e.id.clone()),
                     Val::I(e.occurred_at.timestamp_millis()),
+                    Val::B(digest(&e.request)),
                 ]);
             }
             exec_values(conn, &sql, vals).await?;
@@ -203,39 +211,11 @@ pub(super) async fn stored_digests(
     ids: &[&str],
 ) -> StoreResult<HashMap<String, Vec<u8>>> {
     let mut found = HashMap::new();
+    // PostgreSQL: by the ids' table, which holds the digest of every
+    // retained event, packed or not (one probe an id, where the events
+    // would take one a month).
     let rows = if conn.backend_name() == "PostgreSQL" {
-        // By the ids' table (one probe an id, where `usage_events` would
-        // take one a month), then the few found in the months they name:
-        // two statements, as a join planned for a batch's thousand
-        // parameters (a generic plan) may scan every month.
-        let mut at: HashMap<String, i64> = HashMap::new();
-        for row in rows_with_ids(conn, "event_ids", "id, occurred_at", ws, ids).await? {
-            at.insert(row.try_get("id")?, row.try_get("occurred_at")?);
-        }
-        let found_ids: Vec<&str> = at.keys().map(String::as_str).collect();
-        let mut rows = Vec::new();
-        for chunk in found_ids.chunks(CHUNK / 2) {
-            let sql = format!(
-                "SELECT id, occurred_at, digest, request FROM usage_events \
-                 WHERE workspace_id = (SELECT $1) AND id IN ({}) AND occurred_at IN ({})",
-                values_list(chunk.len(), 2),
-                values_list(chunk.len(), 2 + chunk.len())
-            );
-            let mut q = sqlx::query(&sql).bind(ws.to_string());
-            for id in chunk {
-                q = q.bind(id.to_string());
-            }
-            for id in chunk {
-                q = q.bind(at.get(*id).copied().unwrap_or_default());
-            }
-            for row in q.fetch_all(&mut *conn).await? {
-                let (id, when): (String, i64) = (row.try_get("id")?, row.try_get("occurred_at")?);
-                if at.get(&id) == Some(&when) {
-                    rows.push(row);
-                }
-            }
-        }
-        rows
+        rows_with_ids(conn, "event_ids", "id, digest, NULL AS request", ws, ids).await?
     } else {
         rows_with_ids(conn, "usage_events", "id, digest, request", ws, ids).await?
     };

@@ -18,7 +18,7 @@
 //! `reports` reports, summary and overview (`naive` their recomputation
 //! from raw events); `requests` support requests and the outbox;
 //! `sessions` sessions and hand-offs; `check` consistency checks and
-//! backups; `retention` the horizon past which raw events are dropped; `rollup` the rollups' vocabulary (their dimensions and codes); `density` which workspaces keep keyed rollups; `size` the bytes on disk. The files import each other directly, never through this one.
+//! backups; `retention` the horizon past which raw events are dropped; `rollup` the rollups' vocabulary (their dimensions and codes); `density` which workspaces keep keyed rollups; `packs` the packed months of PostgreSQL's events; `size` the bytes on disk. The files import each other directly, never through this one.
 
 mod alerts;
 mod audit;
@@ -34,6 +34,7 @@ mod limit_requests;
 mod limit_settings;
 mod limits;
 mod naive;
+mod packs;
 mod prelude;
 mod reports;
 mod requests;

@@ -50,7 +50,7 @@ impl Store {
             sql.push_str(", ");
         }
         sql.push_str(&format!(
-            "CAST({value} AS BIGINT) FROM usage_events WHERE workspace_id = {workspace} AND kind = {kind} \
+            "CAST({value} AS BIGINT) FROM stored_events WHERE workspace_id = {workspace} AND kind = {kind} \
              AND {day} >= {from} AND {day} < {to}"
         ));
         for (dim, v) in filters_of(metric, query) {

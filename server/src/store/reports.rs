@@ -169,6 +169,12 @@ impl Store {
 
     /// Credit events of a period with the query's filters, in time order,
     /// a page at a time after `(after_ms, after_id)`.
+    ///
+    /// PostgreSQL finds a past month's events by their pack's day
+    /// (`store/packs.rs`), where a page could otherwise unnest every pack
+    /// after its start: a page reads a window of time from its start, the
+    /// days around it, and widens it fourfold until the window holds a
+    /// whole page or reaches the period's end.
     pub async fn credit_events_page(
         &self,
         ws: &Workspace,
@@ -178,11 +184,48 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<EventRow>> {
         let (from, to) = ws.calendar().instants(range);
-        let mut sql = String::from(
-            "SELECT id, occurred_at, action, credits, user_id, campaign_id, identity_id FROM usage_events \
-             WHERE workspace_id = $1 AND kind = 'credits' AND occurred_at >= $2 AND occurred_at < $3",
+        let limit = limit.clamp(1, 10_000);
+        let start = after
+            .as_ref()
+            .and_then(|(ms, _)| DateTime::from_timestamp_millis(*ms))
+            .map_or(from, |at| at.max(from));
+        let mut window = chrono::Duration::days(2);
+        loop {
+            let end = match self.engine {
+                Engine::Postgres => to.min(start + window),
+                Engine::Sqlite => to,
+            };
+            let rows = self
+                .credit_events_before(ws, (from, start, end), query, after.clone(), limit)
+                .await?;
+            if rows.len() as i64 >= limit || end >= to {
+                return Ok(rows);
+            }
+            window = window * 4;
+        }
+    }
+
+    /// [`Store::credit_events_page`] up to `end`: the page's events from
+    /// `from` (after the cursor) that occurred before `end`, whose stored
+    /// day is within two days of `[start, end)` (any zone's, the old one's
+    /// during a move included, is within one of UTC's).
+    async fn credit_events_before(
+        &self,
+        ws: &Workspace,
+        (from, start, end): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+        query: &UsageQuery,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> StoreResult<Vec<EventRow>> {
+        let slack = chrono::Duration::days(2);
+        let mut sql = format!(
+            "SELECT id, occurred_at, action, credits, user_id, campaign_id, identity_id FROM stored_events \
+             WHERE workspace_id = $1 AND kind = 'credits' AND occurred_at >= $2 AND occurred_at < $3 \
+             AND day >= '{}' AND day <= '{}'",
+            day_str((start - slack).date_naive()),
+            day_str((end + slack).date_naive()),
         );
-        let mut ints = vec![from.timestamp_millis(), to.timestamp_millis()];
+        let mut ints = vec![from.timestamp_millis(), end.timestamp_millis()];
         let mut texts: Vec<String> = Vec::new();
         let mut n = 3;
         if let Some((ms, _)) = &after {
@@ -210,10 +253,7 @@ impl Store {
         for (i, (col, _)) in filters.iter().enumerate() {
             sql.push_str(&format!(" AND {col} = ${}", first_filter + i));
         }
-        sql.push_str(&format!(
-            " ORDER BY occurred_at, id LIMIT {}",
-            limit.clamp(1, 10_000)
-        ));
+        sql.push_str(&format!(" ORDER BY occurred_at, id LIMIT {limit}"));
         let mut q = sqlx::query(&sql).bind(ws.id.clone());
         for i in ints {
             q = q.bind(i);
@@ -247,12 +287,17 @@ impl Store {
 
     /// How many usage events a workspace holds.
     pub async fn count_events(&self, ws: &str) -> StoreResult<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM usage_events WHERE workspace_id = $1")
-                .bind(ws)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(match self.engine {
+            // A pack knows how many events it holds.
+            Engine::Postgres => {
+                "SELECT (SELECT COUNT(*) FROM usage_events WHERE workspace_id = $1) \
+                     + (SELECT COALESCE(SUM(events), 0) FROM event_packs WHERE workspace_id = $1)"
+            }
+            Engine::Sqlite => "SELECT COUNT(*) FROM usage_events WHERE workspace_id = $1",
+        })
+        .bind(ws)
+        .fetch_one(&self.pool)
+        .await?)
     }
 }
 
@@ -377,7 +422,7 @@ pub(super) fn report_sql(
                 binds.add(Val::S(day_str(range.to))),
             );
             sql.push_str(&format!(
-                "CAST(COALESCE({value}, 0) AS BIGINT) AS v FROM usage_events \
+                "CAST(COALESCE({value}, 0) AS BIGINT) AS v FROM stored_events \
                  WHERE workspace_id = {workspace} AND kind = {kind} AND occurred_at >= {lo} AND occurred_at < {hi} \
                  AND day >= {from} AND day < {to}"
             ));

@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 
 use chrono::{Datelike, Duration, TimeZone};
 
+use super::packs::packed_events_sql;
 use super::prelude::*;
 use super::rollup::event_kind;
 
@@ -258,9 +259,10 @@ impl Store {
                 continue;
             }
             let name = &name;
+            let first = to.and_then(|t| month_of(t - 1)).map(|(first, ..)| first);
             dropped += self
                 .write(|mut tx| async move {
-                    let r = drop_month(&mut tx, name).await;
+                    let r = drop_month(&mut tx, name, first).await;
                     (tx, r)
                 })
                 .await?;
@@ -333,6 +335,9 @@ impl Store {
                 if let Err(e) = store.drop_expired(at).await {
                     tracing::warn!(error = %e, "could not drop raw events past the retention horizon");
                 }
+                if let Err(e) = store.pack_past_months(at).await {
+                    tracing::warn!(error = %e, "could not pack the events of past months");
+                }
                 tokio::time::sleep(EVERY).await;
             }
         })
@@ -375,9 +380,10 @@ fn forget_ids_sql(from: &str, filter: &str) -> String {
     )
 }
 
-/// One month of PostgreSQL's events, folded and dropped with their ids;
-/// how many it held.
-async fn drop_month(conn: &mut AnyConnection, name: &str) -> StoreResult<u64> {
+/// One month of PostgreSQL's events (table `name`, first instant `first`),
+/// its packed events too (`packs`), folded and dropped with their ids; how
+/// many it held.
+async fn drop_month(conn: &mut AnyConnection, name: &str, first: Option<i64>) -> StoreResult<u64> {
     sqlx::query("SET LOCAL lock_timeout = '5s'")
         .execute(&mut *conn)
         .await?;
@@ -403,7 +409,28 @@ async fn drop_month(conn: &mut AnyConnection, name: &str) -> StoreResult<u64> {
     sqlx::query(&format!("DROP TABLE {name}"))
         .execute(&mut *conn)
         .await?;
-    Ok(n as u64)
+    let Some(first) = first else {
+        return Ok(n as u64);
+    };
+    let packed = packed_events_sql(&format!("p.month = {first}"));
+    let in_packs: i64 =
+        sqlx::query_scalar("SELECT COALESCE(SUM(events), 0) FROM event_packs WHERE month = $1")
+            .bind(first)
+            .fetch_one(&mut *conn)
+            .await?;
+    if in_packs > 0 {
+        sqlx::query(&fold_sql(&format!("{packed} AS packed"), "true"))
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(&forget_ids_sql(&packed, "true"))
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM event_packs WHERE month = $1")
+            .bind(first)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok((n + in_packs) as u64)
 }
 
 /// Up to about [`DROP_CHUNK`] of a workspace's events of `kind` before

@@ -137,7 +137,7 @@ pub fn recompute_sql(dim: RollupDim, metric: Metric, filter: &str) -> String {
         "SELECT workspace_id, '{code}' AS metric, '{}' AS dim, day, {} AS action, {key} AS key, {key2} AS key2, \
          CAST(SUM(v) AS BIGINT) AS value FROM (\
          SELECT workspace_id, day, COALESCE(action, '') AS action, user_id, campaign_id, identity_id, {value} AS v \
-         FROM usage_events WHERE kind = '{kind}' {filter} UNION ALL \
+         FROM stored_events WHERE kind = '{kind}' {filter} UNION ALL \
          SELECT workspace_id, day, action, user_id, campaign_id, identity_id, value \
          FROM event_archive WHERE kind = '{kind}' {filter}) AS e \
          GROUP BY workspace_id, day, action{group}",

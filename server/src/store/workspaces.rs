@@ -173,6 +173,11 @@ pub(super) async fn rebucket_chunk(
     ws: &Workspace,
     after: &str,
 ) -> StoreResult<Option<String>> {
+    // PostgreSQL: its packed events become rows first (`packs`), a chunk
+    // at a time, before the walk by id starts.
+    if conn.backend_name() == "PostgreSQL" && super::packs::unpack_chunk(conn, &ws.id).await? > 0 {
+        return Ok(Some(after.to_string()));
+    }
     let cal = ws.calendar();
     let rows = sqlx::query(&format!(
         "SELECT id, occurred_at, day, action, credits, user_id, campaign_id, identity_id FROM usage_events \

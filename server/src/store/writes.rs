@@ -15,9 +15,10 @@ const CHARGE_GROUP: usize = 64;
 /// lookups by id plan by them: `event_ids` never analyzed made each
 /// batch's lookup of 1,000 ids read every id of the workspace, 3 s at
 /// 65,000).
-const LEDGER_TABLES: [&str; 5] = [
+const LEDGER_TABLES: [&str; 6] = [
     "usage_events",
     "event_ids",
+    "event_packs",
     "daily_rollup",
     "charges",
     "event_archive",

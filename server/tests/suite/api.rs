@@ -1194,7 +1194,7 @@ async fn citus_keys_lead_with_the_workspace() {
 /// The two engines' migrations stay equivalent: after every migration,
 /// the same tables with the same columns, and the same secondary indexes
 /// by name (primary keys aside: each engine names its own), apart from
-/// `event_ids`, PostgreSQL's alone.
+/// `event_ids` and `event_packs`, PostgreSQL's alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engines_migrations_stay_equivalent() {
     use std::collections::BTreeSet;
@@ -1208,7 +1208,7 @@ async fn the_engines_migrations_stay_equivalent() {
         .expect("sqlite");
     let mut lite_columns = BTreeSet::new();
     let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'",
     )
     .fetch_all(&lite)
     .await
@@ -1241,9 +1241,10 @@ async fn the_engines_migrations_stay_equivalent() {
     .into_iter()
     // PostgreSQL's alone: the events' ids, unique apart from their months
     // (SQLite's events are not partitioned; their key is unique itself),
-    // and its partitions of the events.
+    // its partitions of the events, and the packs of its past months (the
+    // view of every event, `stored_events`, is both engines').
     .filter(|(table, _): &(String, String)| {
-        table != "event_ids" && !table.starts_with("usage_events_")
+        table != "event_ids" && table != "event_packs" && !table.starts_with("usage_events_")
     })
     .collect();
     // SQLite's events are in the order of time (their table's key, since
@@ -1704,15 +1705,21 @@ on_both_engines!(writers_at_the_mark_count_each_event_once);
 /// recomputes every rollup; what needs the raw events is a `422` naming
 /// the horizon; a zone change says which days it could not move.
 async fn retention_keeps_every_report_exact(app: &TestApp) {
-    retention_case(app, false).await;
+    retention_case(app, false, false).await;
 }
 
 /// The same with keyed rollups: the drop leaves them whole.
 async fn retention_keeps_every_report_exact_when_keyed(app: &TestApp) {
-    retention_case(app, true).await;
+    retention_case(app, true, false).await;
 }
 
-async fn retention_case(app: &TestApp, keyed: bool) {
+/// The same with the past months packed first (PostgreSQL,
+/// `store::packs`): a month's packs are folded and dropped with it.
+async fn retention_keeps_every_report_exact_when_packed(app: &TestApp) {
+    retention_case(app, false, true).await;
+}
+
+async fn retention_case(app: &TestApp, keyed: bool, packed: bool) {
     app.seed_basic().await;
     if keyed {
         near_the_mark(app, "acme", 1).await;
@@ -1749,6 +1756,10 @@ async fn retention_case(app: &TestApp, keyed: bool) {
         .post(&format!("{WS}/usage-events"), json!({ "events": events }))
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
+    if packed {
+        let n = app.store.pack_past_months(now()).await.expect("packs");
+        assert_eq!(n > 0, app.url.starts_with("postgres"));
+    }
 
     let paths = report_paths();
     let before = answers(app, &paths).await;
@@ -1874,8 +1885,160 @@ async fn retention_case(app: &TestApp, keyed: bool) {
 
 on_both_engines!(
     retention_keeps_every_report_exact,
-    retention_keeps_every_report_exact_when_keyed
+    retention_keeps_every_report_exact_when_keyed,
+    retention_keeps_every_report_exact_when_packed
 );
+
+/// Packed months (PostgreSQL, `store::packs`): the events of the months
+/// before the current one are packed, and every report shape, the CSV
+/// export (more than one page of it), the summary and the ledger check
+/// answer as the rows did; a retry of a packed event is still a duplicate
+/// and other content a `409`; a late event of a packed month is a row
+/// until the next pass; a new zone unpacks and moves them, and a pass
+/// after it packs them again. On SQLite nothing is packed and the same
+/// holds.
+async fn packed_months_answer_as_their_rows_did(app: &TestApp) {
+    app.seed_basic().await;
+    let events = mixed_events(35, 2_400);
+    let path = format!("{WS}/usage-events");
+    for batch in events.chunks(800) {
+        let (s, b) = app.post(&path, json!({ "events": batch })).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let november = DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z").expect("an instant");
+    let past = events
+        .iter()
+        .filter(|e| {
+            DateTime::parse_from_rfc3339(e["occurred_at"].as_str().unwrap_or_default())
+                .is_ok_and(|t| t < november)
+        })
+        .count() as u64;
+    let csv = |q: String| async move {
+        let (s, _, body) = app
+            .request(
+                Method::GET,
+                &format!("{WS}/credit-usage.csv?{q}"),
+                &[("authorization", &format!("Bearer {TOKEN}"))],
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{q}: {body}");
+        body
+    };
+    let exports = [
+        "period=custom&from=2026-08-01&to=2026-11-23",
+        "period=custom&from=2026-09-28&to=2026-10-03",
+        "period=custom&from=2026-08-01&to=2026-11-23&user_id=u_samara",
+        "period=custom&from=2026-10-31&to=2026-11-01&action=enrich_email",
+    ];
+    let paths = report_paths();
+    let before = answers(app, &paths).await;
+    let mut csv_before = Vec::new();
+    for q in exports {
+        csv_before.push(csv(q.to_string()).await);
+    }
+    assert!(
+        csv_before[0].lines().count() > 1_500,
+        "the export spans pages"
+    );
+    let count = app.store.count_events("acme").await.expect("counts");
+
+    let packed = app.store.pack_past_months(now()).await.expect("packs");
+    let postgres = app.url.starts_with("postgres");
+    assert_eq!(packed, if postgres { past } else { 0 });
+    assert_eq!(
+        app.store.packed_events("acme").await.expect("packed"),
+        packed as i64
+    );
+    assert_eq!(app.store.pack_past_months(now()).await.expect("again"), 0);
+    assert_eq!(app.store.count_events("acme").await.expect("counts"), count);
+    for (p, want) in paths.iter().zip(&before) {
+        let (s, got) = app.get(p).await;
+        assert_eq!(s, StatusCode::OK, "{p}: {got}");
+        assert_eq!(&got, want, "{p} changed when its events were packed");
+    }
+    for (q, want) in exports.iter().zip(&csv_before) {
+        assert_eq!(&csv(q.to_string()).await, want, "{q}");
+    }
+    let check = app.store.check_ledger().await.expect("checks");
+    assert!(check.consistent(), "{check:?}");
+
+    // A retry of packed events is a duplicate; other content a conflict.
+    let (s, b) = app.post(&path, json!({ "events": &events[..50] })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b, json!({"inserted": 0, "duplicates": 50}));
+    let packed_one = events
+        .iter()
+        .find(|e| e["type"] == "credits" && e["occurred_at"].as_str() < Some("2026-10"))
+        .expect("a credit event of a past month");
+    let mut changed = packed_one.clone();
+    changed["credits"] = json!(changed["credits"].as_i64().unwrap_or(1) + 1);
+    let (s, b) = app.post(&path, json!({ "events": [changed] })).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+
+    // A late event of a packed month: a row, then a pack of its own.
+    let late = credit(
+        "late-oct",
+        "2026-10-15T12:00:00Z",
+        "enrich_phone",
+        9,
+        "u_samara",
+    );
+    let (s, b) = app.post(&path, json!({ "events": [late] })).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        app.store
+            .pack_past_months(now())
+            .await
+            .expect("the late one"),
+        u64::from(postgres)
+    );
+    let (s, b) = app
+        .get(&format!(
+            "{WS}/credit-usage?period=custom&from=2026-10-15&to=2026-10-15&user_id=u_samara&action=enrich_phone"
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let late_csv = csv("period=custom&from=2026-10-15&to=2026-10-15".into()).await;
+    assert!(late_csv.contains("late-oct"), "{late_csv}");
+    let check = app.store.check_ledger().await.expect("checks");
+    assert!(check.consistent(), "{check:?}");
+
+    // A new zone: the packs become rows and move; a pass packs them again.
+    let mut moved = workspace_body(10_000);
+    moved["timezone"] = json!("Asia/Tokyo");
+    let (s, _, body) = app
+        .request(
+            Method::PUT,
+            "/api/v1/workspaces/acme",
+            &[
+                ("authorization", &format!("Bearer {TOKEN}")),
+                ("content-type", "application/json"),
+            ],
+            Some(moved.to_string()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    app.store.rebucket("acme").await.expect("moves");
+    assert_eq!(app.store.packed_events("acme").await.expect("packed"), 0);
+    assert_eq!(
+        app.store.count_events("acme").await.expect("counts"),
+        count + 1
+    );
+    let check = app.store.check_ledger().await.expect("checks");
+    assert!(check.consistent(), "{check:?}");
+    let (s, after_move) = app.get(&format!("{WS}/summary")).await;
+    assert_eq!(s, StatusCode::OK, "{after_move}");
+    let repacked = app.store.pack_past_months(now()).await.expect("packs");
+    assert_eq!(repacked > 0, postgres);
+    let (s, again) = app.get(&format!("{WS}/summary")).await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(again, after_move);
+    let check = app.store.check_ledger().await.expect("checks");
+    assert!(check.consistent(), "{check:?}");
+}
+
+on_both_engines!(packed_months_answer_as_their_rows_did);
 
 /// One id at two instants from two writers at once: PostgreSQL keeps
 /// events by month, so their key alone would let both in (each in its
