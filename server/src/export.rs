@@ -52,7 +52,8 @@ pub fn record<S: AsRef<str>>(fields: &[S]) -> String {
     line
 }
 
-const PAGE: i64 = 2_000;
+/// Events per page of the per-event CSV (one statement each).
+pub(crate) const PAGE: i64 = 2_000;
 
 pub use crate::store::MAX_EXPORTS;
 

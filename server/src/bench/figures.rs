@@ -74,7 +74,19 @@ pub struct FloodFigures {
     pub pages_errors: usize,
 }
 
-/// Everything `--json` writes.
+/// The per-event CSV's pages of a workspace's credit events over the last
+/// 365 days, walked as the export walks them (`export::PAGE` a page).
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportFigures {
+    pub workspace: String,
+    pub events: u64,
+    pub pages: u64,
+    pub seconds: f64,
+    pub events_per_s: f64,
+    /// The slowest page.
+    pub max_page_ms: f64,
+}
+
 /// A retention run: what went, how fast, and what it left.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RetentionFigures {
@@ -95,6 +107,7 @@ pub struct RetentionFigures {
     pub bytes_by_table_after: Vec<(String, u64)>,
 }
 
+/// Everything `--json` writes.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchResult {
     pub engine: String,
@@ -118,6 +131,9 @@ pub struct BenchResult {
     /// from its events below `store::KEYED_FROM`), over the last 365 days too.
     pub small_reports: Vec<ReportFigures>,
     pub small_views: Vec<ViewFigures>,
+    /// The year's per-event export of the largest workspace and of the
+    /// other one.
+    pub exports: Vec<ExportFigures>,
     pub ingest: Option<IngestFigures>,
     pub charges: Option<ChargeFigures>,
     /// Charges on the largest workspace, spread over its users and

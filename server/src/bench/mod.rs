@@ -7,6 +7,7 @@
 //! figures.
 
 mod compare;
+mod export;
 mod figures;
 mod http;
 mod retention;
@@ -330,6 +331,21 @@ pub async fn run(
         }
         _ => (Vec::new(), Vec::new()),
     };
+    let mut exports = vec![export::measure(store, &ws, now)
+        .await
+        .map_err(|e| e.to_string())?];
+    if let Some(small) = store
+        .workspace(&workspace_id(plan.seed, 1))
+        .await
+        .map_err(|e| e.to_string())?
+        .filter(|_| shape.workspaces > 1)
+    {
+        exports.push(
+            export::measure(store, &small, now)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
     // Bytes on disk per stored event (credit events and conversations),
     // everything counted: events, indexes, rollups, totals, the WAL.
     let bytes_total = store.disk_bytes().await.map_err(|e| e.to_string())?;
@@ -455,6 +471,7 @@ pub async fn run(
         views,
         small_reports,
         small_views,
+        exports,
         ingest,
         charges,
         charges_spread,

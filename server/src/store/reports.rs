@@ -189,7 +189,7 @@ impl Store {
             .as_ref()
             .and_then(|(ms, _)| DateTime::from_timestamp_millis(*ms))
             .map_or(from, |at| at.max(from));
-        let mut window = chrono::Duration::days(2);
+        let mut window = chrono::Duration::days(1);
         loop {
             let end = match self.engine {
                 Engine::Postgres => to.min(start + window),
@@ -206,9 +206,10 @@ impl Store {
     }
 
     /// [`Store::credit_events_page`] up to `end`: the page's events from
-    /// `from` (after the cursor) that occurred before `end`, whose stored
-    /// day is within two days of `[start, end)` (any zone's, the old one's
-    /// during a move included, is within one of UTC's).
+    /// `from` (after the cursor) that occurred before `end`. Their stored
+    /// day bounds the packs read: an instant's local day in any zone (the
+    /// old one's during a move included; offsets run from -12 to +14
+    /// hours) is within a day of its UTC date.
     async fn credit_events_before(
         &self,
         ws: &Workspace,
@@ -217,7 +218,7 @@ impl Store {
         after: Option<(i64, String)>,
         limit: i64,
     ) -> StoreResult<Vec<EventRow>> {
-        let slack = chrono::Duration::days(2);
+        let slack = chrono::Duration::days(1);
         let mut sql = format!(
             "SELECT id, occurred_at, action, credits, user_id, campaign_id, identity_id FROM stored_events \
              WHERE workspace_id = $1 AND kind = 'credits' AND occurred_at >= $2 AND occurred_at < $3 \

@@ -1889,6 +1889,53 @@ on_both_engines!(
     retention_keeps_every_report_exact_when_packed
 );
 
+/// The per-event export's pages of workspace `acme` from 1 August to 23
+/// November, `limit` events a page, with an optional user filter: every
+/// field of every event, in order.
+async fn export_pages(app: &TestApp, limit: i64, user: Option<&str>) -> Vec<String> {
+    let ws = app
+        .store
+        .workspace("acme")
+        .await
+        .expect("reads")
+        .expect("acme");
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("a day");
+    let range = app::domain::calendar::DateRange {
+        from: day("2026-08-01"),
+        to: day("2026-11-24"),
+    };
+    let query = app::model::UsageQuery {
+        period: Period::Custom {
+            from: range.from,
+            to: day("2026-11-23"),
+        },
+        group_by: Vec::new(),
+        filters: app::model::Filters {
+            user_id: user.map(str::to_string),
+            ..Default::default()
+        },
+    };
+    let mut rows = Vec::new();
+    let mut after = None;
+    loop {
+        let page = app
+            .store
+            .credit_events_page(&ws, range, &query, after.clone(), limit)
+            .await
+            .expect("a page");
+        assert!(page.len() as i64 <= limit);
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some((last.occurred_at.timestamp_millis(), last.id.clone()));
+        rows.extend(page.iter().map(|e| format!("{e:?}")));
+        if (page.len() as i64) < limit {
+            break;
+        }
+    }
+    rows
+}
+
 /// Packed months (PostgreSQL, `store::packs`): the events of the months
 /// before the current one are packed, and every report shape, the CSV
 /// export (more than one page of it), the summary and the ledger check
@@ -1937,10 +1984,12 @@ async fn packed_months_answer_as_their_rows_did(app: &TestApp) {
     for q in exports {
         csv_before.push(csv(q.to_string()).await);
     }
-    assert!(
-        csv_before[0].lines().count() > 1_500,
-        "the export spans pages"
-    );
+    let walks = [(37, None), (500, Some("u_samara")), (2_000, None)];
+    let mut pages_before = Vec::new();
+    for (limit, user) in walks {
+        pages_before.push(export_pages(app, limit, user).await);
+    }
+    assert!(pages_before[0].len() > 1_500, "{}", pages_before[0].len());
     let count = app.store.count_events("acme").await.expect("counts");
 
     let packed = app.store.pack_past_months(now()).await.expect("packs");
@@ -1959,6 +2008,12 @@ async fn packed_months_answer_as_their_rows_did(app: &TestApp) {
     }
     for (q, want) in exports.iter().zip(&csv_before) {
         assert_eq!(&csv(q.to_string()).await, want, "{q}");
+    }
+    for ((limit, user), want) in walks.into_iter().zip(&pages_before) {
+        assert!(
+            &export_pages(app, limit, user).await == want,
+            "the export's pages of {limit} ({user:?}) changed when its events were packed"
+        );
     }
     let check = app.store.check_ledger().await.expect("checks");
     assert!(check.consistent(), "{check:?}");
@@ -1984,7 +2039,7 @@ async fn packed_months_answer_as_their_rows_did(app: &TestApp) {
         9,
         "u_samara",
     );
-    let (s, b) = app.post(&path, json!({ "events": [late] })).await;
+    let (s, b) = app.post(&path, json!({ "events": [&late] })).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(
         app.store
@@ -2004,9 +2059,11 @@ async fn packed_months_answer_as_their_rows_did(app: &TestApp) {
     let check = app.store.check_ledger().await.expect("checks");
     assert!(check.consistent(), "{check:?}");
 
-    // A new zone: the packs become rows and move; a pass packs them again.
+    // A new zone (west of UTC, where a local day starts after its UTC
+    // date's): the packs become rows and move; a pass packs them again,
+    // and the export's pages stay as they were.
     let mut moved = workspace_body(10_000);
-    moved["timezone"] = json!("Asia/Tokyo");
+    moved["timezone"] = json!("America/Los_Angeles");
     let (s, _, body) = app
         .request(
             Method::PUT,
@@ -2029,11 +2086,43 @@ async fn packed_months_answer_as_their_rows_did(app: &TestApp) {
     assert!(check.consistent(), "{check:?}");
     let (s, after_move) = app.get(&format!("{WS}/summary")).await;
     assert_eq!(s, StatusCode::OK, "{after_move}");
+    // Every credit event of the walks' range in Los Angeles (1 August
+    // 00:00 PDT to 24 November 00:00 PST), the late one included.
+    let (first, end) = ("2026-08-01T07:00:00Z", "2026-11-24T08:00:00Z");
+    let in_range = |user: Option<&str>| {
+        events
+            .iter()
+            .chain(std::iter::once(&late))
+            .filter(|e| e["type"] == "credits")
+            .filter(|e| user.is_none_or(|u| e["user_id"] == u))
+            .filter(|e| {
+                let at =
+                    DateTime::parse_from_rfc3339(e["occurred_at"].as_str().unwrap_or_default())
+                        .expect("an instant");
+                at >= DateTime::parse_from_rfc3339(first).expect("an instant")
+                    && at < DateTime::parse_from_rfc3339(end).expect("an instant")
+            })
+            .count()
+    };
+    let mut pages_moved = Vec::new();
+    for (limit, user) in walks {
+        let pages = export_pages(app, limit, user).await;
+        assert_eq!(pages.len(), in_range(user), "{limit} a page ({user:?})");
+        pages_moved.push(pages);
+    }
     let repacked = app.store.pack_past_months(now()).await.expect("packs");
     assert_eq!(repacked > 0, postgres);
     let (s, again) = app.get(&format!("{WS}/summary")).await;
     assert_eq!(s, StatusCode::OK, "{again}");
     assert_eq!(again, after_move);
+    for ((limit, user), want) in walks.into_iter().zip(&pages_moved) {
+        let pages = export_pages(app, limit, user).await;
+        assert_eq!(pages.len(), in_range(user), "{limit} a page ({user:?})");
+        assert!(
+            &pages == want,
+            "the export's pages of {limit} ({user:?}) changed when its moved events were packed"
+        );
+    }
     let check = app.store.check_ledger().await.expect("checks");
     assert!(check.consistent(), "{check:?}");
 }
