@@ -15,8 +15,13 @@
 //! workspace row orders the two (the packer shares its lock, a change of
 //! zone updates it).
 
+use chrono::{Datelike, TimeZone};
+
 use super::prelude::*;
-use super::retention::horizon_of;
+
+/// The PostgreSQL advisory lock (per session) under which one process at
+/// a time packs.
+const PACK_LOCK: i64 = 0x0063_7265_7061_636b; // "crepack"
 
 /// Events unpacked per transaction when a workspace moves to a new zone:
 /// whole packs, the first ones up to about this many events.
@@ -57,12 +62,45 @@ impl Store {
     /// `now` (UTC), a workspace per transaction, then gives the emptied
     /// months' pages back (`VACUUM` truncates a table, `REINDEX
     /// CONCURRENTLY` rebuilds its indexes; neither stops readers or
-    /// writers). Returns how many events it packed; nothing on SQLite.
+    /// writers). One process packs at a time (a session's advisory lock,
+    /// let go if the process dies); another finds it taken and packs
+    /// nothing. Returns how many events it packed; nothing on SQLite.
     pub async fn pack_past_months(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         if self.engine != Engine::Postgres {
             return Ok(0);
         }
-        let current = horizon_of(now, 0).timestamp_millis();
+        let mut holder = self.pool.acquire().await?;
+        let ours: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(PACK_LOCK)
+            .fetch_one(&mut *holder)
+            .await?;
+        if !ours {
+            return Ok(0);
+        }
+        let packed = self.pack_months_before(now, &mut holder).await;
+        let let_go = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(PACK_LOCK)
+            .execute(&mut *holder)
+            .await;
+        if let_go.is_err() {
+            // Its session ends, and the lock with it.
+            let _ = holder.detach();
+        }
+        packed
+    }
+
+    /// [`Store::pack_past_months`] under its lock, the maintenance run on
+    /// `conn`.
+    async fn pack_months_before(
+        &self,
+        now: DateTime<Utc>,
+        conn: &mut AnyConnection,
+    ) -> StoreResult<u64> {
+        // The current month's first instant (UTC): the months before it.
+        let current = Utc
+            .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+            .single()
+            .map_or(i64::MIN, |t| t.timestamp_millis());
         let mut packed = 0;
         for (name, bound) in self.partitions().await? {
             let Some((month, next)) = bounds_of(&bound) else {
@@ -98,7 +136,7 @@ impl Store {
             if here > 0 {
                 for maintenance in ["VACUUM", "REINDEX TABLE CONCURRENTLY"] {
                     sqlx::query(&format!("{maintenance} {name}"))
-                        .execute(&self.pool)
+                        .execute(&mut *conn)
                         .await?;
                 }
                 tracing::info!(month = %name, events = here, "packed a past month's events");
