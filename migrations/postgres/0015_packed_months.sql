@@ -3,7 +3,7 @@
 -- entries whatever it holds: about 270 bytes an event at `--scale 1`, where
 -- the target for everything is 250. The events of a month past (UTC) are
 -- packed, one row per workspace, kind and local day, each field an array
--- (compressed by TOAST: about 20 bytes an event), by the store in the
+-- (compressed by TOAST: about 30 bytes an event), by the store in the
 -- background (server/src/store/packs.rs); the month's table is then
 -- emptied. Every reader of the events reads `stored_events`: the rows and
 -- the packs, unnested.

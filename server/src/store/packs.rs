@@ -4,7 +4,7 @@
 //! TOAST), and the month's table is emptied; every reader of the events
 //! reads `stored_events`, the rows and the packs unnested. A row of
 //! `usage_events` costs about 270 bytes whatever it holds (a tuple header,
-//! a line pointer, two index entries); a packed event about 20. The ids
+//! a line pointer, two index entries); a packed event about 30. The ids
 //! and their digests stay in `event_ids`, which keeps every retained id
 //! unique and recognises a retry, packed or not.
 //!
