@@ -134,6 +134,21 @@ impl Store {
                     .await?;
             }
             if here > 0 {
+                // A `REINDEX … CONCURRENTLY` cut short (the database went
+                // down) leaves an invalid copy of an index, which writes
+                // would keep up: dropped first.
+                let invalid: Vec<String> = sqlx::query_scalar(
+                    "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                     WHERE i.indrelid = $1::regclass AND NOT i.indisvalid",
+                )
+                .bind(name.clone())
+                .fetch_all(&mut *conn)
+                .await?;
+                for index in invalid {
+                    sqlx::query(&format!("DROP INDEX CONCURRENTLY IF EXISTS {index}"))
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 for maintenance in ["VACUUM", "REINDEX TABLE CONCURRENTLY"] {
                     sqlx::query(&format!("{maintenance} {name}"))
                         .execute(&mut *conn)
