@@ -305,6 +305,9 @@ pub async fn run(
     // A workspace of the other kind (about 120 events a day), whose keyed
     // questions its events answer (`store::density`), over the same
     // periods and the last 365 days: the most events such a report reads.
+    let mut exports = vec![export::measure(store, &ws, now)
+        .await
+        .map_err(|e| e.to_string())?];
     let (small_reports, small_views) = match store
         .workspace(&workspace_id(plan.seed, 1))
         .await
@@ -320,32 +323,23 @@ pub async fn run(
             periods.push(year.clone());
             let mut view_periods = view_periods.clone();
             view_periods.push(year.0);
-            (
+            let figures = (
                 measure_reports(store, &small, plan, now, &periods, &mut differences)
                     .await
                     .map_err(|e| e.to_string())?,
                 measure_views(store, &small, plan, now, &view_periods)
                     .await
                     .map_err(|e| e.to_string())?,
-            )
+            );
+            exports.push(
+                export::measure(store, &small, now)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            );
+            figures
         }
         _ => (Vec::new(), Vec::new()),
     };
-    let mut exports = vec![export::measure(store, &ws, now)
-        .await
-        .map_err(|e| e.to_string())?];
-    if let Some(small) = store
-        .workspace(&workspace_id(plan.seed, 1))
-        .await
-        .map_err(|e| e.to_string())?
-        .filter(|_| shape.workspaces > 1)
-    {
-        exports.push(
-            export::measure(store, &small, now)
-                .await
-                .map_err(|e| e.to_string())?,
-        );
-    }
     // Bytes on disk per stored event (credit events and conversations),
     // everything counted: events, indexes, rollups, totals, the WAL.
     let bytes_total = store.disk_bytes().await.map_err(|e| e.to_string())?;

@@ -31,17 +31,24 @@ const UNPACK_CHUNK: i64 = 2_000;
 const EVENT_COLUMNS: &str =
     "workspace_id, id, kind, occurred_at, day, action, credits, user_id, campaign_id, identity_id";
 
+/// The events of the packs in `from` (rows of `event_packs`' shape, named
+/// `p`) unnested, with the columns of [`EVENT_COLUMNS`] in its order (as
+/// migration 0015's `stored_events` unnests them).
+fn unnested_sql(from: &str) -> String {
+    format!(
+        "SELECT p.workspace_id, u.id, p.kind, u.occurred_at, p.day, u.action, u.credits, u.user_id, \
+         u.campaign_id, u.identity_id FROM {from} p \
+         CROSS JOIN LATERAL unnest(p.ids, p.occurred_at, p.actions, p.credits, p.user_ids, \
+         p.campaign_ids, p.identity_ids) \
+         AS u (id, occurred_at, action, credits, user_id, campaign_id, identity_id)"
+    )
+}
+
 /// The unnested events of the packs `filter` selects (as `p`), with
 /// `stored_events`' columns, as a subquery to name: what retention folds
 /// and forgets with a month.
 pub(super) fn packed_events_sql(filter: &str) -> String {
-    format!(
-        "(SELECT p.workspace_id, u.id, p.kind, u.occurred_at, p.day, u.action, u.credits, u.user_id, \
-         u.campaign_id, u.identity_id FROM event_packs p \
-         CROSS JOIN LATERAL unnest(p.ids, p.occurred_at, p.actions, p.credits, p.user_ids, \
-         p.campaign_ids, p.identity_ids) \
-         AS u (id, occurred_at, action, credits, user_id, campaign_id, identity_id) WHERE {filter})"
-    )
+    format!("({} WHERE {filter})", unnested_sql("event_packs"))
 }
 
 /// A month's bounds (ms) from its partition bound (`FOR VALUES FROM
@@ -220,12 +227,8 @@ pub(super) async fn unpack_chunk(conn: &mut AnyConnection, ws: &str) -> StoreRes
          FROM event_packs WHERE workspace_id = $1) AS p WHERE before < $2), \
          gone AS (DELETE FROM event_packs p WHERE p.workspace_id = $1 \
          AND (p.kind, p.day, p.first_id) IN (SELECT kind, day, first_id FROM chosen) RETURNING p.*) \
-         INSERT INTO usage_events ({EVENT_COLUMNS}) \
-         SELECT g.workspace_id, u.id, g.kind, u.occurred_at, g.day, u.action, u.credits, u.user_id, \
-         u.campaign_id, u.identity_id FROM gone g \
-         CROSS JOIN LATERAL unnest(g.ids, g.occurred_at, g.actions, g.credits, g.user_ids, \
-         g.campaign_ids, g.identity_ids) \
-         AS u (id, occurred_at, action, credits, user_id, campaign_id, identity_id)"
+         INSERT INTO usage_events ({EVENT_COLUMNS}) {}",
+        unnested_sql("gone")
     ))
     .bind(ws.to_string())
     .bind(UNPACK_CHUNK)

@@ -1796,17 +1796,7 @@ async fn retention_case(app: &TestApp, keyed: bool, packed: bool) {
     assert_eq!(s, StatusCode::OK, "{b}");
     let csv = |q: &str| {
         let path = format!("{WS}/credit-usage.csv?{q}");
-        async move {
-            let (s, _, body) = app
-                .request(
-                    Method::GET,
-                    &path,
-                    &[("authorization", &format!("Bearer {TOKEN}"))],
-                    None,
-                )
-                .await;
-            (s, body)
-        }
+        async move { app.call_text(Method::GET, &path, None, Some(TOKEN)).await }
     };
     let (s, body) = csv("period=custom&from=2026-09-30&to=2026-10-05").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -1961,12 +1951,12 @@ async fn packed_months_answer_as_their_rows_did(app: &TestApp) {
         })
         .count() as u64;
     let csv = |q: String| async move {
-        let (s, _, body) = app
-            .request(
+        let (s, body) = app
+            .call_text(
                 Method::GET,
                 &format!("{WS}/credit-usage.csv?{q}"),
-                &[("authorization", &format!("Bearer {TOKEN}"))],
                 None,
+                Some(TOKEN),
             )
             .await;
         assert_eq!(s, StatusCode::OK, "{q}: {body}");
@@ -2064,17 +2054,7 @@ async fn packed_months_answer_as_their_rows_did(app: &TestApp) {
     // and the export's pages stay as they were.
     let mut moved = workspace_body(10_000);
     moved["timezone"] = json!("America/Los_Angeles");
-    let (s, _, body) = app
-        .request(
-            Method::PUT,
-            "/api/v1/workspaces/acme",
-            &[
-                ("authorization", &format!("Bearer {TOKEN}")),
-                ("content-type", "application/json"),
-            ],
-            Some(moved.to_string()),
-        )
-        .await;
+    let (s, body) = app.put("/api/v1/workspaces/acme", moved).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     app.store.rebucket("acme").await.expect("moves");
     assert_eq!(app.store.packed_events("acme").await.expect("packed"), 0);
